@@ -1,0 +1,64 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+let package = Package(
+    name: "agent",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "agent", targets: ["agent"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/apple/swift-crypto", "3.12.0"..<"5.0.0"),
+    ],
+    targets: [
+        // System libraries and the C shim for libcurl's variadic calls.
+        .systemLibrary(name: "CCurl", pkgConfig: "libcurl",
+                       providers: [.apt(["libcurl4-openssl-dev"])]),
+        .target(name: "CCurlShim", dependencies: ["CCurl"]),
+        .systemLibrary(name: "CYAML", pkgConfig: "yaml-0.1",
+                       providers: [.apt(["libyaml-dev"])]),
+
+        // Value types shared by every stage.
+        .target(name: "Model"),
+        // YAML (libyaml) -> typed configuration with source positions.
+        .target(name: "Config", dependencies: ["CYAML", "Model",
+                                               .product(name: "Crypto", package: "swift-crypto")]),
+        // Async HTTP client over libcurl.
+        .target(name: "HTTP", dependencies: ["CCurlShim", "CCurl"]),
+        // Market data sources: the deterministic `sim` market and CSV replay.
+        .target(name: "Market", dependencies: ["Model", "HTTP"]),
+        // Universe, regime, indicators, triggers, rules.
+        .target(name: "Pipeline", dependencies: ["Model", "Config"]),
+        // Reviewers M1/M2/M3. Deliberately cannot see Market or Execution.
+        .target(name: "Review", dependencies: ["Model", "Config", "HTTP"]),
+        // The policy.yaml engine: the final say.
+        .target(name: "Policy", dependencies: ["Model", "Config"]),
+        // Executors (DRY_RUN now; PAPER and LIVE later).
+        .target(name: "Execution", dependencies: ["Model", "Config", "Market"]),
+        // SQLite event store and projections.
+        .target(name: "Ledger", dependencies: ["Model", .product(name: "GRDB", package: "GRDB.swift")]),
+        // Cycle runner, interval loop, audits and the command line.
+        .target(name: "Agent", dependencies: [
+            "Model", "Config", "Market", "Pipeline", "Review", "Policy", "Execution", "Ledger",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "Crypto", package: "swift-crypto"),
+        ]),
+        .executableTarget(name: "agent", dependencies: ["Agent"]),
+
+        // Tests. TestSupport holds the loopback HTTP server and shared fixtures.
+        .target(name: "TestSupport", dependencies: ["Model"], path: "Tests/TestSupport"),
+        .testTarget(name: "ConfigTests", dependencies: ["Config", "TestSupport"]),
+        .testTarget(name: "HTTPTests", dependencies: ["HTTP", "TestSupport"]),
+        .testTarget(name: "MarketTests", dependencies: ["Market", "TestSupport"]),
+        .testTarget(name: "LedgerTests", dependencies: ["Ledger", "TestSupport"]),
+        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Market", "TestSupport"]),
+        .testTarget(name: "PolicyTests", dependencies: ["Policy", "TestSupport"]),
+        .testTarget(name: "ReviewTests", dependencies: ["Review", "Policy", "TestSupport"]),
+        .testTarget(name: "AgentTests", dependencies: ["Agent", "Ledger", "TestSupport"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,3 @@
+import Agent
+
+await AgentMain.main()
