@@ -1,3 +1,5 @@
+import Foundation
+
 /// A `String`-backed enum whose invalid values are reported with the list of valid ones:
 /// `'MAYBE' is not one of: DRY_RUN, PAPER, LIVE`. Adopt it on configuration enums
 /// (`enum Mode: String, Decodable, ConfigEnum { ... }`); nothing needs implementing.
@@ -22,8 +24,8 @@ extension ConfigEnum {
 ///   all at once, in document order, but only if decoding otherwise succeeded.
 /// - Scalars: only plain scalars are booleans (`true/True/TRUE/false/False/FALSE`), integers
 ///   (decimal, optional sign, `_` separators, range-checked), numbers (decimal/scientific; `.inf`
-///   and `.nan` are rejected) or null (`~`, `null`, `Null`, `NULL`, empty). Any scalar decodes as a
-///   `String`. A null or empty value where a mapping or sequence is expected counts as empty.
+///   and `.nan` are rejected; `Decimal` is read from the exact text) or null (`~`, `null`, `Null`,
+///   `NULL`, empty). Any scalar decodes as a `String`. A null or empty value where a mapping or sequence is expected counts as empty.
 /// - The first decoding failure is thrown, with the position of the offending node (the
 ///   enclosing mapping's position for a missing key).
 public struct YAMLDecoder: Sendable {
@@ -100,8 +102,14 @@ final class DecodingState {
             for entry in entries {
                 let entryPath = path + [.key(entry.key)]
                 if opened && !used.contains(entryPath) {
-                    problems.append(ConfigProblem(mark: entry.keyMark,
-                                                  message: unknownKeyMessage(entry.key, requested: requested[path] ?? [])))
+                    let normalizedKey = ConfigKeys.normalized(entry.key)
+                    let twin = entries.first {
+                        $0.key != entry.key && used.contains(path + [.key($0.key)])
+                            && ConfigKeys.normalized($0.key) == normalizedKey
+                    }
+                    let message = twin.map { "unknown key '\(entry.key)': the same setting is already given as '\($0.key)'" }
+                        ?? unknownKeyMessage(entry.key, requested: requested[path] ?? [])
+                    problems.append(ConfigProblem(mark: entry.keyMark, message: message))
                 } else {
                     collect(entry.value, path: entryPath, into: &problems)
                 }
@@ -111,9 +119,6 @@ final class DecodingState {
 
     private func unknownKeyMessage(_ key: String, requested: [String]) -> String {
         let normalizedKey = ConfigKeys.normalized(key)
-        if let twin = requested.first(where: { ConfigKeys.normalized($0) == normalizedKey }) {
-            return "unknown key '\(key)': '\(ConfigKeys.snakeCase(twin))' is already given under another spelling"
-        }
         var best: (name: String, distance: Int)?
         for name in requested {
             let distance = ConfigKeys.editDistance(normalizedKey, ConfigKeys.normalized(name))
@@ -224,6 +229,7 @@ struct NodeDecoder: Decoder {
         case is UInt16.Type: return try integer(UInt16.self) as? T
         case is UInt32.Type: return try integer(UInt32.self) as? T
         case is UInt64.Type: return try integer(UInt64.self) as? T
+        case is Decimal.Type: return try decimal() as? T
         default: return nil
         }
     }
@@ -263,6 +269,21 @@ struct NodeDecoder: Decoder {
         let (text, style) = try scalar(expected: "a number")
         switch YAMLScalars.double(text, style) {
         case .success(let value): return value
+        case .failure(.invalid(let message)): throw DecodeFailure(node.mark, message)
+        case .failure(.mismatch): throw mismatch("a number")
+        }
+    }
+
+    /// A `Decimal` from the exact decimal text (no binary rounding), under the `Double` rules.
+    func decimal() throws -> Decimal {
+        let (text, style) = try scalar(expected: "a number")
+        switch YAMLScalars.double(text, style) {
+        case .success:
+            guard let value = Decimal(string: text.filter { $0 != "_" }, locale: Locale(identifier: "en_US_POSIX")),
+                  !value.isNaN else {
+                throw mismatch("a number")
+            }
+            return value
         case .failure(.invalid(let message)): throw DecodeFailure(node.mark, message)
         case .failure(.mismatch): throw mismatch("a number")
         }
