@@ -206,6 +206,38 @@ struct SimMarketTests {
         #expect((sol?.changePct(hours: 24) ?? 0) < -12)
     }
 
+    @Test("crash schedule: a few per year, each 15-35% deep over a few hours")
+    func crashSchedule() {
+        let years = 60
+        let crashes = SimEngine(seed: 42).crashes(overlapping: 0, Int64(years) * 8_760)
+        let perYear = Double(crashes.count) / Double(years)
+        #expect((1.5...5).contains(perYear), "\(perYear) crashes a year")
+        #expect(crashes.allSatisfy { (0.15...0.35).contains(1 - exp($0.logDepth)) && (3...8).contains($0.dropHours) })
+        // The crash level is continuous: it starts and ends at zero.
+        for c in crashes.prefix(5) {
+            #expect(c.level(at: c.start) == 0)
+            #expect(abs(c.level(at: c.start + c.dropHours) - c.logDepth) < 1e-12)
+            #expect(c.level(at: c.start + c.dropHours + SimEngine.crashTaper) == 0)
+        }
+    }
+
+    @Test("regimes: two-week uptrends, downtrends and chop all occur")
+    func regimes() {
+        let market = SimMarket()
+        var moves: [Double] = []
+        var time: Int64 = 1_600_000_000
+        for _ in 0..<150 {
+            time += 14 * 86_400
+            if let move = market.symbolSnapshot("BTC-USD", at: time, historyHours: 337)?.changePct(hours: 336) {
+                moves.append(move)
+            }
+        }
+        #expect(moves.count == 150)
+        #expect(moves.contains { $0 > 15 }, "no uptrend")
+        #expect(moves.contains { $0 < -15 }, "no downtrend")
+        #expect(moves.filter { abs($0) < 5 }.count > 30, "too little chop")
+    }
+
     @Test("funding only on perpetual-style symbols, within [-0.3%, +0.3%], usually positive")
     func funding() {
         let market = SimMarket()
