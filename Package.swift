@@ -50,13 +50,13 @@ let package = Package(
         .executableTarget(name: "agent", dependencies: ["Agent"]),
 
         // Tests. TestSupport holds the loopback HTTP server and shared fixtures.
-        .target(name: "TestSupport", dependencies: ["Model"], path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: ["Model", "Config"], path: "Tests/TestSupport"),
         .testTarget(name: "ConfigTests", dependencies: ["Config", "TestSupport"]),
         .testTarget(name: "HTTPTests", dependencies: ["HTTP", "TestSupport"]),
         .testTarget(name: "MarketTests", dependencies: ["Market", "TestSupport"]),
         .testTarget(name: "LedgerTests", dependencies: ["Ledger", "TestSupport"]),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Market", "TestSupport"]),
-        .testTarget(name: "PolicyTests", dependencies: ["Policy", "TestSupport"]),
+        .testTarget(name: "PolicyTests", dependencies: ["Policy", "Review", "TestSupport"]),
         .testTarget(name: "ReviewTests", dependencies: ["Review", "Policy", "TestSupport"]),
         .testTarget(name: "AgentTests", dependencies: ["Agent", "Ledger", "TestSupport"]),
     ],

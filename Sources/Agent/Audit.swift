@@ -1,0 +1,176 @@
+import Foundation
+import Ledger
+import Model
+import Review
+
+/// The policy audit: which checks blocked what, which reviewers vetoed, what AI cost. Read only from the ledger.
+public struct AuditReport: Codable, Sendable, Equatable {
+    public struct CheckCount: Codable, Sendable, Equatable {
+        public var check: String
+        public var violations: Int
+        /// Symbol -> count, most frequent first.
+        public var symbols: [SymbolCount]
+        /// Most recent cycles where it happened, newest first (at most 5).
+        public var recentCycles: [String]
+    }
+
+    public struct SymbolCount: Codable, Sendable, Equatable {
+        public var symbol: String
+        public var count: Int
+    }
+
+    public struct VetoCount: Codable, Sendable, Equatable {
+        public var reviewer: ReviewerTier
+        public var vetoes: Int
+        public var symbols: [SymbolCount]
+        public var recentCycles: [String]
+        /// The most recent veto reasons (at most 3).
+        public var recentReasons: [String]
+    }
+
+    public var since: String?
+    public var cycles: Int
+    public var statuses: [String: Int]
+    public var proposalsEvaluated: Int
+    public var proposalsApproved: Int
+    public var proposalsRejected: Int
+    public var violatedChecks: [CheckCount]
+    public var reviewerVetoes: [VetoCount]
+    public var reviewerViolations: Int
+    public var aiCalls: Int
+    public var aiCacheHits: Int
+    public var aiCostUsd: Double
+    public var halts: Int
+    public var abandonedCycles: Int
+}
+
+enum Auditor {
+    /// `since` filters on when cycles were recorded (wall clock); `check` keeps one check's proposals.
+    static func report(ledger: Ledger, since: Int64?, check: String?) throws -> AuditReport {
+        let types = ["cycle_finished", "policy_evaluation", "review", "halted", "cycle_abandoned"]
+        let events = try ledger.events(types: types).filter { since == nil || $0.recordedAt >= Double(since ?? 0) }
+
+        var statuses: [String: Int] = [:]
+        var cycles = Set<String>()
+        var calls = 0, cacheHits = 0, cost = 0.0, halts = 0, abandoned = 0, reviewerViolations = 0
+        var evaluated = 0, approved = 0
+        var checkHits: [String: [(symbol: String, cycle: String, seq: Int64)]] = [:]
+        var vetoHits: [ReviewerTier: [(proposalId: String, cycle: String, seq: Int64, reason: String)]] = [:]
+        var proposalSymbols: [String: String] = [:]  // "cycle/proposal" -> symbol
+
+        for event in events {
+            switch event.type {
+            case "cycle_finished":
+                let s = try event.value(CycleSummary.self)
+                cycles.insert(event.cycleId)
+                statuses[s.status.rawValue, default: 0] += 1
+                calls += s.review.calls
+                cacheHits += s.review.cacheHits
+                cost += s.review.costUsd
+            case "policy_evaluation":
+                let d = try event.value(Decision.self)
+                proposalSymbols["\(event.cycleId)/\(d.proposalId)"] = d.symbol
+                if let check, !d.violatedChecks.contains(check) { continue }
+                evaluated += 1
+                if d.approved { approved += 1 }
+                for name in d.violatedChecks where check == nil || name == check {
+                    checkHits[name, default: []].append((d.symbol, event.cycleId, event.seq))
+                }
+            case "review":
+                let tier = try event.value(TierRecord.self)
+                reviewerViolations += tier.violations.count
+                for review in tier.applied where review.veto {
+                    vetoHits[tier.reviewer, default: []].append((review.proposalId, event.cycleId, event.seq, review.reason))
+                }
+            case "halted":
+                halts += 1
+            case "cycle_abandoned":
+                abandoned += 1
+            default:
+                break
+            }
+        }
+
+        func symbolCounts(_ symbols: [String]) -> [AuditReport.SymbolCount] {
+            Dictionary(symbols.map { ($0, 1) }, uniquingKeysWith: +)
+                .map { AuditReport.SymbolCount(symbol: $0.key, count: $0.value) }
+                .sorted { $0.count != $1.count ? $0.count > $1.count : $0.symbol < $1.symbol }
+        }
+        func recent(_ hits: [(cycle: String, seq: Int64)]) -> [String] {
+            var out: [String] = []
+            for hit in hits.sorted(by: { $0.seq > $1.seq }) where !out.contains(hit.cycle) {
+                out.append(hit.cycle)
+                if out.count == 5 { break }
+            }
+            return out
+        }
+
+        let checkCounts = checkHits.map { name, hits in
+            AuditReport.CheckCount(check: name, violations: hits.count, symbols: symbolCounts(hits.map(\.symbol)),
+                                   recentCycles: recent(hits.map { ($0.cycle, $0.seq) }))
+        }.sorted { $0.violations != $1.violations ? $0.violations > $1.violations : $0.check < $1.check }
+
+        let vetoCounts = vetoHits.map { tier, hits -> AuditReport.VetoCount in
+            let resolved = hits.map { hit in
+                (symbol: proposalSymbols["\(hit.cycle)/\(hit.proposalId)"] ?? "?", cycle: hit.cycle, seq: hit.seq, reason: hit.reason)
+            }
+            return AuditReport.VetoCount(
+                reviewer: tier, vetoes: resolved.count, symbols: symbolCounts(resolved.map(\.symbol)),
+                recentCycles: recent(resolved.map { ($0.cycle, $0.seq) }),
+                recentReasons: Array(resolved.sorted { $0.seq > $1.seq }.map(\.reason).prefix(3)))
+        }.sorted { $0.reviewer.rawValue < $1.reviewer.rawValue }
+
+        return AuditReport(since: since.map(UTC.iso8601), cycles: cycles.count, statuses: statuses,
+                           proposalsEvaluated: evaluated, proposalsApproved: approved,
+                           proposalsRejected: evaluated - approved, violatedChecks: checkCounts,
+                           reviewerVetoes: check == nil ? vetoCounts : [], reviewerViolations: reviewerViolations,
+                           aiCalls: calls, aiCacheHits: cacheHits, aiCostUsd: Format.round(cost, 6), halts: halts,
+                           abandonedCycles: abandoned)
+    }
+
+    static func text(_ r: AuditReport, check: String?) -> String {
+        var lines: [String] = []
+        lines.append("Policy audit\(r.since.map { " since \($0)" } ?? " of the whole ledger")\(check.map { ", check \($0)" } ?? "")")
+        let statuses = r.statuses.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
+        lines.append("Cycles: \(r.cycles)\(statuses.isEmpty ? "" : " (\(statuses))")")
+        if r.halts > 0 || r.abandonedCycles > 0 {
+            lines.append("Halted by the kill switch: \(r.halts); abandoned mid-cycle: \(r.abandonedCycles)")
+        }
+        lines.append("Proposals\(check == nil ? "" : " violating \(check ?? "")"): \(r.proposalsEvaluated) evaluated, \(r.proposalsApproved) approved, \(r.proposalsRejected) rejected")
+        lines.append("")
+        if r.violatedChecks.isEmpty {
+            lines.append("Violated checks: none")
+        } else {
+            lines.append("Violated checks (count, symbols, recent cycles):")
+            let width = max(r.violatedChecks.map(\.check.count).max() ?? 0, 10)
+            for c in r.violatedChecks {
+                let symbols = c.symbols.prefix(5).map { "\($0.symbol) \($0.count)" }.joined(separator: ", ")
+                lines.append("  \(c.check.padding(toLength: width, withPad: " ", startingAt: 0))  \(String(c.violations).leftPad(5))  \(symbols)")
+                lines.append("  \(String(repeating: " ", count: width))         recent: \(c.recentCycles.prefix(3).joined(separator: " "))")
+            }
+        }
+        if check == nil {
+            lines.append("")
+            if r.reviewerVetoes.isEmpty {
+                lines.append("Reviewer vetoes: none")
+            } else {
+                lines.append("Reviewer vetoes:")
+                for v in r.reviewerVetoes {
+                    let symbols = v.symbols.prefix(5).map { "\($0.symbol) \($0.count)" }.joined(separator: ", ")
+                    lines.append("  \(v.reviewer.rawValue)  \(String(v.vetoes).leftPad(5))  \(symbols)")
+                    if let reason = v.recentReasons.first { lines.append("            latest: \(reason)") }
+                    lines.append("            recent: \(v.recentCycles.prefix(3).joined(separator: " "))")
+                }
+            }
+            lines.append("Reviewer contract violations (ignored or clamped answers): \(r.reviewerViolations)")
+            lines.append("AI spend: \(r.aiCalls) calls, \(r.aiCacheHits) cache hits, $\(Format.number(r.aiCostUsd))")
+        }
+        return lines.joined(separator: "\n")
+    }
+}
+
+extension String {
+    func leftPad(_ width: Int) -> String {
+        count >= width ? self : String(repeating: " ", count: width - count) + self
+    }
+}

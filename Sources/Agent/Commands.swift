@@ -1,0 +1,176 @@
+import ArgumentParser
+import Config
+import Foundation
+import Ledger
+import Model
+import Pipeline
+import Policy
+import Review
+
+private func openLedger(dataDir: String, mustExist: Bool = true) throws -> Ledger {
+    let path = (dataDir as NSString).appendingPathComponent("agent.sqlite")
+    if mustExist && !FileManager.default.fileExists(atPath: path) {
+        throw CLIError.badInput("no ledger at \(path): run `agent --once` first, or pass --data-dir")
+    }
+    do {
+        return try Ledger(path: path)
+    } catch {
+        throw CLIError.failed("cannot open the ledger: \(error)")
+    }
+}
+
+private func write(_ text: String) {
+    FileHandle.standardOutput.write(Data((text.hasSuffix("\n") ? text : text + "\n").utf8))
+}
+
+struct Audit: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Policy audit from the ledger: violated checks by count and symbol, reviewer vetoes, AI spend.")
+
+    @Option(help: "Only cycles recorded within this span: 30m, 24h, 7d, 2w, or since an ISO 8601 time.")
+    var since: String?
+
+    @Option(help: "Only proposals that violated this policy check (e.g. max_open_positions).")
+    var check: String?
+
+    @Flag(help: "Print JSON instead of text.")
+    var json = false
+
+    @Option(help: "Folder holding agent.sqlite.")
+    var dataDir: String = "data"
+
+    func run() async throws {
+        try await AgentMain.guarded {
+            var cutoff: Int64?
+            if let since {
+                if let span = UTC.duration(since) {
+                    cutoff = UTC.now() - span
+                } else if let t = UTC.parse(since) {
+                    cutoff = t
+                } else {
+                    throw CLIError.badInput("--since '\(since)': expected a span like 24h or 7d, or an ISO 8601 time")
+                }
+            }
+            if let check, !PolicyEngine.checkNames.contains(check) {
+                throw CLIError.badInput("--check '\(check)' is not a policy check; the checks are: \(PolicyEngine.checkNames.joined(separator: ", "))")
+            }
+            let ledger = try openLedger(dataDir: dataDir)
+            let report = try Auditor.report(ledger: ledger, since: cutoff, check: check)
+            write(json ? try JSONCoding.string(report, pretty: true) : Auditor.text(report, check: check))
+        }
+    }
+}
+
+struct Show: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "The full trail of one cycle: universe, triggers, proposals, every review, every policy check, the decision.")
+
+    @Argument(help: "A cycle id (a unique prefix is enough), or `last`.")
+    var cycleId: String
+
+    @Flag(help: "Print the recorded events as JSON.")
+    var json = false
+
+    @Option(help: "Folder holding agent.sqlite.")
+    var dataDir: String = "data"
+
+    func run() async throws {
+        try await AgentMain.guarded {
+            let ledger = try openLedger(dataDir: dataDir)
+            let id = try resolve(ledger)
+            let events = try ledger.events(cycleId: id)
+            write(json ? try CycleTrail.json(cycleId: id, events: events) : try CycleTrail.text(cycleId: id, events: events))
+        }
+    }
+
+    private func resolve(_ ledger: Ledger) throws -> String {
+        if cycleId == "last" {
+            guard let last = try ledger.cycleIds(limit: 50).first(where: { $0.hasPrefix("c-") }) else { throw CLIError.badInput("the ledger has no cycles yet") }
+            return last
+        }
+        let matches = try ledger.cycleIds(matching: cycleId, limit: 10)
+        if matches.contains(cycleId) { return cycleId }
+        switch matches.count {
+        case 0: throw CLIError.badInput("no cycle '\(cycleId)' in the ledger (try `agent audit` or `agent show last`)")
+        case 1: return matches[0]
+        default: throw CLIError.badInput("'\(cycleId)' matches several cycles: \(matches.joined(separator: ", "))")
+        }
+    }
+}
+
+struct ConfigCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "config", abstract: "Configuration tools.", subcommands: [Check.self])
+
+    struct Check: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Validate every YAML file; print each problem as file:line:column: message (exit 2 if any).")
+
+        @OptionGroup var common: CommonOptions
+
+        func run() async throws {
+            try await AgentMain.guarded {
+                let loaded: Result<LoadedConfig, ConfigDiagnostics>
+                do throws(ConfigDiagnostics) {
+                    loaded = .success(try ConfigLoader(paths: common.paths, overrides: common.overrides).load())
+                } catch {
+                    loaded = .failure(error)
+                }
+                switch loaded {
+                case .success(let config):
+                    var lines = ["configuration ok"]
+                    for source in config.sources {
+                        lines.append("  \(source.name.padding(toLength: 10, withPad: " ", startingAt: 0)) \(source.path)\(source.fromFile ? "" : " (built-in default: file not found)")")
+                    }
+                    lines.append("  config_hash \(config.configHash)")
+                    lines.append("  policy_hash \(config.policyHash)")
+                    write(lines.joined(separator: "\n"))
+                case .failure(let diagnostics):
+                    write(diagnostics.problems.map(\.description).joined(separator: "\n"))
+                    throw ExitCode(2)
+                }
+            }
+        }
+    }
+}
+
+struct Kill: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "The kill switch: `on` halts every cycle before any review or order, `off` resumes, `status` shows it.")
+
+    enum Action: String, ExpressibleByArgument, CaseIterable {
+        case on, off, status
+    }
+
+    @Argument(help: "on, off or status")
+    var action: Action
+
+    @Option(help: "With `on`: why (kept in the file and the ledger).")
+    var reason: String = ""
+
+    @Option(help: "Folder holding the KILL_SWITCH file and agent.sqlite.")
+    var dataDir: String = "data"
+
+    func run() async throws {
+        try await AgentMain.guarded {
+            let killSwitch = KillSwitch(dataDir: dataDir)
+            let now = UTC.now()
+            switch action {
+            case .status:
+                let status = killSwitch.status()
+                write(status.isOn ? "ON: \(status.reason ?? "")" : "OFF (\(killSwitch.path) absent)")
+                return
+            case .on:
+                do { try killSwitch.turnOn(reason: reason, at: now) } catch { throw CLIError.io("cannot turn the kill switch on: \(error)") }
+                write("kill switch ON (\(killSwitch.path)): cycles halt before any review or order")
+            case .off:
+                do { try killSwitch.turnOff() } catch { throw CLIError.io("cannot turn the kill switch off: \(error)") }
+                write("kill switch OFF: cycles resume")
+            }
+            // A manual intervention: recorded in the ledger for the audit trail.
+            let ledger = try openLedger(dataDir: dataDir, mustExist: false)
+            try ledger.append(NewEvent.json("manual-\(UTC.compact(now))", "kill_switch", now,
+                                            CycleNote(reason: "\(action.rawValue)\(reason.isEmpty ? "" : ": \(reason)")")))
+        }
+    }
+}

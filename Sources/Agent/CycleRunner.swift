@@ -1,0 +1,261 @@
+import Config
+import Execution
+import Foundation
+import Ledger
+import Logging
+import Model
+import Pipeline
+import Policy
+import Review
+
+/// Payload of `cycle_started`.
+struct CycleStart: Codable, Sendable {
+    var mode: Mode
+    var exchange: String
+    var timestamp: String
+    var configHash: String
+    var policyHash: String
+    var configSources: [ConfigSource]
+    var promptHashes: [String: String]
+}
+
+/// Payload of `halted` and `cycle_failed`.
+struct CycleNote: Codable, Sendable {
+    var reason: String
+}
+
+/// Runs one decision cycle: Universe -> Triggers -> Rules -> M1 -> M2 -> M3 -> Risk -> Execution,
+/// recording every stage's output in the ledger as it goes.
+public struct CycleRunner: Sendable {
+    public var config: LoadedConfig
+    public var mode: Mode
+    public var exchange: String
+    public var market: any MarketDataSource
+    public var ledger: Ledger
+    public var board: ReviewBoard
+    public var executor: any Executor
+    public var killSwitch: KillSwitch
+    public var logger: Logger
+
+    public init(config: LoadedConfig, mode: Mode, exchange: String, market: any MarketDataSource, ledger: Ledger,
+                board: ReviewBoard, executor: any Executor, killSwitch: KillSwitch, logger: Logger) {
+        self.config = config
+        self.mode = mode
+        self.exchange = exchange
+        self.market = market
+        self.ledger = ledger
+        self.board = board
+        self.executor = executor
+        self.killSwitch = killSwitch
+        self.logger = logger
+    }
+
+    /// Runs a cycle at decision time `time` (Unix seconds). Never throws: a failure is an `ERROR` summary,
+    /// recorded in the ledger when the ledger itself still works.
+    public func run(at time: Int64) async -> CycleSummary {
+        let cycleId = CycleId.make(time: time)
+        var summary = CycleSummary(
+            cycleId: cycleId, timestamp: UTC.iso8601(time), mode: mode, exchange: exchange, status: .noOpportunities,
+            regime: nil, universeSize: 0, universeBreakdown: Dictionary(uniqueKeysWithValues: Tier.allCases.map { ($0.rawValue, 0) }),
+            triggersDetected: 0, topTriggers: [], proposalsGenerated: 0, proposalsApproved: 0, baseTrades: [],
+            decisions: [], violatedChecks: [], noTradeReason: nil,
+            review: .init(calls: 0, cacheHits: 0, costUsd: 0, budgetUsd: config.policy.aiBudget.maxCostPerCycleUsd,
+                          fallback: nil, reviewerViolations: 0),
+            executedTrades: [], dryRunOrders: [],
+            portfolio: .init(equityUsd: config.app.portfolio.startingEquityUsd, openPositions: 0),
+            timingsMs: .init(), configHash: config.configHash, policyHash: config.policyHash, error: nil)
+        let clock = ContinuousClock()
+        let started = clock.now
+        var log = logger
+        log[metadataKey: "cycle_id"] = "\(cycleId)"
+        do {
+            try await runStages(cycleId: cycleId, time: time, summary: &summary, log: log)
+        } catch {
+            summary.status = .error
+            summary.error = "\(error)"
+            summary.noTradeReason = "cycle failed: \(error)"
+            log.error("cycle failed", metadata: ["error": "\(error)"])
+            do {
+                try record(cycleId, time, "cycle_failed", CycleNote(reason: "\(error)"))
+            } catch let ledgerError {
+                log.critical("cannot record the failed cycle", metadata: ["error": "\(ledgerError)"])
+            }
+        }
+        summary.timingsMs.total = ms(clock.now - started)
+        do {
+            try record(cycleId, time, "cycle_finished", summary)
+        } catch {
+            log.critical("cannot record the cycle summary", metadata: ["error": "\(error)"])
+            if summary.status != .error {
+                summary.status = .error
+                summary.error = "ledger: \(error)"
+            }
+        }
+        log.info("cycle finished", metadata: ["status": "\(summary.status.rawValue)",
+                                              "proposals": "\(summary.proposalsGenerated)",
+                                              "approved": "\(summary.proposalsApproved)"])
+        return summary
+    }
+
+    private func runStages(cycleId: String, time: Int64, summary: inout CycleSummary, log: Logger) async throws {
+        let clock = ContinuousClock()
+        try record(cycleId, time, "cycle_started", CycleStart(
+            mode: mode, exchange: exchange, timestamp: UTC.iso8601(time), configHash: config.configHash,
+            policyHash: config.policyHash, configSources: config.sources,
+            promptHashes: Dictionary(uniqueKeysWithValues: config.prompts.map { ($0.tier.rawValue, $0.hash) })))
+
+        // Invariant 6: the kill switch is checked before anything costs money or places an order.
+        if let reason = killSwitch.status().reason {
+            try record(cycleId, time, "halted", CycleNote(reason: reason))
+            summary.status = .halted
+            summary.noTradeReason = reason
+            log.warning("halted", metadata: ["reason": "\(reason)"])
+            return
+        }
+
+        let state = try StateProjection.rebuild(ledger: ledger, mode: mode, now: time,
+                                                startingEquity: config.app.portfolio.startingEquityUsd)
+        summary.portfolio = .init(equityUsd: Format.round(state.equityUsd, 2), openPositions: state.openPositions.count)
+
+        // Universe (with the regime it depends on).
+        var mark = clock.now
+        let benchmark = config.signals.regime.benchmark
+        var symbols = UniverseBuilder.candidateSymbols(config.universe)
+        if !symbols.contains(benchmark) { symbols.append(benchmark) }
+        let snapshot = try await market.snapshot(symbols: symbols, at: time, historyHours: config.app.loop.historyHours)
+        let regime = RegimeDetector.detect(config.signals.regime, benchmark: snapshot.symbol(benchmark))
+        try record(cycleId, time, "regime", regime)
+        summary.regime = regime.regime
+        let universe = UniverseBuilder.build(config.universe, regime: regime.regime, market: snapshot)
+        try record(cycleId, time, "universe", universe)
+        summary.universeSize = universe.eligible.count
+        summary.universeBreakdown = universe.breakdown
+        summary.timingsMs.universe = ms(clock.now - mark)
+
+        // Triggers.
+        mark = clock.now
+        let eligible = Set(universe.eligible.map(\.symbol))
+        let scan = TriggerEngine.scan(config.signals.triggers, regime: regime.regime,
+                                      symbols: snapshot.symbols.filter { eligible.contains($0.symbol) })
+        try record(cycleId, time, "triggers", scan)
+        summary.triggersDetected = scan.triggers.count
+        summary.topTriggers = scan.triggers.prefix(5).map {
+            .init(symbol: $0.symbol, kind: $0.kind, direction: $0.direction, strength: Format.round($0.strength))
+        }
+        summary.timingsMs.triggers = ms(clock.now - mark)
+
+        // Rules: the only stage that creates proposals.
+        mark = clock.now
+        let proposals = RulesEngine.propose(config.signals.rules, tiers: config.universe.tiers, regime: regime.regime,
+                                            universe: universe, triggers: scan.triggers, snapshot: snapshot)
+        try ledger.append(proposals.map { p in
+            try NewEvent.json(cycleId, "proposal", time, symbol: p.symbol, p)
+        })
+        summary.proposalsGenerated = proposals.count
+        summary.baseTrades = proposals.map {
+            .init(proposalId: $0.id, symbol: $0.symbol, side: $0.side, sizePct: Format.round($0.sizePct),
+                  conviction: Format.round($0.conviction), reason: $0.reason, stopLossPct: $0.stopLossPct,
+                  takeProfitPct: $0.takeProfitPct)
+        }
+        summary.timingsMs.rules = ms(clock.now - mark)
+        guard !proposals.isEmpty else {
+            summary.status = .noOpportunities
+            summary.noTradeReason = scan.triggers.isEmpty
+                ? "no triggers on \(universe.eligible.count) eligible symbols"
+                : "\(scan.triggers.count) triggers, none strong enough or long-only eligible for a proposal"
+            return
+        }
+
+        // Reviewers: M1 -> M2 -> M3, bounded.
+        mark = clock.now
+        let tape = snapshot.symbols.filter { s in proposals.contains { $0.symbol == s.symbol } }.map(TapeFacts.init)
+        let outcome = await board.run(ReviewContext(cycleId: cycleId, time: time, proposals: proposals, tape: tape,
+                                                    policy: config.policy))
+        try ledger.append(outcome.tiers.map { tier in
+            try NewEvent.json(cycleId, "review", time, tier)
+        })
+        summary.review = .init(calls: outcome.calls, cacheHits: outcome.cacheHits, costUsd: Format.round(outcome.costUsd, 6),
+                               budgetUsd: outcome.budgetUsd, fallback: outcome.fallback,
+                               reviewerViolations: outcome.violations.count)
+        summary.timingsMs.review = ms(clock.now - mark)
+
+        // Risk: the policy engine has the final say.
+        mark = clock.now
+        let engine = PolicyEngine(policy: config.policy, universe: config.universe)
+        let decisions = engine.decide(proposals.map { ReviewedProposal(proposal: $0, reviews: outcome.reviews(for: $0.id)) },
+                                      input: PolicyInput(now: time, killSwitchOn: killSwitch.status().isOn, state: state, tape: tape))
+        try ledger.append(decisions.map { d in
+            try NewEvent.json(cycleId, "policy_evaluation", time, symbol: d.symbol, d)
+        })
+        summary.decisions = decisions.map(CycleSummary.DecisionSummary.init)
+        summary.violatedChecks = Array(Set(decisions.flatMap(\.violatedChecks))).sorted()
+        let approved = decisions.filter(\.approved)
+        summary.proposalsApproved = approved.count
+        summary.timingsMs.risk = ms(clock.now - mark)
+
+        guard !approved.isEmpty else {
+            summary.status = .noTrade
+            summary.noTradeReason = Self.noTradeReason(decisions)
+            return
+        }
+
+        // Execution. Kill switch again: it may have been turned on while the reviewers ran.
+        mark = clock.now
+        if let reason = killSwitch.status().reason {
+            try record(cycleId, time, "halted", CycleNote(reason: reason))
+            summary.status = .halted
+            summary.noTradeReason = reason
+            return
+        }
+        var orders: [OrderIntent] = []
+        for decision in approved {
+            guard let proposal = proposals.first(where: { $0.id == decision.proposalId }) else { continue }
+            let intent = executor.intent(for: ExecutionRequest(cycleId: cycleId, time: time, proposal: proposal, decision: decision,
+                                                               equityUsd: state.equityUsd, price: proposal.referencePrice))
+            // Invariant 8: the intent is in the ledger before the order is sent.
+            try record(cycleId, time, "order_intent", intent, symbol: intent.symbol)
+            let result = try await executor.execute(intent)
+            try record(cycleId, time, "order_result", result, symbol: result.symbol)
+            orders.append(result)
+        }
+        summary.timingsMs.execution = ms(clock.now - mark)
+        if mode == .dryRun {
+            summary.dryRunOrders = orders
+            summary.status = .approvedDryRun
+        } else {
+            summary.executedTrades = orders
+            summary.status = .executed
+        }
+    }
+
+    /// One sentence per rejected proposal: who or what stopped it.
+    static func noTradeReason(_ decisions: [Decision]) -> String {
+        decisions.map { d in
+            var why: [String] = []
+            if !d.vetoedBy.isEmpty {
+                let vetoes = d.reviews.filter(\.veto).map { "\($0.reviewer.rawValue) (\($0.reason))" }
+                why.append("vetoed by \(vetoes.joined(separator: ", "))")
+            }
+            if !d.violatedChecks.isEmpty { why.append("violated \(d.violatedChecks.joined(separator: ", "))") }
+            return "\(d.proposalId) \(d.symbol): \(why.joined(separator: "; "))"
+        }.joined(separator: " | ")
+    }
+
+    private func record<T: Encodable>(_ cycleId: String, _ time: Int64, _ type: String, _ value: T, symbol: String? = nil) throws {
+        try ledger.append(NewEvent.json(cycleId, type, time, symbol: symbol, value))
+    }
+
+    private func ms(_ d: Duration) -> Double {
+        let c = d.components
+        return Format.round(Double(c.seconds) * 1_000 + Double(c.attoseconds) / 1e15, 3)
+    }
+}
+
+/// Cycle ids: `c-<decision time, compact UTC>-<4 random hex>`, e.g. `c-20261120T220000Z-7f3a`.
+public enum CycleId {
+    public static func make(time: Int64) -> String {
+        var rng = SystemRandomNumberGenerator()
+        let suffix = String(UInt16.random(in: 0...UInt16.max, using: &rng), radix: 16)
+        return "c-\(UTC.compact(time))-\(String(repeating: "0", count: 4 - suffix.count))\(suffix)"
+    }
+}

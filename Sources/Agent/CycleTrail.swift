@@ -1,0 +1,136 @@
+import Foundation
+import Ledger
+import Model
+import Pipeline
+import Review
+
+private let fmt = Format.number
+
+/// Renders one cycle's recorded events for `agent show`.
+enum CycleTrail {
+    /// `{"cycle_id": ..., "events": [{"seq", "type", "time", "recorded_at", "symbol", "payload"}]}` with payloads as recorded.
+    static func json(cycleId: String, events: [LedgerEvent]) throws -> String {
+        struct Header: Encodable {
+            var seq: Int64
+            var type: String
+            var time: String
+            var recordedAt: Double
+            var symbol: String?
+        }
+        var parts: [String] = []
+        for e in events {
+            var header = try JSONCoding.string(Header(seq: e.seq, type: e.type, time: UTC.iso8601(e.time),
+                                                      recordedAt: e.recordedAt, symbol: e.symbol))
+            header.removeLast()  // the closing brace: the recorded payload is spliced in verbatim
+            parts.append(header + ",\"payload\":" + String(decoding: e.payload, as: UTF8.self) + "}")
+        }
+        return "{\"cycle_id\":" + (try JSONCoding.string(cycleId)) + ",\"events\":[" + parts.joined(separator: ",") + "]}"
+    }
+
+    static func text(cycleId: String, events: [LedgerEvent]) throws -> String {
+        var out: [String] = []
+        func line(_ s: String = "") { out.append(s) }
+        var proposals: [Proposal] = []
+
+        for e in events {
+            switch e.type {
+            case "cycle_started":
+                let s = try e.value(CycleStart.self)
+                line("Cycle \(cycleId)")
+                line("  decision time \(s.timestamp)   mode \(s.mode.rawValue)   exchange \(s.exchange)")
+                line("  config \(s.configHash)")
+                line("  policy \(s.policyHash)")
+                line("  prompts " + s.promptHashes.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value.prefix(19))…" }.joined(separator: "  "))
+            case "halted":
+                line()
+                line("HALTED: \(try e.value(CycleNote.self).reason)")
+            case "regime":
+                let r = try e.value(RegimeReading.self)
+                line()
+                line("Regime: \(r.regime.rawValue) (\(r.reason))")
+            case "universe":
+                let u = try e.value(UniverseResult.self)
+                line()
+                line("Universe: \(u.eligible.count) eligible of \(u.members.count)")
+                for tier in Tier.allCases {
+                    let members = u.eligible.filter { $0.tier == tier }
+                    guard !members.isEmpty else { continue }
+                    line("  \(tier.rawValue.padding(toLength: 20, withPad: " ", startingAt: 0)) "
+                         + members.map { "\($0.symbol) (\(fmt($0.spreadBps)) bps, max \(fmt($0.maxSizePct))%)" }.joined(separator: ", "))
+                }
+                for m in u.members where !m.eligible {
+                    line("  excluded \(m.symbol): \(m.exclusions.joined(separator: "; "))")
+                }
+            case "triggers":
+                let scan = try e.value(TriggerScan.self)
+                line()
+                line("Triggers: \(scan.triggers.count)")
+                for t in scan.triggers {
+                    line("  \(t.symbol.padding(toLength: 10, withPad: " ", startingAt: 0)) \(t.kind.rawValue.padding(toLength: 15, withPad: " ", startingAt: 0)) \(t.direction.rawValue.padding(toLength: 4, withPad: " ", startingAt: 0)) strength \(fmt(t.strength))  \(t.detail)")
+                }
+                for s in scan.suppressed {
+                    line("  suppressed \(s.trigger.symbol) \(s.trigger.kind.rawValue): \(s.reason)")
+                }
+            case "proposal":
+                let p = try e.value(Proposal.self)
+                if proposals.isEmpty {
+                    line()
+                    line("Proposals (created by Rules only):")
+                }
+                proposals.append(p)
+                let parts = p.components.map { "\($0.name) \(fmt($0.value))" }.joined(separator: " + ")
+                line("  \(p.id) \(p.side.rawValue) \(p.symbol) \(fmt(p.sizePct))% of equity, conviction \(fmt(p.conviction)) = \(parts)")
+                line("     stop -\(fmt(p.stopLossPct))%  take profit +\(fmt(p.takeProfitPct))%  at \(fmt(p.referencePrice))  — \(p.reason)")
+            case "review":
+                let r = try e.value(TierRecord.self)
+                line()
+                let tokens = r.answer.inputTokens + r.answer.outputTokens
+                line("Review \(r.reviewer.rawValue): source \(r.answer.source), model \(r.answer.model)"
+                     + (r.answer.promptHash.isEmpty ? "" : ", prompt \(r.answer.promptHash.prefix(19))…")
+                     + (tokens > 0 ? ", \(tokens) tokens, $\(fmt(r.answer.costUsd))" : ""))
+                if let failure = r.answer.failure { line("  FAILED: \(failure)") }
+                for a in r.applied {
+                    let effect = a.veto ? "VETO" : "delta \(a.delta >= 0 ? "+" : "")\(fmt(a.delta))" + (a.clamped ? " (clamped from \(fmt(a.requestedDelta)))" : "")
+                    let checks = a.violatedChecks.isEmpty ? "" : " [checks: \(a.violatedChecks.joined(separator: ", "))]"
+                    line("  \(a.proposalId) \(effect)\(checks) — \(a.reason)")
+                }
+                for v in r.violations { line("  contract violation: \(v.detail)") }
+            case "policy_evaluation":
+                let d = try e.value(Decision.self)
+                line()
+                let verdict = d.approved ? "APPROVED at \(fmt(d.sizePct))% (proposed \(fmt(d.proposedSizePct))%)" : "REJECTED"
+                line("Policy on \(d.proposalId) \(d.symbol): \(verdict), final conviction \(fmt(d.finalConviction)) (base \(fmt(d.baseConviction)))")
+                if !d.vetoedBy.isEmpty { line("  vetoed by \(d.vetoedBy.map(\.rawValue).joined(separator: ", "))") }
+                for c in d.checks {
+                    let numbers = [c.value.map { "value \(fmt($0))" }, c.limit.map { "limit \(fmt($0))" }].compactMap { $0 }.joined(separator: ", ")
+                    line("  \(c.passed ? "pass" : "FAIL") \(c.name.padding(toLength: 27, withPad: " ", startingAt: 0)) \(c.detail)\(numbers.isEmpty ? "" : "  (\(numbers))")")
+                }
+            case "order_intent":
+                let o = try e.value(OrderIntent.self)
+                line()
+                line("Order intent \(o.clientOrderId): \(o.side.rawValue) \(o.symbol) \(fmt(o.sizePct))% = $\(fmt(o.notionalUSD)) (\(o.quantity) @ \(fmt(o.price))), stop -\(fmt(o.stopLossPct))%, take profit +\(fmt(o.takeProfitPct))%")
+            case "order_result":
+                let o = try e.value(OrderIntent.self)
+                line("  \(o.clientOrderId): \(o.status) (\(o.mode.rawValue))")
+            case "cycle_failed":
+                line()
+                line("FAILED: \(try e.value(CycleNote.self).reason)")
+            case "cycle_abandoned":
+                line()
+                line("ABANDONED: \(try e.value(CycleNote.self).reason)")
+            case "cycle_finished":
+                let s = try e.value(CycleSummary.self)
+                line()
+                line("Outcome: \(s.status.rawValue), \(s.proposalsApproved) of \(s.proposalsGenerated) proposals approved")
+                if let reason = s.noTradeReason { line("  \(reason)") }
+                if !s.violatedChecks.isEmpty { line("  violated checks: \(s.violatedChecks.joined(separator: ", "))") }
+                line("  review: \(s.review.calls) calls, \(s.review.cacheHits) cache hits, $\(fmt(s.review.costUsd)) of $\(fmt(s.review.budgetUsd)) budget")
+                line("  timings ms: universe \(fmt(s.timingsMs.universe)), triggers \(fmt(s.timingsMs.triggers)), rules \(fmt(s.timingsMs.rules)), review \(fmt(s.timingsMs.review)), risk \(fmt(s.timingsMs.risk)), execution \(fmt(s.timingsMs.execution)), total \(fmt(s.timingsMs.total))")
+            default:
+                line()
+                line("\(e.type): \(String(decoding: e.payload, as: UTF8.self))")
+            }
+        }
+        return out.joined(separator: "\n")
+    }
+}

@@ -1,0 +1,29 @@
+import Foundation
+import Ledger
+import Model
+
+extension NewEvent {
+    /// An event whose payload is `value` in the product's JSON convention (snake_case keys).
+    static func json<T: Encodable>(_ cycleId: String, _ type: String, _ time: Int64, symbol: String? = nil, _ value: T) throws -> NewEvent {
+        NewEvent(cycleId: cycleId, type: type, time: time, symbol: symbol, payload: try JSONCoding.encoder().encode(value))
+    }
+}
+
+/// A payload that does not decode: names the event so the problem can be found.
+struct PayloadError: Error, CustomStringConvertible {
+    var seq: Int64
+    var type: String
+    var message: String
+    var description: String { "ledger event #\(seq) (\(type)): \(message)" }
+}
+
+extension LedgerEvent {
+    /// Decodes the payload written by `NewEvent.json`.
+    func value<T: Decodable>(_ type: T.Type) throws -> T {
+        do {
+            return try JSONCoding.decoder().decode(T.self, from: payload)
+        } catch {
+            throw PayloadError(seq: seq, type: self.type, message: "\(error)")
+        }
+    }
+}

@@ -1,0 +1,22 @@
+import Ledger
+import Model
+
+/// Portfolio state is never stored: it is rebuilt from ledger events at the start of every cycle.
+///
+/// In DRY_RUN there are no fills, so equity stays at the starting equity and no position opens, but the
+/// orders DRY_RUN would have placed count as trades for the frequency checks (trades per hour and day,
+/// spacing, per-symbol cooldown), so an unattended DRY_RUN behaves as the live bot would be allowed to.
+/// Only orders of the same mode count: a DRY_RUN history never limits PAPER or LIVE.
+public enum StateProjection {
+    public static let tradeWindow: Int64 = 7 * 86_400
+
+    public static func rebuild(ledger: Ledger, mode: Mode, now: Int64, startingEquity: Double) throws -> PortfolioState {
+        var state = PortfolioState.flat(equityUsd: startingEquity)
+        for event in try ledger.events(types: ["order_result"], since: now - tradeWindow) {
+            let order = try event.value(OrderIntent.self)
+            guard order.mode == mode, event.time <= now, ["simulated", "filled"].contains(order.status) else { continue }
+            state.recentTrades.append(TradeRecord(time: event.time, symbol: order.symbol, side: order.side))
+        }
+        return state
+    }
+}

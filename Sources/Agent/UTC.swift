@@ -1,0 +1,86 @@
+import Foundation
+
+/// UTC times as Unix seconds, formatted and parsed without locale or time zone surprises.
+public enum UTC {
+    private static func parts(_ t: Int64) -> tm {
+        var time = time_t(t)
+        var out = tm()
+        gmtime_r(&time, &out)
+        return out
+    }
+
+    /// `2026-11-20T22:00:00Z`
+    public static func iso8601(_ t: Int64) -> String {
+        let p = parts(t)
+        return String(format: "%04d-%02d-%02dT%02d:%02d:%02dZ", Int(p.tm_year) + 1900, Int(p.tm_mon) + 1, Int(p.tm_mday),
+                      Int(p.tm_hour), Int(p.tm_min), Int(p.tm_sec))
+    }
+
+    /// `20261120T220000Z`
+    public static func compact(_ t: Int64) -> String {
+        let p = parts(t)
+        return String(format: "%04d%02d%02dT%02d%02d%02dZ", Int(p.tm_year) + 1900, Int(p.tm_mon) + 1, Int(p.tm_mday),
+                      Int(p.tm_hour), Int(p.tm_min), Int(p.tm_sec))
+    }
+
+    /// Parses `2026-11-20T22:00:00Z`, `2026-11-20T22:00Z`, `2026-11-20 22:00:00`, `2026-11-20`, with an
+    /// optional `+hh:mm`/`-hh:mm` offset, or Unix seconds. Nil when it is none of these.
+    public static func parse(_ text: String) -> Int64? {
+        let s = text.trimmingCharacters(in: .whitespaces)
+        if let seconds = Int64(s) { return seconds }
+        let scanner = Scanner(string: s)
+        scanner.charactersToBeSkipped = nil
+        func number(_ digits: Int) -> Int? {
+            guard let n = scanner.scanCharacters(from: .decimalDigits), n.count == digits else { return nil }
+            return Int(n)
+        }
+        guard let year = number(4), scanner.scanString("-") != nil, let month = number(2), scanner.scanString("-") != nil,
+              let day = number(2), (1...12).contains(month), (1...31).contains(day) else { return nil }
+        var hour = 0, minute = 0, second = 0
+        if scanner.scanString("T") != nil || scanner.scanString(" ") != nil {
+            guard let h = number(2), scanner.scanString(":") != nil, let m = number(2), h < 24, m < 60 else { return nil }
+            hour = h
+            minute = m
+            if scanner.scanString(":") != nil {
+                guard let sec = number(2), sec < 61 else { return nil }
+                second = sec
+                if scanner.scanString(".") != nil { _ = scanner.scanCharacters(from: .decimalDigits) }
+            }
+        }
+        var offset = 0
+        if scanner.scanString("Z") != nil {
+        } else if let sign = scanner.scanCharacters(from: CharacterSet(charactersIn: "+-")) {
+            guard sign.count == 1, let oh = number(2) else { return nil }
+            _ = scanner.scanString(":")
+            let om = number(2) ?? 0
+            offset = (oh * 3600 + om * 60) * (sign == "-" ? -1 : 1)
+        }
+        guard scanner.isAtEnd else { return nil }
+        var p = tm()
+        p.tm_year = Int32(year - 1900)
+        p.tm_mon = Int32(month - 1)
+        p.tm_mday = Int32(day)
+        p.tm_hour = Int32(hour)
+        p.tm_min = Int32(minute)
+        p.tm_sec = Int32(second)
+        return Int64(timegm(&p)) - Int64(offset)
+    }
+
+    /// Durations like `30m`, `24h`, `7d`, `2w` in seconds.
+    public static func duration(_ text: String) -> Int64? {
+        let s = text.trimmingCharacters(in: .whitespaces).lowercased()
+        guard let unit = s.last, let value = Double(s.dropLast()), value >= 0, value.isFinite else { return nil }
+        let scale: Double
+        switch unit {
+        case "s": scale = 1
+        case "m": scale = 60
+        case "h": scale = 3_600
+        case "d": scale = 86_400
+        case "w": scale = 604_800
+        default: return nil
+        }
+        return Int64(value * scale)
+    }
+
+    public static func now() -> Int64 { Int64(Date().timeIntervalSince1970) }
+}

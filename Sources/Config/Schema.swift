@@ -1,0 +1,357 @@
+import Model
+
+// The typed configuration. Property names are camelCase; the YAML keys are their snake_case forms.
+// Every file is merged over its embedded default (see Defaults.swift), so every key has a value and an
+// unknown key in a user's file is an error with its position.
+
+// MARK: - config/app.yaml
+
+public struct AppConfig: Codable, Sendable, Equatable {
+    public var mode: Mode
+    public var exchange: String
+    public var loop: LoopConfig
+    public var portfolio: PortfolioConfig
+    public var sim: SimConfig
+    public var logging: LoggingConfig
+    public var reviewers: ReviewersConfig
+    public var prices: PriceTable
+}
+
+public struct LoopConfig: Codable, Sendable, Equatable {
+    /// Minutes between cycles for `--interval` runs without a value.
+    public var intervalMinutes: Double
+    /// Hours of 1h candles fetched per symbol each cycle.
+    public var historyHours: Int
+}
+
+public struct PortfolioConfig: Codable, Sendable, Equatable {
+    public var startingEquityUsd: Double
+}
+
+public struct SimConfig: Codable, Sendable, Equatable {
+    public var seed: UInt64
+    /// OHLCV CSV files to replay instead of the synthetic market (e.g. ../shared/data/coinbase_btcusd_1h.csv).
+    public var csv: [CSVSource]
+}
+
+public struct CSVSource: Codable, Sendable, Equatable {
+    public var path: String
+    /// The symbol the file's candles belong to; empty = from the file.
+    public var symbol: String
+}
+
+public struct LoggingConfig: Codable, Sendable, Equatable {
+    public var level: String
+}
+
+public struct ReviewersConfig: Codable, Sendable, Equatable {
+    public var m1: ReviewerConfig
+    public var m2: ReviewerConfig
+    public var m3: ReviewerConfig
+
+    public func config(for tier: ReviewerTier) -> ReviewerConfig {
+        switch tier {
+        case .m1: m1
+        case .m2: m2
+        case .m3: m3
+        }
+    }
+}
+
+public struct ReviewerConfig: Codable, Sendable, Equatable {
+    /// `offline` (deterministic, no network). LLM providers come with the AI review tier.
+    public var provider: String
+    public var model: String
+}
+
+/// A dated price table for LLM calls, in USD per million tokens.
+public struct PriceTable: Codable, Sendable, Equatable {
+    public var asOf: String
+    public var models: [String: ModelPrice]
+}
+
+public struct ModelPrice: Codable, Sendable, Equatable {
+    public var inputPerMtok: Double
+    public var outputPerMtok: Double
+}
+
+// MARK: - config/universe.yaml
+
+public struct UniverseConfig: Codable, Sendable, Equatable {
+    public var tiers: TiersConfig
+    public var neverTrade: [String]
+    /// Named groups of correlated symbols; `cluster_limit` caps exposure per cluster.
+    public var clusters: [String: [String]]
+    public var regimes: RegimeRulesConfig
+
+    /// The tier a symbol belongs to, if any.
+    public func tier(of symbol: String) -> Tier? {
+        Tier.allCases.first { tiers.config(for: $0).symbols.contains(symbol) }
+    }
+
+    /// The clusters a symbol belongs to.
+    public func clusters(of symbol: String) -> [String] {
+        clusters.keys.sorted().filter { clusters[$0]?.contains(symbol) ?? false }
+    }
+}
+
+public struct TiersConfig: Codable, Sendable, Equatable {
+    public var tier1Core: TierConfig
+    public var tier2Rotational: TierConfig
+    public var tier3EventDriven: TierConfig
+
+    public func config(for tier: Tier) -> TierConfig {
+        switch tier {
+        case .core: tier1Core
+        case .rotational: tier2Rotational
+        case .eventDriven: tier3EventDriven
+        }
+    }
+}
+
+public struct TierConfig: Codable, Sendable, Equatable {
+    public var symbols: [String]
+    /// Proposal size for this tier before the regime multiplier, % of equity.
+    public var baseSizePct: Double
+    public var min24hVolumeUsd: Double
+    public var maxSpreadBps: Double
+    /// Minimum USD within 20 bps on the thinner side of the book.
+    public var minDepthUsd: Double
+    /// Stop-loss and take-profit distances for proposals in this tier, % of entry.
+    public var stopLossPct: Double
+    public var takeProfitPct: Double
+}
+
+public struct RegimeRulesConfig: Codable, Sendable, Equatable {
+    public var bull: RegimeRule
+    public var chop: RegimeRule
+    public var bear: RegimeRule
+    public var crash: RegimeRule
+
+    public func rule(for regime: Regime) -> RegimeRule {
+        switch regime {
+        case .bull: bull
+        case .chop: chop
+        case .bear: bear
+        case .crash: crash
+        }
+    }
+}
+
+public struct RegimeRule: Codable, Sendable, Equatable {
+    /// Multiplies every tier's base size in this regime (regime-dependent max size).
+    public var sizeMultiplier: Double
+    /// Tiers eligible in this regime.
+    public var tiers: [Tier]
+}
+
+// MARK: - config/signals.yaml
+
+public struct SignalsConfig: Codable, Sendable, Equatable {
+    public var regime: RegimeDetectionConfig
+    public var triggers: TriggersConfig
+    public var rules: RulesConfig
+}
+
+public struct RegimeDetectionConfig: Codable, Sendable, Equatable {
+    /// The symbol whose trend and volatility define the regime.
+    public var benchmark: String
+    public var trendLookbackHours: Int
+    public var bullTrendPct: Double
+    public var bearTrendPct: Double
+    /// A 24h drop at least this large (negative %) is a crash...
+    public var crashChange24hPct: Double
+    /// ...and so is annualised volatility above this (%) with a falling trend.
+    public var crashVolatilityPct: Double
+}
+
+public struct TriggersConfig: Codable, Sendable, Equatable {
+    public var volumeSpike: VolumeSpikeConfig
+    public var breakout: BreakoutConfig
+    public var reversal: ReversalConfig
+    public var momentum: MomentumConfig
+    public var priceMove: PriceMoveConfig
+    public var trend: TrendConfig
+    public var funding: FundingFilterConfig
+    /// Thresholds are multiplied by this in each regime (harder to trigger in bad markets).
+    public var regimeThresholdMultiplier: RegimeMultipliers
+}
+
+public struct RegimeMultipliers: Codable, Sendable, Equatable {
+    public var bull: Double
+    public var chop: Double
+    public var bear: Double
+    public var crash: Double
+
+    public func value(for regime: Regime) -> Double {
+        switch regime {
+        case .bull: bull
+        case .chop: chop
+        case .bear: bear
+        case .crash: crash
+        }
+    }
+}
+
+public struct VolumeSpikeConfig: Codable, Sendable, Equatable {
+    public var enabled: Bool
+    /// Last hour's volume over the average of the previous `lookback_hours`.
+    public var ratio: Double
+    public var lookbackHours: Int
+}
+
+public struct BreakoutConfig: Codable, Sendable, Equatable {
+    public var enabled: Bool
+    public var lookbackHours: Int
+    /// The close must clear the prior high by at least this %.
+    public var minClearancePct: Double
+}
+
+public struct ReversalConfig: Codable, Sendable, Equatable {
+    public var enabled: Bool
+    public var rsiPeriod: Int
+    public var oversold: Double
+    /// The last close must bounce at least this % off the 24h low.
+    public var minBouncePct: Double
+}
+
+public struct MomentumConfig: Codable, Sendable, Equatable {
+    public var enabled: Bool
+    public var change24hPct: Double
+    /// The move must be confirmed over 4h in the same direction by at least this %.
+    public var change4hPct: Double
+}
+
+public struct PriceMoveConfig: Codable, Sendable, Equatable {
+    public var enabled: Bool
+    public var change1hPct: Double
+}
+
+public struct TrendConfig: Codable, Sendable, Equatable {
+    public var enabled: Bool
+    public var fastEma: Int
+    public var slowEma: Int
+    public var atrPeriod: Int
+    /// A pullback entry: price within this many ATRs of the fast EMA in an uptrend.
+    public var pullbackAtr: Double
+    /// A trend breakout: close above the high of this many hours in an uptrend.
+    public var breakoutLookbackHours: Int
+}
+
+public struct FundingFilterConfig: Codable, Sendable, Equatable {
+    /// Longs on perpetual-style symbols are skipped when funding per 8h is above this (crowded longs).
+    public var maxLongFundingRate: Double
+}
+
+public struct RulesConfig: Codable, Sendable, Equatable {
+    /// Triggers weaker than this are ignored.
+    public var minTriggerStrength: Double
+    /// At most this many proposals per cycle, highest conviction first.
+    public var maxProposals: Int
+    public var baseConviction: Double
+    /// Conviction added per unit of the strongest trigger's strength.
+    public var strengthWeight: Double
+    /// Conviction added per extra distinct trigger on the same symbol.
+    public var confluenceBonus: Double
+    public var regimeAdjustment: RegimeMultipliers
+    /// Whether rules may propose SELL (short) entries. Spot venues: false.
+    public var allowShorts: Bool
+    /// Leverage of proposals (1 = spot).
+    public var leverage: Double
+}
+
+// MARK: - policy/policy.yaml
+
+public struct PolicyConfig: Codable, Sendable, Equatable {
+    public var risk: RiskLimits
+    public var reviewers: ReviewerPolicy
+    public var aiBudget: AIBudget
+    public var execution: ExecutionPolicy
+}
+
+public struct RiskLimits: Codable, Sendable, Equatable {
+    public var dailyStopLossPct: Double
+    public var weeklyStopLossPct: Double
+    public var maxDrawdownPct: Double
+    public var maxTradesPerDay: Int
+    public var maxTradesPerHour: Int
+    public var minSecondsBetweenTrades: Int
+    public var consecutiveLossCooldown: LossCooldown
+    public var maxOpenPositions: Int
+    public var maxPositionPct: TierLimits
+    public var maxTotalAtRiskPct: Double
+    public var maxPerAssetPct: Double
+    /// Max exposure per cluster, % of equity.
+    public var clusterLimitPct: Double
+    public var minConviction: Double
+    public var minCombinedConviction: Double
+    public var maxSpreadBps: Double
+    public var min24hVolumeUsd: Double
+    public var maxLeverage: Double
+    public var perSymbolCooldownMinutes: Int
+    /// When a size exceeds a cap (position, asset, total, cluster): cut it to fit (true) or reject (false).
+    public var cutToCaps: Bool
+    /// A size cut below this is rejected instead.
+    public var minSizePct: Double
+}
+
+public struct LossCooldown: Codable, Sendable, Equatable {
+    public var losses: Int
+    public var cooldownMinutes: Int
+}
+
+public struct TierLimits: Codable, Sendable, Equatable {
+    public var tier1Core: Double
+    public var tier2Rotational: Double
+    public var tier3EventDriven: Double
+
+    public func value(for tier: Tier) -> Double {
+        switch tier {
+        case .core: tier1Core
+        case .rotational: tier2Rotational
+        case .eventDriven: tier3EventDriven
+        }
+    }
+}
+
+public struct ReviewerPolicy: Codable, Sendable, Equatable {
+    /// The most any one reviewer can move conviction, up or down.
+    public var deltaBound: Double
+    public var m2: TapeLimits
+    /// What a tier's failure (bad answer, timeout) means: `neutral` (no effect) or `veto`.
+    public var failureMode: FailureModes
+}
+
+public struct TapeLimits: Codable, Sendable, Equatable {
+    public var maxSpreadBps: Double
+    public var parabolicMovePct: Double
+    /// Depth below this (USD within 20 bps) is thin.
+    public var thinDepthUsd: Double
+}
+
+public enum FailureMode: String, Codable, Sendable, CaseIterable {
+    case neutral, veto
+}
+
+public struct FailureModes: Codable, Sendable, Equatable {
+    public var m1: FailureMode
+    public var m2: FailureMode
+    public var m3: FailureMode
+}
+
+public enum BudgetFallback: String, Codable, Sendable, CaseIterable {
+    case skip
+    case noTrade = "no_trade"
+}
+
+public struct AIBudget: Codable, Sendable, Equatable {
+    public var maxCostPerCycleUsd: Double
+    public var maxCallsPerHour: Int
+    public var maxCostPerDayUsd: Double
+    public var onBudgetExhausted: BudgetFallback
+}
+
+public struct ExecutionPolicy: Codable, Sendable, Equatable {
+    /// LIVE trading also needs this to be true (besides the mode, --confirm-live and keys).
+    public var allowLive: Bool
+}

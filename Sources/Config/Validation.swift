@@ -1,0 +1,126 @@
+import Model
+
+/// Range and consistency checks per file, reported at the position of the offending key.
+enum Validation {
+    static let exchanges = ["sim", "coinbase", "binance"]
+    static let providers = ["offline"]
+    static let logLevels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
+
+    static func app(_ c: AppConfig, _ v: inout ConfigValidator) {
+        v.check(exchanges.contains(c.exchange), at: "exchange",
+                "unknown exchange '\(c.exchange)': one of \(exchanges.joined(separator: ", "))")
+        v.range(c.loop.intervalMinutes, 0.001...10_080, at: "loop.interval_minutes")
+        v.range(c.loop.historyHours, 48...2_160, at: "loop.history_hours")
+        v.range(c.portfolio.startingEquityUsd, 1...1e12, at: "portfolio.starting_equity_usd")
+        v.check(logLevels.contains(c.logging.level), at: "logging.level",
+                "unknown level '\(c.logging.level)': one of \(logLevels.joined(separator: ", "))")
+        for (i, source) in c.sim.csv.enumerated() {
+            v.check(!source.path.isEmpty, at: "sim.csv.\(i).path", "a CSV source needs a path")
+        }
+        for tier in ReviewerTier.allCases {
+            let key = "reviewers.\(tier.rawValue.lowercased())"
+            let r = c.reviewers.config(for: tier)
+            v.check(providers.contains(r.provider), at: "\(key).provider",
+                    "provider '\(r.provider)' is not available in this build: use \(providers.joined(separator: ", "))")
+            v.check(!r.model.isEmpty, at: "\(key).model", "a model name is required")
+        }
+        for (name, price) in c.prices.models {
+            v.range(price.inputPerMtok, 0...1_000, at: "prices.models.\(name).input_per_mtok")
+            v.range(price.outputPerMtok, 0...1_000, at: "prices.models.\(name).output_per_mtok")
+        }
+    }
+
+    static func universe(_ c: UniverseConfig, _ v: inout ConfigValidator) {
+        var seen: [String: Tier] = [:]
+        for tier in Tier.allCases {
+            let t = c.tiers.config(for: tier)
+            let key = "tiers.\(tier.rawValue)"
+            for (i, symbol) in t.symbols.enumerated() {
+                if let other = seen[symbol] {
+                    v.report("\(symbol) is already in \(other.rawValue)", at: "\(key).symbols.\(i)")
+                }
+                seen[symbol] = tier
+                v.check(!symbol.isEmpty && !symbol.contains(" "), at: "\(key).symbols.\(i)", "invalid symbol '\(symbol)'")
+            }
+            v.range(t.baseSizePct, 0...100, at: "\(key).base_size_pct")
+            v.range(t.min24hVolumeUsd, 0...1e13, at: "\(key).min_24h_volume_usd")
+            v.range(t.maxSpreadBps, 0...10_000, at: "\(key).max_spread_bps")
+            v.range(t.minDepthUsd, 0...1e12, at: "\(key).min_depth_usd")
+            v.range(t.stopLossPct, 0.1...100, at: "\(key).stop_loss_pct")
+            v.range(t.takeProfitPct, 0.1...1_000, at: "\(key).take_profit_pct")
+        }
+        for regime in Regime.allCases {
+            v.range(c.regimes.rule(for: regime).sizeMultiplier, 0...1, at: "regimes.\(regime.rawValue).size_multiplier")
+        }
+    }
+
+    static func signals(_ c: SignalsConfig, _ v: inout ConfigValidator) {
+        v.range(c.regime.trendLookbackHours, 24...720, at: "regime.trend_lookback_hours")
+        v.check(c.regime.bullTrendPct > c.regime.bearTrendPct, at: "regime.bull_trend_pct",
+                "bull_trend_pct (\(Format.number(c.regime.bullTrendPct))) must be above bear_trend_pct (\(Format.number(c.regime.bearTrendPct)))")
+        v.range(c.regime.crashChange24hPct, -100...0, at: "regime.crash_change_24h_pct")
+        v.range(c.regime.crashVolatilityPct, 0...10_000, at: "regime.crash_volatility_pct")
+        let t = c.triggers
+        v.range(t.volumeSpike.ratio, 1...100, at: "triggers.volume_spike.ratio")
+        v.range(t.volumeSpike.lookbackHours, 2...720, at: "triggers.volume_spike.lookback_hours")
+        v.range(t.breakout.lookbackHours, 2...720, at: "triggers.breakout.lookback_hours")
+        v.range(t.breakout.minClearancePct, 0...100, at: "triggers.breakout.min_clearance_pct")
+        v.range(t.reversal.rsiPeriod, 2...100, at: "triggers.reversal.rsi_period")
+        v.range(t.reversal.oversold, 1...50, at: "triggers.reversal.oversold")
+        v.range(t.reversal.minBouncePct, 0...100, at: "triggers.reversal.min_bounce_pct")
+        v.range(t.momentum.change24hPct, 0.01...1_000, at: "triggers.momentum.change_24h_pct")
+        v.range(t.momentum.change4hPct, 0...1_000, at: "triggers.momentum.change_4h_pct")
+        v.range(t.priceMove.change1hPct, 0.01...1_000, at: "triggers.price_move.change_1h_pct")
+        v.range(t.trend.fastEma, 2...500, at: "triggers.trend.fast_ema")
+        v.range(t.trend.slowEma, 3...1_000, at: "triggers.trend.slow_ema")
+        v.check(t.trend.fastEma < t.trend.slowEma, at: "triggers.trend.fast_ema",
+                "fast_ema (\(t.trend.fastEma)) must be shorter than slow_ema (\(t.trend.slowEma))")
+        v.range(t.trend.atrPeriod, 2...500, at: "triggers.trend.atr_period")
+        v.range(t.trend.pullbackAtr, 0...20, at: "triggers.trend.pullback_atr")
+        v.range(t.trend.breakoutLookbackHours, 2...720, at: "triggers.trend.breakout_lookback_hours")
+        v.range(t.funding.maxLongFundingRate, -0.05...0.05, at: "triggers.funding.max_long_funding_rate")
+        for regime in Regime.allCases {
+            v.range(t.regimeThresholdMultiplier.value(for: regime), 0.1...10, at: "triggers.regime_threshold_multiplier.\(regime.rawValue)")
+            v.range(c.rules.regimeAdjustment.value(for: regime), -1...1, at: "rules.regime_adjustment.\(regime.rawValue)")
+        }
+        v.range(c.rules.minTriggerStrength, 0...1, at: "rules.min_trigger_strength")
+        v.range(c.rules.maxProposals, 0...50, at: "rules.max_proposals")
+        v.range(c.rules.baseConviction, 0...1, at: "rules.base_conviction")
+        v.range(c.rules.strengthWeight, 0...1, at: "rules.strength_weight")
+        v.range(c.rules.confluenceBonus, 0...1, at: "rules.confluence_bonus")
+        v.range(c.rules.leverage, 1...125, at: "rules.leverage")
+    }
+
+    static func policy(_ c: PolicyConfig, _ v: inout ConfigValidator) {
+        let r = c.risk
+        v.range(r.dailyStopLossPct, 0...100, at: "risk.daily_stop_loss_pct")
+        v.range(r.weeklyStopLossPct, 0...100, at: "risk.weekly_stop_loss_pct")
+        v.range(r.maxDrawdownPct, 0...100, at: "risk.max_drawdown_pct")
+        v.range(r.maxTradesPerDay, 0...10_000, at: "risk.max_trades_per_day")
+        v.range(r.maxTradesPerHour, 0...1_000, at: "risk.max_trades_per_hour")
+        v.range(r.minSecondsBetweenTrades, 0...604_800, at: "risk.min_seconds_between_trades")
+        v.range(r.consecutiveLossCooldown.losses, 1...1_000, at: "risk.consecutive_loss_cooldown.losses")
+        v.range(r.consecutiveLossCooldown.cooldownMinutes, 0...100_000, at: "risk.consecutive_loss_cooldown.cooldown_minutes")
+        v.range(r.maxOpenPositions, 0...1_000, at: "risk.max_open_positions")
+        for tier in Tier.allCases {
+            v.range(r.maxPositionPct.value(for: tier), 0...100, at: "risk.max_position_pct.\(tier.rawValue)")
+        }
+        v.range(r.maxTotalAtRiskPct, 0...1_000, at: "risk.max_total_at_risk_pct")
+        v.range(r.maxPerAssetPct, 0...100, at: "risk.max_per_asset_pct")
+        v.range(r.clusterLimitPct, 0...1_000, at: "risk.cluster_limit_pct")
+        v.range(r.minConviction, 0...1, at: "risk.min_conviction")
+        v.range(r.minCombinedConviction, 0...1, at: "risk.min_combined_conviction")
+        v.range(r.maxSpreadBps, 0...10_000, at: "risk.max_spread_bps")
+        v.range(r.min24hVolumeUsd, 0...1e13, at: "risk.min_24h_volume_usd")
+        v.range(r.maxLeverage, 1...125, at: "risk.max_leverage")
+        v.range(r.perSymbolCooldownMinutes, 0...100_000, at: "risk.per_symbol_cooldown_minutes")
+        v.range(r.minSizePct, 0...100, at: "risk.min_size_pct")
+        v.range(c.reviewers.deltaBound, 0...0.5, at: "reviewers.delta_bound")
+        v.range(c.reviewers.m2.maxSpreadBps, 0...10_000, at: "reviewers.m2.max_spread_bps")
+        v.range(c.reviewers.m2.parabolicMovePct, 0...10_000, at: "reviewers.m2.parabolic_move_pct")
+        v.range(c.reviewers.m2.thinDepthUsd, 0...1e12, at: "reviewers.m2.thin_depth_usd")
+        v.range(c.aiBudget.maxCostPerCycleUsd, 0...1_000, at: "ai_budget.max_cost_per_cycle_usd")
+        v.range(c.aiBudget.maxCallsPerHour, 0...100_000, at: "ai_budget.max_calls_per_hour")
+        v.range(c.aiBudget.maxCostPerDayUsd, 0...100_000, at: "ai_budget.max_cost_per_day_usd")
+    }
+}

@@ -1,0 +1,80 @@
+import Config
+import Model
+
+/// An approved decision with what execution needs to size it.
+public struct ExecutionRequest: Sendable {
+    public var cycleId: String
+    public var time: Int64
+    public var proposal: Proposal
+    public var decision: Decision
+    public var equityUsd: Double
+    public var price: Double
+
+    public init(cycleId: String, time: Int64, proposal: Proposal, decision: Decision, equityUsd: Double, price: Double) {
+        self.cycleId = cycleId
+        self.time = time
+        self.proposal = proposal
+        self.decision = decision
+        self.equityUsd = equityUsd
+        self.price = price
+    }
+}
+
+/// Failures of an executor, saying which order and why.
+public struct ExecutionError: Error, Sendable, CustomStringConvertible {
+    public var clientOrderId: String
+    public var message: String
+    public var description: String { "order \(clientOrderId): \(message)" }
+}
+
+/// The execution seam: DRY_RUN now, PAPER and LIVE behind the same protocol.
+///
+/// The cycle runner records every intent in the ledger before calling `execute`, and the client order id
+/// is derived from the cycle and proposal, so re-running a recorded intent can never create a second order.
+public protocol Executor: Sendable {
+    var mode: Mode { get }
+    /// The order this request would place, without placing it.
+    func intent(for request: ExecutionRequest) -> OrderIntent
+    /// Places (or, in DRY_RUN, simulates) the order; returns it with its outcome status.
+    func execute(_ intent: OrderIntent) async throws(ExecutionError) -> OrderIntent
+}
+
+public enum ClientOrderId {
+    /// Deterministic id from the cycle and proposal ids, within Binance's `^[.A-Z:/a-z0-9_-]{1,36}$`
+    /// and Coinbase's limits: `ag-<cycle id without "c-">-<proposal id>`, or a hash when that is too long.
+    public static func make(cycleId: String, proposalId: String) -> String {
+        let core = cycleId.hasPrefix("c-") ? String(cycleId.dropFirst(2)) : cycleId
+        let readable = "ag-\(core)-\(proposalId)"
+        let allowed = readable.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || "._:/-".contains($0)) }
+        if readable.count <= 36 && allowed { return readable }
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in "\(cycleId)/\(proposalId)".utf8 {
+            hash ^= UInt64(byte)
+            hash = hash &* 0x100_0000_01b3
+        }
+        return "ag-" + String(hash, radix: 16)
+    }
+}
+
+/// DRY_RUN: records what it would do; never touches a venue.
+public struct DryRunExecutor: Executor {
+    public init() {}
+    public var mode: Mode { .dryRun }
+
+    public func intent(for request: ExecutionRequest) -> OrderIntent {
+        let notional = request.equityUsd * request.decision.sizePct / 100
+        return OrderIntent(
+            clientOrderId: ClientOrderId.make(cycleId: request.cycleId, proposalId: request.proposal.id),
+            cycleId: request.cycleId, proposalId: request.proposal.id, symbol: request.proposal.symbol,
+            side: request.proposal.side, sizePct: request.decision.sizePct, notionalUSD: notional,
+            quantity: request.price > 0 ? notional / request.price : 0, price: request.price,
+            stopLossPct: request.proposal.stopLossPct, takeProfitPct: request.proposal.takeProfitPct,
+            mode: .dryRun, status: "intended")
+    }
+
+    public func execute(_ intent: OrderIntent) async throws(ExecutionError) -> OrderIntent {
+        var done = intent
+        done.status = "simulated"
+        return done
+    }
+}

@@ -1,0 +1,282 @@
+/// Values that flow through one decision cycle: triggers, proposals, reviews, policy checks, decisions.
+///
+/// JSON uses snake_case field names everywhere (the `--once` summary and the ledger share these encodings).
+
+public enum Mode: String, Codable, Sendable, CaseIterable {
+    case dryRun = "DRY_RUN"
+    case paper = "PAPER"
+    case live = "LIVE"
+}
+
+/// The three universe tiers. Raw values are the names used in YAML and JSON.
+public enum Tier: String, Codable, Sendable, CaseIterable, Comparable {
+    case core = "tier_1_core"
+    case rotational = "tier_2_rotational"
+    case eventDriven = "tier_3_event_driven"
+
+    public static func < (lhs: Tier, rhs: Tier) -> Bool {
+        allCases.firstIndex(of: lhs) ?? 0 < allCases.firstIndex(of: rhs) ?? 0
+    }
+}
+
+public enum Side: String, Codable, Sendable {
+    case buy = "BUY"
+    case sell = "SELL"
+}
+
+public enum Regime: String, Codable, Sendable, CaseIterable {
+    case bull, chop, bear, crash
+}
+
+public enum TriggerKind: String, Codable, Sendable, CaseIterable {
+    case volumeSpike = "volume_spike"
+    case breakout
+    case reversal
+    case momentum
+    case priceMove = "price_move"
+    case trendPullback = "trend_pullback"
+    case trendBreakout = "trend_breakout"
+}
+
+public enum Direction: String, Codable, Sendable {
+    case up, down
+}
+
+/// A deterministic signal on one symbol's candles.
+public struct Trigger: Codable, Sendable, Equatable {
+    public var symbol: String
+    public var kind: TriggerKind
+    public var direction: Direction
+    /// 0...1, how far past its threshold the signal is.
+    public var strength: Double
+    /// Human-readable evidence, e.g. "volume 3.4x the 24h average".
+    public var detail: String
+    /// The numbers behind the signal (name -> value), for audits.
+    public var metrics: [String: Double]
+
+    public init(symbol: String, kind: TriggerKind, direction: Direction, strength: Double,
+                detail: String, metrics: [String: Double] = [:]) {
+        self.symbol = symbol
+        self.kind = kind
+        self.direction = direction
+        self.strength = strength
+        self.detail = detail
+        self.metrics = metrics
+    }
+}
+
+/// One named contribution to a proposal's conviction.
+public struct ConvictionComponent: Codable, Sendable, Equatable {
+    public var name: String
+    public var value: Double
+    public init(name: String, value: Double) {
+        self.name = name
+        self.value = value
+    }
+}
+
+/// A trade idea. Only the Rules stage creates these; reviewers and policy may only shrink or reject them.
+public struct Proposal: Codable, Sendable, Equatable {
+    public var id: String
+    public var symbol: String
+    public var tier: Tier
+    public var side: Side
+    /// Position size as a percentage of equity.
+    public var sizePct: Double
+    /// 1 for spot.
+    public var leverage: Double
+    /// 0...1, the sum of its components clamped to that range.
+    public var conviction: Double
+    public var components: [ConvictionComponent]
+    public var stopLossPct: Double
+    public var takeProfitPct: Double
+    public var reason: String
+    public var triggers: [TriggerKind]
+    /// The price the proposal was made at (last close).
+    public var referencePrice: Double
+
+    public init(id: String, symbol: String, tier: Tier, side: Side, sizePct: Double, leverage: Double = 1, conviction: Double,
+                components: [ConvictionComponent], stopLossPct: Double, takeProfitPct: Double,
+                reason: String, triggers: [TriggerKind], referencePrice: Double) {
+        self.id = id
+        self.symbol = symbol
+        self.tier = tier
+        self.side = side
+        self.sizePct = sizePct
+        self.leverage = leverage
+        self.conviction = conviction
+        self.components = components
+        self.stopLossPct = stopLossPct
+        self.takeProfitPct = takeProfitPct
+        self.reason = reason
+        self.triggers = triggers
+        self.referencePrice = referencePrice
+    }
+}
+
+public enum ReviewerTier: String, Codable, Sendable, CaseIterable {
+    case m1 = "M1"
+    case m2 = "M2"
+    case m3 = "M3"
+}
+
+/// What a reviewer answered about one proposal, before any bound is applied. May come from an LLM: untrusted.
+public struct ReviewerVerdict: Codable, Sendable, Equatable {
+    public var proposalId: String
+    public var symbol: String?
+    public var delta: Double?
+    public var veto: Bool
+    public var reason: String
+    /// M3 only: checks it believes are violated.
+    public var violatedChecks: [String]
+
+    public init(proposalId: String, symbol: String? = nil, delta: Double? = nil, veto: Bool = false,
+                reason: String = "", violatedChecks: [String] = []) {
+        self.proposalId = proposalId
+        self.symbol = symbol
+        self.delta = delta
+        self.veto = veto
+        self.reason = reason
+        self.violatedChecks = violatedChecks
+    }
+}
+
+/// A reviewer's verdict after bounds were enforced: what actually affected the proposal.
+public struct AppliedReview: Codable, Sendable, Equatable {
+    public var reviewer: ReviewerTier
+    /// "offline", "cache", "replay", or a provider name.
+    public var source: String
+    public var proposalId: String
+    public var requestedDelta: Double
+    public var delta: Double
+    public var clamped: Bool
+    public var veto: Bool
+    public var reason: String
+    public var violatedChecks: [String]
+
+    public init(reviewer: ReviewerTier, source: String, proposalId: String, requestedDelta: Double,
+                delta: Double, clamped: Bool, veto: Bool, reason: String, violatedChecks: [String] = []) {
+        self.reviewer = reviewer
+        self.source = source
+        self.proposalId = proposalId
+        self.requestedDelta = requestedDelta
+        self.delta = delta
+        self.clamped = clamped
+        self.veto = veto
+        self.reason = reason
+        self.violatedChecks = violatedChecks
+    }
+}
+
+/// A reviewer answer that broke the contract (unknown proposal, wrong symbol, out-of-range delta...).
+public struct ReviewerViolation: Codable, Sendable, Equatable {
+    public var reviewer: ReviewerTier
+    public var proposalId: String?
+    public var detail: String
+    public init(reviewer: ReviewerTier, proposalId: String?, detail: String) {
+        self.reviewer = reviewer
+        self.proposalId = proposalId
+        self.detail = detail
+    }
+}
+
+/// One named policy check on one proposal (or on the cycle), with the numbers compared.
+public struct CheckResult: Codable, Sendable, Equatable {
+    public var name: String
+    public var passed: Bool
+    /// The observed value, when the check compares numbers.
+    public var value: Double?
+    /// The limit it was compared against.
+    public var limit: Double?
+    public var detail: String
+
+    public init(name: String, passed: Bool, value: Double? = nil, limit: Double? = nil, detail: String) {
+        self.name = name
+        self.passed = passed
+        self.value = value
+        self.limit = limit
+        self.detail = detail
+    }
+}
+
+/// The final word on one proposal.
+public struct Decision: Codable, Sendable, Equatable {
+    public var proposalId: String
+    public var symbol: String
+    public var side: Side
+    public var baseConviction: Double
+    public var reviews: [AppliedReview]
+    public var finalConviction: Double
+    public var approved: Bool
+    /// Reviewers that vetoed it (a veto can only reject, never approve).
+    public var vetoedBy: [ReviewerTier]
+    /// Policy checks the proposal violated (only the policy engine's; M3's opinion is in its review).
+    public var violatedChecks: [String]
+    public var checks: [CheckResult]
+    /// Size after policy caps (0 when rejected). Never above `proposedSizePct`.
+    public var sizePct: Double
+    public var proposedSizePct: Double
+
+    public init(proposalId: String, symbol: String, side: Side, baseConviction: Double, reviews: [AppliedReview],
+                finalConviction: Double, approved: Bool, vetoedBy: [ReviewerTier], violatedChecks: [String],
+                checks: [CheckResult], sizePct: Double, proposedSizePct: Double) {
+        self.proposalId = proposalId
+        self.symbol = symbol
+        self.side = side
+        self.baseConviction = baseConviction
+        self.reviews = reviews
+        self.finalConviction = finalConviction
+        self.approved = approved
+        self.vetoedBy = vetoedBy
+        self.violatedChecks = violatedChecks
+        self.checks = checks
+        self.sizePct = sizePct
+        self.proposedSizePct = proposedSizePct
+    }
+}
+
+public enum CycleStatus: String, Codable, Sendable {
+    case approvedDryRun = "APPROVED_DRY_RUN"
+    case executed = "EXECUTED"
+    case noTrade = "NO_TRADE"
+    case noOpportunities = "NO_OPPORTUNITIES"
+    case halted = "HALTED"
+    case error = "ERROR"
+}
+
+/// An order the executor placed or, in DRY_RUN, would have placed.
+public struct OrderIntent: Codable, Sendable, Equatable {
+    /// Deterministic: derived from the cycle id and the proposal id, so a restart never duplicates it.
+    public var clientOrderId: String
+    public var cycleId: String
+    public var proposalId: String
+    public var symbol: String
+    public var side: Side
+    public var sizePct: Double
+    public var notionalUSD: Double
+    public var quantity: Double
+    public var price: Double
+    public var stopLossPct: Double
+    public var takeProfitPct: Double
+    public var mode: Mode
+    /// "simulated" in DRY_RUN.
+    public var status: String
+
+    public init(clientOrderId: String, cycleId: String, proposalId: String, symbol: String, side: Side,
+                sizePct: Double, notionalUSD: Double, quantity: Double, price: Double, stopLossPct: Double,
+                takeProfitPct: Double, mode: Mode, status: String) {
+        self.clientOrderId = clientOrderId
+        self.cycleId = cycleId
+        self.proposalId = proposalId
+        self.symbol = symbol
+        self.side = side
+        self.sizePct = sizePct
+        self.notionalUSD = notionalUSD
+        self.quantity = quantity
+        self.price = price
+        self.stopLossPct = stopLossPct
+        self.takeProfitPct = takeProfitPct
+        self.mode = mode
+        self.status = status
+    }
+}

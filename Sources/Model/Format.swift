@@ -1,0 +1,30 @@
+import Foundation
+
+/// Numbers in the human-readable texts (reasons, check details, audits).
+public enum Format {
+    /// At most 2 decimals, no trailing zeros: 3, 2.5, -0.13.
+    public static func number(_ x: Double) -> String {
+        guard x.isFinite else { return x > 0 ? "inf" : (x < 0 ? "-inf" : "nan") }
+        let rounded = (x * 100).rounded() / 100
+        if rounded == rounded.rounded(), abs(rounded) < 1e15 { return String(Int64(rounded)) }
+        var s = String(format: "%.2f", rounded)
+        while s.hasSuffix("0") { s.removeLast() }
+        return s
+    }
+
+    /// USD amounts: $12.3M, $450k, $900.
+    public static func usd(_ x: Double) -> String {
+        let a = abs(x)
+        if a >= 1e9 { return "$\(number(x / 1e9))B" }
+        if a >= 1e6 { return "$\(number(x / 1e6))M" }
+        if a >= 1e3 { return "$\(number(x / 1e3))k" }
+        return "$\(number(x))"
+    }
+
+    /// Round to `places` decimals (for JSON output that people read).
+    public static func round(_ x: Double, _ places: Int = 4) -> Double {
+        guard x.isFinite else { return x }
+        let m = pow(10.0, Double(places))
+        return (x * m).rounded() / m
+    }
+}

@@ -1,0 +1,162 @@
+import Config
+import Model
+
+private let fmt = Format.number
+
+/// A signal that fired but was filtered out (e.g. crowded funding), kept for the audit trail.
+public struct SuppressedTrigger: Codable, Sendable, Equatable {
+    public var trigger: Trigger
+    public var reason: String
+}
+
+public struct TriggerScan: Codable, Sendable, Equatable {
+    public var triggers: [Trigger]
+    public var suppressed: [SuppressedTrigger]
+}
+
+/// Deterministic signals on 1h candles. Thresholds come from signals.yaml, scaled per regime.
+public enum TriggerEngine {
+    public static func scan(_ config: TriggersConfig, regime: Regime, symbols: [SymbolSnapshot]) -> TriggerScan {
+        let m = config.regimeThresholdMultiplier.value(for: regime)
+        var fired: [Trigger] = []
+        var suppressed: [SuppressedTrigger] = []
+        for tape in symbols {
+            for trigger in detect(config, multiplier: m, tape: tape) {
+                if trigger.direction == .up, let funding = tape.fundingRate, funding > config.funding.maxLongFundingRate {
+                    suppressed.append(SuppressedTrigger(
+                        trigger: trigger,
+                        reason: "funding \(fmt(funding * 100))% per 8h > \(fmt(config.funding.maxLongFundingRate * 100))%: crowded longs"))
+                } else {
+                    fired.append(trigger)
+                }
+            }
+        }
+        fired.sort { $0.strength != $1.strength ? $0.strength > $1.strength : ($0.symbol, $0.kind.rawValue) < ($1.symbol, $1.kind.rawValue) }
+        return TriggerScan(triggers: fired, suppressed: suppressed)
+    }
+
+    /// 0 at the threshold, rising to 1 at twice the threshold.
+    static func strength(_ value: Double, threshold: Double) -> Double {
+        guard threshold > 0 else { return 1 }
+        return min(max(0.3 + 0.7 * (value / threshold - 1), 0), 1)
+    }
+
+    /// All signals on one symbol.
+    public static func detect(_ config: TriggersConfig, multiplier m: Double, tape: SymbolSnapshot) -> [Trigger] {
+        let candles = tape.candles
+        guard candles.count >= 30, let last = candles.last else { return [] }
+        let closes = candles.map(\.close)
+        let symbol = tape.symbol
+        var out: [Trigger] = []
+
+        if config.volumeSpike.enabled, candles.count > config.volumeSpike.lookbackHours {
+            let prior = candles.dropLast().suffix(config.volumeSpike.lookbackHours)
+            let average = prior.reduce(0) { $0 + $1.volume } / Double(prior.count)
+            let threshold = config.volumeSpike.ratio * m
+            if average > 0 {
+                let ratio = last.volume / average
+                if ratio >= threshold {
+                    out.append(Trigger(symbol: symbol, kind: .volumeSpike, direction: last.close >= last.open ? .up : .down,
+                                       strength: strength(ratio, threshold: threshold),
+                                       detail: "volume \(fmt(ratio))x the \(config.volumeSpike.lookbackHours)h average",
+                                       metrics: ["volume_ratio": ratio, "threshold": threshold]))
+                }
+            }
+        }
+
+        if config.breakout.enabled, candles.count > config.breakout.lookbackHours {
+            let prior = candles.dropLast().suffix(config.breakout.lookbackHours)
+            let high = prior.map(\.high).max() ?? .infinity
+            let low = prior.map(\.low).min() ?? 0
+            let clearance = config.breakout.minClearancePct * m
+            let above = (last.close - high) / high * 100
+            let below = (low - last.close) / low * 100
+            if above >= clearance {
+                out.append(Trigger(symbol: symbol, kind: .breakout, direction: .up,
+                                   strength: strength(above, threshold: max(clearance, 0.01)),
+                                   detail: "close \(fmt(above))% above the \(config.breakout.lookbackHours)h high",
+                                   metrics: ["clearance_pct": above, "prior_high": high]))
+            } else if below >= clearance {
+                out.append(Trigger(symbol: symbol, kind: .breakout, direction: .down,
+                                   strength: strength(below, threshold: max(clearance, 0.01)),
+                                   detail: "close \(fmt(below))% below the \(config.breakout.lookbackHours)h low",
+                                   metrics: ["clearance_pct": below, "prior_low": low]))
+            }
+        }
+
+        if config.reversal.enabled {
+            let rsi = Indicators.rsi(closes, period: config.reversal.rsiPeriod)
+            let recent = rsi.suffix(6).compactMap { $0 }
+            if let minRSI = recent.min(), let lastRSI = rsi.last ?? nil {
+                let oversold = config.reversal.oversold / m
+                let low24 = candles.suffix(24).map(\.low).min() ?? last.low
+                let bounce = (last.close - low24) / low24 * 100
+                let previous = candles[candles.count - 2]
+                if minRSI <= oversold, bounce >= config.reversal.minBouncePct * m, last.close > previous.close {
+                    out.append(Trigger(symbol: symbol, kind: .reversal, direction: .up,
+                                       strength: strength(bounce, threshold: config.reversal.minBouncePct * m),
+                                       detail: "RSI \(fmt(minRSI)) recovered to \(fmt(lastRSI)), +\(fmt(bounce))% off the 24h low",
+                                       metrics: ["rsi_min": minRSI, "rsi": lastRSI, "bounce_pct": bounce]))
+                }
+            }
+        }
+
+        if config.momentum.enabled, let c24 = tape.changePct(hours: 24), let c4 = tape.changePct(hours: 4) {
+            let threshold = config.momentum.change24hPct * m
+            let confirm = config.momentum.change4hPct * m
+            if c24 >= threshold, c4 >= confirm {
+                out.append(Trigger(symbol: symbol, kind: .momentum, direction: .up, strength: strength(c24, threshold: threshold),
+                                   detail: "Momentum up (+\(fmt(c24))% in 24h, +\(fmt(c4))% in 4h)",
+                                   metrics: ["change_24h_pct": c24, "change_4h_pct": c4]))
+            } else if c24 <= -threshold, c4 <= -confirm {
+                out.append(Trigger(symbol: symbol, kind: .momentum, direction: .down, strength: strength(-c24, threshold: threshold),
+                                   detail: "Momentum down (\(fmt(c24))% in 24h, \(fmt(c4))% in 4h)",
+                                   metrics: ["change_24h_pct": c24, "change_4h_pct": c4]))
+            }
+        }
+
+        if config.priceMove.enabled, let c1 = tape.changePct(hours: 1) {
+            let threshold = config.priceMove.change1hPct * m
+            if abs(c1) >= threshold {
+                out.append(Trigger(symbol: symbol, kind: .priceMove, direction: c1 > 0 ? .up : .down,
+                                   strength: strength(abs(c1), threshold: threshold),
+                                   detail: "price \(c1 > 0 ? "+" : "")\(fmt(c1))% in 1h",
+                                   metrics: ["change_1h_pct": c1]))
+            }
+        }
+
+        if config.trend.enabled {
+            out.append(contentsOf: trendSignals(config.trend, multiplier: m, symbol: symbol, candles: candles, closes: closes))
+        }
+        return out
+    }
+
+    /// EMA(fast)/EMA(slow) trend with ATR: pullback entries near the fast EMA and breakouts in an uptrend.
+    static func trendSignals(_ config: TrendConfig, multiplier m: Double, symbol: String, candles: [Candle], closes: [Double]) -> [Trigger] {
+        guard let fast = Indicators.ema(closes, period: config.fastEma).last ?? nil,
+              let slow = Indicators.ema(closes, period: config.slowEma).last ?? nil,
+              let atr = Indicators.atr(candles, period: config.atrPeriod).last ?? nil,
+              atr > 0, let last = candles.last else { return [] }
+        guard fast > slow, last.close > slow else { return [] }
+        let separation = (fast - slow) / atr
+        var out: [Trigger] = []
+        let metrics = ["ema_fast": fast, "ema_slow": slow, "atr": atr, "separation_atr": separation]
+        let pullbackBand = config.pullbackAtr * atr / m
+        if last.low <= fast + pullbackBand, last.close > fast {
+            out.append(Trigger(symbol: symbol, kind: .trendPullback, direction: .up,
+                               strength: min(max(separation / 2, 0), 1),
+                               detail: "uptrend (EMA\(config.fastEma) > EMA\(config.slowEma) by \(fmt(separation)) ATR), pullback to EMA\(config.fastEma) held",
+                               metrics: metrics))
+        }
+        if candles.count > config.breakoutLookbackHours {
+            let high = candles.dropLast().suffix(config.breakoutLookbackHours).map(\.high).max() ?? .infinity
+            if last.close > high {
+                out.append(Trigger(symbol: symbol, kind: .trendBreakout, direction: .up,
+                                   strength: min(max((last.close - high) / atr + separation / 4, 0), 1),
+                                   detail: "uptrend breakout above the \(config.breakoutLookbackHours)h high",
+                                   metrics: metrics.merging(["prior_high": high]) { a, _ in a }))
+            }
+        }
+        return out
+    }
+}
