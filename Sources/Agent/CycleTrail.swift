@@ -108,7 +108,7 @@ enum CycleTrail {
             case "order_intent":
                 let o = try e.value(OrderIntent.self)
                 line()
-                line("Order intent \(o.clientOrderId): \(o.side.rawValue) \(o.symbol) \(fmt(o.sizePct))% = $\(fmt(o.notionalUSD)) (\(o.quantity) @ \(fmt(o.price))), stop -\(fmt(o.stopLossPct))%, take profit +\(fmt(o.takeProfitPct))%")
+                line("Order intent \(o.clientOrderId): \(o.side.rawValue) \(o.symbol) \(fmt(o.sizePct))% = $\(fmt(o.notionalUsd)) (\(o.quantity) @ \(fmt(o.price))), stop -\(fmt(o.stopLossPct))%, take profit +\(fmt(o.takeProfitPct))%")
             case "order_result":
                 let o = try e.value(OrderIntent.self)
                 line("  \(o.clientOrderId): \(o.status) (\(o.mode.rawValue))")

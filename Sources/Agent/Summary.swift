@@ -8,7 +8,7 @@ public struct CycleSummary: Codable, Sendable, Equatable {
     public var mode: Mode
     public var exchange: String
     public var status: CycleStatus
-    public var regime: Regime?
+    @Nullable public var regime: Regime?
     public var universeSize: Int
     public var universeBreakdown: [String: Int]
     public var triggersDetected: Int
@@ -19,7 +19,7 @@ public struct CycleSummary: Codable, Sendable, Equatable {
     public var decisions: [DecisionSummary]
     /// Every policy check violated by any proposal this cycle, sorted.
     public var violatedChecks: [String]
-    public var noTradeReason: String?
+    @Nullable public var noTradeReason: String?
     public var review: ReviewSpend
     /// Orders placed (PAPER/LIVE). Empty in DRY_RUN: see `dry_run_orders`.
     public var executedTrades: [OrderIntent]
@@ -30,7 +30,7 @@ public struct CycleSummary: Codable, Sendable, Equatable {
     public var configHash: String
     public var policyHash: String
     /// Set when status is ERROR.
-    public var error: String?
+    @Nullable public var error: String?
 
     public struct TopTrigger: Codable, Sendable, Equatable {
         public var symbol: String
@@ -77,7 +77,7 @@ public struct CycleSummary: Codable, Sendable, Equatable {
         public var cacheHits: Int
         public var costUsd: Double
         public var budgetUsd: Double
-        public var fallback: String?
+        @Nullable public var fallback: String?
         /// Reviewer answers that broke the contract (unknown proposals, clamped deltas...).
         public var reviewerViolations: Int
     }

@@ -151,7 +151,7 @@ risk:
   max_leverage: 1.0
   per_symbol_cooldown_minutes: 60
   cut_to_caps: true                # a size over a cap is cut to fit; false = rejected
-  min_size_pct: 0.25               # a size cut below this is rejected
+  min_size_pct: 0.25               # min_size_pct: a size below this (after any cut) is rejected
 
 reviewers:
   delta_bound: 0.15                # no reviewer moves conviction by more than this

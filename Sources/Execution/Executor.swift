@@ -66,7 +66,7 @@ public struct DryRunExecutor: Executor {
         return OrderIntent(
             clientOrderId: ClientOrderId.make(cycleId: request.cycleId, proposalId: request.proposal.id),
             cycleId: request.cycleId, proposalId: request.proposal.id, symbol: request.proposal.symbol,
-            side: request.proposal.side, sizePct: request.decision.sizePct, notionalUSD: notional,
+            side: request.proposal.side, sizePct: request.decision.sizePct, notionalUsd: notional,
             quantity: request.price > 0 ? notional / request.price : 0, price: request.price,
             stopLossPct: request.proposal.stopLossPct, takeProfitPct: request.proposal.takeProfitPct,
             mode: .dryRun, status: "intended")

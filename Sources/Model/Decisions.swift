@@ -253,7 +253,7 @@ public struct OrderIntent: Codable, Sendable, Equatable {
     public var symbol: String
     public var side: Side
     public var sizePct: Double
-    public var notionalUSD: Double
+    public var notionalUsd: Double
     public var quantity: Double
     public var price: Double
     public var stopLossPct: Double
@@ -263,7 +263,7 @@ public struct OrderIntent: Codable, Sendable, Equatable {
     public var status: String
 
     public init(clientOrderId: String, cycleId: String, proposalId: String, symbol: String, side: Side,
-                sizePct: Double, notionalUSD: Double, quantity: Double, price: Double, stopLossPct: Double,
+                sizePct: Double, notionalUsd: Double, quantity: Double, price: Double, stopLossPct: Double,
                 takeProfitPct: Double, mode: Mode, status: String) {
         self.clientOrderId = clientOrderId
         self.cycleId = cycleId
@@ -271,7 +271,7 @@ public struct OrderIntent: Codable, Sendable, Equatable {
         self.symbol = symbol
         self.side = side
         self.sizePct = sizePct
-        self.notionalUSD = notionalUSD
+        self.notionalUsd = notionalUsd
         self.quantity = quantity
         self.price = price
         self.stopLossPct = stopLossPct

@@ -38,7 +38,7 @@ public struct PolicyEngine: Sendable {
         "kill_switch", "daily_stop_loss", "weekly_stop_loss", "max_drawdown", "max_trades_per_day",
         "max_trades_per_hour", "min_seconds_between_trades", "consecutive_loss_cooldown", "max_open_positions",
         "per_symbol_cooldown", "min_conviction", "min_combined_conviction", "max_spread_bps", "min_24h_volume",
-        "max_leverage", "max_position_pct", "max_per_asset_pct", "cluster_limit", "max_total_at_risk_pct",
+        "max_leverage", "max_position_pct", "max_per_asset_pct", "cluster_limit", "max_total_at_risk_pct", "min_size_pct",
     ]
 
     public var policy: PolicyConfig
@@ -187,6 +187,8 @@ public struct PolicyEngine: Sendable {
         }
         cap("max_total_at_risk_pct", room: risk.maxTotalAtRiskPct - running.totalPct, limit: risk.maxTotalAtRiskPct,
             what: "total exposure")
+        check("min_size_pct", size >= risk.minSizePct, value: size, limit: risk.minSizePct,
+              "size \(fmt(size))% vs the smallest tradable \(fmt(risk.minSizePct))%")
 
         let violated = checks.filter { !$0.passed }.map(\.name)
         var vetoedBy: [ReviewerTier] = []

@@ -74,7 +74,7 @@ let pinnedNow = "2026-11-20T22:00:00Z"
 
     @Test func intervalRunsTheRequestedCycles() throws {
         let data = Fixtures.tempDir()
-        let out = try AgentProcess.run(["--interval", "0.005", "--cycles", "3", "--now", pinnedNow] + AgentProcess.common(dataDir: data))
+        let out = try AgentProcess.run(["--interval", "0.02", "--cycles", "3", "--now", pinnedNow] + AgentProcess.common(dataDir: data))
         #expect(out.status == 0, "\(out.stderr)")
         #expect(out.lines.count == 3)
         let stamps = try out.lines.map { try jsonObject($0)["timestamp"] as? String }

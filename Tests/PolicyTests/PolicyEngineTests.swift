@@ -48,7 +48,7 @@ func position(_ symbol: String, _ pct: Double, tier: Tier = .rotational) -> Open
         #expect(d.approved)
         #expect(d.violatedChecks.isEmpty)
         #expect(Set(d.checks.map(\.name)) == Set(PolicyEngine.checkNames))
-        #expect(d.checks.allSatisfy(\.passed))
+        #expect(d.checks.allSatisfy { $0.passed })
         #expect(d.sizePct == 2)
     }
 
@@ -57,7 +57,7 @@ func position(_ symbol: String, _ pct: Double, tier: Tier = .rotational) -> Open
         "kill_switch", "daily_stop_loss", "weekly_stop_loss", "max_drawdown", "max_trades_per_day", "max_trades_per_hour",
         "min_seconds_between_trades", "consecutive_loss_cooldown", "max_open_positions", "per_symbol_cooldown",
         "min_conviction", "min_combined_conviction", "max_spread_bps", "min_24h_volume", "max_leverage",
-        "max_position_pct", "max_per_asset_pct", "cluster_limit", "max_total_at_risk_pct",
+        "max_position_pct", "max_per_asset_pct", "cluster_limit", "max_total_at_risk_pct", "min_size_pct",
     ])
     func eachCheckFailsAlone(check: String) throws {
         var s = try Scenario()
@@ -81,13 +81,14 @@ func position(_ symbol: String, _ pct: Double, tier: Tier = .rotational) -> Open
         case "max_spread_bps": s.spreadBps = 80
         case "min_24h_volume": s.volume = 1e6
         case "max_leverage": s.proposal.leverage = 3
-        case "max_position_pct": s.config.policy.risk.cutToCaps = false; s.proposal.sizePct = 6
+        case "max_position_pct": s.config.policy.risk.cutToCaps = false; s.config.policy.risk.maxPerAssetPct = 100; s.proposal.sizePct = 6
         case "max_per_asset_pct": s.state.openPositions = [position("BTC-USD", 4.9, tier: .core)]
         case "cluster_limit":
             s.proposal.symbol = "ETH-USD"
             s.state.openPositions = [position("SOL-USD", 4, tier: .core), position("AVAX-USD", 3.9)]
         case "max_total_at_risk_pct":
             s.state.openPositions = ["A-USD", "B-USD", "C-USD", "D-USD"].map { position($0, 3.9) }
+        case "min_size_pct": s.proposal.sizePct = 0.1
         default: Issue.record("no scenario for \(check)")
         }
         let d = s.decide()
@@ -156,7 +157,7 @@ func position(_ symbol: String, _ pct: Double, tier: Tier = .rotational) -> Open
         #expect(!d.approved)
         #expect(d.vetoedBy == [.m3])
         #expect(d.violatedChecks.isEmpty)
-        #expect(d.checks.allSatisfy(\.passed))
+        #expect(d.checks.allSatisfy { $0.passed })
     }
 
     /// Defence in depth: even reviews that claim huge deltas move final conviction by at most the bound each.
@@ -193,8 +194,8 @@ func position(_ symbol: String, _ pct: Double, tier: Tier = .rotational) -> Open
             #expect(d.finalConviction >= 0 && d.finalConviction <= 1)
             if d.approved {
                 let risk = s.config.policy.risk
-                #expect(d.checks.allSatisfy(\.passed))
-                #expect(!s.reviews.contains(where: \.veto))
+                #expect(d.checks.allSatisfy { $0.passed })
+                #expect(!s.reviews.contains { $0.veto })
                 #expect(d.sizePct <= risk.maxPositionPct.value(for: s.proposal.tier) + 1e-9)
                 let asset = s.state.openPositions.filter { $0.symbol == s.proposal.symbol }.reduce(0) { $0 + $1.sizePct }
                 #expect(asset + d.sizePct <= risk.maxPerAssetPct + 1e-9)

@@ -43,7 +43,7 @@ func tape(_ symbol: String, spread: Double = 2, depth: Double = 5e6, change: Dou
     @Test func outOfRangeDeltasAreClampedAndRecorded() {
         let r = apply([ReviewerVerdict(proposalId: "p1", delta: 0.9), ReviewerVerdict(proposalId: "p2", delta: -0.9)])
         #expect(r.applied.map(\.delta) == [0.15, -0.15])
-        #expect(r.applied.allSatisfy(\.clamped))
+        #expect(r.applied.allSatisfy { $0.clamped })
         #expect(r.applied.map(\.requestedDelta) == [0.9, -0.9])
         #expect(r.violations.count == 2)
         #expect(r.violations[0].detail.contains("clamped"))
@@ -141,7 +141,7 @@ func tape(_ symbol: String, spread: Double = 2, depth: Double = 5e6, change: Dou
                 #expect(d.sizePct <= p.sizePct)
                 #expect(d.finalConviction >= max(0, p.conviction - 2 * bound) - 1e-9)
                 #expect(d.finalConviction <= min(1, p.conviction + 2 * bound) + 1e-9)
-                if outcome.reviews(for: p.id).contains(where: \.veto) { #expect(!d.approved) }
+                if outcome.reviews(for: p.id).contains { $0.veto } { #expect(!d.approved) }
             }
         }
     }
