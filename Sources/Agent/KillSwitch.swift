@@ -23,7 +23,7 @@ public struct KillSwitch: Sendable {
     }
 
     public func turnOn(reason: String, at time: Int64) throws {
-        try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent,
+        try FileManager.default.createDirectory(atPath: URL(fileURLWithPath: path).deletingLastPathComponent().path,
                                                 withIntermediateDirectories: true)
         let text = "\(reason.isEmpty ? "turned on" : reason) (since \(UTC.iso8601(time)))\n"
         guard FileManager.default.createFile(atPath: path, contents: Data(text.utf8)) else {

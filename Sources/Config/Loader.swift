@@ -16,11 +16,20 @@ public struct ConfigPaths: Sendable, Equatable {
 
     public init(configDir: String? = nil, policyDir: String? = nil, promptsDir: String? = nil) {
         let config = configDir ?? "config"
-        let parent = (config as NSString).deletingLastPathComponent
-        func sibling(_ name: String) -> String { parent.isEmpty ? name : (parent as NSString).appendingPathComponent(name) }
+        let parent = Self.parent(of: config)
+        func sibling(_ name: String) -> String { parent.isEmpty ? name : (parent.hasSuffix("/") ? parent : parent + "/") + name }
         self.configDir = config
         self.policyDir = policyDir ?? sibling("policy")
         self.promptsDir = promptsDir ?? sibling("prompts")
+    }
+
+    /// The folder holding `path` ("" for a bare name, "/" for a top-level folder). Plain string work:
+    /// Foundation's `deletingLastPathComponent` traps on some relative paths on Linux.
+    static func parent(of path: String) -> String {
+        var p = Substring(path)
+        while p.count > 1, p.hasSuffix("/") { p = p.dropLast() }
+        guard let slash = p.lastIndex(of: "/") else { return "" }
+        return slash == p.startIndex ? "/" : String(p[..<slash])
     }
 }
 
@@ -100,7 +109,7 @@ public struct ConfigLoader: Sendable {
         func loadFile<T: Decodable>(_ name: String, dir: String, defaultText: String, as type: T.Type,
                                     validate: (T, inout ConfigValidator) -> Void) -> T? {
             let path = (dir as NSString).appendingPathComponent("\(name).yaml")
-            let defaultName = "<default \((dir as NSString).lastPathComponent)/\(name).yaml>"
+            let defaultName = "<default \(name == "policy" ? "policy" : "config")/\(name).yaml>"
             do throws(ConfigDiagnostics) {
                 var node = try YAMLNode.parse(defaultText, file: defaultName)
                 if FileManager.default.fileExists(atPath: path) {

@@ -163,7 +163,7 @@ public final class Ledger: Sendable {
     /// `<data-dir>/agent.sqlite`.
     public init(path: String) throws(LedgerError) {
         self.path = path
-        let directory = (path as NSString).deletingLastPathComponent
+        let directory = URL(fileURLWithPath: path).deletingLastPathComponent().path
         if !directory.isEmpty {
             do {
                 try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
