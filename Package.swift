@@ -29,11 +29,13 @@ let package = Package(
         // Async HTTP client over libcurl.
         .target(name: "HTTP", dependencies: ["CCurlShim", "CCurl"]),
         // Market data sources: the deterministic `sim` market and CSV replay.
-        .target(name: "Market", dependencies: ["Model", "HTTP"]),
+        .target(name: "Market", dependencies: ["Model", "HTTP", .product(name: "Crypto", package: "swift-crypto")]),
+        // RSS/Atom news for M1: allow-listed feeds, dedupe, age limits, symbol tagging.
+        .target(name: "News", dependencies: ["Model", "HTTP"]),
         // Universe, regime, indicators, triggers, rules.
         .target(name: "Pipeline", dependencies: ["Model", "Config"]),
         // Reviewers M1/M2/M3. Deliberately cannot see Market or Execution.
-        .target(name: "Review", dependencies: ["Model", "Config", "HTTP"]),
+        .target(name: "Review", dependencies: ["Model", "Config", "HTTP", .product(name: "Crypto", package: "swift-crypto")]),
         // The policy.yaml engine: the final say.
         .target(name: "Policy", dependencies: ["Model", "Config"]),
         // Executors (DRY_RUN now; PAPER and LIVE later).
@@ -42,7 +44,7 @@ let package = Package(
         .target(name: "Ledger", dependencies: ["Model", .product(name: "GRDB", package: "GRDB.swift")]),
         // Cycle runner, interval loop, audits and the command line.
         .target(name: "Agent", dependencies: [
-            "Model", "Config", "Market", "Pipeline", "Review", "Policy", "Execution", "Ledger",
+            "Model", "Config", "Market", "News", "Pipeline", "Review", "Policy", "Execution", "Ledger", "HTTP",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Crypto", package: "swift-crypto"),
@@ -53,11 +55,12 @@ let package = Package(
         .target(name: "TestSupport", dependencies: ["Model", "Config"], path: "Tests/TestSupport"),
         .testTarget(name: "ConfigTests", dependencies: ["Config", "TestSupport"]),
         .testTarget(name: "HTTPTests", dependencies: ["HTTP", "TestSupport"]),
-        .testTarget(name: "MarketTests", dependencies: ["Market", "TestSupport"]),
+        .testTarget(name: "MarketTests", dependencies: ["Market", "TestSupport", .product(name: "Crypto", package: "swift-crypto")]),
+        .testTarget(name: "NewsTests", dependencies: ["News", "TestSupport"]),
         .testTarget(name: "LedgerTests", dependencies: ["Ledger", "TestSupport"]),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Market", "TestSupport"]),
         .testTarget(name: "PolicyTests", dependencies: ["Policy", "Review", "TestSupport"]),
-        .testTarget(name: "ReviewTests", dependencies: ["Review", "Policy", "TestSupport"]),
+        .testTarget(name: "ReviewTests", dependencies: ["Review", "Policy", "HTTP", "TestSupport"]),
         .testTarget(name: "AgentTests", dependencies: ["Agent", "Ledger", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]

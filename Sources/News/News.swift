@@ -1,0 +1,1 @@
+// RSS/Atom news ingestion for the M1 reviewer.
