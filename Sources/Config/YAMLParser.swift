@@ -133,6 +133,11 @@ enum YAMLParser {
         let file: String
         var position = 0
         var anchors: [String: YAMLNode] = [:]
+        /// Expanded size of each anchored node, and of the document so far: aliases are copies, so a small
+        /// file can describe an enormous tree ("billion laughs"). Past `maxNodes` it is refused.
+        var anchorSizes: [String: Int] = [:]
+        var expandedNodes = 0
+        static let maxNodes = 1_000_000
 
         init(events: [Event], file: String) {
             self.events = events
@@ -165,22 +170,36 @@ enum YAMLParser {
             return event
         }
 
-        private mutating func remember(_ node: YAMLNode, anchor: String?) {
-            if let anchor { anchors[anchor] = node }
+        private mutating func remember(_ node: YAMLNode, anchor: String?, size: Int) {
+            if let anchor {
+                anchors[anchor] = node
+                anchorSizes[anchor] = size
+            }
+        }
+
+        private mutating func count(_ n: Int, at mark: SourceMark) throws(ConfigDiagnostics) {
+            expandedNodes += n
+            if expandedNodes > Self.maxNodes {
+                throw ConfigDiagnostics(at: mark, "the document expands to more than \(Self.maxNodes) nodes through aliases")
+            }
         }
 
         mutating func node() throws(ConfigDiagnostics) -> YAMLNode {
+            let before = expandedNodes
             switch try next() {
             case .scalar(let value, let style, let anchor, let mark):
+                try count(1, at: mark)
                 let node = YAMLNode(content: .scalar(value, style), mark: mark)
-                remember(node, anchor: anchor)
+                remember(node, anchor: anchor, size: expandedNodes - before)
                 return node
             case .alias(let anchor, let mark):
                 guard let target = anchors[anchor] else {
                     throw ConfigDiagnostics(at: mark, "unknown alias '*\(anchor)' (no earlier anchor '&\(anchor)')")
                 }
+                try count(anchorSizes[anchor] ?? 1, at: mark)
                 return target
             case .sequenceStart(let anchor, let mark):
+                try count(1, at: mark)
                 var items: [YAMLNode] = []
                 while position < events.count {
                     if case .sequenceEnd = events[position] {
@@ -190,11 +209,12 @@ enum YAMLParser {
                     items.append(try node())
                 }
                 let node = YAMLNode(content: .sequence(items), mark: mark)
-                remember(node, anchor: anchor)
+                remember(node, anchor: anchor, size: expandedNodes - before)
                 return node
             case .mappingStart(let anchor, let mark):
+                try count(1, at: mark)
                 let node = try mapping(mark: mark)
-                remember(node, anchor: anchor)
+                remember(node, anchor: anchor, size: expandedNodes - before)
                 return node
             case .documentStart(let mark):
                 throw ConfigDiagnostics(at: mark, "unexpected document start")

@@ -133,3 +133,26 @@ import Testing
         #expect(config.prompt(.m2)?.source == paths.promptsDir + "/m2_tape.md")
     }
 }
+
+@Suite struct HostileYAMLTests {
+    /// A few hundred bytes that would expand to 10^9 nodes: refused with a position, quickly.
+    @Test func anAliasBombIsRefused() {
+        var text = "a: &a [x, x, x, x, x, x, x, x, x, x]\n"
+        for i in 1...8 {
+            let prev = i == 1 ? "a" : "l\(i - 1)"
+            text += "l\(i): &l\(i) [" + Array(repeating: "*\(prev)", count: 10).joined(separator: ", ") + "]\n"
+        }
+        do {
+            _ = try YAMLNode.parse(text, file: "bomb.yaml")
+            Issue.record("an alias bomb was accepted")
+        } catch {
+            #expect(error.problems.first?.message.contains("expands to more than") == true)
+            #expect(error.problems.first?.mark.file == "bomb.yaml")
+        }
+    }
+
+    @Test func ordinaryAliasesStillWork() throws {
+        let node = try YAMLNode.parse("base: &b {x: 1}\ncopy: *b\n", file: "ok.yaml")
+        #expect(node.node(at: "copy.x") != nil)
+    }
+}
