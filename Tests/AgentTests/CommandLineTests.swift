@@ -45,9 +45,9 @@ let pinnedNow = "2026-11-20T22:00:00Z"
         }
     }
 
-    @Test func onceprintsOneJSONSummaryAndNothingElseOnStdout() throws {
+    @Test func onceprintsOneJSONSummaryAndNothingElseOnStdout() async throws {
         let data = Fixtures.tempDir()
-        let out = try AgentProcess.run(["--once", "--now", pinnedNow] + AgentProcess.common(dataDir: data))
+        let out = try await AgentProcess.run(["--once", "--now", pinnedNow] + AgentProcess.common(dataDir: data))
         #expect(out.status == 0, "\(out.stderr)")
         #expect(out.lines.count == 1)
         let summary = try jsonObject(out.lines.first ?? "")
@@ -57,9 +57,9 @@ let pinnedNow = "2026-11-20T22:00:00Z"
         for line in out.stderr.split(separator: "\n") { #expect((try? jsonObject(String(line))) != nil, "stderr: \(line)") }
     }
 
-    @Test func aPinnedClockGivesTheSameDecisions() throws {
-        func run() throws -> [String: Any] {
-            let out = try AgentProcess.run(["--once", "--now", pinnedNow] + AgentProcess.common(dataDir: Fixtures.tempDir()))
+    @Test func aPinnedClockGivesTheSameDecisions() async throws {
+        func run() async throws -> [String: Any] {
+            let out = try await AgentProcess.run(["--once", "--now", pinnedNow] + AgentProcess.common(dataDir: Fixtures.tempDir()))
             var s = try jsonObject(out.lines.first ?? "")
             s["cycle_id"] = nil
             s["timings_ms"] = nil
@@ -68,13 +68,13 @@ let pinnedNow = "2026-11-20T22:00:00Z"
             s["dry_run_orders"] = orders
             return s
         }
-        let a = try run(), b = try run()
+        let a = try await run(), b = try await run()
         #expect(NSDictionary(dictionary: a).isEqual(to: b))
     }
 
-    @Test func intervalRunsTheRequestedCycles() throws {
+    @Test func intervalRunsTheRequestedCycles() async throws {
         let data = Fixtures.tempDir()
-        let out = try AgentProcess.run(["--interval", "0.02", "--cycles", "3", "--now", pinnedNow] + AgentProcess.common(dataDir: data))
+        let out = try await AgentProcess.run(["--interval", "0.02", "--cycles", "3", "--now", pinnedNow] + AgentProcess.common(dataDir: data))
         #expect(out.status == 0, "\(out.stderr)")
         #expect(out.lines.count == 3)
         let stamps = try out.lines.map { try jsonObject($0)["timestamp"] as? String }
@@ -83,13 +83,13 @@ let pinnedNow = "2026-11-20T22:00:00Z"
         #expect(try ledger.events(types: ["cycle_finished"]).count == 3)
     }
 
-    @Test func sigtermStopsAfterTheCurrentCycleWithEveryCycleInTheLedger() throws {
+    @Test func sigtermStopsAfterTheCurrentCycleWithEveryCycleInTheLedger() async throws {
         let data = Fixtures.tempDir()
         let p = try AgentProcess(["--interval", "0.02"] + AgentProcess.common(dataDir: data))
-        let first = try p.readLines(2)
+        let first = try await p.lines(2)
         #expect(first.count == 2)
         kill(p.process.processIdentifier, SIGTERM)
-        let out = try p.wait(timeout: 60)
+        let out = try await p.finish(timeout: 60)
         #expect(out.status == 0, "\(out.stderr)")
         #expect(out.stderr.contains("SIGTERM"))
         let printed = first.count + out.lines.count
@@ -99,13 +99,13 @@ let pinnedNow = "2026-11-20T22:00:00Z"
     }
 
     /// Invariant 9 / WAL: a process killed with SIGKILL loses nothing it had recorded; the next run continues.
-    @Test func aKilledProcessLeavesALedgerTheNextRunContinues() throws {
+    @Test func aKilledProcessLeavesALedgerTheNextRunContinues() async throws {
         let data = Fixtures.tempDir()
         let p = try AgentProcess(["--interval", "0.001", "--cycles", "100000"] + AgentProcess.common(dataDir: data))
-        let printed = try p.readLines(3)
+        let printed = try await p.lines(3)
         #expect(printed.count == 3)
         kill(p.process.processIdentifier, SIGKILL)
-        _ = try p.wait(timeout: 30)
+        _ = try await p.finish(timeout: 30)
 
         let before = try Ledger(path: data + "/agent.sqlite")
         let finished = try before.events(types: ["cycle_finished"]).count
@@ -113,7 +113,7 @@ let pinnedNow = "2026-11-20T22:00:00Z"
         let started = try before.events(types: ["cycle_started"]).count
         #expect(started - finished <= 1)
 
-        let next = try AgentProcess.run(["--once"] + AgentProcess.common(dataDir: data))
+        let next = try await AgentProcess.run(["--once"] + AgentProcess.common(dataDir: data))
         #expect(next.status == 0, "\(next.stderr)")
         let after = try Ledger(path: data + "/agent.sqlite")
         #expect(try after.events(types: ["cycle_finished"]).count == finished + 1)
@@ -121,23 +121,23 @@ let pinnedNow = "2026-11-20T22:00:00Z"
         #expect(try after.events(types: ["cycle_abandoned"]).count == started - finished)
     }
 
-    @Test func aCycleCutOffMidwayIsClosedOnTheNextStart() throws {
+    @Test func aCycleCutOffMidwayIsClosedOnTheNextStart() async throws {
         let data = Fixtures.tempDir()
         let ledger = try Ledger(path: data + "/agent.sqlite")
         try ledger.append(NewEvent(cycleId: "c-20261120T210000Z-dead", type: "cycle_started", time: 1_763_672_400, payload: Data("{}".utf8)))
         try ledger.append(NewEvent(cycleId: "c-20261120T210000Z-dead", type: "regime", time: 1_763_672_400, payload: Data("{}".utf8)))
-        let out = try AgentProcess.run(["--once"] + AgentProcess.common(dataDir: data))
+        let out = try await AgentProcess.run(["--once"] + AgentProcess.common(dataDir: data))
         #expect(out.status == 0)
         let trail = try ledger.events(cycleId: "c-20261120T210000Z-dead")
         #expect(trail.map(\.type) == ["cycle_started", "regime", "cycle_abandoned"])
     }
 
-    @Test func theKillSwitchHaltsBeforeAnyReview() throws {
+    @Test func theKillSwitchHaltsBeforeAnyReview() async throws {
         let data = Fixtures.tempDir()
-        let on = try AgentProcess.run(["kill", "on", "--reason", "maintenance", "--data-dir", data])
+        let on = try await AgentProcess.run(["kill", "on", "--reason", "maintenance", "--data-dir", data])
         #expect(on.status == 0)
-        #expect(try AgentProcess.run(["kill", "status", "--data-dir", data]).stdout.hasPrefix("ON"))
-        let out = try AgentProcess.run(["--once", "--now", pinnedNow] + AgentProcess.common(dataDir: data))
+        #expect(try await AgentProcess.run(["kill", "status", "--data-dir", data]).stdout.hasPrefix("ON"))
+        let out = try await AgentProcess.run(["--once", "--now", pinnedNow] + AgentProcess.common(dataDir: data))
         #expect(out.status == 0)
         let s = try jsonObject(out.lines.first ?? "")
         #expect(s["status"] as? String == "HALTED")
@@ -146,47 +146,47 @@ let pinnedNow = "2026-11-20T22:00:00Z"
         let types = try ledger.events(cycleId: s["cycle_id"] as? String ?? "").map(\.type)
         #expect(types == ["cycle_started", "halted", "cycle_finished"])
 
-        #expect(try AgentProcess.run(["kill", "off", "--data-dir", data]).status == 0)
-        let resumed = try jsonObject(try AgentProcess.run(["--once", "--now", pinnedNow] + AgentProcess.common(dataDir: data)).lines.first ?? "")
+        #expect(try await AgentProcess.run(["kill", "off", "--data-dir", data]).status == 0)
+        let resumed = try jsonObject(try await AgentProcess.run(["--once", "--now", pinnedNow] + AgentProcess.common(dataDir: data)).lines.first ?? "")
         #expect(resumed["status"] as? String != "HALTED")
         #expect(try ledger.events(types: ["kill_switch"]).count == 2)
     }
 
-    @Test func badConfigurationExitsTwoWithPositions() throws {
+    @Test func badConfigurationExitsTwoWithPositions() async throws {
         let root = Fixtures.tempDir()
         let config = root + "/config", policy = root + "/policy"
         try FileManager.default.createDirectory(atPath: config, withIntermediateDirectories: true)
         try FileManager.default.createDirectory(atPath: policy, withIntermediateDirectories: true)
         try "mode: DRY_RUN\nloop:\n  interval_minutes: -5\n".write(toFile: config + "/app.yaml", atomically: true, encoding: .utf8)
         try "risk:\n  max_open_position: 3\n".write(toFile: policy + "/policy.yaml", atomically: true, encoding: .utf8)
-        let check = try AgentProcess.run(["config", "check", "--config-dir", config])
+        let check = try await AgentProcess.run(["config", "check", "--config-dir", config])
         #expect(check.status == 2)
         #expect(check.stdout.contains(config + "/app.yaml:3:21: "))
         #expect(check.stdout.contains(policy + "/policy.yaml:2:3: unknown key 'max_open_position'"))
-        let once = try AgentProcess.run(["--once", "--config-dir", config, "--data-dir", root + "/data"])
+        let once = try await AgentProcess.run(["--once", "--config-dir", config, "--data-dir", root + "/data"])
         #expect(once.status == 2)
         #expect(once.stdout.isEmpty)
         #expect(once.stderr.contains("app.yaml:3:21"))
     }
 
-    @Test func theShippedConfigurationIsValid() throws {
-        let out = try AgentProcess.run(["config", "check", "--config-dir", Fixtures.repoRoot + "/config"])
+    @Test func theShippedConfigurationIsValid() async throws {
+        let out = try await AgentProcess.run(["config", "check", "--config-dir", Fixtures.repoRoot + "/config"])
         #expect(out.status == 0, "\(out.stdout)")
         #expect(out.stdout.hasPrefix("configuration ok"))
     }
 
-    @Test func badInputExitsTwo() throws {
+    @Test func badInputExitsTwo() async throws {
         let data = Fixtures.tempDir()
-        #expect(try AgentProcess.run(["--once", "--now", "yesterday"] + AgentProcess.common(dataDir: data)).status == 2)
-        #expect(try AgentProcess.run(["--interval", "0"] + AgentProcess.common(dataDir: data)).status == 2)
-        #expect(try AgentProcess.run(AgentProcess.common(dataDir: data)).status == 2)
-        #expect(try AgentProcess.run(["--once", "--set", "nofile.x=1"] + AgentProcess.common(dataDir: data)).status == 2)
+        #expect(try await AgentProcess.run(["--once", "--now", "yesterday"] + AgentProcess.common(dataDir: data)).status == 2)
+        #expect(try await AgentProcess.run(["--interval", "0"] + AgentProcess.common(dataDir: data)).status == 2)
+        #expect(try await AgentProcess.run(AgentProcess.common(dataDir: data)).status == 2)
+        #expect(try await AgentProcess.run(["--once", "--set", "nofile.x=1"] + AgentProcess.common(dataDir: data)).status == 2)
     }
 
     /// Invariant 7: LIVE refuses and says which conditions are missing.
-    @Test func liveRefusesWithoutItsConditions() throws {
+    @Test func liveRefusesWithoutItsConditions() async throws {
         let data = Fixtures.tempDir()
-        let out = try AgentProcess.run(["--once", "--mode", "LIVE", "--exchange", "binance"] + AgentProcess.common(dataDir: data))
+        let out = try await AgentProcess.run(["--once", "--mode", "LIVE", "--exchange", "binance"] + AgentProcess.common(dataDir: data))
         #expect(out.status == 2)
         #expect(out.stderr.contains("--confirm-live was not given"))
         #expect(out.stderr.contains("execution.allow_live is false"))
@@ -194,10 +194,10 @@ let pinnedNow = "2026-11-20T22:00:00Z"
         #expect(out.stdout.isEmpty)
     }
 
-    @Test func auditAndShowExplainWhatBlockedWhat() throws {
+    @Test func auditAndShowExplainWhatBlockedWhat() async throws {
         let data = Fixtures.tempDir()
         let strict = ["--set", "policy.risk.min_combined_conviction=0.99"]
-        let out = try AgentProcess.run(["--interval", "0.001", "--cycles", "2", "--now", pinnedNow] + strict + AgentProcess.common(dataDir: data))
+        let out = try await AgentProcess.run(["--interval", "0.001", "--cycles", "2", "--now", pinnedNow] + strict + AgentProcess.common(dataDir: data))
         #expect(out.status == 0, "\(out.stderr)")
         let summaries = try out.lines.map(jsonObject)
         let rejected = summaries.filter { ($0["proposals_generated"] as? Int ?? 0) > 0 }
@@ -205,7 +205,7 @@ let pinnedNow = "2026-11-20T22:00:00Z"
         #expect(rejected.allSatisfy { $0["status"] as? String == "NO_TRADE" })
         #expect(rejected.allSatisfy { ($0["violated_checks"] as? [String])?.contains("min_combined_conviction") == true })
 
-        let audit = try AgentProcess.run(["audit", "--json", "--data-dir", data])
+        let audit = try await AgentProcess.run(["audit", "--json", "--data-dir", data])
         #expect(audit.status == 0)
         let report = try jsonObject(audit.stdout)
         #expect(report["cycles"] as? Int == 2)
@@ -216,24 +216,24 @@ let pinnedNow = "2026-11-20T22:00:00Z"
         let recent = combined?["recent_cycles"] as? [String] ?? []
         #expect(recent.first == rejected.last?["cycle_id"] as? String)
 
-        let filtered = try AgentProcess.run(["audit", "--check", "min_combined_conviction", "--since", "1h", "--data-dir", data])
+        let filtered = try await AgentProcess.run(["audit", "--check", "min_combined_conviction", "--since", "1h", "--data-dir", data])
         #expect(filtered.status == 0)
         #expect(filtered.stdout.contains("min_combined_conviction"))
-        #expect(try AgentProcess.run(["audit", "--check", "no_such_check", "--data-dir", data]).status == 2)
+        #expect(try await AgentProcess.run(["audit", "--check", "no_such_check", "--data-dir", data]).status == 2)
 
         let id = rejected.last?["cycle_id"] as? String ?? ""
-        let show = try AgentProcess.run(["show", id, "--data-dir", data])
+        let show = try await AgentProcess.run(["show", id, "--data-dir", data])
         #expect(show.status == 0)
         for needle in ["Universe:", "Triggers:", "Proposals", "Review M1", "Review M2", "Review M3",
                        "FAIL min_combined_conviction", "pass kill_switch", "Outcome: NO_TRADE"] {
             #expect(show.stdout.contains(needle), "show lacks \(needle)")
         }
-        let showJSON = try AgentProcess.run(["show", String(id.prefix(20)), "--json", "--data-dir", data])
+        let showJSON = try await AgentProcess.run(["show", String(id.prefix(20)), "--json", "--data-dir", data])
         let trail = try jsonObject(showJSON.stdout)
         let events = trail["events"] as? [[String: Any]] ?? []
         #expect(events.first?["type"] as? String == "cycle_started")
         #expect(events.last?["type"] as? String == "cycle_finished")
         #expect(events.contains { $0["type"] as? String == "policy_evaluation" && ($0["payload"] as? [String: Any])?["checks"] != nil })
-        #expect(try AgentProcess.run(["show", "c-nope", "--data-dir", data]).status == 2)
+        #expect(try await AgentProcess.run(["show", "c-nope", "--data-dir", data]).status == 2)
     }
 }

@@ -2,7 +2,9 @@ import Foundation
 import TestSupport
 
 /// Runs the built `agent` executable, as a user would.
-struct AgentProcess {
+/// Blocking waits run on GCD threads (`offload`), never on the cooperative pool: blocking it starves every
+/// other async test on a 2-core machine.
+struct AgentProcess: @unchecked Sendable {
     struct Output {
         var status: Int32
         var stdout: String
@@ -45,12 +47,22 @@ struct AgentProcess {
     }
 
     /// Runs to completion (with a generous timeout).
-    static func run(_ arguments: [String], timeout: Double = 120) throws -> Output {
+    static func run(_ arguments: [String], timeout: Double = 120) async throws -> Output {
         let p = try AgentProcess(arguments)
-        return try p.wait(timeout: timeout)
+        return try await p.finish(timeout: timeout)
     }
 
-    func wait(timeout: Double = 120) throws -> Output {
+    /// Waits for the process to exit and collects its output.
+    func finish(timeout: Double = 120) async throws -> Output {
+        try await offload { try self.waitBlocking(timeout: timeout) }
+    }
+
+    /// Reads stdout lines as they come until `count` lines were seen (or the timeout).
+    func lines(_ count: Int, timeout: Double = 120) async throws -> [String] {
+        try await offload { try self.readLinesBlocking(count, timeout: timeout) }
+    }
+
+    private func waitBlocking(timeout: Double) throws -> Output {
         // Drain both pipes concurrently so a chatty child never blocks.
         let outData = LockedData(), errData = LockedData()
         let group = DispatchGroup()
@@ -73,8 +85,7 @@ struct AgentProcess {
                       stderr: String(decoding: errData.get(), as: UTF8.self))
     }
 
-    /// Reads stdout lines as they come until `count` lines were seen (or the timeout).
-    func readLines(_ count: Int, timeout: Double = 120) throws -> [String] {
+    private func readLinesBlocking(_ count: Int, timeout: Double) throws -> [String] {
         var buffer = Data()
         var lines: [String] = []
         let handle = out.fileHandleForReading
@@ -89,6 +100,13 @@ struct AgentProcess {
             }
         }
         return lines
+    }
+}
+
+/// Runs blocking work on a GCD thread and awaits it.
+func offload<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        DispatchQueue.global().async { continuation.resume(with: Result { try body() }) }
     }
 }
 
