@@ -59,6 +59,7 @@ let package = Package(
         .testTarget(name: "NewsTests", dependencies: ["News", "TestSupport"]),
         .testTarget(name: "LedgerTests", dependencies: ["Ledger", "TestSupport"]),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Market", "TestSupport"]),
+        .testTarget(name: "ExecutionTests", dependencies: ["Execution", "TestSupport"]),
         .testTarget(name: "PolicyTests", dependencies: ["Policy", "Review", "TestSupport"]),
         .testTarget(name: "ReviewTests", dependencies: ["Review", "Policy", "HTTP", "TestSupport"]),
         .testTarget(name: "AgentTests", dependencies: ["Agent", "Ledger", "TestSupport"]),

@@ -1,0 +1,338 @@
+import Foundation
+import Model
+
+// PAPER trading: a fill model over the tape, a paper account, and protective exits. Pure and deterministic:
+// the same events in the same order always rebuild the same account, which is how PAPER survives restarts.
+
+/// Costs and fill behaviour of simulated orders.
+public struct PaperSettings: Codable, Sendable, Equatable {
+    public var takerFeeBps: Double
+    public var makerFeeBps: Double
+    /// Slippage of the smallest market order, beyond the touch.
+    public var baseSlippageBps: Double
+    /// Extra slippage when an order's notional equals the depth within 20 bps (linear in notional / depth).
+    public var impactBpsAtDepth: Double
+    /// A market order larger than this multiple of the depth fills partially, up to it.
+    public var maxDepthMultiple: Double
+
+    public init(takerFeeBps: Double = 6, makerFeeBps: Double = 2, baseSlippageBps: Double = 1,
+                impactBpsAtDepth: Double = 20, maxDepthMultiple: Double = 1) {
+        self.takerFeeBps = takerFeeBps
+        self.makerFeeBps = makerFeeBps
+        self.baseSlippageBps = baseSlippageBps
+        self.impactBpsAtDepth = impactBpsAtDepth
+        self.maxDepthMultiple = maxDepthMultiple
+    }
+}
+
+/// How positions are protected and taken off, managed every cycle.
+public struct ExitPlan: Codable, Sendable, Equatable {
+    /// Take-profit ladder: at `r` times the initial risk, sell `fraction` of the initial quantity.
+    public struct Rung: Codable, Sendable, Equatable {
+        public var r: Double
+        public var fraction: Double
+        public init(r: Double, fraction: Double) {
+            self.r = r
+            self.fraction = fraction
+        }
+    }
+
+    public var ladder: [Rung]
+    /// After the first rung, the stop trails the highest price by this many ATRs (never loosens).
+    public var trailingAtr: Double
+    /// Close whatever is left after this many hours.
+    public var timeStopHours: Double
+
+    public init(ladder: [Rung] = [Rung(r: 1, fraction: 0.25), Rung(r: 2, fraction: 0.25), Rung(r: 3, fraction: 0.25)],
+                trailingAtr: Double = 2, timeStopHours: Double = 72) {
+        self.ladder = ladder
+        self.trailingAtr = trailingAtr
+        self.timeStopHours = timeStopHours
+    }
+}
+
+/// One simulated execution.
+public struct PaperFill: Codable, Sendable, Equatable {
+    public var clientOrderId: String
+    public var symbol: String
+    public var tier: Tier
+    public var side: Side
+    public var quantity: Double
+    public var price: Double
+    public var feeUsd: Double
+    /// "taker" or "maker".
+    public var liquidity: String
+    public var time: Int64
+    /// "entry", "stop_loss", "take_profit_1"..., "trailing_stop", "time_stop".
+    public var reason: String
+    /// True when less than the requested quantity filled.
+    public var partial: Bool
+    /// For entries: the protective distances, so the position can be rebuilt from the fill alone.
+    public var stopLossPct: Double?
+    public var takeProfitPct: Double?
+
+    public init(clientOrderId: String, symbol: String, tier: Tier, side: Side, quantity: Double, price: Double,
+                feeUsd: Double, liquidity: String, time: Int64, reason: String, partial: Bool = false,
+                stopLossPct: Double? = nil, takeProfitPct: Double? = nil) {
+        self.clientOrderId = clientOrderId
+        self.symbol = symbol
+        self.tier = tier
+        self.side = side
+        self.quantity = quantity
+        self.price = price
+        self.feeUsd = feeUsd
+        self.liquidity = liquidity
+        self.time = time
+        self.reason = reason
+        self.partial = partial
+        self.stopLossPct = stopLossPct
+        self.takeProfitPct = takeProfitPct
+    }
+
+    public var notionalUsd: Double { quantity * price }
+}
+
+/// The fill model: market orders at the touch plus size-dependent slippage; limit orders only when traded through.
+public enum PaperFillModel {
+    public struct MarketFill: Sendable, Equatable {
+        public var quantity: Double
+        public var price: Double
+        public var feeUsd: Double
+        public var slippageBps: Double
+        public var partial: Bool
+    }
+
+    /// A market order for `notionalUsd` against a book with `depthUsd` within 20 bps on the side it takes.
+    /// Buys pay the ask plus slippage, sells receive the bid minus slippage; slippage is
+    /// `base + impact * notional / depth` bps. Past `maxDepthMultiple * depth` the rest does not fill.
+    public static func market(side: Side, notionalUsd: Double, bid: Double, ask: Double, depthUsd: Double,
+                              settings: PaperSettings) -> MarketFill? {
+        guard notionalUsd > 0, bid > 0, ask >= bid, notionalUsd.isFinite else { return nil }
+        let capacity = max(depthUsd, 0) * settings.maxDepthMultiple
+        let filledNotional = capacity > 0 ? min(notionalUsd, capacity) : 0
+        guard filledNotional > 0 else { return nil }
+        let slippageBps = settings.baseSlippageBps + settings.impactBpsAtDepth * filledNotional / max(depthUsd, 1)
+        let touch = side == .buy ? ask : bid
+        let price = side == .buy ? touch * (1 + slippageBps / 10_000) : touch * (1 - slippageBps / 10_000)
+        let quantity = filledNotional / price
+        return MarketFill(quantity: quantity, price: price, feeUsd: filledNotional * settings.takerFeeBps / 10_000,
+                          slippageBps: slippageBps, partial: filledNotional < notionalUsd - 1e-9)
+    }
+
+    /// A resting limit order fills at its price only if the bar traded through it (strictly beyond), as maker;
+    /// at most `maxFraction` of the bar's volume.
+    public static func limit(side: Side, quantity: Double, limit: Double, bar: Candle, settings: PaperSettings,
+                             maxFraction: Double = 0.1) -> (quantity: Double, feeUsd: Double)? {
+        let tradedThrough = side == .buy ? bar.low < limit : bar.high > limit
+        guard tradedThrough, quantity > 0 else { return nil }
+        let filled = min(quantity, bar.volume * maxFraction)
+        guard filled > 0 else { return nil }
+        return (filled, filled * limit * settings.makerFeeBps / 10_000)
+    }
+}
+
+/// An open paper position with its protection.
+public struct PaperPosition: Codable, Sendable, Equatable {
+    public var symbol: String
+    public var tier: Tier
+    public var side: Side
+    public var quantity: Double
+    public var initialQuantity: Double
+    public var entryPrice: Double
+    public var entryTime: Int64
+    public var stopPrice: Double
+    /// Price distance from entry to the initial stop (1R).
+    public var initialRisk: Double
+    public var rungsTaken: Int
+    public var highWater: Double
+    public var entryNotionalUsd: Double
+
+    /// Signed P&L per unit at `price`.
+    func pnlPerUnit(at price: Double) -> Double { side == .buy ? price - entryPrice : entryPrice - price }
+}
+
+/// A closed round trip (for streaks, win rate and the trade list).
+public struct ClosedTrade: Codable, Sendable, Equatable {
+    public var symbol: String
+    public var side: Side
+    public var entryTime: Int64
+    public var exitTime: Int64
+    public var entryPrice: Double
+    public var exitPrice: Double
+    public var quantity: Double
+    public var feesUsd: Double
+    public var pnlUsd: Double
+}
+
+/// The paper account: cash, positions, realised P&L, fees and funding. Rebuilt by applying fills in order.
+public struct PaperAccount: Codable, Sendable, Equatable {
+    public var cashUsd: Double
+    public var positions: [PaperPosition] = []
+    public var realizedPnlUsd: Double = 0
+    public var feesUsd: Double = 0
+    public var fundingUsd: Double = 0
+    public var closedTrades: [ClosedTrade] = []
+    /// Fees of the open part of each position, charged to the trade when it closes.
+    private var openFees: [String: Double] = [:]
+
+    public init(cashUsd: Double) {
+        self.cashUsd = cashUsd
+    }
+
+    public func position(_ symbol: String) -> PaperPosition? { positions.first { $0.symbol == symbol } }
+
+    /// Cash plus the marked value of every position (longs own the asset; shorts owe it).
+    public func equity(marks: [String: Double]) -> Double {
+        positions.reduce(cashUsd) { total, p in
+            let mark = marks[p.symbol] ?? p.entryPrice
+            return total + (p.side == .buy ? p.quantity * mark : p.quantity * (2 * p.entryPrice - mark))
+        }
+    }
+
+    /// Applies one fill: an entry opens or adds to a position; anything else reduces it.
+    public mutating func apply(_ fill: PaperFill) {
+        feesUsd += fill.feeUsd
+        cashUsd -= fill.feeUsd
+        if fill.reason == "entry" {
+            let cost = fill.quantity * fill.price
+            cashUsd -= cost  // shorts post the notional as collateral in this simple model
+            if let i = positions.firstIndex(where: { $0.symbol == fill.symbol }) {
+                var p = positions[i]
+                let total = p.quantity + fill.quantity
+                p.entryPrice = (p.entryPrice * p.quantity + fill.price * fill.quantity) / total
+                p.quantity = total
+                p.initialQuantity += fill.quantity
+                p.entryNotionalUsd += cost
+                positions[i] = p
+            } else {
+                let stopPct = fill.stopLossPct ?? 10
+                let stop = fill.side == .buy ? fill.price * (1 - stopPct / 100) : fill.price * (1 + stopPct / 100)
+                positions.append(PaperPosition(symbol: fill.symbol, tier: fill.tier, side: fill.side, quantity: fill.quantity,
+                                               initialQuantity: fill.quantity, entryPrice: fill.price, entryTime: fill.time,
+                                               stopPrice: stop, initialRisk: abs(fill.price - stop), rungsTaken: 0,
+                                               highWater: fill.price, entryNotionalUsd: cost))
+            }
+            openFees[fill.symbol, default: 0] += fill.feeUsd
+            return
+        }
+        guard let i = positions.firstIndex(where: { $0.symbol == fill.symbol }) else { return }
+        var p = positions[i]
+        let qty = min(fill.quantity, p.quantity)
+        let pnl = p.pnlPerUnit(at: fill.price) * qty
+        // Return the collateral (entry notional of the part closed) plus its P&L.
+        cashUsd += p.entryPrice * qty + pnl
+        realizedPnlUsd += pnl
+        let share = p.quantity > 0 ? qty / p.quantity : 1
+        let entryFees = (openFees[p.symbol] ?? 0) * share
+        openFees[p.symbol] = (openFees[p.symbol] ?? 0) - entryFees
+        closedTrades.append(ClosedTrade(symbol: p.symbol, side: p.side, entryTime: p.entryTime, exitTime: fill.time,
+                                        entryPrice: p.entryPrice, exitPrice: fill.price, quantity: qty,
+                                        feesUsd: entryFees + fill.feeUsd, pnlUsd: pnl - entryFees - fill.feeUsd))
+        p.quantity -= qty
+        if p.quantity <= p.initialQuantity * 1e-9 {
+            positions.remove(at: i)
+            openFees[p.symbol] = nil
+        } else {
+            positions[i] = p
+        }
+    }
+
+    /// Applies a funding payment (positive = paid by us).
+    public mutating func applyFunding(symbol: String, paymentUsd: Double) {
+        fundingUsd += paymentUsd
+        cashUsd -= paymentUsd
+    }
+
+    /// Replaces a position's protection state (stop, trailing high, rungs taken).
+    public mutating func update(_ update: ProtectionUpdate) {
+        guard let i = positions.firstIndex(where: { $0.symbol == update.symbol }) else { return }
+        positions[i].stopPrice = update.stopPrice
+        positions[i].highWater = update.highWater
+        positions[i].rungsTaken = update.rungsTaken
+    }
+}
+
+/// A change of a position's protection, recorded so restarts resume with the same stops.
+public struct ProtectionUpdate: Codable, Sendable, Equatable {
+    public var symbol: String
+    public var stopPrice: Double
+    public var highWater: Double
+    public var rungsTaken: Int
+    public var reason: String
+}
+
+/// Decides protective exits for one position over the bars since it was last managed.
+public enum ExitManager {
+    public struct Outcome: Sendable, Equatable {
+        public var fills: [PaperFill]
+        public var update: ProtectionUpdate?
+    }
+
+    /// Walks `bars` (oldest first, all after the position's last check) and returns the exits they trigger.
+    /// Within a bar the stop is assumed hit before any target (the conservative order). Exits fill at the
+    /// level, or at the bar's open when it gapped through, less `slippageBps`; fees are taker.
+    public static func manage(_ position: PaperPosition, bars: [Candle], atr: Double?, plan: ExitPlan,
+                              settings: PaperSettings, now: Int64) -> Outcome {
+        var p = position
+        var fills: [PaperFill] = []
+        var changed = false
+        let long = p.side == .buy
+        /// Takes `qty` off at `touch` (less slippage, taker fee), as of the bar's close.
+        func take(_ qty: Double, touch: Double, bar: Candle, reason: String) {
+            let q = min(qty, p.quantity)
+            guard q > 0 else { return }
+            let price = long ? touch * (1 - settings.baseSlippageBps / 10_000) : touch * (1 + settings.baseSlippageBps / 10_000)
+            fills.append(PaperFill(clientOrderId: "paper-\(p.symbol)-\(bar.time)-\(reason)", symbol: p.symbol, tier: p.tier,
+                                   side: long ? .sell : .buy, quantity: q, price: price,
+                                   feeUsd: q * price * settings.takerFeeBps / 10_000, liquidity: "taker",
+                                   time: bar.time + 3_600, reason: reason))
+            p.quantity -= q
+        }
+        /// The level, or the open when the bar gapped through it (worse for us).
+        func level(_ level: Double, bar: Candle, adverse: Bool) -> Double {
+            let gapped = long == adverse ? bar.open < level : bar.open > level
+            return gapped ? bar.open : level
+        }
+        for bar in bars where p.quantity > 0 {
+            // 1. The stop (initial or trailing), assumed hit before any target within the same bar.
+            if long ? bar.low <= p.stopPrice : bar.high >= p.stopPrice {
+                take(p.quantity, touch: level(p.stopPrice, bar: bar, adverse: true), bar: bar,
+                     reason: p.rungsTaken > 0 ? "trailing_stop" : "stop_loss")
+                break
+            }
+            // 2. Take-profit rungs; after the first, the stop is at least breakeven.
+            while p.rungsTaken < plan.ladder.count, p.initialRisk > 0 {
+                let rung = plan.ladder[p.rungsTaken]
+                let target = long ? p.entryPrice + rung.r * p.initialRisk : p.entryPrice - rung.r * p.initialRisk
+                guard long ? bar.high >= target : bar.low <= target else { break }
+                take(p.initialQuantity * rung.fraction, touch: level(target, bar: bar, adverse: false), bar: bar,
+                     reason: "take_profit_\(p.rungsTaken + 1)")
+                p.rungsTaken += 1
+                p.stopPrice = long ? max(p.stopPrice, p.entryPrice) : min(p.stopPrice, p.entryPrice)
+                changed = true
+            }
+            // 3. Trailing stop after the first rung: never loosens.
+            let extreme = long ? max(p.highWater, bar.high) : min(p.highWater, bar.low)
+            if extreme != p.highWater {
+                p.highWater = extreme
+                changed = true
+            }
+            if p.rungsTaken > 0, let atr, atr > 0 {
+                let trail = long ? p.highWater - plan.trailingAtr * atr : p.highWater + plan.trailingAtr * atr
+                if long ? trail > p.stopPrice : trail < p.stopPrice {
+                    p.stopPrice = trail
+                    changed = true
+                }
+            }
+        }
+        // 4. Time stop at the last bar's close.
+        if p.quantity > 0, let last = bars.last, Double(now - p.entryTime) >= plan.timeStopHours * 3_600 {
+            take(p.quantity, touch: last.close, bar: last, reason: "time_stop")
+        }
+        let update = changed && p.quantity > 0
+            ? ProtectionUpdate(symbol: p.symbol, stopPrice: p.stopPrice, highWater: p.highWater, rungsTaken: p.rungsTaken,
+                               reason: p.rungsTaken > position.rungsTaken ? "take profit rung \(p.rungsTaken)" : "trailing")
+            : nil
+        return Outcome(fills: fills, update: update)
+    }
+}
