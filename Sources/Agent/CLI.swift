@@ -108,10 +108,10 @@ struct Run: AsyncParsableCommand {
     @Flag(help: "Run one cycle and print its JSON summary.")
     var once = false
 
-    @Option(help: "Run a cycle every MINUTES (fractions allowed) until SIGINT/SIGTERM; one JSON summary per line.")
+    @Option(help: ArgumentHelp("Run a cycle every MINUTES (fractions allowed) until SIGINT/SIGTERM; one JSON summary per line.", valueName: "minutes"))
     var interval: Double?
 
-    @Option(help: "With --interval: stop after N cycles.")
+    @Option(help: ArgumentHelp("With --interval: stop after N cycles.", valueName: "n"))
     var cycles: Int?
 
     @Flag(help: "Pretty-print the JSON summary.")
