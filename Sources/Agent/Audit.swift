@@ -42,12 +42,36 @@ public struct AuditReport: Codable, Sendable, Equatable {
     public var aiCostUsd: Double
     public var halts: Int
     public var abandonedCycles: Int
+    /// AI tokens counted against the budget.
+    public var aiInputTokens: Int = 0
+    public var aiOutputTokens: Int = 0
+    /// Cycles where the budget fallback (`skip` or `no_trade`) was taken, by fallback.
+    public var budgetFallbacks: [String: Int] = [:]
+    /// Reviewer tiers that failed (timeout, invalid output...) and fell back to their failure mode.
+    public var reviewFailures: Int = 0
+    /// The shadow comparison: proposals decided both ways (with reviews, and rules only).
+    public var shadow: ShadowAudit = ShadowAudit()
+
+    /// How often the AI tier changed the rules-only decision, and in which direction.
+    public struct ShadowAudit: Codable, Sendable, Equatable {
+        public var proposals: Int = 0
+        public var changed: Int = 0
+        /// Rules alone would have approved; the reviewers' vetoes or deltas made the policy reject.
+        public var blocked: Int = 0
+        /// Rules alone would have been rejected; a positive delta made the policy approve.
+        public var enabled: Int = 0
+        /// Approved either way, at a different size.
+        public var resized: Int = 0
+        /// Symbols of blocked and enabled proposals, most frequent first.
+        public var blockedSymbols: [SymbolCount] = []
+        public var enabledSymbols: [SymbolCount] = []
+    }
 }
 
 enum Auditor {
     /// `since` filters on when cycles were recorded (wall clock); `check` keeps one check's proposals.
     static func report(ledger: Ledger, since: Int64?, check: String?) throws -> AuditReport {
-        let types = ["cycle_finished", "policy_evaluation", "review", "halted", "cycle_abandoned"]
+        let types = ["cycle_finished", "policy_evaluation", "review", "halted", "cycle_abandoned", "shadow"]
         let events = try ledger.events(types: types).filter { since == nil || $0.recordedAt >= Double(since ?? 0) }
 
         var statuses: [String: Int] = [:]
@@ -57,6 +81,10 @@ enum Auditor {
         var checkHits: [String: [(symbol: String, cycle: String, seq: Int64)]] = [:]
         var vetoHits: [ReviewerTier: [(proposalId: String, cycle: String, seq: Int64, reason: String)]] = [:]
         var proposalSymbols: [String: String] = [:]  // "cycle/proposal" -> symbol
+        var inputTokens = 0, outputTokens = 0, reviewFailures = 0
+        var fallbacks: [String: Int] = [:]
+        var shadow = AuditReport.ShadowAudit()
+        var blockedSymbols: [String] = [], enabledSymbols: [String] = []
 
         for event in events {
             switch event.type {
@@ -67,6 +95,20 @@ enum Auditor {
                 calls += s.review.calls
                 cacheHits += s.review.cacheHits
                 cost += s.review.costUsd
+                inputTokens += s.review.inputTokens
+                outputTokens += s.review.outputTokens
+                if let f = s.review.fallback { fallbacks[f, default: 0] += 1 }
+            case "shadow":
+                guard check == nil else { continue }
+                for entry in try event.value(ShadowOutcome.self).entries {
+                    shadow.proposals += 1
+                    switch entry.effect {
+                    case "blocked": shadow.blocked += 1; blockedSymbols.append(entry.symbol)
+                    case "enabled": shadow.enabled += 1; enabledSymbols.append(entry.symbol)
+                    case "resized": shadow.resized += 1
+                    default: break
+                    }
+                }
             case "policy_evaluation":
                 let d = try event.value(Decision.self)
                 proposalSymbols["\(event.cycleId)/\(d.proposalId)"] = d.symbol
@@ -79,6 +121,7 @@ enum Auditor {
             case "review":
                 let tier = try event.value(TierRecord.self)
                 reviewerViolations += tier.violations.count
+                if tier.answer.failure != nil { reviewFailures += 1 }
                 for review in tier.applied where review.veto {
                     vetoHits[tier.reviewer, default: []].append((review.proposalId, event.cycleId, event.seq, review.reason))
                 }
@@ -120,12 +163,21 @@ enum Auditor {
                 recentReasons: Array(resolved.sorted { $0.seq > $1.seq }.map(\.reason).prefix(3)))
         }.sorted { $0.reviewer.rawValue < $1.reviewer.rawValue }
 
-        return AuditReport(since: since.map(UTC.iso8601), cycles: cycles.count, statuses: statuses,
+        shadow.changed = shadow.blocked + shadow.enabled + shadow.resized
+        shadow.blockedSymbols = symbolCounts(blockedSymbols)
+        shadow.enabledSymbols = symbolCounts(enabledSymbols)
+        var report = AuditReport(since: since.map(UTC.iso8601), cycles: cycles.count, statuses: statuses,
                            proposalsEvaluated: evaluated, proposalsApproved: approved,
                            proposalsRejected: evaluated - approved, violatedChecks: checkCounts,
                            reviewerVetoes: check == nil ? vetoCounts : [], reviewerViolations: reviewerViolations,
                            aiCalls: calls, aiCacheHits: cacheHits, aiCostUsd: Format.round(cost, 6), halts: halts,
                            abandonedCycles: abandoned)
+        report.aiInputTokens = inputTokens
+        report.aiOutputTokens = outputTokens
+        report.budgetFallbacks = fallbacks
+        report.reviewFailures = reviewFailures
+        report.shadow = shadow
+        return report
     }
 
     static func text(_ r: AuditReport, check: String?) -> String {
@@ -163,7 +215,19 @@ enum Auditor {
                 }
             }
             lines.append("Reviewer contract violations (ignored or clamped answers): \(r.reviewerViolations)")
-            lines.append("AI spend: \(r.aiCalls) calls, \(r.aiCacheHits) cache hits, $\(Format.number(r.aiCostUsd))")
+            lines.append("AI spend: \(r.aiCalls) calls, \(r.aiCacheHits) cache hits, \(r.aiInputTokens) input + \(r.aiOutputTokens) output tokens, $\(String(format: "%.4f", r.aiCostUsd))")
+            if !r.budgetFallbacks.isEmpty {
+                lines.append("Budget fallbacks: " + r.budgetFallbacks.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
+            }
+            if r.reviewFailures > 0 { lines.append("Reviewer tier failures (failure mode applied): \(r.reviewFailures)") }
+            let s = r.shadow
+            lines.append("AI tier vs rules only: \(s.changed) of \(s.proposals) proposals changed (\(s.blocked) blocked, \(s.enabled) enabled, \(s.resized) resized)")
+            if !s.blockedSymbols.isEmpty {
+                lines.append("  blocked: " + s.blockedSymbols.prefix(5).map { "\($0.symbol) \($0.count)" }.joined(separator: ", "))
+            }
+            if !s.enabledSymbols.isEmpty {
+                lines.append("  enabled: " + s.enabledSymbols.prefix(5).map { "\($0.symbol) \($0.count)" }.joined(separator: ", "))
+            }
         }
         return lines.joined(separator: "\n")
     }

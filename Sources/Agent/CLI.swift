@@ -117,6 +117,12 @@ struct Run: AsyncParsableCommand {
     @Flag(help: "Pretty-print the JSON summary.")
     var pretty = false
 
+    @Option(help: "With --once: re-run a recorded cycle (id, unique prefix or `last`) from its recorded inputs and reviews, without the network, and report any difference from the recorded decisions field by field (exit 1 if any).")
+    var replay: String?
+
+    @Option(help: "With --interval: replay every recorded cycle in this span (24h, 7d or an ISO 8601 time) instead of running new ones.")
+    var replaySince: String?
+
     @OptionGroup var common: CommonOptions
 
     func validate() throws {
@@ -125,10 +131,17 @@ struct Run: AsyncParsableCommand {
         if let interval, !(interval > 0 && interval.isFinite) { throw ValidationError("--interval must be a positive number of minutes") }
         if let cycles, cycles < 1 { throw ValidationError("--cycles must be at least 1") }
         if cycles != nil && interval == nil { throw ValidationError("--cycles goes with --interval") }
+        if replay != nil && !once { throw ValidationError("--replay goes with --once (use --interval with --replay-since for a span)") }
+        if replaySince != nil && interval == nil { throw ValidationError("--replay-since goes with --interval") }
     }
 
     func run() async throws {
         try await AgentMain.guarded {
+            if replay != nil || replaySince != nil {
+                let ok = try await ReplayCommand.run(common: common, cycle: replay, since: replaySince, pretty: pretty)
+                if !ok { throw ExitCode(1) }
+                return
+            }
             let setup = try RunSetup(common)
             if once {
                 let time = try common.pinnedTime() ?? UTC.now()
@@ -225,8 +238,9 @@ struct RunSetup {
             market = ReplayMarket(series: series)
         }
         runner = CycleRunner(config: config, mode: mode, exchange: exchange, market: market, ledger: ledger,
-                             board: ReviewBoard.offline(policy: config.policy), executor: DryRunExecutor(),
+                             board: try ReviewSetup.board(config), executor: DryRunExecutor(),
                              killSwitch: KillSwitch(dataDir: common.dataDir), logger: logger)
+        runner.newsSource = NewsIngest.make(config: config)
     }
 }
 

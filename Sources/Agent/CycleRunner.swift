@@ -36,6 +36,8 @@ public struct CycleRunner: Sendable {
     public var executor: any Executor
     public var killSwitch: KillSwitch
     public var logger: Logger
+    /// News for M1 (nil = no feeds configured: M1 gets no items).
+    public var newsSource: NewsIngest?
 
     public init(config: LoadedConfig, mode: Mode, exchange: String, market: any MarketDataSource, ledger: Ledger,
                 board: ReviewBoard, executor: any Executor, killSwitch: KillSwitch, logger: Logger) {
@@ -166,27 +168,45 @@ public struct CycleRunner: Sendable {
             return
         }
 
-        // Reviewers: M1 -> M2 -> M3, bounded.
+        // Invariant 6 again: the kill switch may have been turned on while the market was read, and the
+        // reviewers are the first stage that can cost money.
+        if let reason = killSwitch.status().reason {
+            try record(cycleId, time, "halted", CycleNote(reason: reason))
+            summary.status = .halted
+            summary.noTradeReason = reason
+            log.warning("halted before the reviewers", metadata: ["reason": "\(reason)"])
+            return
+        }
+
+        // Reviewers: M1 -> M2 -> M3, bounded, budgeted, cached. Spend, cache and news risk come from the ledger.
         mark = clock.now
         let tape = snapshot.symbols.filter { s in proposals.contains { $0.symbol == s.symbol } }.map(TapeFacts.init)
+        let history = try ReviewHistory.load(ledger: ledger, now: time, ttlMinutes: config.app.reviewCache.ttlMinutes,
+                                             policy: config.policy.reviewers.newsRisk)
+        let news = try await newsForCycle(cycleId: cycleId, time: time, proposals: proposals, log: log)
+        let inputs = CycleInputs(tape: tape, state: state, news: news, newsRiskHistory: history.newsRisk, killSwitchOn: false)
+        try record(cycleId, time, "cycle_inputs", inputs)
+        let spend = board.hasPaidReviewers
+            ? SpendGuard(budget: config.policy.aiBudget, now: time, history: history.spend) : nil
         let outcome = await board.run(ReviewContext(cycleId: cycleId, time: time, proposals: proposals, tape: tape,
-                                                    policy: config.policy))
+                                                    policy: config.policy, news: news, spend: spend,
+                                                    cache: ReviewCache(seed: history.cache)),
+                                      newsRiskHistory: history.newsRisk)
         try ledger.append(outcome.tiers.map { tier in
             try NewEvent.json(cycleId, "review", time, tier)
         })
-        summary.review = .init(calls: outcome.calls, cacheHits: outcome.cacheHits, costUsd: Format.round(outcome.costUsd, 6),
-                               budgetUsd: outcome.budgetUsd, fallback: outcome.fallback,
-                               reviewerViolations: outcome.violations.count)
+        summary.review = .init(outcome, budget: config.policy.aiBudget)
         summary.timingsMs.review = ms(clock.now - mark)
 
         // Risk: the policy engine has the final say.
         mark = clock.now
-        let engine = PolicyEngine(policy: config.policy, universe: config.universe)
-        let decisions = engine.decide(proposals.map { ReviewedProposal(proposal: $0, reviews: outcome.reviews(for: $0.id)) },
-                                      input: PolicyInput(now: time, killSwitchOn: killSwitch.status().isOn, state: state, tape: tape))
+        let (decisions, shadow) = Self.decide(config: config, proposals: proposals, outcome: outcome, inputs: inputs, time: time)
         try ledger.append(decisions.map { d in
             try NewEvent.json(cycleId, "policy_evaluation", time, symbol: d.symbol, d)
         })
+        // Shadow: what the policy would have decided with no reviews at all.
+        try record(cycleId, time, "shadow", shadow)
+        summary.review.shadow = shadow.counts
         summary.decisions = decisions.map(CycleSummary.DecisionSummary.init)
         summary.violatedChecks = Array(Set(decisions.flatMap(\.violatedChecks))).sorted()
         let approved = decisions.filter(\.approved)
@@ -226,6 +246,23 @@ public struct CycleRunner: Sendable {
             summary.executedTrades = orders
             summary.status = .executed
         }
+    }
+
+    /// The policy decisions with the reviews, and the rules-only shadow. Pure: replay calls it with recorded inputs.
+    static func decide(config: LoadedConfig, proposals: [Proposal], outcome: ReviewOutcome, inputs: CycleInputs,
+                       time: Int64) -> ([Decision], ShadowOutcome) {
+        let engine = PolicyEngine(policy: config.policy, universe: config.universe)
+        let input = PolicyInput(now: time, killSwitchOn: inputs.killSwitchOn, state: inputs.state, tape: inputs.tape)
+        let decisions = engine.decide(proposals.map { ReviewedProposal(proposal: $0, reviews: outcome.reviews(for: $0.id)) },
+                                      input: input)
+        let rulesOnly = engine.decide(proposals.map { ReviewedProposal(proposal: $0, reviews: []) }, input: input)
+        return (decisions, ShadowOutcome(withReviews: decisions, rulesOnly: rulesOnly))
+    }
+
+    /// News items for M1 (fetched from the allow-listed feeds when due, stored in the ledger).
+    private func newsForCycle(cycleId: String, time: Int64, proposals: [Proposal], log: Logger) async throws -> [NewsItem] {
+        guard let newsSource else { return [] }
+        return try await newsSource.items(cycleId: cycleId, time: time, ledger: ledger, log: log)
     }
 
     /// One sentence per rejected proposal: who or what stopped it.

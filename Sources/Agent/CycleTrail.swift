@@ -89,12 +89,37 @@ enum CycleTrail {
                      + (r.answer.promptHash.isEmpty ? "" : ", prompt \(r.answer.promptHash.prefix(19))…")
                      + (tokens > 0 ? ", \(tokens) tokens, $\(fmt(r.answer.costUsd))" : ""))
                 if let failure = r.answer.failure { line("  FAILED: \(failure)") }
+                if let fallback = r.fallback { line("  budget fallback \(fallback): \(r.answer.budgetDenied ?? "")") }
+                if let from = r.answer.cachedFrom { line("  cached review from \(from)") }
+                for call in r.answer.calls ?? [] {
+                    line("  call \(call.attempt): HTTP \(call.status.map(String.init) ?? "-"), finish \(call.finishReason ?? "-"), \(call.inputTokens)+\(call.outputTokens) tokens, $\(String(format: "%.6f", call.costUsd)) (worst case $\(String(format: "%.6f", call.worstCaseUsd))), \(fmt(call.elapsedMs)) ms"
+                         + (call.usageNote.map { "; \($0)" } ?? "") + (call.problem.map { "; problem: \($0)" } ?? ""))
+                }
+                if let risk = r.newsRiskEffective, !risk.isEmpty {
+                    line("  news risk: " + risk.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value.rawValue)" }.joined(separator: ", "))
+                }
                 for a in r.applied {
                     let effect = a.veto ? "VETO" : "delta \(a.delta >= 0 ? "+" : "")\(fmt(a.delta))" + (a.clamped ? " (clamped from \(fmt(a.requestedDelta)))" : "")
                     let checks = a.violatedChecks.isEmpty ? "" : " [checks: \(a.violatedChecks.joined(separator: ", "))]"
                     line("  \(a.proposalId) \(effect)\(checks) — \(a.reason)")
                 }
                 for v in r.violations { line("  contract violation: \(v.detail)") }
+            case "cycle_inputs":
+                let i = try e.value(CycleInputs.self)
+                line()
+                line("Review inputs: tape of \(i.tape.count) symbols, \(i.news.count) news items, \(i.newsRiskHistory.count) earlier news risk flags")
+            case "news_item":
+                let n = try e.value(NewsItem.self)
+                line("  news \(n.id) [\(n.source)] \(n.symbols.joined(separator: ",")): \(n.title)")
+            case "news_fetch":
+                line()
+                line("News fetch: \(String(decoding: e.payload, as: UTF8.self))")
+            case "shadow":
+                let sh = try e.value(ShadowOutcome.self)
+                line()
+                line("Shadow (rules only, no reviews): " + sh.entries.map {
+                    "\($0.proposalId) \($0.rulesOnlyApproved ? "approved \(fmt($0.rulesOnlySizePct))%" : "rejected") -> \($0.effect)"
+                }.joined(separator: "; "))
             case "policy_evaluation":
                 let d = try e.value(Decision.self)
                 line()

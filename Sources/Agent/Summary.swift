@@ -1,3 +1,4 @@
+import Config
 import Model
 import Review
 
@@ -70,16 +71,67 @@ public struct CycleSummary: Codable, Sendable, Equatable {
         public var vetoedBy: [ReviewerTier]
         public var violatedChecks: [String]
         public var sizePct: Double
+        /// The checks M3 believed violated, next to the policy engine's own `violated_checks` (which decide).
+        public var reviewerViolatedChecks: [String] = []
     }
 
     public struct ReviewSpend: Codable, Sendable, Equatable {
+        /// HTTP calls to LLM providers this cycle (repair retries included).
         public var calls: Int
         public var cacheHits: Int
         public var costUsd: Double
         public var budgetUsd: Double
+        /// The budget fallback taken: `skip` or `no_trade` (null when none).
         @Nullable public var fallback: String?
         /// Reviewer answers that broke the contract (unknown proposals, clamped deltas...).
         public var reviewerViolations: Int
+        /// Tokens counted against the budget (reported usage, or the floor/worst case when it was implausible).
+        public var inputTokens: Int = 0
+        public var outputTokens: Int = 0
+        /// Where each tier's answer came from: offline, cache, replay or a provider name.
+        public var sources: [String: String] = [:]
+        /// Tiers whose answer failed (timeout, invalid output...) and the failure mode applied.
+        public var failures: [String: String] = [:]
+        /// The budget left after this cycle (null when every tier is offline).
+        @Nullable public var remaining: BudgetStatus?
+        /// How the reviewers changed the rules-only outcome (the shadow decision).
+        @Nullable public var shadow: ShadowOutcome.Counts?
+
+        init(calls: Int, cacheHits: Int, costUsd: Double, budgetUsd: Double, fallback: String?, reviewerViolations: Int) {
+            self.calls = calls
+            self.cacheHits = cacheHits
+            self.costUsd = costUsd
+            self.budgetUsd = budgetUsd
+            self.fallback = fallback
+            self.reviewerViolations = reviewerViolations
+        }
+
+        init(_ outcome: ReviewOutcome, budget: AIBudget) {
+            self.init(calls: outcome.calls, cacheHits: outcome.cacheHits, costUsd: Format.round(outcome.costUsd, 6),
+                      budgetUsd: outcome.budgetUsd, fallback: outcome.fallback, reviewerViolations: outcome.violations.count)
+            inputTokens = outcome.inputTokens
+            outputTokens = outcome.outputTokens
+            sources = Dictionary(outcome.tiers.map { ($0.reviewer.rawValue, $0.answer.source) }, uniquingKeysWith: { a, _ in a })
+            failures = Dictionary(outcome.tiers.compactMap { t in t.answer.failure.map { (t.reviewer.rawValue, $0) } },
+                                  uniquingKeysWith: { a, _ in a })
+            remaining = outcome.budget
+        }
+
+        public init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            calls = try c.decode(Int.self, forKey: .calls)
+            cacheHits = try c.decode(Int.self, forKey: .cacheHits)
+            costUsd = try c.decode(Double.self, forKey: .costUsd)
+            budgetUsd = try c.decode(Double.self, forKey: .budgetUsd)
+            _fallback = try c.decode(Nullable<String>.self, forKey: .fallback)
+            reviewerViolations = try c.decode(Int.self, forKey: .reviewerViolations)
+            inputTokens = try c.decodeIfPresent(Int.self, forKey: .inputTokens) ?? 0
+            outputTokens = try c.decodeIfPresent(Int.self, forKey: .outputTokens) ?? 0
+            sources = try c.decodeIfPresent([String: String].self, forKey: .sources) ?? [:]
+            failures = try c.decodeIfPresent([String: String].self, forKey: .failures) ?? [:]
+            _remaining = try c.decode(Nullable<BudgetStatus>.self, forKey: .remaining)
+            _shadow = try c.decode(Nullable<ShadowOutcome.Counts>.self, forKey: .shadow)
+        }
     }
 
     public struct PortfolioSummary: Codable, Sendable, Equatable {
@@ -107,6 +159,7 @@ extension CycleSummary.DecisionSummary {
                                                  clamped: $0.clamped)
                   },
                   finalConviction: Format.round(d.finalConviction), approved: d.approved, vetoedBy: d.vetoedBy,
-                  violatedChecks: d.violatedChecks, sizePct: Format.round(d.sizePct))
+                  violatedChecks: d.violatedChecks, sizePct: Format.round(d.sizePct),
+                  reviewerViolatedChecks: Array(Set(d.reviews.filter { $0.reviewer == .m3 }.flatMap(\.violatedChecks))).sorted())
     }
 }

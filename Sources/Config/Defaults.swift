@@ -28,10 +28,31 @@ logging:
   level: info                # trace, debug, info, notice, warning, error, critical (logs go to stderr)
 
 # Reviewer providers per tier. `offline` is deterministic and needs no key or network.
+# provider: offline | openai (chat completions; also OpenRouter, vLLM) | anthropic (messages) |
+#           openai_compatible (local servers such as Ollama or llama.cpp: no key, price 0 unless listed below).
+# base_url: "" = the provider's default (openai https://api.openai.com/v1, anthropic https://api.anthropic.com,
+#           openai_compatible http://127.0.0.1:11434/v1). api_key_env: the NAME of the environment variable
+#           holding the key (never the key itself); "" = no key. Every key below falls back to this default,
+#           so `m1: {provider: openai, model: gpt-4o-mini, api_key_env: OPENAI_API_KEY}` is enough.
 reviewers:
-  m1: {provider: offline, model: offline-v1}
-  m2: {provider: offline, model: offline-v1}
-  m3: {provider: offline, model: offline-v1}
+  m1: {provider: offline, model: offline-v1, base_url: "", api_key_env: "", max_tokens: 1024, temperature: 0, timeout_seconds: 30, connect_timeout_seconds: 5, max_attempts: 3}
+  m2: {provider: offline, model: offline-v1, base_url: "", api_key_env: "", max_tokens: 1024, temperature: 0, timeout_seconds: 30, connect_timeout_seconds: 5, max_attempts: 3}
+  m3: {provider: offline, model: offline-v1, base_url: "", api_key_env: "", max_tokens: 1024, temperature: 0, timeout_seconds: 30, connect_timeout_seconds: 5, max_attempts: 3}
+
+# Review cache: a review is reused while its decision inputs (tier, model, prompt hash, proposal and tape
+# facts rounded to round_decimals, news ids) are unchanged and younger than ttl_minutes. A hit costs nothing.
+review_cache:
+  enabled: true
+  ttl_minutes: 30
+  round_decimals: 2
+
+# News for M1: RSS 2.0 / Atom feeds from this allow-list only, e.g. [{name: coindesk, url: "https://..."}].
+news:
+  feeds: []
+  poll_interval_minutes: 15  # a feed is fetched at most this often (the ledger remembers the last fetch)
+  max_age_hours: 24          # older items are ignored
+  max_items_per_proposal: 5
+  timeout_seconds: 10
 
 # LLM prices in USD per million tokens, dated. Used to reserve worst-case cost before any call.
 prices:
@@ -157,6 +178,9 @@ reviewers:
   delta_bound: 0.15                # no reviewer moves conviction by more than this
   m2: {max_spread_bps: 60, parabolic_move_pct: 30, thin_depth_usd: 250000}
   failure_mode: {m1: neutral, m2: neutral, m3: veto}
+  # M1 news risk flags decay: HIGH blocks new entries on the symbol for high_risk_block_hours, then counts as
+  # MEDIUM for medium_risk_hours, then LOW.
+  news_risk: {high_risk_block_hours: 6, medium_risk_hours: 12}
 
 ai_budget:
   max_cost_per_cycle_usd: 2.0

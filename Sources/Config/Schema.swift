@@ -15,6 +15,8 @@ public struct AppConfig: Codable, Sendable, Equatable {
     public var logging: LoggingConfig
     public var reviewers: ReviewersConfig
     public var prices: PriceTable
+    public var reviewCache: ReviewCacheConfig
+    public var news: NewsConfig
 }
 
 public struct LoopConfig: Codable, Sendable, Equatable {
@@ -59,9 +61,68 @@ public struct ReviewersConfig: Codable, Sendable, Equatable {
 }
 
 public struct ReviewerConfig: Codable, Sendable, Equatable {
-    /// `offline` (deterministic, no network). LLM providers come with the AI review tier.
+    /// `offline` (deterministic, no network), `openai`, `anthropic` or `openai_compatible` (local servers).
     public var provider: String
     public var model: String
+    /// Empty = the provider's default base URL.
+    public var baseUrl: String
+    /// The name of the environment variable holding the API key (never the key); empty = no key.
+    public var apiKeyEnv: String
+    /// Output token cap per call; also the output half of the worst-case cost reserved before a call.
+    public var maxTokens: Int
+    public var temperature: Double
+    /// Limit for the whole HTTP transfer, seconds.
+    public var timeoutSeconds: Double
+    public var connectTimeoutSeconds: Double
+    /// HTTP attempts per call including the first (429/5xx/529 are retried with backoff, 4xx never).
+    public var maxAttempts: Int
+
+    /// An offline reviewer config (the default).
+    public init(provider: String = "offline", model: String = "offline-v1", baseUrl: String = "", apiKeyEnv: String = "",
+                maxTokens: Int = 1024, temperature: Double = 0, timeoutSeconds: Double = 30,
+                connectTimeoutSeconds: Double = 5, maxAttempts: Int = 3) {
+        self.provider = provider
+        self.model = model
+        self.baseUrl = baseUrl
+        self.apiKeyEnv = apiKeyEnv
+        self.maxTokens = maxTokens
+        self.temperature = temperature
+        self.timeoutSeconds = timeoutSeconds
+        self.connectTimeoutSeconds = connectTimeoutSeconds
+        self.maxAttempts = maxAttempts
+    }
+}
+
+/// The review cache (app.yaml `review_cache`).
+public struct ReviewCacheConfig: Codable, Sendable, Equatable {
+    public var enabled: Bool
+    public var ttlMinutes: Double
+    /// Proposal and tape numbers are rounded to this many decimals in the cache key.
+    public var roundDecimals: Int
+    public init(enabled: Bool, ttlMinutes: Double, roundDecimals: Int) {
+        self.enabled = enabled
+        self.ttlMinutes = ttlMinutes
+        self.roundDecimals = roundDecimals
+    }
+}
+
+/// News ingestion for M1 (app.yaml `news`).
+public struct NewsConfig: Codable, Sendable, Equatable {
+    /// The allow-list: only these feeds are ever fetched.
+    public var feeds: [NewsFeedConfig]
+    public var pollIntervalMinutes: Double
+    public var maxAgeHours: Double
+    public var maxItemsPerProposal: Int
+    public var timeoutSeconds: Double
+}
+
+public struct NewsFeedConfig: Codable, Sendable, Equatable {
+    public var name: String
+    public var url: String
+    public init(name: String, url: String) {
+        self.name = name
+        self.url = url
+    }
 }
 
 /// A dated price table for LLM calls, in USD per million tokens.
@@ -73,6 +134,10 @@ public struct PriceTable: Codable, Sendable, Equatable {
 public struct ModelPrice: Codable, Sendable, Equatable {
     public var inputPerMtok: Double
     public var outputPerMtok: Double
+    public init(inputPerMtok: Double, outputPerMtok: Double) {
+        self.inputPerMtok = inputPerMtok
+        self.outputPerMtok = outputPerMtok
+    }
 }
 
 // MARK: - config/universe.yaml
@@ -320,6 +385,14 @@ public struct ReviewerPolicy: Codable, Sendable, Equatable {
     public var m2: TapeLimits
     /// What a tier's failure (bad answer, timeout) means: `neutral` (no effect) or `veto`.
     public var failureMode: FailureModes
+    /// How M1's news risk flags decay.
+    public var newsRisk: NewsRiskPolicy
+}
+
+/// HIGH blocks new entries on the symbol for `highRiskBlockHours`, then is MEDIUM for `mediumRiskHours`, then LOW.
+public struct NewsRiskPolicy: Codable, Sendable, Equatable {
+    public var highRiskBlockHours: Double
+    public var mediumRiskHours: Double
 }
 
 public struct TapeLimits: Codable, Sendable, Equatable {

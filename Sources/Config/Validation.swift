@@ -3,7 +3,7 @@ import Model
 /// Range and consistency checks per file, reported at the position of the offending key.
 enum Validation {
     static let exchanges = ["sim", "coinbase", "binance"]
-    static let providers = ["offline"]
+    static let providers = ["offline", "openai", "anthropic", "openai_compatible"]
     static let logLevels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
 
     static func app(_ c: AppConfig, _ v: inout ConfigValidator) {
@@ -23,11 +23,43 @@ enum Validation {
             v.check(providers.contains(r.provider), at: "\(key).provider",
                     "provider '\(r.provider)' is not available in this build: use \(providers.joined(separator: ", "))")
             v.check(!r.model.isEmpty, at: "\(key).model", "a model name is required")
+            reviewer(r, key: key, prices: c.prices, &v)
         }
+        v.range(c.reviewCache.ttlMinutes, 0...10_080, at: "review_cache.ttl_minutes")
+        v.range(c.reviewCache.roundDecimals, 0...8, at: "review_cache.round_decimals")
+        for (i, feed) in c.news.feeds.enumerated() {
+            v.check(!feed.name.isEmpty, at: "news.feeds.\(i).name", "a feed needs a name")
+            v.check(feed.url.hasPrefix("http://") || feed.url.hasPrefix("https://"), at: "news.feeds.\(i).url",
+                    "feed url '\(feed.url)' must start with http:// or https://")
+        }
+        v.range(c.news.pollIntervalMinutes, 0...10_080, at: "news.poll_interval_minutes")
+        v.range(c.news.maxAgeHours, 0.01...8_760, at: "news.max_age_hours")
+        v.range(c.news.maxItemsPerProposal, 0...100, at: "news.max_items_per_proposal")
+        v.range(c.news.timeoutSeconds, 0.1...600, at: "news.timeout_seconds")
         for (name, price) in c.prices.models {
             v.range(price.inputPerMtok, 0...1_000, at: "prices.models.\(name).input_per_mtok")
             v.range(price.outputPerMtok, 0...1_000, at: "prices.models.\(name).output_per_mtok")
         }
+    }
+
+    /// An LLM tier needs a price (except local servers, which cost 0), a key variable name for paid APIs, and sane limits.
+    static func reviewer(_ r: ReviewerConfig, key: String, prices: PriceTable, _ v: inout ConfigValidator) {
+        guard r.provider != "offline" else { return }
+        if r.provider == "openai" || r.provider == "anthropic" {
+            v.check(prices.models[r.model] != nil, at: "\(key).model",
+                    "model '\(r.model)' has no entry in prices.models: its worst-case cost cannot be reserved")
+            v.check(!r.apiKeyEnv.isEmpty, at: "\(key).api_key_env",
+                    "provider \(r.provider) needs api_key_env: the name of the environment variable holding the key")
+        }
+        v.check(r.baseUrl.isEmpty || r.baseUrl.hasPrefix("http://") || r.baseUrl.hasPrefix("https://"), at: "\(key).base_url",
+                "base_url '\(r.baseUrl)' must start with http:// or https://")
+        v.check(!r.apiKeyEnv.contains("-") && !r.apiKeyEnv.contains(" ") && r.apiKeyEnv.count <= 100, at: "\(key).api_key_env",
+                "api_key_env is the NAME of an environment variable (letters, digits, _), not a key")
+        v.range(r.maxTokens, 16...65_536, at: "\(key).max_tokens")
+        v.range(r.temperature, 0...2, at: "\(key).temperature")
+        v.range(r.timeoutSeconds, 0.05...600, at: "\(key).timeout_seconds")
+        v.range(r.connectTimeoutSeconds, 0.05...120, at: "\(key).connect_timeout_seconds")
+        v.range(r.maxAttempts, 1...6, at: "\(key).max_attempts")
     }
 
     static func universe(_ c: UniverseConfig, _ v: inout ConfigValidator) {
@@ -119,6 +151,8 @@ enum Validation {
         v.range(c.reviewers.m2.maxSpreadBps, 0...10_000, at: "reviewers.m2.max_spread_bps")
         v.range(c.reviewers.m2.parabolicMovePct, 0...10_000, at: "reviewers.m2.parabolic_move_pct")
         v.range(c.reviewers.m2.thinDepthUsd, 0...1e12, at: "reviewers.m2.thin_depth_usd")
+        v.range(c.reviewers.newsRisk.highRiskBlockHours, 0...720, at: "reviewers.news_risk.high_risk_block_hours")
+        v.range(c.reviewers.newsRisk.mediumRiskHours, 0...720, at: "reviewers.news_risk.medium_risk_hours")
         v.range(c.aiBudget.maxCostPerCycleUsd, 0...1_000, at: "ai_budget.max_cost_per_cycle_usd")
         v.range(c.aiBudget.maxCallsPerHour, 0...100_000, at: "ai_budget.max_calls_per_hour")
         v.range(c.aiBudget.maxCostPerDayUsd, 0...100_000, at: "ai_budget.max_cost_per_day_usd")

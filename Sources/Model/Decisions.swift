@@ -129,15 +129,59 @@ public struct ReviewerVerdict: Codable, Sendable, Equatable {
     public var reason: String
     /// M3 only: checks it believes are violated.
     public var violatedChecks: [String]
+    /// M1 only: ids of the news items given to it that support this verdict (required for a positive delta).
+    public var citedNewsIds: [String]?
+    /// M1 only: the news risk it sees on the proposal's symbol.
+    public var newsRisk: NewsRiskLevel?
 
     public init(proposalId: String, symbol: String? = nil, delta: Double? = nil, veto: Bool = false,
-                reason: String = "", violatedChecks: [String] = []) {
+                reason: String = "", violatedChecks: [String] = [], citedNewsIds: [String]? = nil,
+                newsRisk: NewsRiskLevel? = nil) {
         self.proposalId = proposalId
         self.symbol = symbol
         self.delta = delta
         self.veto = veto
         self.reason = reason
         self.violatedChecks = violatedChecks
+        self.citedNewsIds = citedNewsIds
+        self.newsRisk = newsRisk
+    }
+}
+
+/// M1's news risk rating of a symbol. HIGH blocks new entries for a while, then decays to MEDIUM, then LOW.
+public enum NewsRiskLevel: String, Codable, Sendable, CaseIterable, Comparable {
+    case low = "LOW"
+    case medium = "MEDIUM"
+    case high = "HIGH"
+
+    public static func < (lhs: NewsRiskLevel, rhs: NewsRiskLevel) -> Bool {
+        allCases.firstIndex(of: lhs) ?? 0 < allCases.firstIndex(of: rhs) ?? 0
+    }
+}
+
+/// One news item from an allow-listed feed, as stored in the ledger and shown to M1.
+public struct NewsItem: Codable, Sendable, Equatable {
+    /// Stable id: `n-` + 16 hex of a hash of source + guid (or source + title when there is no guid).
+    public var id: String
+    /// The feed's configured name.
+    public var source: String
+    public var title: String
+    public var link: String?
+    /// Publication time, Unix seconds (the fetch time when the feed gives none).
+    public var published: Int64
+    /// Universe symbols the title or summary mentions (by ticker or name).
+    public var symbols: [String]
+    public var summary: String?
+
+    public init(id: String, source: String, title: String, link: String?, published: Int64, symbols: [String],
+                summary: String? = nil) {
+        self.id = id
+        self.source = source
+        self.title = title
+        self.link = link
+        self.published = published
+        self.symbols = symbols
+        self.summary = summary
     }
 }
 

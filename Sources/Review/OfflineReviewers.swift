@@ -119,3 +119,17 @@ public struct OfflineGovernor: Reviewer {
         return ReviewerAnswer(verdicts: verdicts, source: "offline", model: "offline-v1")
     }
 }
+
+/// Replays a recorded answer instead of calling anyone: the answer is returned verbatim (source, verdicts,
+/// failure, budget refusal), so the bounds, the news risk and the policy reproduce the recorded decisions.
+public struct ReplayReviewer: Reviewer {
+    public let tier: ReviewerTier
+    public let recorded: ReviewerAnswer
+
+    public init(tier: ReviewerTier, recorded: ReviewerAnswer) {
+        self.tier = tier
+        self.recorded = recorded
+    }
+
+    public func review(_ context: ReviewContext) async -> ReviewerAnswer { recorded }
+}

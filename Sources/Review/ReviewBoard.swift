@@ -1,24 +1,53 @@
 import Config
 import Model
 
-/// What one tier did this cycle, for the ledger: the raw answer and its accounting.
+/// What one tier did this cycle, for the ledger (`review` event): the answer as used (provider, model, prompt
+/// hash, request parameters, raw answer, calls with tokens and cost), what was applied, and every violation.
 public struct TierRecord: Codable, Sendable, Equatable {
     public var reviewer: ReviewerTier
     public var answer: ReviewerAnswer
     public var applied: [AppliedReview]
     public var violations: [ReviewerViolation]
+    /// `skip` or `no_trade` when the budget refused this tier's call.
+    public var fallback: String?
+    /// M1: the news risk it rated per symbol this cycle (the history that decays).
+    public var newsRiskRated: [String: NewsRiskLevel]?
+    /// M1: the effective risk per proposal symbol after decay of earlier flags.
+    public var newsRiskEffective: [String: NewsRiskLevel]?
+    /// The budget after this tier.
+    public var budget: BudgetStatus?
+
+    public init(reviewer: ReviewerTier, answer: ReviewerAnswer, applied: [AppliedReview], violations: [ReviewerViolation],
+                fallback: String? = nil, newsRiskRated: [String: NewsRiskLevel]? = nil,
+                newsRiskEffective: [String: NewsRiskLevel]? = nil, budget: BudgetStatus? = nil) {
+        self.reviewer = reviewer
+        self.answer = answer
+        self.applied = applied
+        self.violations = violations
+        self.fallback = fallback
+        self.newsRiskRated = newsRiskRated
+        self.newsRiskEffective = newsRiskEffective
+        self.budget = budget
+    }
+
+    /// Paid HTTP calls this tier made.
+    public var calls: Int { answer.callCount }
 }
 
 /// The outcome of M1 -> M2 -> M3 over a cycle's proposals.
 public struct ReviewOutcome: Codable, Sendable, Equatable {
     public var tiers: [TierRecord]
-    /// Calls made to paid providers (offline reviews are not calls).
+    /// HTTP calls made to LLM providers, repair retries included (offline, cache and replay are not calls).
     public var calls: Int
     public var cacheHits: Int
     public var costUsd: Double
     public var budgetUsd: Double
-    /// The budget fallback taken, if any.
+    /// The budget fallback taken, if any (`skip` or `no_trade`).
     public var fallback: String?
+    public var inputTokens: Int = 0
+    public var outputTokens: Int = 0
+    /// The budget at the end of the tiers (nil when no paid reviewer is configured).
+    public var budget: BudgetStatus?
 
     /// Every applied review of one proposal, in tier order.
     public func reviews(for proposalId: String) -> [AppliedReview] {
@@ -26,6 +55,47 @@ public struct ReviewOutcome: Codable, Sendable, Equatable {
     }
 
     public var violations: [ReviewerViolation] { tiers.flatMap(\.violations) }
+}
+
+/// A news risk flag M1 raised in an earlier cycle (rebuilt from the ledger).
+public struct NewsRiskFlag: Codable, Sendable, Equatable {
+    public var symbol: String
+    public var level: NewsRiskLevel
+    /// Decision time of the cycle that raised it.
+    public var time: Int64
+    public init(symbol: String, level: NewsRiskLevel, time: Int64) {
+        self.symbol = symbol
+        self.level = level
+        self.time = time
+    }
+}
+
+/// Decay of news risk flags: HIGH for `high_risk_block_hours`, then MEDIUM for `medium_risk_hours`, then LOW.
+public enum NewsRiskDecay {
+    public static func level(of flag: NewsRiskFlag, at now: Int64, policy: NewsRiskPolicy) -> NewsRiskLevel {
+        let hours = Double(now - flag.time) / 3_600
+        guard hours >= 0 else { return .low }
+        switch flag.level {
+        case .high:
+            if hours < policy.highRiskBlockHours { return .high }
+            return hours < policy.highRiskBlockHours + policy.mediumRiskHours ? .medium : .low
+        case .medium:
+            return hours < policy.mediumRiskHours ? .medium : .low
+        case .low:
+            return .low
+        }
+    }
+
+    /// The effective level per symbol from earlier flags.
+    public static func effective(_ flags: [NewsRiskFlag], at now: Int64, policy: NewsRiskPolicy) -> [String: (NewsRiskLevel, NewsRiskFlag)] {
+        var out: [String: (NewsRiskLevel, NewsRiskFlag)] = [:]
+        for flag in flags {
+            let level = level(of: flag, at: now, policy: policy)
+            if let current = out[flag.symbol], current.0 >= level { continue }
+            out[flag.symbol] = (level, flag)
+        }
+        return out
+    }
 }
 
 /// Runs the three tiers in order, one batched call each, enforcing the bounds on every answer.
@@ -43,29 +113,91 @@ public struct ReviewBoard: Sendable {
         ReviewBoard(reviewers: ReviewerTier.allCases.map(OfflineReviewers.make), policy: policy)
     }
 
-    public func run(_ context: ReviewContext) async -> ReviewOutcome {
+    /// Whether any tier may cost money (so a budget and the ledger's spend history are needed).
+    public var hasPaidReviewers: Bool { reviewers.contains { $0 is LLMReviewer } }
+
+    /// Runs M1 -> M2 -> M3. No proposals: no reviewer is consulted. `newsRiskHistory` holds M1's earlier flags.
+    public func run(_ context: ReviewContext, newsRiskHistory: [NewsRiskFlag] = []) async -> ReviewOutcome {
         var records: [TierRecord] = []
         var applied: [AppliedReview] = []
         guard !context.proposals.isEmpty else {
             return ReviewOutcome(tiers: [], calls: 0, cacheHits: 0, costUsd: 0,
                                  budgetUsd: policy.aiBudget.maxCostPerCycleUsd, fallback: nil)
         }
+        var fallbacks: [String] = []
         for reviewer in reviewers {
             var ctx = context
             ctx.priorReviews = applied
-            let answer = await reviewer.review(ctx)
-            let result = ReviewBounds.apply(answer, tier: reviewer.tier, proposals: context.proposals,
-                                            bound: policy.reviewers.deltaBound,
-                                            failureMode: failureMode(reviewer.tier))
+            var answer = await reviewer.review(ctx)
+            let tier = reviewer.tier
+            var fallback: String?
+            if let denied = answer.budgetDenied {
+                // Invariant 5's fallback, recorded on every proposal: rules only for this tier, or no trade.
+                let mode = policy.aiBudget.onBudgetExhausted
+                fallback = mode.rawValue
+                answer.failure = nil
+                answer.verdicts = context.proposals.map { p in
+                    mode == .skip
+                        ? ReviewerVerdict(proposalId: p.id, symbol: p.symbol, delta: 0, veto: false,
+                                          reason: "\(denied): on_budget_exhausted skip, \(tier.rawValue) skipped (rules only)")
+                        : ReviewerVerdict(proposalId: p.id, symbol: p.symbol, delta: 0, veto: true,
+                                          reason: "\(denied): on_budget_exhausted no_trade")
+                }
+                fallbacks.append(mode.rawValue)
+            }
+            let given: [String: Set<String>]? = tier == .m1
+                ? Dictionary(uniqueKeysWithValues: context.proposals.map { ($0.id, Set(answer.request?.newsIds[$0.id] ?? [])) })
+                : nil
+            var result = ReviewBounds.apply(answer, tier: tier, proposals: context.proposals,
+                                            bound: policy.reviewers.deltaBound, failureMode: failureMode(tier),
+                                            givenNewsIds: given)
+            var rated: [String: NewsRiskLevel]?
+            var effective: [String: NewsRiskLevel]?
+            if tier == .m1 {
+                (rated, effective) = applyNewsRisk(answer: answer, result: &result, context: context, history: newsRiskHistory)
+            }
             applied += result.applied
-            records.append(TierRecord(reviewer: reviewer.tier, answer: answer, applied: result.applied,
-                                      violations: result.violations))
+            records.append(TierRecord(reviewer: tier, answer: answer, applied: result.applied, violations: result.violations,
+                                      fallback: fallback, newsRiskRated: rated, newsRiskEffective: effective,
+                                      budget: await context.spend?.status()))
         }
-        let paid = records.filter { !["offline", "cache", "replay"].contains($0.answer.source) }
-        return ReviewOutcome(tiers: records, calls: paid.count,
+        let paid = records.map(\.answer).filter { $0.source != "cache" }
+        return ReviewOutcome(tiers: records, calls: records.reduce(0) { $0 + $1.calls },
                              cacheHits: records.filter { $0.answer.source == "cache" }.count,
-                             costUsd: paid.reduce(0) { $0 + $1.answer.costUsd },
-                             budgetUsd: policy.aiBudget.maxCostPerCycleUsd, fallback: nil)
+                             costUsd: paid.reduce(0) { $0 + $1.costUsd },
+                             budgetUsd: policy.aiBudget.maxCostPerCycleUsd,
+                             fallback: fallbacks.contains("no_trade") ? "no_trade" : fallbacks.first,
+                             inputTokens: paid.reduce(0) { $0 + $1.inputTokens },
+                             outputTokens: paid.reduce(0) { $0 + $1.outputTokens },
+                             budget: await context.spend?.status())
+    }
+
+    /// M1's ratings this cycle (from verdicts that survived the bounds) and the effective level per proposal
+    /// symbol after decay; an effective HIGH vetoes new entries on the symbol, recorded in the reason.
+    private func applyNewsRisk(answer: ReviewerAnswer, result: inout ReviewBounds.Result, context: ReviewContext,
+                               history: [NewsRiskFlag]) -> ([String: NewsRiskLevel], [String: NewsRiskLevel]) {
+        var rated: [String: NewsRiskLevel] = [:]
+        let accepted = Set(result.applied.map(\.proposalId))
+        var seen = Set<String>()
+        for verdict in answer.verdicts where answer.failure == nil {
+            guard let level = verdict.newsRisk, accepted.contains(verdict.proposalId), seen.insert(verdict.proposalId).inserted,
+                  let p = context.proposals.first(where: { $0.id == verdict.proposalId }),
+                  verdict.symbol == nil || verdict.symbol == p.symbol else { continue }
+            rated[p.symbol] = max(rated[p.symbol] ?? .low, level)
+        }
+        let decayed = NewsRiskDecay.effective(history, at: context.time, policy: policy.reviewers.newsRisk)
+        var effective: [String: NewsRiskLevel] = [:]
+        for p in context.proposals {
+            let old = decayed[p.symbol]
+            let level = max(rated[p.symbol] ?? .low, old?.0 ?? .low)
+            effective[p.symbol] = level
+            guard level == .high, let i = result.applied.firstIndex(where: { $0.proposalId == p.id }) else { continue }
+            let origin = rated[p.symbol] == .high ? "rated HIGH this cycle"
+                : "flagged HIGH at \(old.map { String($0.1.time) } ?? "?") (Unix s)"
+            result.applied[i].veto = true
+            result.applied[i].reason += "; news risk HIGH on \(p.symbol) (\(origin)): new entries blocked for \(Format.number(policy.reviewers.newsRisk.highRiskBlockHours))h"
+        }
+        return (rated, effective)
     }
 
     private func failureMode(_ tier: ReviewerTier) -> FailureMode {

@@ -13,18 +13,103 @@ public struct ReviewContext: Sendable {
     public var policy: PolicyConfig
     /// Reviews already applied this cycle (M3 sees M1's and M2's).
     public var priorReviews: [AppliedReview]
+    /// Recent news items from the allow-listed feeds (M1 sees only those tagged with a proposal's symbol).
+    public var news: [NewsItem]
+    /// The AI budget of this cycle (nil = no paid calls possible).
+    public var spend: SpendGuard?
+    /// The review cache (nil = no cache).
+    public var cache: ReviewCache?
 
     public init(cycleId: String, time: Int64, proposals: [Proposal], tape: [TapeFacts], policy: PolicyConfig,
-                priorReviews: [AppliedReview] = []) {
+                priorReviews: [AppliedReview] = [], news: [NewsItem] = [], spend: SpendGuard? = nil,
+                cache: ReviewCache? = nil) {
         self.cycleId = cycleId
         self.time = time
         self.proposals = proposals
         self.tape = tape
         self.policy = policy
         self.priorReviews = priorReviews
+        self.news = news
+        self.spend = spend
+        self.cache = cache
     }
 
     public func tape(for symbol: String) -> TapeFacts? { tape.first { $0.symbol == symbol } }
+
+    /// The news items relevant to a proposal (tagged with its symbol), newest first, at most `limit`.
+    public func news(for proposal: Proposal, limit: Int) -> [NewsItem] {
+        Array(news.filter { $0.symbols.contains(proposal.symbol) }
+            .sorted { $0.published != $1.published ? $0.published > $1.published : $0.id < $1.id }
+            .prefix(max(limit, 0)))
+    }
+}
+
+/// One HTTP call of a tier (the first try, or the repair retry), as recorded in the ledger.
+public struct CallRecord: Codable, Sendable, Equatable {
+    /// 1 = first call, 2 = repair retry.
+    public var attempt: Int
+    /// HTTP status, nil when the transport failed.
+    public var status: Int?
+    public var finishReason: String?
+    /// The raw structured answer text (truncated to 20 000 characters), or the error body.
+    public var rawAnswer: String?
+    public var reportedUsage: ReportedUsage?
+    /// What was counted against the budget.
+    public var inputTokens: Int
+    public var outputTokens: Int
+    public var costUsd: Double
+    public var worstCaseUsd: Double
+    /// Why the counted usage differs from the reported one, if it does.
+    public var usageNote: String?
+    /// Why this call's answer was not usable, if it was not.
+    public var problem: String?
+    public var elapsedMs: Double
+
+    public init(attempt: Int, status: Int?, finishReason: String?, rawAnswer: String?, reportedUsage: ReportedUsage?,
+                inputTokens: Int, outputTokens: Int, costUsd: Double, worstCaseUsd: Double, usageNote: String?,
+                problem: String?, elapsedMs: Double) {
+        self.attempt = attempt
+        self.status = status
+        self.finishReason = finishReason
+        self.rawAnswer = rawAnswer
+        self.reportedUsage = reportedUsage
+        self.inputTokens = inputTokens
+        self.outputTokens = outputTokens
+        self.costUsd = costUsd
+        self.worstCaseUsd = worstCaseUsd
+        self.usageNote = usageNote
+        self.problem = problem
+        self.elapsedMs = elapsedMs
+    }
+}
+
+/// What was asked of a provider (never headers or keys).
+public struct RequestRecord: Codable, Sendable, Equatable {
+    /// The endpoint, with sensitive query values redacted.
+    public var url: String
+    public var maxTokens: Int
+    public var temperature: Double
+    /// `json_schema` (OpenAI and local servers) or `tool_use` (Anthropic).
+    public var structuredOutput: String
+    public var schemaName: String
+    /// sha256 of the rendered prompt (system + user).
+    public var renderedPromptHash: String
+    /// The rendered user prompt: the facts the tier was given.
+    public var renderedPrompt: String
+    /// News item ids given to M1, per proposal id.
+    public var newsIds: [String: [String]]
+
+    public init(url: String, maxTokens: Int, temperature: Double, structuredOutput: String, schemaName: String,
+                renderedPromptHash: String, renderedPrompt: String, newsIds: [String: [String]]) {
+        self.url = url
+        self.maxTokens = maxTokens
+        self.temperature = temperature
+        self.structuredOutput = structuredOutput
+        self.schemaName = schemaName
+        self.renderedPromptHash = renderedPromptHash
+        self.renderedPrompt = renderedPrompt
+        self.newsIds = newsIds
+    }
 }
 
 /// One tier's raw answer for a whole cycle (one batched call covering every proposal), untrusted.
@@ -42,10 +127,24 @@ public struct ReviewerAnswer: Codable, Sendable, Equatable {
     public var costUsd: Double
     /// Set when the tier failed (timeout, invalid output...). The tier's failure mode then applies.
     public var failure: String?
+    /// The provider family (`openai`, `anthropic`, `openai_compatible`); nil for offline reviewers.
+    public var provider: String?
+    /// What was asked (parameters and rendered facts; never keys).
+    public var request: RequestRecord?
+    /// Every HTTP call made for this answer (at most two: the first and one repair retry).
+    public var calls: [CallRecord]?
+    /// The decision-input key of the review cache.
+    public var cacheKey: String?
+    /// For `source: "cache"`: the cycle whose review was reused.
+    public var cachedFrom: String?
+    /// Set when the budget refused the call: the reason. The board then applies `on_budget_exhausted`.
+    public var budgetDenied: String?
 
     public init(verdicts: [ReviewerVerdict], source: String, model: String, promptHash: String = "",
                 rawAnswer: String? = nil, inputTokens: Int = 0, outputTokens: Int = 0, costUsd: Double = 0,
-                failure: String? = nil) {
+                failure: String? = nil, provider: String? = nil, request: RequestRecord? = nil,
+                calls: [CallRecord]? = nil, cacheKey: String? = nil, cachedFrom: String? = nil,
+                budgetDenied: String? = nil) {
         self.verdicts = verdicts
         self.source = source
         self.model = model
@@ -55,7 +154,16 @@ public struct ReviewerAnswer: Codable, Sendable, Equatable {
         self.outputTokens = outputTokens
         self.costUsd = costUsd
         self.failure = failure
+        self.provider = provider
+        self.request = request
+        self.calls = calls
+        self.cacheKey = cacheKey
+        self.cachedFrom = cachedFrom
+        self.budgetDenied = budgetDenied
     }
+
+    /// Paid HTTP calls made for this answer.
+    public var callCount: Int { calls?.count ?? 0 }
 }
 
 /// A reviewer tier: M1 news, M2 tape or M3 governor. Offline and LLM-backed providers implement the same contract.
@@ -77,8 +185,10 @@ public enum ReviewBounds {
     /// - M3 may only veto: any delta it sends is ignored (recorded).
     /// - A proposal without a verdict, or every proposal when the tier failed, gets the failure mode:
     ///   `neutral` (no effect) or `veto`; either way the reason says so.
+    /// - With `givenNewsIds` (M1): a positive delta must cite at least one news item, and only items given for
+    ///   that proposal; otherwise the delta is void (0) and the unsupported claim recorded.
     public static func apply(_ answer: ReviewerAnswer, tier: ReviewerTier, proposals: [Proposal], bound: Double,
-                             failureMode: FailureMode) -> Result {
+                             failureMode: FailureMode, givenNewsIds: [String: Set<String>]? = nil) -> Result {
         let b = abs(bound.isFinite ? bound : 0)
         var applied: [AppliedReview] = []
         var violations: [ReviewerViolation] = []
@@ -109,6 +219,20 @@ public enum ReviewBounds {
                     requested = 0
                 }
                 var delta = requested
+                if let given = givenNewsIds, delta > 0 {
+                    let cited = verdict.citedNewsIds ?? []
+                    let allowed = given[proposal.id] ?? []
+                    let unknown = cited.filter { !allowed.contains($0) }
+                    if cited.isEmpty {
+                        violations.append(ReviewerViolation(reviewer: tier, proposalId: proposal.id,
+                            detail: "positive delta \(Format.number(delta)) cites no news item: void"))
+                        delta = 0
+                    } else if !unknown.isEmpty {
+                        violations.append(ReviewerViolation(reviewer: tier, proposalId: proposal.id,
+                            detail: "unsupported claim: cited news id\(unknown.count == 1 ? "" : "s") \(unknown.joined(separator: ", ")) not given for \(proposal.id): delta \(Format.number(delta)) void"))
+                        delta = 0
+                    }
+                }
                 if tier == .m3, requested != 0 {
                     violations.append(ReviewerViolation(reviewer: tier, proposalId: proposal.id,
                         detail: "M3 may only veto; delta \(Format.number(requested)) ignored"))

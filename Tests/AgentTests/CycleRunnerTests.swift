@@ -98,11 +98,13 @@ func makeRunner(dataDir: String, reviewers: [any Reviewer]? = nil, overrides: [S
             case "policy_evaluation": try same(Decision.self, e)
             case "order_intent", "order_result": try same(OrderIntent.self, e)
             case "cycle_finished": try same(CycleSummary.self, e)
+            case "cycle_inputs": try same(CycleInputs.self, e)
+            case "shadow": try same(ShadowOutcome.self, e)
             default: Issue.record("unexpected event \(e.type)")
             }
         }
         #expect(seen == ["cycle_started", "regime", "universe", "triggers", "proposal", "review", "policy_evaluation",
-                         "order_intent", "order_result", "cycle_finished"])
+                         "order_intent", "order_result", "cycle_finished", "cycle_inputs", "shadow"])
     }
 
     /// Invariant 8: the order intent is recorded before the order, with an id derived from cycle and proposal.
