@@ -42,6 +42,8 @@ public struct AuditReport: Codable, Sendable, Equatable {
     public var aiCostUsd: Double
     public var halts: Int
     public var abandonedCycles: Int
+    /// Events whose payload could not be read (skipped, not fatal).
+    public var unreadableEvents: Int = 0
     /// AI tokens counted against the budget.
     public var aiInputTokens: Int = 0
     public var aiOutputTokens: Int = 0
@@ -86,7 +88,10 @@ enum Auditor {
         var shadow = AuditReport.ShadowAudit()
         var blockedSymbols: [String] = [], enabledSymbols: [String] = []
 
+        var unreadable = 0
         for event in events {
+          // One unreadable event (a payload from an older build, say) is counted, never fatal to the audit.
+          do {
             switch event.type {
             case "cycle_finished":
                 let s = try event.value(CycleSummary.self)
@@ -132,6 +137,9 @@ enum Auditor {
             default:
                 break
             }
+          } catch {
+            unreadable += 1
+          }
         }
 
         func symbolCounts(_ symbols: [String]) -> [AuditReport.SymbolCount] {
@@ -171,7 +179,7 @@ enum Auditor {
                            proposalsRejected: evaluated - approved, violatedChecks: checkCounts,
                            reviewerVetoes: check == nil ? vetoCounts : [], reviewerViolations: reviewerViolations,
                            aiCalls: calls, aiCacheHits: cacheHits, aiCostUsd: Format.round(cost, 6), halts: halts,
-                           abandonedCycles: abandoned)
+                           abandonedCycles: abandoned, unreadableEvents: unreadable)
         report.aiInputTokens = inputTokens
         report.aiOutputTokens = outputTokens
         report.budgetFallbacks = fallbacks
@@ -185,6 +193,9 @@ enum Auditor {
         lines.append("Policy audit\(r.since.map { " since \($0)" } ?? " of the whole ledger")\(check.map { ", check \($0)" } ?? "")")
         let statuses = r.statuses.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
         lines.append("Cycles: \(r.cycles)\(statuses.isEmpty ? "" : " (\(statuses))")")
+        if r.unreadableEvents > 0 {
+            lines.append("Skipped \(r.unreadableEvents) ledger events this build cannot read (see `agent show` on their cycles)")
+        }
         if r.halts > 0 || r.abandonedCycles > 0 {
             lines.append("Halted by the kill switch: \(r.halts); abandoned mid-cycle: \(r.abandonedCycles)")
         }

@@ -33,6 +33,8 @@ enum CycleTrail {
         var proposals: [Proposal] = []
 
         for e in events {
+          // An event this build cannot read is shown raw; the rest of the trail still prints.
+          do {
             switch e.type {
             case "cycle_started":
                 let s = try e.value(CycleStart.self)
@@ -155,6 +157,10 @@ enum CycleTrail {
                 line()
                 line("\(e.type): \(String(decoding: e.payload, as: UTF8.self))")
             }
+          } catch {
+            line()
+            line("\(e.type) (#\(e.seq), unreadable: \(error)): \(String(decoding: e.payload, as: UTF8.self))")
+          }
         }
         return out.joined(separator: "\n")
     }

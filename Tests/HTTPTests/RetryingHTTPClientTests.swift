@@ -68,7 +68,7 @@ struct RetryingOverLoopbackTests {
 
     @Test("with retryOnTimeout off a timeout is thrown after a single request")
     func timeoutNotRetriedForOrders() async throws {
-        let server = try LoopbackHTTPServer { _ in StubResponse.text("late").delayed(by: 5) }
+        let server = try LoopbackHTTPServer { _ in StubResponse.text("late").delayed(by: 60) }
         defer { server.stop() }
         let sleeper = SleepRecorder()
         let client = RetryingHTTPClient(CurlHTTPClient(), policy: RetryPolicy(retryOnTimeout: false),

@@ -166,7 +166,7 @@ public final class LoopbackHTTPServer: Sendable {
     /// Waits (polling, up to `timeout` seconds) until at least `count` requests have arrived.
     /// Returns whether they did.
     @discardableResult
-    public func waitForRequests(_ count: Int, timeout: Double = 10) async -> Bool {
+    public func waitForRequests(_ count: Int, timeout: Double = 30) async -> Bool {
         let deadline = Date().addingTimeInterval(timeout)
         while state.recorded.count < count {
             if Date() >= deadline { return false }
