@@ -52,7 +52,8 @@ let package = Package(
         .executableTarget(name: "agent", dependencies: ["Agent"]),
 
         // Tests. TestSupport holds the loopback HTTP server and shared fixtures.
-        .target(name: "TestSupport", dependencies: ["Model", "Config"], path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: ["Model", "Config", .product(name: "Crypto", package: "swift-crypto")],
+                path: "Tests/TestSupport"),
         .testTarget(name: "ConfigTests", dependencies: ["Config", "TestSupport"]),
         .testTarget(name: "HTTPTests", dependencies: ["HTTP", "TestSupport"]),
         .testTarget(name: "MarketTests", dependencies: ["Market", "TestSupport", .product(name: "Crypto", package: "swift-crypto")]),

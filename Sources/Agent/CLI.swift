@@ -93,7 +93,7 @@ public struct AgentCommand: AsyncParsableCommand {
           agent audit --since 24h               which policy checks blocked what
           agent show <cycle id>                 one cycle's full trail
         """,
-        subcommands: [Run.self, Audit.self, Show.self, ConfigCommand.self, Kill.self],
+        subcommands: [Run.self, Audit.self, Show.self, ConfigCommand.self, Kill.self, MarketCommand.self],
         defaultSubcommand: Run.self)
 
     public init() {}
@@ -206,8 +206,8 @@ struct RunSetup {
         guard mode == .dryRun else {
             throw CLIError.badInput("mode \(mode.rawValue) is not available in this build yet: only DRY_RUN executes (PAPER and LIVE come with the execution work)")
         }
-        guard exchange == "sim" else {
-            throw CLIError.badInput("exchange '\(exchange)' is not available in this build yet: use sim")
+        guard ["sim", "coinbase", "binance"].contains(exchange) else {
+            throw CLIError.badInput("unknown exchange '\(exchange)': use sim, coinbase or binance")
         }
 
         let ledger: Ledger
@@ -219,7 +219,9 @@ struct RunSetup {
         try Recovery.closeAbandonedCycles(ledger: ledger, logger: logger)
 
         let market: any MarketDataSource
-        if config.app.sim.csv.isEmpty {
+        if exchange != "sim" {
+            market = try VenueFactory.market(exchange: exchange, config: config.app)
+        } else if config.app.sim.csv.isEmpty {
             market = SimMarket(seed: config.app.sim.seed)
         } else {
             var series: [CandleSeries] = []

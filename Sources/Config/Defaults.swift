@@ -27,6 +27,22 @@ sim:
 logging:
   level: info                # trace, debug, info, notice, warning, error, critical (logs go to stderr)
 
+# Real venues. Public market data needs no keys; trading keys come from the environment only
+# (COINBASE_API_KEY_NAME/COINBASE_API_PRIVATE_KEY, BINANCE_API_KEY/BINANCE_API_SECRET), never from this file.
+venues:
+  coinbase:
+    base_url: https://api.coinbase.com/api/v3/brokerage   # sandbox: https://api-sandbox.coinbase.com/api/v3/brokerage
+    timeout_seconds: 10
+    max_retries: 2           # after 429s, connection failures and read timeouts (orders are never blindly resent)
+  binance:
+    base_url: https://fapi.binance.com   # demo/testnet: https://demo-fapi.binance.com
+    quote: USDT              # BTC-USD trades as BTCUSDT (or BTCUSDC)
+    recv_window_ms: 5000
+    timeout_seconds: 10
+    max_retries: 2
+    weight_limit_per_minute: 2400
+    slowdown_fraction: 0.9   # wait for the next minute once this share of the weight is used
+
 # Reviewer providers per tier. `offline` is deterministic and needs no key or network.
 # provider: offline | openai (chat completions; also OpenRouter, vLLM) | anthropic (messages) |
 #           openai_compatible (local servers such as Ollama or llama.cpp: no key, price 0 unless listed below).

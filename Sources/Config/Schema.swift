@@ -17,6 +17,39 @@ public struct AppConfig: Codable, Sendable, Equatable {
     public var prices: PriceTable
     public var reviewCache: ReviewCacheConfig
     public var news: NewsConfig
+    /// Connection settings of the real venues (`--exchange coinbase|binance`).
+    public var venues: VenuesConfig
+}
+
+/// Where the real venues are and how the connectors pace themselves.
+public struct VenuesConfig: Codable, Sendable, Equatable {
+    public var coinbase: CoinbaseVenueConfig
+    public var binance: BinanceVenueConfig
+}
+
+/// Coinbase Advanced Trade (spot). Keys come from the environment only.
+public struct CoinbaseVenueConfig: Codable, Sendable, Equatable {
+    /// Production `https://api.coinbase.com/api/v3/brokerage`, the sandbox, or a local server.
+    public var baseUrl: String
+    /// Per-request time limit.
+    public var timeoutSeconds: Double
+    /// Retries after 429s, connection failures and read timeouts.
+    public var maxRetries: Int
+}
+
+/// Binance USD-M perpetual futures. Keys come from the environment only.
+public struct BinanceVenueConfig: Codable, Sendable, Equatable {
+    /// Production `https://fapi.binance.com`, demo `https://demo-fapi.binance.com`, or a local server.
+    public var baseUrl: String
+    /// The quote asset our `-USD` symbols map to: USDT or USDC.
+    public var quote: String
+    /// `recvWindow` of signed requests, in milliseconds.
+    public var recvWindowMs: Int
+    public var timeoutSeconds: Double
+    public var maxRetries: Int
+    /// REQUEST_WEIGHT per minute; the connector waits for the next minute at `slowdown_fraction` of it.
+    public var weightLimitPerMinute: Int
+    public var slowdownFraction: Double
 }
 
 public struct LoopConfig: Codable, Sendable, Equatable {

@@ -1,3 +1,4 @@
+import Foundation
 import Model
 
 /// Range and consistency checks per file, reported at the position of the offending key.
@@ -36,6 +37,7 @@ enum Validation {
         v.range(c.news.maxAgeHours, 0.01...8_760, at: "news.max_age_hours")
         v.range(c.news.maxItemsPerProposal, 0...100, at: "news.max_items_per_proposal")
         v.range(c.news.timeoutSeconds, 0.1...600, at: "news.timeout_seconds")
+        venues(c.venues, &v)
         for (name, price) in c.prices.models {
             v.range(price.inputPerMtok, 0...1_000, at: "prices.models.\(name).input_per_mtok")
             v.range(price.outputPerMtok, 0...1_000, at: "prices.models.\(name).output_per_mtok")
@@ -60,6 +62,36 @@ enum Validation {
         v.range(r.timeoutSeconds, 0.05...600, at: "\(key).timeout_seconds")
         v.range(r.connectTimeoutSeconds, 0.05...120, at: "\(key).connect_timeout_seconds")
         v.range(r.maxAttempts, 1...6, at: "\(key).max_attempts")
+    }
+
+    static let binanceQuotes = ["USDT", "USDC"]
+
+    static func venues(_ c: VenuesConfig, _ v: inout ConfigValidator) {
+        url(c.coinbase.baseUrl, at: "venues.coinbase.base_url", &v)
+        v.range(c.coinbase.timeoutSeconds, 0.1...120, at: "venues.coinbase.timeout_seconds")
+        v.range(c.coinbase.maxRetries, 0...10, at: "venues.coinbase.max_retries")
+        url(c.binance.baseUrl, at: "venues.binance.base_url", &v)
+        v.check(binanceQuotes.contains(c.binance.quote), at: "venues.binance.quote",
+                "unknown quote '\(c.binance.quote)': one of \(binanceQuotes.joined(separator: ", "))")
+        v.range(c.binance.recvWindowMs, 1...60_000, at: "venues.binance.recv_window_ms")
+        v.range(c.binance.timeoutSeconds, 0.1...120, at: "venues.binance.timeout_seconds")
+        v.range(c.binance.maxRetries, 0...10, at: "venues.binance.max_retries")
+        v.range(c.binance.weightLimitPerMinute, 1...100_000, at: "venues.binance.weight_limit_per_minute")
+        v.range(c.binance.slowdownFraction, 0.1...1, at: "venues.binance.slowdown_fraction")
+    }
+
+    /// An absolute http(s) URL with a host and no query or fragment.
+    static func url(_ text: String, at path: String, _ v: inout ConfigValidator) {
+        let lower = text.lowercased()
+        guard lower.hasPrefix("https://") || lower.hasPrefix("http://") else {
+            v.report("'\(text)' must be an http:// or https:// URL", at: path)
+            return
+        }
+        guard let url = URL(string: text), let host = url.host, !host.isEmpty, url.query == nil, url.fragment == nil,
+              !text.contains(" ") else {
+            v.report("'\(text)' is not a valid base URL (scheme://host[:port][/path], no query)", at: path)
+            return
+        }
     }
 
     static func universe(_ c: UniverseConfig, _ v: inout ConfigValidator) {

@@ -169,6 +169,9 @@ struct CurlHTTPClientTests {
 
     @Test("a slow server yields HTTPError.timeout well before the server answers")
     func timeout() async throws {
+        // The server would answer after 60 s (stop() interrupts that). The bound is loose on purpose: the
+        // suite runs CPU-heavy tests in parallel on a small cooperative pool, so resuming after the timeout
+        // can wait seconds; 30 s still proves the client gave up long before the server answered.
         let server = try LoopbackHTTPServer { _ in StubResponse.text("late").delayed(by: 60) }
         defer { server.stop() }
         let url = server.baseURL + "/slow"

@@ -1,0 +1,40 @@
+import Config
+import Foundation
+import Market
+
+/// Builds the venue connectors from `app.yaml`'s `venues` section and the environment.
+enum VenueFactory {
+    /// Binance settings from config.
+    static func binanceSettings(_ c: BinanceVenueConfig) -> BinanceSettings {
+        BinanceSettings(baseURL: c.baseUrl, quote: c.quote, recvWindowMs: c.recvWindowMs,
+                        limits: VenueLimits(maxRetries: c.maxRetries, weightPerMinute: c.weightLimitPerMinute,
+                                            slowdownFraction: c.slowdownFraction, timeout: c.timeoutSeconds))
+    }
+
+    /// Coinbase settings from config.
+    static func coinbaseSettings(_ c: CoinbaseVenueConfig) -> CoinbaseSettings {
+        CoinbaseSettings(baseURL: c.baseUrl, limits: VenueLimits(maxRetries: c.maxRetries, ordersPer10s: 300,
+                                                                 ordersPerMinute: 1800, timeout: c.timeoutSeconds))
+    }
+
+    /// The connector for `exchange` (`coinbase` or `binance`). Keys are read from the environment when present;
+    /// public market data works without them. Malformed keys are bad input.
+    static func market(exchange: String, config: AppConfig,
+                       environment: [String: String] = ProcessInfo.processInfo.environment) throws -> any VenueMarketData {
+        switch exchange {
+        case "binance":
+            return BinanceFutures(settings: binanceSettings(config.venues.binance),
+                                  credentials: BinanceCredentials.fromEnvironment(environment))
+        case "coinbase":
+            let credentials: CoinbaseCredentials?
+            do {
+                credentials = try CoinbaseCredentials.fromEnvironment(environment)
+            } catch {
+                throw CLIError.badInput("coinbase keys: \(error.message)")
+            }
+            return Coinbase(settings: coinbaseSettings(config.venues.coinbase), credentials: credentials)
+        default:
+            throw CLIError.badInput("exchange '\(exchange)' has no venue connector: use coinbase or binance (or sim)")
+        }
+    }
+}
