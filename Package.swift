@@ -40,11 +40,13 @@ let package = Package(
         .target(name: "Policy", dependencies: ["Model", "Config"]),
         // Executors (DRY_RUN now; PAPER and LIVE later).
         .target(name: "Execution", dependencies: ["Model", "Config", "Market"]),
+        // Historical replay through the same stages, metrics, reports.
+        .target(name: "Backtest", dependencies: ["Model", "Config", "Market", "Pipeline", "Review", "Policy", "Execution"]),
         // SQLite event store and projections.
         .target(name: "Ledger", dependencies: ["Model", .product(name: "GRDB", package: "GRDB.swift")]),
         // Cycle runner, interval loop, audits and the command line.
         .target(name: "Agent", dependencies: [
-            "Model", "Config", "Market", "News", "Pipeline", "Review", "Policy", "Execution", "Ledger", "HTTP",
+            "Model", "Config", "Market", "News", "Pipeline", "Review", "Policy", "Execution", "Ledger", "HTTP", "Backtest",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Crypto", package: "swift-crypto"),
@@ -60,6 +62,7 @@ let package = Package(
         .testTarget(name: "NewsTests", dependencies: ["News", "TestSupport"]),
         .testTarget(name: "LedgerTests", dependencies: ["Ledger", "TestSupport"]),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Market", "TestSupport"]),
+        .testTarget(name: "BacktestTests", dependencies: ["Backtest", "TestSupport"]),
         .testTarget(name: "ExecutionTests", dependencies: ["Execution", "TestSupport"]),
         .testTarget(name: "PolicyTests", dependencies: ["Policy", "Review", "TestSupport"]),
         .testTarget(name: "ReviewTests", dependencies: ["Review", "Policy", "HTTP", "TestSupport"]),

@@ -1,0 +1,1 @@
+// Backtests: historical replay through the same pipeline stages.
