@@ -203,8 +203,8 @@ struct RunSetup {
                 throw CLIError.badInput("refusing to run LIVE: " + missing.joined(separator: "; "))
             }
         }
-        guard mode == .dryRun else {
-            throw CLIError.badInput("mode \(mode.rawValue) is not available in this build yet: only DRY_RUN executes (PAPER and LIVE come with the execution work)")
+        guard mode != .live else {
+            throw CLIError.badInput("LIVE execution is not available in this build yet: use DRY_RUN or PAPER")
         }
         guard ["sim", "coinbase", "binance"].contains(exchange) else {
             throw CLIError.badInput("unknown exchange '\(exchange)': use sim, coinbase or binance")
@@ -240,7 +240,7 @@ struct RunSetup {
             market = ReplayMarket(series: series)
         }
         runner = CycleRunner(config: config, mode: mode, exchange: exchange, market: market, ledger: ledger,
-                             board: try ReviewSetup.board(config), executor: DryRunExecutor(),
+                             board: try ReviewSetup.board(config), executor: mode == .paper ? PaperExecutor(settings: PaperSettings(config.app.paper)) : DryRunExecutor(),
                              killSwitch: KillSwitch(dataDir: common.dataDir), logger: logger)
         runner.newsSource = NewsIngest.make(config: config)
     }

@@ -70,8 +70,10 @@ public struct CycleRunner: Sendable {
         let started = clock.now
         var log = logger
         log[metadataKey: "cycle_id"] = "\(cycleId)"
+        var marks: [String: Double] = [:]
         do {
-            try await runStages(cycleId: cycleId, time: time, summary: &summary, log: log)
+            try await runStages(cycleId: cycleId, time: time, summary: &summary, marks: &marks, log: log)
+            if mode == .paper { try recordEquity(cycleId: cycleId, time: time, marks: marks, summary: &summary) }
         } catch {
             summary.status = .error
             summary.error = "\(error)"
@@ -99,12 +101,30 @@ public struct CycleRunner: Sendable {
         return summary
     }
 
-    private func runStages(cycleId: String, time: Int64, summary: inout CycleSummary, log: Logger) async throws {
+    private func runStages(cycleId: String, time: Int64, summary: inout CycleSummary, marks: inout [String: Double],
+                           log: Logger) async throws {
         let clock = ContinuousClock()
         try record(cycleId, time, "cycle_started", CycleStart(
             mode: mode, exchange: exchange, timestamp: UTC.iso8601(time), configHash: config.configHash,
             policyHash: config.policyHash, configSources: config.sources,
             promptHashes: Dictionary(uniqueKeysWithValues: config.prompts.map { ($0.tier.rawValue, $0.hash) })))
+
+        // PAPER: protect open positions first (stops, take-profits, trailing and time stops, funding). This runs
+        // even with the kill switch on: it only ever reduces risk.
+        var paper = mode == .paper ? try PaperBook.rebuild(ledger: ledger, startingEquity: config.app.portfolio.startingEquityUsd) : nil
+        if var book = paper, !book.account.positions.isEmpty {
+            let held = try await market.snapshot(symbols: book.account.positions.map(\.symbol), at: time,
+                                                 historyHours: config.app.loop.historyHours)
+            for tape in held.symbols { marks[tape.symbol] = tape.last }
+            let events = PaperDesk.manage(book, snapshot: held, now: time, plan: ExitPlan(config.signals.exits),
+                                          settings: PaperSettings(config.app.paper), atrPeriod: config.signals.triggers.trend.atrPeriod)
+            try ledger.append(events.map { try $0.newEvent(cycleId: cycleId, time: time) })
+            for event in events {
+                book.apply(event)
+                if case .fill(let fill) = event { summary.exits.append(fill) }
+            }
+            paper = book
+        }
 
         // Invariant 6: the kill switch is checked before anything costs money or places an order.
         if let reason = killSwitch.status().reason {
@@ -116,7 +136,7 @@ public struct CycleRunner: Sendable {
         }
 
         let state = try StateProjection.rebuild(ledger: ledger, mode: mode, now: time,
-                                                startingEquity: config.app.portfolio.startingEquityUsd)
+                                                startingEquity: config.app.portfolio.startingEquityUsd, paper: paper, marks: marks)
         summary.portfolio = .init(equityUsd: Format.round(state.equityUsd, 2), openPositions: state.openPositions.count)
 
         // Universe (with the regime it depends on).
@@ -125,6 +145,7 @@ public struct CycleRunner: Sendable {
         var symbols = UniverseBuilder.candidateSymbols(config.universe)
         if !symbols.contains(benchmark) { symbols.append(benchmark) }
         let snapshot = try await market.snapshot(symbols: symbols, at: time, historyHours: config.app.loop.historyHours)
+        for tape in snapshot.symbols { marks[tape.symbol] = tape.last }
         let regime = RegimeDetector.detect(config.signals.regime, benchmark: snapshot.symbol(benchmark))
         try record(cycleId, time, "regime", regime)
         summary.regime = regime.regime
@@ -229,14 +250,18 @@ public struct CycleRunner: Sendable {
         }
         var orders: [OrderIntent] = []
         for decision in approved {
-            guard let proposal = proposals.first(where: { $0.id == decision.proposalId }) else { continue }
+            guard let proposal = proposals.first(where: { $0.id == decision.proposalId }),
+                  let tape = snapshot.symbol(proposal.symbol) else { continue }
             let intent = executor.intent(for: ExecutionRequest(cycleId: cycleId, time: time, proposal: proposal, decision: decision,
                                                                equityUsd: state.equityUsd, price: proposal.referencePrice))
             // Invariant 8: the intent is in the ledger before the order is sent.
             try record(cycleId, time, "order_intent", intent, symbol: intent.symbol)
-            let result = try await executor.execute(intent)
-            try record(cycleId, time, "order_result", result, symbol: result.symbol)
-            orders.append(result)
+            let quote = MarketQuote(bid: tape.bid, ask: tape.ask,
+                                    depthUsd: proposal.side == .buy ? tape.askDepthUSD : tape.bidDepthUSD)
+            let outcome = try await executor.execute(intent, tier: proposal.tier, quote: quote, time: time)
+            try ledger.append([try NewEvent.json(cycleId, "order_result", time, symbol: outcome.order.symbol, outcome.order)]
+                              + outcome.fills.map { try PaperEvent.fill($0).newEvent(cycleId: cycleId, time: time) })
+            orders.append(outcome.order)
         }
         summary.timingsMs.execution = ms(clock.now - mark)
         if mode == .dryRun {
@@ -244,8 +269,24 @@ public struct CycleRunner: Sendable {
             summary.status = .approvedDryRun
         } else {
             summary.executedTrades = orders
-            summary.status = .executed
+            let filled = orders.filter { StateProjection.tradedStatuses.contains($0.status) }
+            summary.status = filled.isEmpty ? .noTrade : .executed
+            if filled.isEmpty {
+                summary.noTradeReason = "approved orders did not fill: " + orders.map { "\($0.symbol) \($0.status)" }.joined(separator: ", ")
+            }
         }
+    }
+
+    /// PAPER: marks the book to the cycle's prices and records the point (P&L windows and drawdown use these).
+    private func recordEquity(cycleId: String, time: Int64, marks: [String: Double], summary: inout CycleSummary) throws {
+        let book = try PaperBook.rebuild(ledger: ledger, startingEquity: config.app.portfolio.startingEquityUsd)
+        let point = book.point(marks: marks)
+        try record(cycleId, time, "equity", point)
+        summary.portfolio = .init(equityUsd: Format.round(point.equityUsd, 2), openPositions: point.openPositions)
+        summary.portfolio.cashUsd = Format.round(point.cashUsd, 2)
+        summary.portfolio.realizedPnlUsd = Format.round(book.account.realizedPnlUsd, 2)
+        summary.portfolio.feesUsd = Format.round(book.account.feesUsd, 4)
+        summary.portfolio.fundingUsd = Format.round(book.account.fundingUsd, 4)
     }
 
     /// The policy decisions with the reviews, and the rules-only shadow. Pure: replay calls it with recorded inputs.

@@ -1,4 +1,5 @@
 import Config
+import Execution
 import Model
 import Review
 
@@ -26,6 +27,8 @@ public struct CycleSummary: Codable, Sendable, Equatable {
     public var executedTrades: [OrderIntent]
     /// What DRY_RUN would have placed.
     public var dryRunOrders: [OrderIntent]
+    /// PAPER: protective exits filled this cycle (stops, take-profits, trailing and time stops).
+    public var exits: [PaperFill] = []
     public var portfolio: PortfolioSummary
     public var timingsMs: Timings
     public var configHash: String
@@ -137,6 +140,11 @@ public struct CycleSummary: Codable, Sendable, Equatable {
     public struct PortfolioSummary: Codable, Sendable, Equatable {
         public var equityUsd: Double
         public var openPositions: Int
+        /// PAPER/LIVE only (null in DRY_RUN): cash, realised P&L, fees and funding paid so far.
+        @Nullable public var cashUsd: Double? = nil
+        @Nullable public var realizedPnlUsd: Double? = nil
+        @Nullable public var feesUsd: Double? = nil
+        @Nullable public var fundingUsd: Double? = nil
     }
 
     public struct Timings: Codable, Sendable, Equatable {

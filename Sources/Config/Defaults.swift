@@ -27,6 +27,15 @@ sim:
 logging:
   level: info                # trace, debug, info, notice, warning, error, critical (logs go to stderr)
 
+# PAPER mode: simulated market orders fill at the touch plus slippage that grows with size over the depth
+# within 20 bps; past max_depth_multiple x depth they fill partially.
+paper:
+  taker_fee_bps: 6
+  maker_fee_bps: 2
+  base_slippage_bps: 1
+  impact_bps_at_depth: 20
+  max_depth_multiple: 1.0
+
 # Real venues. Public market data needs no keys; trading keys come from the environment only
 # (COINBASE_API_KEY_NAME/COINBASE_API_PRIVATE_KEY, BINANCE_API_KEY/BINANCE_API_SECRET), never from this file.
 venues:
@@ -161,6 +170,14 @@ rules:
   regime_adjustment: {bull: 0.05, chop: 0.0, bear: -0.05, crash: -0.1}
   allow_shorts: false            # spot: long entries only
   leverage: 1.0
+
+# Protective exits, managed every cycle in PAPER: the stop from the universe tier, then a take-profit ladder
+# (25% at 1R, 2R and 3R, where R is the distance from entry to the stop), the stop moved to breakeven after the
+# first rung and trailed by ATR(trend.atr_period) after it, and a time stop.
+exits:
+  ladder: [{r: 1, fraction: 0.25}, {r: 2, fraction: 0.25}, {r: 3, fraction: 0.25}]
+  trailing_atr: 2.0
+  time_stop_hours: 72
 """#
 
     /// `policy/policy.yaml`

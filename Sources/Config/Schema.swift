@@ -13,6 +13,8 @@ public struct AppConfig: Codable, Sendable, Equatable {
     public var portfolio: PortfolioConfig
     public var sim: SimConfig
     public var logging: LoggingConfig
+    /// Costs of simulated orders in PAPER mode (and backtests).
+    public var paper: PaperConfig
     public var reviewers: ReviewersConfig
     public var prices: PriceTable
     public var reviewCache: ReviewCacheConfig
@@ -50,6 +52,17 @@ public struct BinanceVenueConfig: Codable, Sendable, Equatable {
     /// REQUEST_WEIGHT per minute; the connector waits for the next minute at `slowdown_fraction` of it.
     public var weightLimitPerMinute: Int
     public var slowdownFraction: Double
+}
+
+public struct PaperConfig: Codable, Sendable, Equatable {
+    public var takerFeeBps: Double
+    public var makerFeeBps: Double
+    /// Slippage of the smallest market order beyond the touch.
+    public var baseSlippageBps: Double
+    /// Extra slippage when an order's notional equals the depth within 20 bps (linear in notional / depth).
+    public var impactBpsAtDepth: Double
+    /// A market order larger than this multiple of the depth fills partially.
+    public var maxDepthMultiple: Double
 }
 
 public struct LoopConfig: Codable, Sendable, Equatable {
@@ -249,6 +262,8 @@ public struct SignalsConfig: Codable, Sendable, Equatable {
     public var regime: RegimeDetectionConfig
     public var triggers: TriggersConfig
     public var rules: RulesConfig
+    /// How open positions are protected and taken off (PAPER, and LIVE's managed exits).
+    public var exits: ExitsConfig
 }
 
 public struct RegimeDetectionConfig: Codable, Sendable, Equatable {
@@ -339,6 +354,20 @@ public struct TrendConfig: Codable, Sendable, Equatable {
 public struct FundingFilterConfig: Codable, Sendable, Equatable {
     /// Longs on perpetual-style symbols are skipped when funding per 8h is above this (crowded longs).
     public var maxLongFundingRate: Double
+}
+
+public struct ExitsConfig: Codable, Sendable, Equatable {
+    /// Take-profit ladder: at `r` times the initial risk (entry to stop), sell `fraction` of the initial size.
+    public var ladder: [LadderRung]
+    /// After the first rung, the stop trails the highest price by this many ATRs (never loosens).
+    public var trailingAtr: Double
+    /// Close what is left after this many hours.
+    public var timeStopHours: Double
+}
+
+public struct LadderRung: Codable, Sendable, Equatable {
+    public var r: Double
+    public var fraction: Double
 }
 
 public struct RulesConfig: Codable, Sendable, Equatable {

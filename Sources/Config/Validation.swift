@@ -8,6 +8,11 @@ enum Validation {
     static let logLevels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
 
     static func app(_ c: AppConfig, _ v: inout ConfigValidator) {
+        v.range(c.paper.takerFeeBps, 0...1_000, at: "paper.taker_fee_bps")
+        v.range(c.paper.makerFeeBps, -100...1_000, at: "paper.maker_fee_bps")
+        v.range(c.paper.baseSlippageBps, 0...1_000, at: "paper.base_slippage_bps")
+        v.range(c.paper.impactBpsAtDepth, 0...10_000, at: "paper.impact_bps_at_depth")
+        v.range(c.paper.maxDepthMultiple, 0.01...100, at: "paper.max_depth_multiple")
         v.check(exchanges.contains(c.exchange), at: "exchange",
                 "unknown exchange '\(c.exchange)': one of \(exchanges.joined(separator: ", "))")
         v.range(c.loop.intervalMinutes, 0.001...10_080, at: "loop.interval_minutes")
@@ -119,6 +124,16 @@ enum Validation {
     }
 
     static func signals(_ c: SignalsConfig, _ v: inout ConfigValidator) {
+        var previousR = 0.0
+        for (i, rung) in c.exits.ladder.enumerated() {
+            v.check(rung.r > previousR, at: "exits.ladder.\(i).r", "rungs must rise: r \(Format.number(rung.r)) after \(Format.number(previousR))")
+            v.range(rung.fraction, 0.01...1, at: "exits.ladder.\(i).fraction")
+            previousR = rung.r
+        }
+        let total = c.exits.ladder.reduce(0) { $0 + $1.fraction }
+        v.check(total <= 1 + 1e-9, at: "exits.ladder", "the ladder sells \(Format.number(total * 100))% of the position: at most 100%")
+        v.range(c.exits.trailingAtr, 0.1...50, at: "exits.trailing_atr")
+        v.range(c.exits.timeStopHours, 1...8_760, at: "exits.time_stop_hours")
         v.range(c.regime.trendLookbackHours, 24...720, at: "regime.trend_lookback_hours")
         v.check(c.regime.bullTrendPct > c.regime.bearTrendPct, at: "regime.bull_trend_pct",
                 "bull_trend_pct (\(Format.number(c.regime.bullTrendPct))) must be above bear_trend_pct (\(Format.number(c.regime.bearTrendPct)))")

@@ -27,7 +27,32 @@ public struct ExecutionError: Error, Sendable, CustomStringConvertible {
     public var description: String { "order \(clientOrderId): \(message)" }
 }
 
-/// The execution seam: DRY_RUN now, PAPER and LIVE behind the same protocol.
+/// The touch and depth an order executes against.
+public struct MarketQuote: Codable, Sendable, Equatable {
+    public var bid: Double
+    public var ask: Double
+    /// USD within 20 bps on the side the order takes.
+    public var depthUsd: Double
+
+    public init(bid: Double, ask: Double, depthUsd: Double) {
+        self.bid = bid
+        self.ask = ask
+        self.depthUsd = depthUsd
+    }
+}
+
+/// What an order did: the order with its final status, and its fills.
+public struct ExecutionOutcome: Sendable, Equatable {
+    public var order: OrderIntent
+    public var fills: [PaperFill]
+
+    public init(order: OrderIntent, fills: [PaperFill] = []) {
+        self.order = order
+        self.fills = fills
+    }
+}
+
+/// The execution seam: DRY_RUN, PAPER, and LIVE behind the same protocol.
 ///
 /// The cycle runner records every intent in the ledger before calling `execute`, and the client order id
 /// is derived from the cycle and proposal, so re-running a recorded intent can never create a second order.
@@ -35,8 +60,8 @@ public protocol Executor: Sendable {
     var mode: Mode { get }
     /// The order this request would place, without placing it.
     func intent(for request: ExecutionRequest) -> OrderIntent
-    /// Places (or, in DRY_RUN, simulates) the order; returns it with its outcome status.
-    func execute(_ intent: OrderIntent) async throws(ExecutionError) -> OrderIntent
+    /// Places (or simulates) the order against `quote`; returns it with its final status and its fills.
+    func execute(_ intent: OrderIntent, tier: Tier, quote: MarketQuote, time: Int64) async throws(ExecutionError) -> ExecutionOutcome
 }
 
 public enum ClientOrderId {
@@ -62,6 +87,50 @@ public struct DryRunExecutor: Executor {
     public var mode: Mode { .dryRun }
 
     public func intent(for request: ExecutionRequest) -> OrderIntent {
+        OrderIntent.market(request, mode: .dryRun)
+    }
+
+    public func execute(_ intent: OrderIntent, tier: Tier, quote: MarketQuote, time: Int64) async throws(ExecutionError) -> ExecutionOutcome {
+        var done = intent
+        done.status = "simulated"
+        return ExecutionOutcome(order: done)
+    }
+}
+
+/// PAPER: fills market orders with the fill model (touch + size-dependent slippage, taker fee, partial fills).
+public struct PaperExecutor: Executor {
+    public var settings: PaperSettings
+
+    public init(settings: PaperSettings) {
+        self.settings = settings
+    }
+
+    public var mode: Mode { .paper }
+
+    public func intent(for request: ExecutionRequest) -> OrderIntent {
+        OrderIntent.market(request, mode: .paper)
+    }
+
+    public func execute(_ intent: OrderIntent, tier: Tier, quote: MarketQuote, time: Int64) async throws(ExecutionError) -> ExecutionOutcome {
+        var order = intent
+        guard let fill = PaperFillModel.market(side: intent.side, notionalUsd: intent.notionalUsd, bid: quote.bid, ask: quote.ask,
+                                               depthUsd: quote.depthUsd, settings: settings) else {
+            order.status = "rejected"
+            return ExecutionOutcome(order: order)
+        }
+        order.status = fill.partial ? "partially_filled" : "filled"
+        order.quantity = fill.quantity
+        order.price = fill.price
+        return ExecutionOutcome(order: order, fills: [PaperFill(
+            clientOrderId: intent.clientOrderId, symbol: intent.symbol, tier: tier, side: intent.side, quantity: fill.quantity,
+            price: fill.price, feeUsd: fill.feeUsd, liquidity: "taker", time: time, reason: "entry", partial: fill.partial,
+            stopLossPct: intent.stopLossPct, takeProfitPct: intent.takeProfitPct)])
+    }
+}
+
+extension OrderIntent {
+    /// A market order for the decision's size of `equityUsd`, at the proposal's reference price.
+    static func market(_ request: ExecutionRequest, mode: Mode) -> OrderIntent {
         let notional = request.equityUsd * request.decision.sizePct / 100
         return OrderIntent(
             clientOrderId: ClientOrderId.make(cycleId: request.cycleId, proposalId: request.proposal.id),
@@ -69,12 +138,6 @@ public struct DryRunExecutor: Executor {
             side: request.proposal.side, sizePct: request.decision.sizePct, notionalUsd: notional,
             quantity: request.price > 0 ? notional / request.price : 0, price: request.price,
             stopLossPct: request.proposal.stopLossPct, takeProfitPct: request.proposal.takeProfitPct,
-            mode: .dryRun, status: "intended")
-    }
-
-    public func execute(_ intent: OrderIntent) async throws(ExecutionError) -> OrderIntent {
-        var done = intent
-        done.status = "simulated"
-        return done
+            mode: mode, status: "intended")
     }
 }

@@ -146,6 +146,8 @@ public struct PaperPosition: Codable, Sendable, Equatable {
     public var rungsTaken: Int
     public var highWater: Double
     public var entryNotionalUsd: Double
+    /// Open time of the last bar whose prices were checked against the protection (nil: none yet).
+    public var managedThrough: Int64?
 
     /// Signed P&L per unit at `price`.
     func pnlPerUnit(at price: Double) -> Double { side == .buy ? price - entryPrice : entryPrice - price }
@@ -210,7 +212,7 @@ public struct PaperAccount: Codable, Sendable, Equatable {
                 positions.append(PaperPosition(symbol: fill.symbol, tier: fill.tier, side: fill.side, quantity: fill.quantity,
                                                initialQuantity: fill.quantity, entryPrice: fill.price, entryTime: fill.time,
                                                stopPrice: stop, initialRisk: abs(fill.price - stop), rungsTaken: 0,
-                                               highWater: fill.price, entryNotionalUsd: cost))
+                                               highWater: fill.price, entryNotionalUsd: cost, managedThrough: nil))
             }
             openFees[fill.symbol, default: 0] += fill.feeUsd
             return
@@ -249,6 +251,7 @@ public struct PaperAccount: Codable, Sendable, Equatable {
         positions[i].stopPrice = update.stopPrice
         positions[i].highWater = update.highWater
         positions[i].rungsTaken = update.rungsTaken
+        positions[i].managedThrough = update.managedThrough
     }
 }
 
@@ -258,6 +261,7 @@ public struct ProtectionUpdate: Codable, Sendable, Equatable {
     public var stopPrice: Double
     public var highWater: Double
     public var rungsTaken: Int
+    public var managedThrough: Int64
     public var reason: String
 }
 
@@ -329,9 +333,12 @@ public enum ExitManager {
         if p.quantity > 0, let last = bars.last, Double(now - p.entryTime) >= plan.timeStopHours * 3_600 {
             take(p.quantity, touch: last.close, bar: last, reason: "time_stop")
         }
-        let update = changed && p.quantity > 0
+        // Whatever remains records how far it was checked (and any new protection), so a restart resumes here.
+        let update = p.quantity > 0 && !bars.isEmpty
             ? ProtectionUpdate(symbol: p.symbol, stopPrice: p.stopPrice, highWater: p.highWater, rungsTaken: p.rungsTaken,
-                               reason: p.rungsTaken > position.rungsTaken ? "take profit rung \(p.rungsTaken)" : "trailing")
+                               managedThrough: bars.last?.time ?? 0,
+                               reason: p.rungsTaken > position.rungsTaken ? "take profit rung \(p.rungsTaken)"
+                                   : (changed ? "trailing" : "checked"))
             : nil
         return Outcome(fills: fills, update: update)
     }

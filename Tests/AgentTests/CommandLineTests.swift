@@ -198,7 +198,7 @@ let pinnedNow = "2026-11-20T22:00:00Z"
         let data = Fixtures.tempDir()
         let strict = ["--set", "policy.risk.min_combined_conviction=0.99"]
         let out = try await AgentProcess.run(["--interval", "0.001", "--cycles", "2", "--now", pinnedNow] + strict + AgentProcess.common(dataDir: data))
-        #expect(out.status == 0, "\(out.stderr)")
+        try #require(out.status == 0 && out.lines.count == 2, "interval run: status \(out.status), \(out.lines.count) lines, stderr \(out.stderr)")
         let summaries = try out.lines.map(jsonObject)
         let rejected = summaries.filter { ($0["proposals_generated"] as? Int ?? 0) > 0 }
         try #require(!rejected.isEmpty, "the pinned sim hour should produce proposals")
@@ -206,7 +206,7 @@ let pinnedNow = "2026-11-20T22:00:00Z"
         #expect(rejected.allSatisfy { ($0["violated_checks"] as? [String])?.contains("min_combined_conviction") == true })
 
         let audit = try await AgentProcess.run(["audit", "--json", "--data-dir", data])
-        #expect(audit.status == 0)
+        try #require(audit.status == 0, "audit failed: \(audit.stderr)")
         let report = try jsonObject(audit.stdout)
         #expect(report["cycles"] as? Int == 2)
         let checks = report["violated_checks"] as? [[String: Any]] ?? []
@@ -228,7 +228,11 @@ let pinnedNow = "2026-11-20T22:00:00Z"
                        "FAIL min_combined_conviction", "pass kill_switch", "Outcome: NO_TRADE"] {
             #expect(show.stdout.contains(needle), "show lacks \(needle)")
         }
-        let showJSON = try await AgentProcess.run(["show", String(id.prefix(20)), "--json", "--data-dir", data])
+        // The shortest prefix that tells this cycle from the other one (both share the pinned time).
+        let ids = summaries.compactMap { $0["cycle_id"] as? String }
+        let common = ids.count == 2 ? zip(ids[0], ids[1]).prefix { $0 == $1 }.count : id.count - 1
+        let showJSON = try await AgentProcess.run(["show", String(id.prefix(common + 1)), "--json", "--data-dir", data])
+        try #require(showJSON.status == 0, "show --json failed: \(showJSON.stderr)")
         let trail = try jsonObject(showJSON.stdout)
         let events = trail["events"] as? [[String: Any]] ?? []
         #expect(events.first?["type"] as? String == "cycle_started")

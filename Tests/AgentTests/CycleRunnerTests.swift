@@ -33,14 +33,15 @@ final class Counter: @unchecked Sendable {
 /// 2026-11-20T22:00:00Z: the sim market has proposals at this hour.
 let decisionTime: Int64 = 1_795_212_000
 
-func makeRunner(dataDir: String, reviewers: [any Reviewer]? = nil, overrides: [String] = []) throws -> CycleRunner {
+func makeRunner(dataDir: String, reviewers: [any Reviewer]? = nil, overrides: [String] = [], mode: Mode = .dryRun) throws -> CycleRunner {
     let config = try Fixtures.defaults(overrides)
     let ledger = try Ledger(path: dataDir + "/agent.sqlite")
     let board = reviewers.map { ReviewBoard(reviewers: $0, policy: config.policy) } ?? .offline(policy: config.policy)
     var logger = Logger(label: "test")
     logger.logLevel = .critical
-    return CycleRunner(config: config, mode: .dryRun, exchange: "sim", market: SimMarket(seed: config.app.sim.seed),
-                       ledger: ledger, board: board, executor: DryRunExecutor(),
+    let executor: any Executor = mode == .paper ? PaperExecutor(settings: PaperSettings(config.app.paper)) : DryRunExecutor()
+    return CycleRunner(config: config, mode: mode, exchange: "sim", market: SimMarket(seed: config.app.sim.seed),
+                       ledger: ledger, board: board, executor: executor,
                        killSwitch: KillSwitch(dataDir: dataDir), logger: logger)
 }
 

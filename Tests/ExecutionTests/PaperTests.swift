@@ -165,6 +165,15 @@ func bar(_ t: Int64, open: Double, high: Double, low: Double, close c: Double, v
         #expect(out.update?.highWater == 106)
     }
 
+    @Test func quietBarsStillRecordHowFarTheyWereChecked() {
+        let out = ExitManager.manage(opened(), bars: [bar(7_200, open: 100, high: 100, low: 99, close: 100)], atr: 1,
+                                     plan: plan, settings: settings, now: 10_800)
+        #expect(out.fills.isEmpty)
+        #expect(out.update?.managedThrough == 7_200)
+        #expect(out.update?.stopPrice == 94)
+        #expect(out.update?.reason == "checked")
+    }
+
     @Test func theTimeStopClosesWhatIsLeft() {
         let quiet = bar(0, open: 100, high: 101, low: 99, close: 100.5)
         let early = ExitManager.manage(opened(), bars: [quiet], atr: 1, plan: plan, settings: settings, now: 71 * 3_600)
