@@ -44,6 +44,15 @@ public struct AuditReport: Codable, Sendable, Equatable {
     public var abandonedCycles: Int
     /// Events whose payload could not be read (skipped, not fatal).
     public var unreadableEvents: Int = 0
+    /// Circuit breaker trips by breaker, most frequent first.
+    public var circuitBreakers: [BreakerCount] = []
+
+    public struct BreakerCount: Codable, Sendable, Equatable {
+        public var breaker: String
+        public var trips: Int
+        public var latest: String
+        public var recentCycles: [String]
+    }
     /// AI tokens counted against the budget.
     public var aiInputTokens: Int = 0
     public var aiOutputTokens: Int = 0
@@ -73,7 +82,7 @@ public struct AuditReport: Codable, Sendable, Equatable {
 enum Auditor {
     /// `since` filters on when cycles were recorded (wall clock); `check` keeps one check's proposals.
     static func report(ledger: Ledger, since: Int64?, check: String?) throws -> AuditReport {
-        let types = ["cycle_finished", "policy_evaluation", "review", "halted", "cycle_abandoned", "shadow"]
+        let types = ["cycle_finished", "policy_evaluation", "review", "halted", "cycle_abandoned", "shadow", "circuit_breaker"]
         let events = try ledger.events(types: types).filter { since == nil || $0.recordedAt >= Double(since ?? 0) }
 
         var statuses: [String: Int] = [:]
@@ -89,6 +98,7 @@ enum Auditor {
         var blockedSymbols: [String] = [], enabledSymbols: [String] = []
 
         var unreadable = 0
+        var breakerHits: [String: [(cycle: String, seq: Int64, detail: String)]] = [:]
         for event in events {
           // One unreadable event (a payload from an older build, say) is counted, never fatal to the audit.
           do {
@@ -134,6 +144,9 @@ enum Auditor {
                 halts += 1
             case "cycle_abandoned":
                 abandoned += 1
+            case "circuit_breaker":
+                let trip = try event.value(BreakerTrip.self)
+                breakerHits[trip.breaker, default: []].append((event.cycleId, event.seq, trip.detail))
             default:
                 break
             }
@@ -180,6 +193,10 @@ enum Auditor {
                            reviewerVetoes: check == nil ? vetoCounts : [], reviewerViolations: reviewerViolations,
                            aiCalls: calls, aiCacheHits: cacheHits, aiCostUsd: Format.round(cost, 6), halts: halts,
                            abandonedCycles: abandoned, unreadableEvents: unreadable)
+        report.circuitBreakers = breakerHits.map { name, hits in
+            AuditReport.BreakerCount(breaker: name, trips: hits.count, latest: hits.max { $0.seq < $1.seq }?.detail ?? "",
+                                     recentCycles: recent(hits.map { ($0.cycle, $0.seq) }))
+        }.sorted { $0.trips != $1.trips ? $0.trips > $1.trips : $0.breaker < $1.breaker }
         report.aiInputTokens = inputTokens
         report.aiOutputTokens = outputTokens
         report.budgetFallbacks = fallbacks
@@ -195,6 +212,13 @@ enum Auditor {
         lines.append("Cycles: \(r.cycles)\(statuses.isEmpty ? "" : " (\(statuses))")")
         if r.unreadableEvents > 0 {
             lines.append("Skipped \(r.unreadableEvents) ledger events this build cannot read (see `agent show` on their cycles)")
+        }
+        if !r.circuitBreakers.isEmpty {
+            lines.append("Circuit breakers tripped:")
+            for b in r.circuitBreakers {
+                lines.append("  \(b.breaker.padding(toLength: 27, withPad: " ", startingAt: 0)) \(String(b.trips).leftPad(5))  latest: \(b.latest)")
+                lines.append("  \(String(repeating: " ", count: 27))        recent: \(b.recentCycles.prefix(3).joined(separator: " "))")
+            }
         }
         if r.halts > 0 || r.abandonedCycles > 0 {
             lines.append("Halted by the kill switch: \(r.halts); abandoned mid-cycle: \(r.abandonedCycles)")

@@ -218,27 +218,7 @@ struct RunSetup {
         }
         try Recovery.closeAbandonedCycles(ledger: ledger, logger: logger)
 
-        let market: any MarketDataSource
-        if exchange != "sim" {
-            market = try VenueFactory.market(exchange: exchange, config: config.app)
-        } else if config.app.sim.csv.isEmpty {
-            market = SimMarket(seed: config.app.sim.seed)
-        } else {
-            var series: [CandleSeries] = []
-            for source in config.app.sim.csv {
-                do {
-                    let loaded = try CandleCSV.load(path: source.path, symbol: source.symbol.isEmpty ? nil : source.symbol)
-                    if !loaded.gaps.isEmpty || !loaded.duplicateTimes.isEmpty {
-                        logger.warning("CSV has gaps or duplicate hours", metadata: [
-                            "file": "\(source.path)", "gaps": "\(loaded.gaps.count)", "duplicates": "\(loaded.duplicateTimes.count)"])
-                    }
-                    series.append(loaded)
-                } catch {
-                    throw CLIError.badInput("sim.csv: \(error)")
-                }
-            }
-            market = ReplayMarket(series: series)
-        }
+        let market = try MarketSource.make(exchange: exchange, config: config.app, logger: logger)
         runner = CycleRunner(config: config, mode: mode, exchange: exchange, market: market, ledger: ledger,
                              board: try ReviewSetup.board(config), executor: mode == .paper ? PaperExecutor(settings: PaperSettings(config.app.paper)) : DryRunExecutor(),
                              killSwitch: KillSwitch(dataDir: common.dataDir), logger: logger)

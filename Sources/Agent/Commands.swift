@@ -1,5 +1,6 @@
 import ArgumentParser
 import Config
+import Execution
 import Foundation
 import Ledger
 import Model
@@ -134,6 +135,35 @@ struct ConfigCommand: AsyncParsableCommand {
     }
 }
 
+extension Kill {
+    /// Closes every PAPER position at market, ledger first. DRY_RUN holds nothing.
+    func flattenPositions(ledger: Ledger, id: String, now: Int64) async throws {
+        let config = try common.loadConfig()
+        let mode = common.mode ?? config.app.mode
+        switch mode {
+        case .dryRun:
+            write("DRY_RUN holds no positions: nothing to flatten")
+        case .live:
+            throw CLIError.badInput("flattening LIVE positions is not available in this build yet: close them on the venue")
+        case .paper:
+            let book = try PaperBook.rebuild(ledger: ledger, startingEquity: config.app.portfolio.startingEquityUsd)
+            guard !book.account.positions.isEmpty else {
+                write("no open PAPER positions: nothing to flatten")
+                return
+            }
+            let logger = AgentLogging.logger(level: common.logLevel ?? config.app.logging.level)
+            let market = try MarketSource.make(exchange: common.exchange ?? config.app.exchange, config: config.app, logger: logger)
+            let snapshot = try await market.snapshot(symbols: book.account.positions.map(\.symbol), at: now,
+                                                     historyHours: 48)
+            let events = PaperDesk.flatten(book, snapshot: snapshot, settings: PaperSettings(config.app.paper), time: now, reason: "flatten")
+            try ledger.append(events.map { try $0.newEvent(cycleId: id, time: now) })
+            for case .fill(let f) in events {
+                write("closed \(f.symbol): \(f.side.rawValue) \(Format.number(f.quantity)) @ \(Format.number(f.price))")
+            }
+        }
+    }
+}
+
 struct Kill: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "The kill switch: `on` halts every cycle before any review or order, `off` resumes, `status` shows it.")
@@ -148,13 +178,21 @@ struct Kill: AsyncParsableCommand {
     @Option(help: "With `on`: why (kept in the file and the ledger).")
     var reason: String = ""
 
-    @Option(help: "Folder holding the KILL_SWITCH file and agent.sqlite.")
-    var dataDir: String = "data"
+    @Flag(help: "With `on`: also close every position at market (PAPER), recorded in the ledger.")
+    var flatten = false
+
+    @OptionGroup var common: CommonOptions
+
+    var dataDir: String { common.dataDir }
+
+    func validate() throws {
+        if flatten && action != .on { throw ValidationError("--flatten goes with `kill on`") }
+    }
 
     func run() async throws {
         try await AgentMain.guarded {
             let killSwitch = KillSwitch(dataDir: dataDir)
-            let now = UTC.now()
+            let now = try common.pinnedTime() ?? UTC.now()
             switch action {
             case .status:
                 let status = killSwitch.status()
@@ -169,8 +207,10 @@ struct Kill: AsyncParsableCommand {
             }
             // A manual intervention: recorded in the ledger for the audit trail.
             let ledger = try openLedger(dataDir: dataDir, mustExist: false)
-            try ledger.append(NewEvent.json("manual-\(UTC.compact(now))", "kill_switch", now,
-                                            CycleNote(reason: "\(action.rawValue)\(reason.isEmpty ? "" : ": \(reason)")")))
+            let id = "manual-\(UTC.compact(now))"
+            try ledger.append(NewEvent.json(id, "kill_switch", now,
+                                            CycleNote(reason: "\(action.rawValue)\(flatten ? " --flatten" : "")\(reason.isEmpty ? "" : ": \(reason)")")))
+            if flatten { try await flattenPositions(ledger: ledger, id: id, now: now) }
         }
     }
 }

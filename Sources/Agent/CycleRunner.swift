@@ -144,8 +144,22 @@ public struct CycleRunner: Sendable {
         let benchmark = config.signals.regime.benchmark
         var symbols = UniverseBuilder.candidateSymbols(config.universe)
         if !symbols.contains(benchmark) { symbols.append(benchmark) }
-        let snapshot = try await market.snapshot(symbols: symbols, at: time, historyHours: config.app.loop.historyHours)
+        let snapshot: MarketSnapshot
+        do {
+            snapshot = try await market.snapshot(symbols: symbols, at: time, historyHours: config.app.loop.historyHours)
+        } catch {
+            try record(cycleId, time, "circuit_breaker", BreakerTrip(breaker: "venue_disconnected", value: nil, limit: nil,
+                                                                    detail: "\(market.name): \(error)", action: "halt"))
+            throw error
+        }
         for tape in snapshot.symbols { marks[tape.symbol] = tape.last }
+
+        // Circuit breakers: whole-cycle stops, before any reviewer can spend money or any entry is made.
+        let trips = CircuitBreakers.evaluate(config.policy, state: state, snapshot: snapshot, now: time)
+        if !trips.isEmpty {
+            try trip(trips, cycleId: cycleId, time: time, paper: paper, snapshot: snapshot, summary: &summary, log: log)
+            return
+        }
         let regime = RegimeDetector.detect(config.signals.regime, benchmark: snapshot.symbol(benchmark))
         try record(cycleId, time, "regime", regime)
         summary.regime = regime.regime
@@ -274,6 +288,24 @@ public struct CycleRunner: Sendable {
             if filled.isEmpty {
                 summary.noTradeReason = "approved orders did not fill: " + orders.map { "\($0.symbol) \($0.status)" }.joined(separator: ", ")
             }
+        }
+    }
+
+    /// Records the trips, turns the kill switch on for a drawdown trip (flattening PAPER positions when the
+    /// policy says so), and halts the cycle.
+    private func trip(_ trips: [BreakerTrip], cycleId: String, time: Int64, paper: PaperBook?, snapshot: MarketSnapshot,
+                      summary: inout CycleSummary, log: Logger) throws {
+        try ledger.append(trips.map { try NewEvent.json(cycleId, "circuit_breaker", time, $0) })
+        summary.circuitBreakers = trips
+        summary.status = .halted
+        summary.noTradeReason = "circuit breaker: " + trips.map(\.detail).joined(separator: "; ")
+        for t in trips { log.warning("circuit breaker tripped", metadata: ["breaker": "\(t.breaker)", "detail": "\(t.detail)"]) }
+        guard let kill = trips.first(where: { $0.action == "kill_switch" }) else { return }
+        try killSwitch.turnOn(reason: "circuit breaker \(kill.breaker): \(kill.detail)", at: time)
+        if config.policy.circuitBreakers.flattenOnKill, let book = paper, !book.account.positions.isEmpty {
+            let events = PaperDesk.flatten(book, snapshot: snapshot, settings: PaperSettings(config.app.paper), time: time, reason: "flatten")
+            try ledger.append(events.map { try $0.newEvent(cycleId: cycleId, time: time) })
+            for case .fill(let fill) in events { summary.exits.append(fill) }
         }
     }
 

@@ -1,3 +1,4 @@
+import Execution
 import Foundation
 import Ledger
 import Model
@@ -153,6 +154,23 @@ enum CycleTrail {
                 if !s.violatedChecks.isEmpty { line("  violated checks: \(s.violatedChecks.joined(separator: ", "))") }
                 line("  review: \(s.review.calls) calls, \(s.review.cacheHits) cache hits, $\(fmt(s.review.costUsd)) of $\(fmt(s.review.budgetUsd)) budget")
                 line("  timings ms: universe \(fmt(s.timingsMs.universe)), triggers \(fmt(s.timingsMs.triggers)), rules \(fmt(s.timingsMs.rules)), review \(fmt(s.timingsMs.review)), risk \(fmt(s.timingsMs.risk)), execution \(fmt(s.timingsMs.execution)), total \(fmt(s.timingsMs.total))")
+            case "circuit_breaker":
+                let t = try e.value(BreakerTrip.self)
+                line()
+                line("CIRCUIT BREAKER \(t.breaker) (\(t.action)): \(t.detail)")
+            case "paper_fill":
+                let f = try e.value(PaperFill.self)
+                line("Paper fill (\(f.reason)): \(f.side.rawValue) \(f.symbol) \(fmt(f.quantity)) @ \(fmt(f.price)) = $\(fmt(f.notionalUsd)), fee $\(fmt(f.feeUsd))\(f.partial ? ", partial" : "")")
+            case "paper_funding":
+                let f = try e.value(FundingPayment.self)
+                line("Funding \(f.symbol) at \(UTC.iso8601(f.settlementTime)): rate \(fmt(f.rate * 100))% on $\(fmt(f.notionalUsd)) = $\(fmt(f.paymentUsd)) \(f.paymentUsd >= 0 ? "paid" : "received")")
+            case "protection_update":
+                let u = try e.value(ProtectionUpdate.self)
+                line("Protection \(u.symbol): stop \(fmt(u.stopPrice)), high \(fmt(u.highWater)), rungs taken \(u.rungsTaken) (\(u.reason))")
+            case "equity":
+                let p = try e.value(EquityPoint.self)
+                line()
+                line("Equity $\(fmt(p.equityUsd)) (cash $\(fmt(p.cashUsd)), \(p.openPositions) open positions)")
             default:
                 line()
                 line("\(e.type): \(String(decoding: e.payload, as: UTF8.self))")

@@ -122,9 +122,11 @@ struct PaperBook: Sendable {
                          sizePct: current > 0 ? p.quantity * (all[p.symbol] ?? p.entryPrice) / current * 100 : 0,
                          openedAt: p.entryTime)
         }
-        return PortfolioState(equityUsd: current, peakEquityUsd: peak, dayStartEquityUsd: equity(before: day),
-                              weekStartEquityUsd: equity(before: monday), openPositions: positions, recentTrades: trades,
-                              consecutiveLosses: losses, lastLossTime: lastLoss)
+        var state = PortfolioState(equityUsd: current, peakEquityUsd: peak, dayStartEquityUsd: equity(before: day),
+                                   weekStartEquityUsd: equity(before: monday), openPositions: positions, recentTrades: trades,
+                                   consecutiveLosses: losses, lastLossTime: lastLoss)
+        state.lossTimes = account.closedTrades.filter { $0.pnlUsd < 0 && $0.exitTime > now - StateProjection.tradeWindow }.map(\.exitTime)
+        return state
     }
 }
 
@@ -132,6 +134,25 @@ struct PaperBook: Sendable {
 /// and funding on perpetual-style symbols at every 8h settlement crossed.
 enum PaperDesk {
     static let fundingInterval: Int64 = 8 * 3_600
+
+    /// Closes every position at market (bid for longs, ask for shorts, with the fill model's slippage and fees).
+    static func flatten(_ book: PaperBook, snapshot: MarketSnapshot, settings: PaperSettings, time: Int64, reason: String) -> [PaperEvent] {
+        book.account.positions.compactMap { p in
+            let tape = snapshot.symbol(p.symbol)
+            let mark = tape?.last ?? book.marks[p.symbol] ?? p.entryPrice
+            let bid = tape?.bid ?? mark, ask = tape?.ask ?? mark
+            let side: Side = p.side == .buy ? .sell : .buy
+            let depth = (side == .sell ? tape?.bidDepthUSD : tape?.askDepthUSD) ?? p.quantity * mark
+            // Closing must close everything: the depth cap does not apply to a flatten.
+            var closing = settings
+            closing.maxDepthMultiple = .greatestFiniteMagnitude
+            guard let fill = PaperFillModel.market(side: side, notionalUsd: p.quantity * (side == .sell ? bid : ask), bid: bid, ask: ask,
+                                                   depthUsd: max(depth, 1), settings: closing) else { return nil }
+            return .fill(PaperFill(clientOrderId: "paper-\(p.symbol)-\(time)-flatten", symbol: p.symbol, tier: p.tier, side: side,
+                                   quantity: p.quantity, price: fill.price, feeUsd: p.quantity * fill.price * settings.takerFeeBps / 10_000,
+                                   liquidity: "taker", time: time, reason: reason))
+        }
+    }
 
     static func manage(_ book: PaperBook, snapshot: MarketSnapshot, now: Int64, plan: ExitPlan, settings: PaperSettings,
                        atrPeriod: Int) -> [PaperEvent] {

@@ -27,8 +27,10 @@ public struct CycleSummary: Codable, Sendable, Equatable {
     public var executedTrades: [OrderIntent]
     /// What DRY_RUN would have placed.
     public var dryRunOrders: [OrderIntent]
-    /// PAPER: protective exits filled this cycle (stops, take-profits, trailing and time stops).
+    /// PAPER: protective exits filled this cycle (stops, take-profits, trailing and time stops, flattens).
     public var exits: [PaperFill] = []
+    /// Circuit breakers that halted this cycle.
+    var circuitBreakers: [BreakerTrip] = []
     public var portfolio: PortfolioSummary
     public var timingsMs: Timings
     public var configHash: String

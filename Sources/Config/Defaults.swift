@@ -215,6 +215,16 @@ reviewers:
   # MEDIUM for medium_risk_hours, then LOW.
   news_risk: {high_risk_block_hours: 6, medium_risk_hours: 12}
 
+# Circuit breakers halt a whole cycle before any reviewer runs (no AI spend, no entries), each trip recorded:
+# daily_stop_loss, weekly_stop_loss and max_drawdown use the risk limits above; max_drawdown also turns the
+# kill switch on (and flattens when flatten_on_kill is true); consecutive losses and losses in 24h cool down;
+# stale market data stops entries.
+circuit_breakers:
+  max_losses_24h: 5                # losing trades within 24h before a cooldown
+  losses_24h_cooldown_minutes: 240
+  max_data_age_minutes: 120        # the newest closed bar older than this: data is stale
+  flatten_on_kill: false           # when the drawdown breaker turns the kill switch on, also close positions
+
 ai_budget:
   max_cost_per_cycle_usd: 2.0
   max_calls_per_hour: 60

@@ -392,6 +392,7 @@ public struct RulesConfig: Codable, Sendable, Equatable {
 public struct PolicyConfig: Codable, Sendable, Equatable {
     public var risk: RiskLimits
     public var reviewers: ReviewerPolicy
+    public var circuitBreakers: CircuitBreakerLimits
     public var aiBudget: AIBudget
     public var execution: ExecutionPolicy
 }
@@ -420,6 +421,16 @@ public struct RiskLimits: Codable, Sendable, Equatable {
     public var cutToCaps: Bool
     /// A size cut below this is rejected instead.
     public var minSizePct: Double
+}
+
+public struct CircuitBreakerLimits: Codable, Sendable, Equatable {
+    /// Losing trades within 24h that start a cooldown.
+    public var maxLosses24h: Int
+    public var losses24hCooldownMinutes: Int
+    /// Market data whose newest closed bar is older than this is stale: no new entries.
+    public var maxDataAgeMinutes: Int
+    /// When the drawdown breaker turns the kill switch on, also close every position.
+    public var flattenOnKill: Bool
 }
 
 public struct LossCooldown: Codable, Sendable, Equatable {

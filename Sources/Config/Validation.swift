@@ -171,6 +171,9 @@ enum Validation {
     }
 
     static func policy(_ c: PolicyConfig, _ v: inout ConfigValidator) {
+        v.range(c.circuitBreakers.maxLosses24h, 1...1_000, at: "circuit_breakers.max_losses_24h")
+        v.range(c.circuitBreakers.losses24hCooldownMinutes, 0...100_000, at: "circuit_breakers.losses_24h_cooldown_minutes")
+        v.range(c.circuitBreakers.maxDataAgeMinutes, 60...100_000, at: "circuit_breakers.max_data_age_minutes")
         let r = c.risk
         v.range(r.dailyStopLossPct, 0...100, at: "risk.daily_stop_loss_pct")
         v.range(r.weeklyStopLossPct, 0...100, at: "risk.weekly_stop_loss_pct")

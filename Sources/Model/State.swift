@@ -75,6 +75,8 @@ public struct PortfolioState: Codable, Sendable, Equatable {
     public var recentTrades: [TradeRecord]
     public var consecutiveLosses: Int
     public var lastLossTime: Int64?
+    /// Exit times of losing trades within the trade window, oldest first.
+    public var lossTimes: [Int64] = []
 
     public init(equityUsd: Double, peakEquityUsd: Double? = nil, dayStartEquityUsd: Double? = nil,
                 weekStartEquityUsd: Double? = nil, openPositions: [OpenPosition] = [], recentTrades: [TradeRecord] = [],

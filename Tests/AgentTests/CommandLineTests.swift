@@ -152,6 +152,30 @@ let pinnedNow = "2026-11-20T22:00:00Z"
         #expect(try ledger.events(types: ["kill_switch"]).count == 2)
     }
 
+    /// PAPER end to end: a cycle opens positions, `kill on --flatten` closes them all at market, ledger first.
+    @Test func paperThenKillFlatten() async throws {
+        let data = Fixtures.tempDir()
+        let paper = ["--mode", "PAPER"] + AgentProcess.common(dataDir: data)
+        let out = try await AgentProcess.run(["--once", "--now", pinnedNow] + paper)
+        try #require(out.status == 0, "\(out.stderr)")
+        let s = try jsonObject(out.lines.first ?? "")
+        #expect(s["status"] as? String == "EXECUTED")
+        let portfolio = s["portfolio"] as? [String: Any]
+        let opened = portfolio?["open_positions"] as? Int ?? 0
+        #expect(opened > 0)
+        #expect(portfolio?["cash_usd"] is Double)
+        let flat = try await AgentProcess.run(["kill", "on", "--flatten", "--reason", "test", "--now", "2026-11-20T23:00:00Z"] + paper)
+        #expect(flat.status == 0, "\(flat.stderr)")
+        #expect(flat.stdout.components(separatedBy: "closed ").count - 1 == opened)
+        let ledger = try Ledger(path: data + "/agent.sqlite")
+        let closes = try ledger.events(types: ["paper_fill"]).filter { $0.cycleId.hasPrefix("manual-") }
+        #expect(closes.count == opened)
+        let next = try jsonObject(try await AgentProcess.run(["--once", "--now", "2026-11-21T00:00:00Z"] + paper).lines.first ?? "")
+        #expect(next["status"] as? String == "HALTED")
+        #expect((next["portfolio"] as? [String: Any])?["open_positions"] as? Int == 0)
+        #expect(try await AgentProcess.run(["kill", "off", "--flatten", "--data-dir", data]).status == 2)
+    }
+
     @Test func badConfigurationExitsTwoWithPositions() async throws {
         let root = Fixtures.tempDir()
         let config = root + "/config", policy = root + "/policy"
