@@ -304,7 +304,8 @@ public enum Dec {
         Decimal(string: "\(value)", locale: Locale(identifier: "en_US_POSIX")) ?? Decimal(value)
     }
 
-    public static func double(_ value: Decimal) -> Double { NSDecimalNumber(decimal: value).doubleValue }
+    /// The double nearest the decimal's text (so 0.0333 stays 0.0333, not 0.033299999999999996).
+    public static func double(_ value: Decimal) -> Double { Double(value.description) ?? NSDecimalNumber(decimal: value).doubleValue }
 }
 
 /// Protective stops, venue by venue.

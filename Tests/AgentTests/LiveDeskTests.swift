@@ -294,3 +294,27 @@ struct LiveRig {
         #expect(abs(d - (1 - 0.8 / 0.996) * 100) < 1e-9)
     }
 }
+
+/// LIVE on Coinbase spot: the entry's fill is read back by client id, and the protective stop is a stop-limit.
+@Suite struct LiveCoinbaseTests {
+    @Test func aSpotEntryIsProtectedByAStopLimitBelowTheFill() async throws {
+        let fake = try FakeCoinbaseVenue()            // its P-256 key is generated per instance
+        let venue = Coinbase(settings: CoinbaseSettings(baseURL: fake.baseURL, limits: VenueLimits(maxRetries: 1, timeout: 5)),
+                             credentials: try CoinbaseCredentials(keyName: FakeCoinbaseVenue.keyName, privateKey: fake.privateKeyPEM))
+        let ledger = try Ledger(path: Fixtures.tempDir("agent-live-cb") + "/agent.sqlite")
+        let desk = LiveDesk(venue: venue, ledger: ledger, settings: LiveRig.defaultSettings)
+        let outcome = try await desk.executor(haltReason: { nil }).execute(
+            LiveRig.intent(), tier: .core, quote: MarketQuote(bid: 2999, ask: 3000, depthUsd: 1e6), time: 1_767_225_600)
+        #expect(outcome.order.status == "filled")
+        #expect(outcome.order.quantity == 0.0333)                  // 100 / 3000 rounded down to the 0.0001 step
+        let bodies = fake.requests("/orders", method: "POST").map { String(decoding: $0.body, as: UTF8.self) }
+        #expect(bodies.count == 2)
+        #expect(bodies.first?.contains("market_market_ioc") == true)
+        let stop = bodies.last ?? ""
+        #expect(stop.contains("stop_limit_stop_limit_gtc") && stop.contains(#""stop_price":"2850""#)
+                && stop.contains(#""limit_price":"2835.75""#) && stop.contains("STOP_DIRECTION_STOP_DOWN") && stop.contains(#""side":"SELL""#))
+        let book = try LiveBook.rebuild(ledger: ledger)
+        #expect(book.positions["ETH-USD"]?.quantity == 0.0333)
+        #expect(book.stops(on: "ETH-USD").count == 1)
+    }
+}

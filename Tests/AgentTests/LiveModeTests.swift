@@ -138,6 +138,35 @@ import Testing
         try s.expectConsistent("second run")
     }
 
+    @Test func aPositionOpenedByHandHaltsEntriesUntilReconcileAck() async throws {
+        let s = try Setup()
+        s.fake.setPosition("XRPUSDT", amount: 100, entry: 0.6)
+        let reconcileArgs = ["reconcile", "--exchange", "binance", "--set", "app.venues.binance.base_url=\(s.fake.baseURL)"]
+            + AgentProcess.common(dataDir: s.data)
+        // Compare only: shows the unknown position, records nothing, sends nothing.
+        let compare = try await AgentProcess.run(reconcileArgs + ["--json"], environment: s.environment())
+        #expect(compare.status == 0, "\(compare.stderr.suffix(1500))")
+        let report = try #require(try jsonObject(compare.stdout)["report"] as? [String: Any])
+        #expect(report["requires_manual_review"] as? Bool == true)
+        #expect((report["discrepancies"] as? [[String: Any]])?.first?["kind"] as? String == "unknown_position")
+        #expect(try s.ledger.count() == 0)
+        let halted = try await s.run()
+        let summary = try jsonObject(halted.lines.last ?? "")
+        #expect(summary["status"] as? String == "HALTED")
+        #expect((summary["no_trade_reason"] as? String)?.contains("REQUIRES_MANUAL_REVIEW") == true)
+        #expect(s.fake.clientIds.isEmpty)                        // no entry while review is required
+        let text = try await AgentProcess.run(reconcileArgs, environment: s.environment())
+        #expect(text.stdout.contains("CRITICAL unknown_position XRP-USD") && text.stdout.contains("REQUIRES_MANUAL_REVIEW"))
+        let ack = try await AgentProcess.run(reconcileArgs + ["--ack"], environment: s.environment())
+        #expect(ack.status == 0 && ack.stdout.contains("adopted positions XRP-USD"), "\(ack.stdout) \(ack.stderr.suffix(800))")
+        let resumed = try await s.run()
+        #expect(try jsonObject(resumed.lines.last ?? "")["status"] as? String == "EXECUTED", "\(resumed.stdout.prefix(1500))")
+        #expect(s.fake.positionAmount("XRPUSDT") == 100)         // the adopted position is never traded
+        // Without keys, reconcile refuses before touching anything.
+        let noKeys = try await AgentProcess.run(reconcileArgs, environment: s.environment(keys: false))
+        #expect(noKeys.status == 2 && noKeys.stderr.contains("BINANCE_API_KEY"))
+    }
+
     // MARK: Crash and restart
 
     @Test(arguments: ["before_send", "after_send", "after_fill", "after_stop_send"])
