@@ -93,7 +93,7 @@ public struct AgentCommand: AsyncParsableCommand {
           agent audit --since 24h               which policy checks blocked what
           agent show <cycle id>                 one cycle's full trail
         """,
-        subcommands: [Run.self, Audit.self, Show.self, ConfigCommand.self, Kill.self, MarketCommand.self],
+        subcommands: [Run.self, Audit.self, Show.self, ConfigCommand.self, Kill.self, MarketCommand.self, ReconcileCommand.self],
         defaultSubcommand: Run.self)
 
     public init() {}
@@ -203,9 +203,6 @@ struct RunSetup {
                 throw CLIError.badInput("refusing to run LIVE: " + missing.joined(separator: "; "))
             }
         }
-        guard mode != .live else {
-            throw CLIError.badInput("LIVE execution is not available in this build yet: use DRY_RUN or PAPER")
-        }
         guard ["sim", "coinbase", "binance"].contains(exchange) else {
             throw CLIError.badInput("unknown exchange '\(exchange)': use sim, coinbase or binance")
         }
@@ -218,10 +215,31 @@ struct RunSetup {
         }
         try Recovery.closeAbandonedCycles(ledger: ledger, logger: logger)
 
-        let market = try MarketSource.make(exchange: exchange, config: config.app, logger: logger)
+        let market: any MarketDataSource
+        var liveDesk: LiveDesk?
+        if mode == .live {
+            let desk = try LiveDesk.make(exchange: exchange, config: config, ledger: ledger)
+            liveDesk = desk
+            guard let data = desk.venue as? any MarketDataSource else {
+                throw CLIError.failed("the \(exchange) connector gives no market data")
+            }
+            market = data
+        } else {
+            market = try MarketSource.make(exchange: exchange, config: config.app, logger: logger)
+        }
+        let killSwitch = KillSwitch(dataDir: common.dataDir)
+        let executor: any Executor = switch mode {
+        case .paper: PaperExecutor(settings: PaperSettings(config.app.paper))
+        case .live: liveDesk.map { desk in desk.executor(haltReason: { killSwitch.status().reason }) } ?? DryRunExecutor()
+        case .dryRun: DryRunExecutor()
+        }
         runner = CycleRunner(config: config, mode: mode, exchange: exchange, market: market, ledger: ledger,
-                             board: try ReviewSetup.board(config), executor: mode == .paper ? PaperExecutor(settings: PaperSettings(config.app.paper)) : DryRunExecutor(),
-                             killSwitch: KillSwitch(dataDir: common.dataDir), logger: logger)
+                             board: try ReviewSetup.board(config), executor: executor,
+                             killSwitch: killSwitch, logger: logger)
+        runner.liveDesk = liveDesk
+        if mode == .live {
+            logger.warning("LIVE mode: real orders on \(exchange)", metadata: ["exchange": "\(exchange)"])
+        }
         runner.newsSource = NewsIngest.make(config: config)
     }
 }

@@ -144,7 +144,17 @@ extension Kill {
         case .dryRun:
             write("DRY_RUN holds no positions: nothing to flatten")
         case .live:
-            throw CLIError.badInput("flattening LIVE positions is not available in this build yet: close them on the venue")
+            // Closing real positions is a real-money action: the same four conditions as any LIVE run.
+            let exchange = common.exchange ?? config.app.exchange
+            let missing = LiveGate.missing(exchange: exchange, confirmLive: common.confirmLive, policy: config.policy,
+                                           environment: ProcessInfo.processInfo.environment)
+            guard missing.isEmpty else {
+                throw CLIError.badInput("refusing to flatten LIVE: " + missing.joined(separator: "; ") + " (the kill switch is on)")
+            }
+            let desk = try LiveDesk.make(exchange: exchange, config: config, ledger: ledger)
+            for r in try await desk.flatten(cycleId: id, time: now, reason: reason.isEmpty ? "kill switch" : reason) {
+                write("close \(r.symbol) (\(r.clientOrderId)): \(r.status)")
+            }
         case .paper:
             let book = try PaperBook.rebuild(ledger: ledger, startingEquity: config.app.portfolio.startingEquityUsd)
             guard !book.account.positions.isEmpty else {

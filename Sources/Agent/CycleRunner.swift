@@ -38,6 +38,8 @@ public struct CycleRunner: Sendable {
     public var logger: Logger
     /// News for M1 (nil = no feeds configured: M1 gets no items).
     public var newsSource: NewsIngest?
+    /// LIVE: the venue desk that reconciles, protects and guards positions at the start of every cycle.
+    var liveDesk: LiveDesk?
 
     public init(config: LoadedConfig, mode: Mode, exchange: String, market: any MarketDataSource, ledger: Ledger,
                 board: ReviewBoard, executor: any Executor, killSwitch: KillSwitch, logger: Logger) {
@@ -126,6 +128,25 @@ public struct CycleRunner: Sendable {
             paper = book
         }
 
+        // LIVE: rebuild the book from the ledger and reconcile it with the venue (pending orders looked up by client
+        // id, manual changes recorded, stops restored, futures guard, funding). Like PAPER protection this only
+        // ever reduces risk, so it runs before the kill switch; a critical discrepancy stops new entries.
+        var live: (desk: LiveDesk, report: ReconcileReport)?
+        if mode == .live {
+            guard let liveDesk else { throw CLIError.failed("LIVE cycle without a venue desk") }
+            let report = try await liveDesk.reconcile(cycleId: cycleId, time: time, act: true)
+            live = (liveDesk, report)
+            if report.requiresManualReview {
+                let reason = "REQUIRES_MANUAL_REVIEW: " + report.reviewReasons.joined(separator: "; ")
+                    + " (inspect with `agent reconcile`, then `agent reconcile --ack`)"
+                try record(cycleId, time, "halted", CycleNote(reason: reason))
+                summary.status = .halted
+                summary.noTradeReason = reason
+                log.warning("halted: manual review required", metadata: ["reasons": "\(report.reviewReasons)"])
+                return
+            }
+        }
+
         // Invariant 6: the kill switch is checked before anything costs money or places an order.
         if let reason = killSwitch.status().reason {
             try record(cycleId, time, "halted", CycleNote(reason: reason))
@@ -135,8 +156,12 @@ public struct CycleRunner: Sendable {
             return
         }
 
-        let state = try StateProjection.rebuild(ledger: ledger, mode: mode, now: time,
+        var state = try StateProjection.rebuild(ledger: ledger, mode: mode, now: time,
                                                 startingEquity: config.app.portfolio.startingEquityUsd, paper: paper, marks: marks)
+        if let live {
+            state = try LiveBook.rebuild(ledger: ledger).portfolioState(
+                equityUsd: live.report.equityUsd ?? state.equityUsd, now: time)
+        }
         summary.portfolio = .init(equityUsd: Format.round(state.equityUsd, 2), openPositions: state.openPositions.count)
 
         // Universe (with the regime it depends on).

@@ -37,4 +37,29 @@ enum VenueFactory {
             throw CLIError.badInput("exchange '\(exchange)' has no venue connector: use coinbase or binance (or sim)")
         }
     }
+
+    /// The trading connector for LIVE: the same connector as `market`, but keys are required.
+    static func trading(exchange: String, config: AppConfig,
+                        environment: [String: String] = ProcessInfo.processInfo.environment) throws -> any TradingVenue & VenueMarketData {
+        switch exchange {
+        case "binance":
+            guard let credentials = BinanceCredentials.fromEnvironment(environment) else {
+                throw CLIError.badInput("LIVE on binance needs BINANCE_API_KEY and BINANCE_API_SECRET in the environment")
+            }
+            return BinanceFutures(settings: binanceSettings(config.venues.binance), credentials: credentials)
+        case "coinbase":
+            let credentials: CoinbaseCredentials?
+            do {
+                credentials = try CoinbaseCredentials.fromEnvironment(environment)
+            } catch {
+                throw CLIError.badInput("coinbase keys: \(error.message)")
+            }
+            guard let credentials else {
+                throw CLIError.badInput("LIVE on coinbase needs COINBASE_API_KEY_NAME and COINBASE_API_PRIVATE_KEY in the environment")
+            }
+            return Coinbase(settings: coinbaseSettings(config.venues.coinbase), credentials: credentials)
+        default:
+            throw CLIError.badInput("exchange '\(exchange)' cannot trade LIVE: use coinbase or binance")
+        }
+    }
 }

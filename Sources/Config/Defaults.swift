@@ -233,6 +233,14 @@ ai_budget:
 
 execution:
   allow_live: false                # LIVE also needs --mode LIVE, --confirm-live and keys in the environment
+  margin_type: isolated            # Binance: set before every entry (isolated or cross)
+  stop_limit_offset_pct: 0.5       # Coinbase protective stop-limit: limit this far beyond the stop
+
+futures:                           # Binance USD-M guard, every LIVE cycle
+  reduce_margin_ratio: 0.70        # maintenance margin / margin balance above this: close half
+  close_margin_ratio: 0.85         # above this: close the position
+  min_liquidation_distance_pct: 20.0  # min_liquidation_distance: new entries need liquidation this far away
+  maintenance_margin_rate: 0.005   # assumed by the policy check; execution re-checks with real brackets
 """#
 
     /// `prompts/m1_news.md`

@@ -395,6 +395,8 @@ public struct PolicyConfig: Codable, Sendable, Equatable {
     public var circuitBreakers: CircuitBreakerLimits
     public var aiBudget: AIBudget
     public var execution: ExecutionPolicy
+    /// Binance USD-M guard: margin ratio and liquidation distance limits, enforced every LIVE cycle.
+    public var futures: FuturesPolicy
 }
 
 public struct RiskLimits: Codable, Sendable, Equatable {
@@ -500,4 +502,21 @@ public struct AIBudget: Codable, Sendable, Equatable {
 public struct ExecutionPolicy: Codable, Sendable, Equatable {
     /// LIVE trading also needs this to be true (besides the mode, --confirm-live and keys).
     public var allowLive: Bool
+    /// Binance margin type set before every entry: `isolated` or `cross`.
+    public var marginType: String
+    /// Coinbase protective stop-limit: the limit price sits this far (%) beyond the stop price.
+    public var stopLimitOffsetPct: Double
+}
+
+/// `policy.yaml` `futures`: the liquidation guard for Binance USD-M positions.
+public struct FuturesPolicy: Codable, Sendable, Equatable {
+    /// Margin ratio (maintenance margin / margin balance) above which half of a position is closed.
+    public var reduceMarginRatio: Double
+    /// Margin ratio above which a position is closed.
+    public var closeMarginRatio: Double
+    /// New entries need their estimated liquidation price at least this far away, % of the price
+    /// (policy check `min_liquidation_distance`, then again at execution with the venue's real brackets).
+    public var minLiquidationDistancePct: Double
+    /// Maintenance margin rate assumed by the policy check (the executor uses the symbol's real brackets).
+    public var maintenanceMarginRate: Double
 }

@@ -206,5 +206,15 @@ enum Validation {
         v.range(c.aiBudget.maxCostPerCycleUsd, 0...1_000, at: "ai_budget.max_cost_per_cycle_usd")
         v.range(c.aiBudget.maxCallsPerHour, 0...100_000, at: "ai_budget.max_calls_per_hour")
         v.range(c.aiBudget.maxCostPerDayUsd, 0...100_000, at: "ai_budget.max_cost_per_day_usd")
+        v.check(["isolated", "cross"].contains(c.execution.marginType), at: "execution.margin_type",
+                "margin type '\(c.execution.marginType)': use isolated or cross")
+        v.range(c.execution.stopLimitOffsetPct, 0...20, at: "execution.stop_limit_offset_pct")
+        let f = c.futures
+        v.range(f.reduceMarginRatio, 0.01...1, at: "futures.reduce_margin_ratio")
+        v.range(f.closeMarginRatio, 0.01...1, at: "futures.close_margin_ratio")
+        v.check(f.closeMarginRatio > f.reduceMarginRatio, at: "futures.close_margin_ratio",
+                "close_margin_ratio (\(f.closeMarginRatio)) must be above reduce_margin_ratio (\(f.reduceMarginRatio))")
+        v.range(f.minLiquidationDistancePct, 0...100, at: "futures.min_liquidation_distance_pct")
+        v.range(f.maintenanceMarginRate, 0...0.5, at: "futures.maintenance_margin_rate")
     }
 }

@@ -390,6 +390,31 @@ public actor BinanceFutures: VenueMarketData, TradingVenue {
         }
     }
 
+    /// One funding settlement paid or received (`/fapi/v1/income`, `incomeType=FUNDING_FEE`).
+    public struct FundingIncome: Sendable, Equatable, Codable {
+        /// Our symbol.
+        public var symbol: String
+        /// Positive = received, negative = paid, in `asset`.
+        public var amount: Decimal
+        public var asset: String
+        /// Unix seconds.
+        public var time: Int64
+        /// The venue's transaction id (unique per settlement).
+        public var transactionId: String
+    }
+
+    /// Funding settlements since `since` (Unix seconds), oldest first.
+    public func fundingIncome(since: Int64, limit: Int = 100) async throws(VenueError) -> [FundingIncome] {
+        struct I: Decodable { var symbol: String; var income: Num; var asset: String; var time: Int64; var tranId: Int64 }
+        let data = try await call("GET", "/fapi/v1/income", [("incomeType", "FUNDING_FEE"), ("startTime", String(since * 1000)),
+                                                              ("limit", String(min(max(1, limit), 1000)))], signed: true)
+        let rows = try VenueJSON.decode([I].self, from: data, venue: name, operation: "GET /fapi/v1/income")
+        return rows.map {
+            FundingIncome(symbol: ourSymbol($0.symbol) ?? $0.symbol, amount: $0.income.value, asset: $0.asset,
+                          time: $0.time / 1000, transactionId: String($0.tranId))
+        }.sorted { $0.time < $1.time }
+    }
+
     // MARK: Orders
 
     struct OrderJSON: Decodable {

@@ -39,6 +39,7 @@ public struct PolicyEngine: Sendable {
         "max_trades_per_hour", "min_seconds_between_trades", "consecutive_loss_cooldown", "max_open_positions",
         "per_symbol_cooldown", "min_conviction", "min_combined_conviction", "max_spread_bps", "min_24h_volume",
         "max_leverage", "max_position_pct", "max_per_asset_pct", "cluster_limit", "max_total_at_risk_pct", "min_size_pct",
+        "min_liquidation_distance",
     ]
 
     public var policy: PolicyConfig
@@ -189,6 +190,15 @@ public struct PolicyEngine: Sendable {
             what: "total exposure")
         check("min_size_pct", size >= risk.minSizePct, value: size, limit: risk.minSizePct,
               "size \(fmt(size))% vs the smallest tradable \(fmt(risk.minSizePct))%")
+
+        // Futures guard: an isolated position at the proposal's leverage is liquidated about (1/leverage - MMR)
+        // from its entry. Unlevered (spot) proposals are ~100% away and always pass. The LIVE executor repeats
+        // the check with the symbol's real maintenance brackets before sending.
+        let futures = policy.futures
+        let liquidationDistance = (1 / max(p.leverage, 1) - futures.maintenanceMarginRate) * 100
+        check("min_liquidation_distance", liquidationDistance >= futures.minLiquidationDistancePct, value: liquidationDistance,
+              limit: futures.minLiquidationDistancePct,
+              "estimated liquidation \(fmt(liquidationDistance))% away at \(fmt(p.leverage))x vs min \(fmt(futures.minLiquidationDistancePct))%")
 
         let violated = checks.filter { !$0.passed }.map(\.name)
         var vetoedBy: [ReviewerTier] = []

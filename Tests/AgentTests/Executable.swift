@@ -36,19 +36,21 @@ struct AgentProcess: @unchecked Sendable {
     let out = Pipe()
     let err = Pipe()
 
-    init(_ arguments: [String]) throws {
+    /// `environment` replaces the child's environment when given (tests pass fake keys this way).
+    init(_ arguments: [String], environment: [String: String]? = nil) throws {
         guard let exe = Self.executable else { throw TestFailure("the agent executable was not built") }
         process.executableURL = exe
         process.arguments = arguments
         process.standardOutput = out
         process.standardError = err
         process.currentDirectoryURL = URL(fileURLWithPath: Fixtures.repoRoot)
+        if let environment { process.environment = environment }
         try process.run()
     }
 
     /// Runs to completion (with a generous timeout).
-    static func run(_ arguments: [String], timeout: Double = 120) async throws -> Output {
-        let p = try AgentProcess(arguments)
+    static func run(_ arguments: [String], environment: [String: String]? = nil, timeout: Double = 120) async throws -> Output {
+        let p = try AgentProcess(arguments, environment: environment)
         return try await p.finish(timeout: timeout)
     }
 

@@ -58,6 +58,7 @@ func position(_ symbol: String, _ pct: Double, tier: Tier = .rotational) -> Open
         "min_seconds_between_trades", "consecutive_loss_cooldown", "max_open_positions", "per_symbol_cooldown",
         "min_conviction", "min_combined_conviction", "max_spread_bps", "min_24h_volume", "max_leverage",
         "max_position_pct", "max_per_asset_pct", "cluster_limit", "max_total_at_risk_pct", "min_size_pct",
+        "min_liquidation_distance",
     ])
     func eachCheckFailsAlone(check: String) throws {
         var s = try Scenario()
@@ -89,6 +90,7 @@ func position(_ symbol: String, _ pct: Double, tier: Tier = .rotational) -> Open
         case "max_total_at_risk_pct":
             s.state.openPositions = ["A-USD", "B-USD", "C-USD", "D-USD"].map { position($0, 3.9) }
         case "min_size_pct": s.proposal.sizePct = 0.1
+        case "min_liquidation_distance": s.config.policy.risk.maxLeverage = 10; s.proposal.leverage = 5
         default: Issue.record("no scenario for \(check)")
         }
         let d = s.decide()
@@ -98,6 +100,19 @@ func position(_ symbol: String, _ pct: Double, tier: Tier = .rotational) -> Open
         let failed = d.checks.first { $0.name == check }
         #expect(failed?.passed == false)
         #expect(failed?.detail.isEmpty == false)
+    }
+
+    /// The liquidation-distance check passes at its threshold and fails just past it.
+    @Test func liquidationDistancePassesAtTheThresholdAndNotBeyond() throws {
+        var s = try Scenario()
+        s.config.policy.risk.maxLeverage = 10
+        s.proposal.leverage = 4
+        let distance = (1.0 / 4 - s.config.policy.futures.maintenanceMarginRate) * 100
+        s.config.policy.futures.minLiquidationDistancePct = distance
+        #expect(s.decide().checks.first { $0.name == "min_liquidation_distance" }?.passed == true)
+        s.config.policy.futures.minLiquidationDistancePct = distance + 0.01
+        let d = s.decide()
+        #expect(d.violatedChecks == ["min_liquidation_distance"])
     }
 
     @Test func oversizeIsCutToTheTierCapWhenThePolicySaysSo() throws {

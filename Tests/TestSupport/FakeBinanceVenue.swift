@@ -7,6 +7,9 @@ import Foundation
 public final class FakeBinanceVenue: @unchecked Sendable {
     public static let apiKey = "fake-binance-key"
     public static let secret = "fake-binance-secret-0123456789abcdef"
+    /// The key and secret this instance accepts (the static ones unless given at init).
+    public let apiKey: String
+    public let secret: String
 
     /// Symbols listed, with base prices: BTCUSDT, ETHUSDT, SOLUSDT (and a halted XRPUSDT).
     public static let bases: [String: Double] = ["BTCUSDT": 50_000, "ETHUSDT": 3_000, "SOLUSDT": 150, "XRPUSDT": 0.6]
@@ -25,8 +28,28 @@ public final class FakeBinanceVenue: @unchecked Sendable {
     /// Fraction of a MARKET order's quantity filled at once (1 = full fill).
     private var fillRatio = 1.0
     private var signatureFailures = 0
+    /// Open positions by venue symbol: signed amount and entry price.
+    private var positionBook: [String: (amount: Double, entry: Double)] = [:]
+    private var marks: [String: Double] = [:]
+    private var wallet = 1000.50
+    private var available = 900.25
+    private var isolatedMarginOverride: [String: Double] = [:]
+    private var incomes: [String] = []
+    /// A steady climb (% per hour) for klines, so trend and momentum rules fire; 0 = the default sine tape.
+    private var trendPctPerHour = 0.0
 
-    public init() throws {
+    /// `seedPosition` keeps the fixed 0.010 BTCUSDT long the connector tests expect; LIVE tests start flat.
+    /// `apiKey`/`secret` let a test use freshly generated keys.
+    public init(seedPosition: Bool = true, apiKey: String = FakeBinanceVenue.apiKey, secret: String = FakeBinanceVenue.secret) throws {
+        self.apiKey = apiKey
+        self.secret = secret
+        if seedPosition {
+            positionBook["BTCUSDT"] = (0.010, 50_000)
+            marks["BTCUSDT"] = 50_500
+            leverage["BTCUSDT"] = 10
+            marginTypes["BTCUSDT"] = "ISOLATED"
+            isolatedMarginOverride["BTCUSDT"] = 50
+        }
         let server = try LoopbackHTTPServer { [weak self] request in
             guard let self else { return .json(#"{"code":-1000,"msg":"gone"}"#, status: 500) }
             return self.handle(request)
@@ -58,7 +81,8 @@ public final class FakeBinanceVenue: @unchecked Sendable {
 
     static let signedPaths: Set<String> = ["/fapi/v2/account", "/fapi/v2/positionRisk", "/fapi/v1/order", "/fapi/v1/algoOrder",
                                            "/fapi/v1/openOrders", "/fapi/v1/openAlgoOrders", "/fapi/v1/leverage",
-                                           "/fapi/v1/marginType", "/fapi/v1/leverageBracket", "/fapi/v1/userTrades"]
+                                           "/fapi/v1/marginType", "/fapi/v1/leverageBracket", "/fapi/v1/userTrades",
+                                           "/fapi/v1/income"]
 
     private func json(_ text: String, status: Int = 200) -> StubResponse {
         StubResponse.json(text, status: status).with(header: "X-MBX-USED-WEIGHT-1M", "\(weightLock.withLock { reportedWeight })")
@@ -107,7 +131,7 @@ public final class FakeBinanceVenue: @unchecked Sendable {
 
     /// Checks key, signature (last parameter, over query + body exactly as received) and the timestamp window.
     private func verify(_ request: RecordedRequest, query: String, params: [String: String]) -> StubResponse? {
-        guard request.header("x-mbx-apikey") == Self.apiKey else {
+        guard request.header("x-mbx-apikey") == apiKey else {
             lock.withLock { signatureFailures += 1 }
             return error(-2015, "Invalid API-key, IP, or permissions for action.", status: 401)
         }
@@ -117,7 +141,7 @@ public final class FakeBinanceVenue: @unchecked Sendable {
         }
         let payload = String(total[..<range.lowerBound])
         let given = String(total[range.upperBound...])
-        let mac = HMAC<SHA256>.authenticationCode(for: Data(payload.utf8), using: SymmetricKey(data: Data(Self.secret.utf8)))
+        let mac = HMAC<SHA256>.authenticationCode(for: Data(payload.utf8), using: SymmetricKey(data: Data(secret.utf8)))
         let expected = mac.map { String(format: "%02x", $0) }.joined()
         guard given == expected else {
             lock.withLock { signatureFailures += 1 }
@@ -146,7 +170,7 @@ public final class FakeBinanceVenue: @unchecked Sendable {
             return json(#"{"symbol":"\#(sym)","priceChange":"12.5","priceChangePercent":"1.250","lastPrice":"\#(base)","highPrice":"\#(base * 1.03)","lowPrice":"\#(base * 0.97)","volume":"1000.5","quoteVolume":"\#(base * 1000.5)","count":12345}"#)
         case ("GET", "/fapi/v1/depth"):
             guard let sym = p["symbol"], let base = Self.bases[sym] else { return error(-1121, "Invalid symbol.") }
-            let mid = FakeTape.close(base: base, openTime: Int64(Date().timeIntervalSince1970) / 3600 * 3600)
+            let mid = lock.withLock { trendPctPerHour } != 0 ? base : FakeTape.close(base: base, openTime: Int64(Date().timeIntervalSince1970) / 3600 * 3600)
             let bids = (1...20).map { #"["\#(mid * (1 - Double($0) * 0.0002))","2.5"]"# }.joined(separator: ",")
             let asks = (1...20).map { #"["\#(mid * (1 + Double($0) * 0.0002))","2.0"]"# }.joined(separator: ",")
             return json(#"{"lastUpdateId":1,"E":1,"T":1,"bids":[\#(bids)],"asks":[\#(asks)]}"#)
@@ -154,9 +178,12 @@ public final class FakeBinanceVenue: @unchecked Sendable {
             guard let sym = p["symbol"], let base = Self.bases[sym] else { return error(-1121, "Invalid symbol.") }
             return json(#"{"symbol":"\#(sym)","markPrice":"\#(base)","indexPrice":"\#(base - 1)","estimatedSettlePrice":"\#(base)","lastFundingRate":"0.00010000","interestRate":"0.00010000","nextFundingTime":1767225600000,"time":1767200000000}"#)
         case ("GET", "/fapi/v2/account"):
-            return json(#"{"totalWalletBalance":"1000.50","availableBalance":"900.25","assets":[{"asset":"USDT","walletBalance":"1000.50","availableBalance":"900.25"},{"asset":"BNB","walletBalance":"0.00000000","availableBalance":"0.00000000"}],"positions":[]}"#)
+            let (w, a) = lock.withLock { (wallet, available) }
+            return json(#"{"totalWalletBalance":"\#(w)","availableBalance":"\#(a)","assets":[{"asset":"USDT","walletBalance":"\#(w)","availableBalance":"\#(a)"},{"asset":"BNB","walletBalance":"0.00000000","availableBalance":"0.00000000"}],"positions":[]}"#)
         case ("GET", "/fapi/v2/positionRisk"):
-            return json(#"[{"symbol":"BTCUSDT","positionAmt":"0.010","entryPrice":"50000.0","markPrice":"50500.0","unRealizedProfit":"5.00000000","liquidationPrice":"45500.12","leverage":"10","marginType":"isolated","isolatedMargin":"50.00000000","positionSide":"BOTH"},{"symbol":"ETHUSDT","positionAmt":"0.000","entryPrice":"0.0","markPrice":"3000.0","unRealizedProfit":"0.0","liquidationPrice":"0","leverage":"20","marginType":"cross","isolatedMargin":"0","positionSide":"BOTH"}]"#)
+            return json(positionRisk())
+        case ("GET", "/fapi/v1/income"):
+            return json("[" + lock.withLock { incomes }.joined(separator: ",") + "]")
         case ("POST", "/fapi/v1/leverage"):
             guard let sym = p["symbol"], let lev = p["leverage"].flatMap(Int.init), (1...125).contains(lev) else {
                 return error(-4028, "Leverage is not valid")
@@ -197,7 +224,7 @@ public final class FakeBinanceVenue: @unchecked Sendable {
             lock.withLock { orders[id]?["status"] = "CANCELED" }
             return json(#"{"algoId":\#(o["orderId"] ?? "0"),"clientAlgoId":"\#(id)","code":"200","msg":"success"}"#)
         case ("GET", "/fapi/v1/openAlgoOrders"):
-            let open = lock.withLock { orders.values.filter { $0["algo"] != nil && $0["status"] == "NEW" } }
+            let open = lock.withLock { orders.values.filter { $0["algo"] != nil && ($0["status"] == "NEW" || $0["status"] == "TRIGGERED") } }
             return json("[" + open.map(Self.algoJSON).joined(separator: ",") + "]")
         case ("GET", "/fapi/v1/userTrades"):
             let matching = lock.withLock { orders.values.filter { $0["orderId"] == p["orderId"] && $0["executedQty"] != "0" } }
@@ -210,6 +237,84 @@ public final class FakeBinanceVenue: @unchecked Sendable {
     }
 
     private func stored(_ id: String) -> [String: String]? { lock.withLock { orders[id] } }
+
+    private func positionRisk() -> String {
+        lock.withLock { () -> String in
+            var rows: [String] = []
+            for (sym, p) in positionBook.sorted(by: { $0.key < $1.key }) where p.amount != 0 {
+                let mark = marks[sym] ?? Self.bases[sym] ?? p.entry
+                let upnl = (mark - p.entry) * p.amount
+                let lev = leverage[sym] ?? 20
+                let type = (marginTypes[sym] ?? "CROSSED") == "ISOLATED" ? "isolated" : "cross"
+                let margin = isolatedMarginOverride[sym] ?? (type == "isolated" ? abs(p.amount) * p.entry / Double(lev) + upnl : 0)
+                rows.append(#"{"symbol":"\#(sym)","positionAmt":"\#(p.amount)","entryPrice":"\#(p.entry)","markPrice":"\#(mark)","unRealizedProfit":"\#(upnl)","liquidationPrice":"\#(sym == "BTCUSDT" && isolatedMarginOverride[sym] == 50 ? "45500.12" : "0")","leverage":"\#(lev)","marginType":"\#(type)","isolatedMargin":"\#(margin)","positionSide":"BOTH"}"#)
+            }
+            rows.append(#"{"symbol":"ETHUSDT","positionAmt":"0.000","entryPrice":"0.0","markPrice":"3000.0","unRealizedProfit":"0.0","liquidationPrice":"0","leverage":"20","marginType":"cross","isolatedMargin":"0","positionSide":"BOTH"}"#)
+            return "[" + rows.joined(separator: ",") + "]"
+        }
+    }
+
+    /// Caller must hold `lock`. Applies an execution of `qty` (unsigned) on `side` to the position book.
+    private func execute(_ sym: String, side: String, qty: Double, price: Double) {
+        let signed = side == "SELL" ? -qty : qty
+        let old = positionBook[sym] ?? (0, price)
+        let total = old.amount + signed
+        var entry = old.entry
+        if old.amount == 0 || old.amount * signed > 0 { entry = abs(total) > 0 ? (abs(old.amount) * old.entry + qty * price) / abs(total) : price }
+        positionBook[sym] = abs(total) < 1e-12 ? nil : (Self.round(total), entry)
+    }
+
+    static func round(_ v: Double) -> Double { (v * 1e8).rounded() / 1e8 }
+
+    // MARK: Test controls (what a person or the market does while the agent is down)
+
+    /// Sets a position as if opened or changed by hand (0 closes it).
+    public func setPosition(_ venueSymbol: String, amount: Double, entry: Double) {
+        lock.withLock { positionBook[venueSymbol] = amount == 0 ? nil : (amount, entry) }
+    }
+    /// The position amount the venue holds (0 = flat).
+    public func positionAmount(_ venueSymbol: String) -> Double { lock.withLock { positionBook[venueSymbol]?.amount ?? 0 } }
+    /// Moves the mark price (unrealised P&L and margin follow).
+    public func setMark(_ venueSymbol: String, _ price: Double) { lock.withLock { marks[venueSymbol] = price } }
+    /// Fixes the isolated margin (margin balance) the venue reports for a position.
+    public func setIsolatedMargin(_ venueSymbol: String, _ margin: Double?) { lock.withLock { isolatedMarginOverride[venueSymbol] = margin } }
+    /// The USDT wallet balance.
+    public func setWallet(_ usdt: Double) { lock.withLock { wallet = usdt; available = usdt } }
+    /// Cancels an order (regular or algo) as a person would in the web UI.
+    public func cancelByHand(_ clientId: String) { lock.withLock { orders[clientId]?["status"] = "CANCELED" } }
+    /// Executes `quantity` of a conditional (stop) order, as the market would; `finish` ends it.
+    public func executeAlgo(_ clientId: String, quantity: Double, finish: Bool) {
+        lock.withLock {
+            guard var o = orders[clientId], let sym = o["symbol"], let side = o["side"] else { return }
+            let done = (Double(o["executedQty"] ?? "0") ?? 0) + quantity
+            o["executedQty"] = "\(Self.round(done))"
+            o["avgPrice"] = o["triggerPrice"] ?? "0"
+            o["status"] = finish ? "FINISHED" : "TRIGGERED"
+            orders[clientId] = o
+            execute(sym, side: side, qty: quantity, price: Double(o["triggerPrice"] ?? "0") ?? 0)
+        }
+    }
+    /// Makes every symbol climb steadily by `percentPerHour` up to the current hour (the book stays at the base price).
+    public func setTrend(percentPerHour: Double) { lock.withLock { trendPctPerHour = percentPerHour } }
+
+    private func tape(base: Double, openTime: Int64) -> Double {
+        let trend = lock.withLock { trendPctPerHour }
+        guard trend != 0 else { return FakeTape.close(base: base, openTime: openTime) }
+        let anchor = serverTimeMs / 1000 / 3600 * 3600
+        return base * (1 + trend / 100 * Double(openTime - anchor) / 3600)
+    }
+
+    /// Adds a funding settlement to `/fapi/v1/income`.
+    public func addFunding(_ venueSymbol: String, amount: Double, timeMs: Int64, tranId: Int64) {
+        lock.withLock { incomes.append(#"{"symbol":"\#(venueSymbol)","incomeType":"FUNDING_FEE","income":"\#(amount)","asset":"USDT","info":"FUNDING_FEE","time":\#(timeMs),"tranId":\#(tranId),"tradeId":""}"#) }
+    }
+    /// Every client id the venue received, in order of arrival (regular and algo).
+    public var clientIds: [String] { lock.withLock { orders.values.sorted { (Int($0["orderId"] ?? "0") ?? 0) < (Int($1["orderId"] ?? "0") ?? 0) }.compactMap { $0["clientOrderId"] } } }
+    /// Orders received per client id (a duplicate would count 2; the venue refuses duplicates, so this counts attempts).
+    public func orderRequests(clientId: String) -> Int {
+        requests.filter { ($0.pathWithoutQuery == "/fapi/v1/order" || $0.pathWithoutQuery == "/fapi/v1/algoOrder") && $0.method == "POST"
+            && ($0.text.contains("=\(clientId)&") || $0.text.hasSuffix("=\(clientId)")) }.count
+    }
 
     private func klines(_ p: [String: String]) -> StubResponse {
         guard let sym = p["symbol"], let base = Self.bases[sym] else { return error(-1121, "Invalid symbol.") }
@@ -227,8 +332,8 @@ public final class FakeBinanceVenue: @unchecked Sendable {
         var rows: [String] = []
         for i in stride(from: limit - 1, through: 0, by: -1) {
             let open = lastOpen - i * seconds
-            let close = FakeTape.close(base: base, openTime: open + seconds)
-            let o = FakeTape.close(base: base, openTime: open)
+            let close = tape(base: base, openTime: open + seconds)
+            let o = tape(base: base, openTime: open)
             rows.append(#"[\#(open * 1000),"\#(o)","\#(max(o, close) * 1.002)","\#(min(o, close) * 0.998)","\#(close)","\#(100 + Double(open / 3600 % 7) * 10)",\#((open + seconds) * 1000 - 1),"0",10,"0","0","0"]"#)
         }
         return json("[" + rows.joined(separator: ",") + "]")
@@ -254,7 +359,14 @@ public final class FakeBinanceVenue: @unchecked Sendable {
                                        "reduceOnly": p["reduceOnly"] ?? "false", "executedQty": "0", "avgPrice": "0",
                                        "status": "NEW"]
             if type == "MARKET" {
-                let filled = (q * fillRatio * 1000).rounded(.down) / 1000
+                var filled = (q * fillRatio * 1000).rounded(.down) / 1000
+                if p["reduceOnly"] == "true" {
+                    let held = positionBook[sym]?.amount ?? 0
+                    let reducing = (side == "SELL" && held > 0) || (side == "BUY" && held < 0)
+                    filled = reducing ? min(filled, abs(held)) : 0
+                    if filled == 0 { return error(-2022, "ReduceOnly Order is rejected.") }
+                }
+                execute(sym, side: side, qty: filled, price: base)
                 o["executedQty"] = "\(filled)"
                 o["avgPrice"] = "\(base)"
                 o["status"] = filled >= q ? "FILLED" : "PARTIALLY_FILLED"
@@ -292,7 +404,7 @@ public final class FakeBinanceVenue: @unchecked Sendable {
     }
 
     static func algoJSON(_ o: [String: String]) -> String {
-        #"{"algoId":\#(o["orderId"] ?? "0"),"clientAlgoId":"\#(o["clientOrderId"] ?? "")","algoType":"CONDITIONAL","orderType":"\#(o["type"] ?? "")","symbol":"\#(o["symbol"] ?? "")","side":"\#(o["side"] ?? "")","positionSide":"BOTH","timeInForce":"GTC","quantity":"\#(o["origQty"] ?? "0")","algoStatus":"\#(o["status"] ?? "")","triggerPrice":"\#(o["triggerPrice"] ?? "0")","price":"0.00","workingType":"MARK_PRICE","closePosition":false,"priceProtect":false,"reduceOnly":\#(o["reduceOnly"] ?? "false"),"createTime":1767200000000,"updateTime":1767200000000}"#
+        #"{"algoId":\#(o["orderId"] ?? "0"),"clientAlgoId":"\#(o["clientOrderId"] ?? "")","algoType":"CONDITIONAL","orderType":"\#(o["type"] ?? "")","symbol":"\#(o["symbol"] ?? "")","side":"\#(o["side"] ?? "")","positionSide":"BOTH","timeInForce":"GTC","quantity":"\#(o["origQty"] ?? "0")","executedQty":"\#(o["executedQty"] ?? "0")","avgPrice":"\#(o["avgPrice"] ?? "0")","algoStatus":"\#(o["status"] ?? "")","triggerPrice":"\#(o["triggerPrice"] ?? "0")","price":"0.00","workingType":"MARK_PRICE","closePosition":false,"priceProtect":false,"reduceOnly":\#(o["reduceOnly"] ?? "false"),"createTime":1767200000000,"updateTime":1767200000000}"#
     }
 
     static let exchangeInfo = #"""

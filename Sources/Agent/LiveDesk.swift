@@ -1,0 +1,616 @@
+import Config
+import Execution
+import Foundation
+import Ledger
+import Market
+import Model
+
+/// Appends LIVE events to the ledger (durable before it returns: the ledger runs `synchronous=FULL`).
+struct LedgerRecorder: LiveRecorder {
+    let ledger: Ledger
+
+    func record<T: Encodable & Sendable>(cycleId: String, time: Int64, type: String, symbol: String?, _ value: T) throws {
+        try ledger.append(NewEvent.json(cycleId, type, time, symbol: symbol, value))
+    }
+}
+
+/// `live_position_correction`: the ledger's size of a position set to the venue's truth.
+struct PositionCorrection: Codable, Sendable, Equatable {
+    var symbol: String
+    var from: Double
+    var to: Double
+    var reason: String
+}
+
+/// `manual_intervention`: something on the venue the agent did not do.
+struct ManualIntervention: Codable, Sendable, Equatable {
+    /// `unknown_position`, `position_closed`, `size_mismatch`, `order_cancelled`, `unknown_order`, `order_missing`.
+    var kind: String
+    var symbol: String?
+    var clientOrderId: String?
+    var detail: String
+}
+
+/// `live_cancel`: recorded before a cancel request is sent.
+struct LiveCancel: Codable, Sendable, Equatable {
+    var clientOrderId: String
+    var symbol: String
+    var reason: String
+}
+
+/// `review_ack`: `agent reconcile --ack`. Clears REQUIRES_MANUAL_REVIEW; positions and orders the venue holds that
+/// the agent did not open are adopted as known (tracked, never traded by the agent).
+struct ReviewAck: Codable, Sendable, Equatable {
+    struct Adopted: Codable, Sendable, Equatable {
+        var symbol: String
+        var quantity: Double
+        var entryPrice: Double
+    }
+    var acknowledged: [String]
+    var adoptedPositions: [Adopted]
+    var adoptedOrders: [String]
+}
+
+/// `live_funding`: a funding settlement reported by the venue (positive = received).
+struct LiveFunding: Codable, Sendable, Equatable {
+    var symbol: String
+    var amount: Double
+    var asset: String
+    var settlementTime: Int64
+    var transactionId: String
+}
+
+/// `live_equity`: the account's equity as read from the venue at the start of a LIVE cycle.
+struct LiveEquity: Codable, Sendable, Equatable {
+    var equityUsd: Double
+}
+
+/// The LIVE book, rebuilt from ledger events in order: our orders with their latest known state, the positions
+/// their fills opened (corrected to the venue's truth when they differ), and the manual-review flag.
+struct LiveBook: Sendable {
+    static let eventTypes = ["live_order_intent", "live_order_result", "live_fill", "live_position_correction",
+                             "review_required", "review_ack", "live_funding", "live_equity"]
+
+    struct Order: Sendable {
+        var intent: LiveOrderIntent
+        var result: LiveOrderResult?
+        var filled: Double { result?.filledQuantity ?? 0 }
+        /// No answer recorded yet, or an unknown outcome: must be looked up by client id.
+        var isPending: Bool { result == nil || result?.isUnresolved == true }
+        var isLive: Bool { result?.isLive == true }
+    }
+
+    struct Position: Sendable {
+        var symbol: String
+        /// Signed: positive long.
+        var quantity: Double
+        var entryPrice: Double
+        var tier: Tier
+        var entryClientOrderId: String?
+        var stopLossPct: Double
+        /// False for positions adopted at `reconcile --ack`: tracked, never traded by the agent.
+        var managed: Bool
+        var openedAt: Int64
+    }
+
+    var orders: [String: Order] = [:]
+    var orderIds: [String] = []
+    var positions: [String: Position] = [:]
+    /// Critical discrepancies since the last acknowledgement (non-empty = REQUIRES_MANUAL_REVIEW).
+    var reviewReasons: [String] = []
+    var adoptedOrders: Set<String> = []
+    var fundingIds: Set<String> = []
+    var lastFundingTime: Int64?
+    var equity: [(time: Int64, equityUsd: Double)] = []
+    /// The first fill of each entry, as a trade for the frequency checks (the venue's truth, so an entry whose
+    /// answer was lost in a crash still counts once reconciliation finds it).
+    var entryTrades: [String: TradeRecord] = [:]
+
+    var requiresManualReview: Bool { !reviewReasons.isEmpty }
+
+    static func rebuild(ledger: Ledger) throws -> LiveBook {
+        var book = LiveBook()
+        try ledger.forEach(types: eventTypes) { try book.apply($0) }
+        return book
+    }
+
+    mutating func apply(_ event: LedgerEvent) throws {
+        try apply(type: event.type, time: event.time, payload: event.payload, seq: event.seq)
+    }
+
+    mutating func apply(type: String, time: Int64, payload: Data, seq: Int64 = 0) throws {
+        func value<T: Decodable>(_ t: T.Type) throws -> T {
+            do {
+                return try JSONCoding.decoder().decode(T.self, from: payload)
+            } catch {
+                throw PayloadError(seq: seq, type: type, message: "\(error)")
+            }
+        }
+        switch type {
+        case "live_order_intent":
+            let intent = try value(LiveOrderIntent.self)
+            if orders[intent.clientOrderId] == nil { orderIds.append(intent.clientOrderId) }
+            orders[intent.clientOrderId] = Order(intent: intent, result: orders[intent.clientOrderId]?.result)
+        case "live_order_result":
+            let result = try value(LiveOrderResult.self)
+            orders[result.clientOrderId]?.result = result
+        case "live_fill":
+            applyFill(try value(LiveFill.self), time: time)
+        case "live_position_correction":
+            let c = try value(PositionCorrection.self)
+            if abs(c.to) < 1e-12 {
+                positions[c.symbol] = nil
+            } else {
+                positions[c.symbol]?.quantity = c.to
+            }
+        case "review_required":
+            reviewReasons += try value(ReviewRequired.self).reasons
+        case "review_ack":
+            let ack = try value(ReviewAck.self)
+            reviewReasons = []
+            for a in ack.adoptedPositions {
+                positions[a.symbol] = Position(symbol: a.symbol, quantity: a.quantity, entryPrice: a.entryPrice, tier: .eventDriven,
+                                               entryClientOrderId: nil, stopLossPct: 0, managed: false, openedAt: time)
+            }
+            adoptedOrders.formUnion(ack.adoptedOrders)
+        case "live_funding":
+            let f = try value(LiveFunding.self)
+            fundingIds.insert(f.transactionId)
+            lastFundingTime = max(lastFundingTime ?? f.settlementTime, f.settlementTime)
+        case "live_equity":
+            equity.append((time, try value(LiveEquity.self).equityUsd))
+        default:
+            break
+        }
+    }
+
+    private mutating func applyFill(_ fill: LiveFill, time: Int64) {
+        let signed = fill.quantity * Double(fill.side.sign)
+        if fill.purpose == .entry, entryTrades[fill.clientOrderId] == nil {
+            entryTrades[fill.clientOrderId] = TradeRecord(time: time, symbol: fill.symbol, side: fill.side == .buy ? .buy : .sell)
+        }
+        if fill.purpose == .entry {
+            let intent = orders[fill.clientOrderId]?.intent
+            var p = positions[fill.symbol] ?? Position(
+                symbol: fill.symbol, quantity: 0, entryPrice: fill.price, tier: intent?.tier ?? .rotational,
+                entryClientOrderId: fill.clientOrderId, stopLossPct: intent?.stopLossPct ?? 10, managed: true, openedAt: time)
+            let total = p.quantity + signed
+            if abs(total) > 1e-12, p.quantity * signed >= 0 {
+                p.entryPrice = (abs(p.quantity) * p.entryPrice + abs(signed) * fill.price) / abs(total)
+            }
+            p.quantity = Self.clean(total)
+            if p.entryClientOrderId == nil { p.entryClientOrderId = fill.clientOrderId }
+            positions[fill.symbol] = p
+        } else if var p = positions[fill.symbol] {
+            // Reducing orders never flip a position.
+            let reduced = p.quantity + signed
+            p.quantity = Self.clean(p.quantity > 0 ? max(0, reduced) : min(0, reduced))
+            positions[fill.symbol] = abs(p.quantity) < 1e-12 ? nil : p
+        }
+    }
+
+    /// Quantities summed from fills, rounded to 1e-10 so 0.03 - 0.01 is 0.02.
+    static func clean(_ q: Double) -> Double { (q * 1e10).rounded() / 1e10 }
+
+    /// Our working (or not yet answered) stops on `symbol`.
+    func stops(on symbol: String) -> [Order] {
+        orderIds.compactMap { orders[$0] }.filter { $0.intent.symbol == symbol && $0.intent.purpose == .stop && ($0.isLive || $0.isPending) }
+    }
+
+    /// How many orders of `purpose` were made for `parent` (to derive the next client id).
+    func count(_ purpose: LiveOrderPurpose, parent: String?) -> Int {
+        orders.values.filter { $0.intent.purpose == purpose && $0.intent.parentClientOrderId == parent }.count
+    }
+
+    /// Orders whose outcome is still to be established, oldest first.
+    var pendingOrders: [Order] { orderIds.compactMap { orders[$0] }.filter(\.isPending) }
+    /// Orders last known to be working, oldest first.
+    var liveOrders: [Order] { orderIds.compactMap { orders[$0] }.filter(\.isLive) }
+
+    /// Portfolio state for the policy: equity from the venue, positions from the book, trades from entry fills,
+    /// P&L windows from `live_equity` points.
+    func portfolioState(equityUsd: Double, now: Int64) -> PortfolioState {
+        let trades = entryTrades.values.filter { $0.time > now - StateProjection.tradeWindow && $0.time <= now }
+            .sorted { ($0.time, $0.symbol) < ($1.time, $1.symbol) }
+        let day = now - now.mod(86_400)
+        let daysSinceEpoch = day / 86_400
+        let monday = (daysSinceEpoch - (daysSinceEpoch + 3).mod(7)) * 86_400
+        func before(_ t: Int64) -> Double { equity.last { $0.time < t }?.equityUsd ?? equity.first?.equityUsd ?? equityUsd }
+        let peak = equity.map(\.equityUsd).reduce(equityUsd, max)
+        let open = positions.values.sorted { $0.symbol < $1.symbol }.map { p in
+            OpenPosition(symbol: p.symbol, tier: p.tier, side: p.quantity > 0 ? .buy : .sell,
+                         sizePct: equityUsd > 0 ? abs(p.quantity) * p.entryPrice / equityUsd * 100 : 0, openedAt: p.openedAt)
+        }
+        return PortfolioState(equityUsd: equityUsd, peakEquityUsd: peak, dayStartEquityUsd: before(day),
+                              weekStartEquityUsd: before(monday), openPositions: open, recentTrades: trades)
+    }
+}
+
+/// The comparison of the ledger's LIVE book with the venue, and what was done about each difference.
+struct ReconcileReport: Codable, Sendable {
+    struct PositionRow: Codable, Sendable, Equatable {
+        var symbol: String
+        var ledgerQuantity: Double
+        var venueQuantity: Double
+        var managed: Bool
+        /// Client ids of our working stops.
+        var stops: [String]
+    }
+
+    struct OrderRow: Codable, Sendable, Equatable {
+        var clientOrderId: String
+        var symbol: String
+        var purpose: String
+        var ledgerStatus: String
+        var venueStatus: String?
+    }
+
+    struct Discrepancy: Codable, Sendable, Equatable {
+        var kind: String
+        var symbol: String?
+        var detail: String
+        /// Critical = REQUIRES_MANUAL_REVIEW.
+        var critical: Bool
+        /// What the agent did (nil in a read-only comparison).
+        var action: String?
+    }
+
+    var venue: String
+    var timestamp: String
+    /// False for `agent reconcile` without `--ack` (compare only: nothing recorded or sent).
+    var acted: Bool
+    var positions: [PositionRow] = []
+    var orders: [OrderRow] = []
+    var discrepancies: [Discrepancy] = []
+    var futuresRisk: [FuturesRisk] = []
+    var equityUsd: Double?
+    var requiresManualReview = false
+    var reviewReasons: [String] = []
+}
+
+/// LIVE position keeping: reconciliation with the venue at the start of every LIVE cycle (and on demand),
+/// protection of positions without a working stop, the futures guard, funding, and flattening.
+///
+/// Every order it sends goes through `LiveOrderSender` (intent recorded first); every cancel is recorded as
+/// `live_cancel` before it is sent.
+struct LiveDesk: Sendable {
+    var venue: any TradingVenue
+    var ledger: Ledger
+    var settings: LiveSettings
+    static let quoteAssets: Set<String> = ["USD", "USDT", "USDC"]
+
+    var recorder: LedgerRecorder { LedgerRecorder(ledger: ledger) }
+
+    /// The executor for entries, sharing this desk's venue, ledger and settings.
+    func executor(haltReason: @escaping @Sendable () -> String?) -> LiveExecutor {
+        LiveExecutor(venue: venue, recorder: recorder, settings: settings, haltReason: haltReason)
+    }
+
+    /// Records (when `act`) and applies an event to the working copy of the book.
+    private struct Journal {
+        let desk: LiveDesk
+        let cycleId: String
+        let time: Int64
+        let act: Bool
+        var book: LiveBook
+
+        mutating func emit<T: Encodable & Sendable>(_ type: String, symbol: String?, _ value: T) throws {
+            let payload = try JSONCoding.encoder().encode(value)
+            if act { try desk.ledger.append(NewEvent(cycleId: cycleId, type: type, time: time, symbol: symbol, payload: payload)) }
+            try book.apply(type: type, time: time, payload: payload)
+        }
+
+        /// Re-reads the book after orders were sent through the sender (which records on its own).
+        mutating func reload() throws {
+            if act { book = try LiveBook.rebuild(ledger: desk.ledger) }
+        }
+    }
+
+    /// Compares the ledger with the venue. With `act`, records every finding (`live_order_result`, `live_fill`,
+    /// `manual_intervention`, `live_position_correction`, `futures_risk`, `live_funding`, `live_equity`,
+    /// `review_required`, `reconciliation`), protects positions without a working stop, and enforces the futures
+    /// guard. Without `act` it only reads.
+    func reconcile(cycleId: String, time: Int64, act: Bool) async throws -> ReconcileReport {
+        var j = Journal(desk: self, cycleId: cycleId, time: time, act: act, book: try LiveBook.rebuild(ledger: ledger))
+        var report = ReconcileReport(venue: venue.name, timestamp: UTC.iso8601(time), acted: act)
+        var critical: [String] = []
+        func note(_ kind: String, _ symbol: String?, _ detail: String, critical isCritical: Bool, action: String? = nil) {
+            report.discrepancies.append(.init(kind: kind, symbol: symbol, detail: detail, critical: isCritical, action: act ? action : nil))
+            if isCritical { critical.append("\(kind)\(symbol.map { " \($0)" } ?? ""): \(detail)") }
+        }
+
+        // 1. Orders we intended whose outcome we don't know: look each up by client id, never resend.
+        for order in j.book.pendingOrders {
+            let intent = order.intent
+            do {
+                if let found = try await venue.order(symbol: intent.symbol, clientOrderId: intent.clientOrderId) {
+                    try record(LiveOrderSender.result(found, purpose: intent.purpose, source: "reconcile"), side: intent.side,
+                               previous: order.filled, into: &j)
+                } else {
+                    try j.emit("live_order_result", symbol: intent.symbol, LiveOrderResult(
+                        clientOrderId: intent.clientOrderId, symbol: intent.symbol, purpose: intent.purpose,
+                        status: LiveOrderResult.notFound, error: "not on the venue at reconciliation: never received", source: "reconcile"))
+                }
+            } catch {
+                note("order_unknown_state", intent.symbol, "\(intent.purpose.rawValue) \(intent.clientOrderId): lookup failed: \(error)", critical: true)
+            }
+        }
+
+        // 2. Our working orders against the venue's open orders (regular and algo).
+        let open = try await venue.openOrders(symbol: nil)
+        let openById = Dictionary(open.map { ($0.clientOrderId, $0) }, uniquingKeysWith: { a, _ in a })
+        for order in j.book.liveOrders {
+            let intent = order.intent
+            if let venueOrder = openById[intent.clientOrderId] {
+                if Dec.double(venueOrder.filledQuantity) > order.filled + 1e-12 || venueOrder.status.rawValue != order.result?.status {
+                    try record(LiveOrderSender.result(venueOrder, purpose: intent.purpose, source: "reconcile"), side: intent.side,
+                               previous: order.filled, into: &j)
+                }
+                continue
+            }
+            let found = try await venue.order(symbol: intent.symbol, clientOrderId: intent.clientOrderId)
+            guard let found else {
+                try j.emit("live_order_result", symbol: intent.symbol, LiveOrderResult(
+                    clientOrderId: intent.clientOrderId, symbol: intent.symbol, purpose: intent.purpose,
+                    status: LiveOrderResult.notFound, error: "no longer on the venue", source: "reconcile"))
+                try j.emit("manual_intervention", symbol: intent.symbol, ManualIntervention(
+                    kind: "order_missing", symbol: intent.symbol, clientOrderId: intent.clientOrderId,
+                    detail: "working \(intent.purpose.rawValue) order vanished from the venue"))
+                note("order_missing", intent.symbol, "\(intent.clientOrderId) vanished from the venue", critical: false, action: "recorded")
+                continue
+            }
+            try record(LiveOrderSender.result(found, purpose: intent.purpose, source: "reconcile"), side: intent.side,
+                       previous: order.filled, into: &j)
+            if found.status == .cancelled || found.status == .expired {
+                try j.emit("manual_intervention", symbol: intent.symbol, ManualIntervention(
+                    kind: "order_cancelled", symbol: intent.symbol, clientOrderId: intent.clientOrderId,
+                    detail: "\(intent.purpose.rawValue) order \(found.status.rawValue.lowercased()) outside the agent"))
+                note("order_cancelled", intent.symbol, "\(intent.clientOrderId) was \(found.status.rawValue.lowercased()) outside the agent",
+                     critical: false, action: "recorded")
+            }
+        }
+
+        // 3. Open orders the agent never placed.
+        for o in open where j.book.orders[o.clientOrderId] == nil && !j.book.adoptedOrders.contains(o.clientOrderId) {
+            try j.emit("manual_intervention", symbol: o.symbol, ManualIntervention(
+                kind: "unknown_order", symbol: o.symbol, clientOrderId: o.clientOrderId,
+                detail: "\(o.side.rawValue) \(o.type) \(Dec.double(o.quantity)) \(o.status.rawValue) not placed by the agent"))
+            note("unknown_order", o.symbol, "\(o.clientOrderId.isEmpty ? o.orderId : o.clientOrderId): \(o.side.rawValue) \(o.type) not placed by the agent",
+                 critical: true, action: "recorded; no new entries until reviewed")
+        }
+
+        // 4. Positions: the venue is the truth.
+        var restopped: Set<String> = []
+        let venuePositions = try await positionsOnVenue()
+        let symbols = Set(venuePositions.keys).union(j.book.positions.keys).sorted()
+        for symbol in symbols {
+            let ours = j.book.positions[symbol]
+            let ledgerQty = ours?.quantity ?? 0
+            let venueQty = venuePositions[symbol].map { Dec.double($0.quantity) } ?? 0
+            if Self.same(ledgerQty, venueQty) { continue }
+            if ours == nil {
+                try j.emit("manual_intervention", symbol: symbol, ManualIntervention(
+                    kind: "unknown_position", symbol: symbol, clientOrderId: nil,
+                    detail: "the venue holds \(venueQty) the agent did not open"))
+                note("unknown_position", symbol, "the venue holds \(venueQty) \(symbol) the agent did not open", critical: true,
+                     action: "recorded; no new entries until reviewed")
+                continue
+            }
+            let kind = abs(venueQty) < 1e-12 ? "position_closed" : "size_mismatch"
+            try j.emit("manual_intervention", symbol: symbol, ManualIntervention(
+                kind: kind, symbol: symbol, clientOrderId: ours?.entryClientOrderId,
+                detail: "ledger \(ledgerQty), venue \(venueQty)"))
+            try j.emit("live_position_correction", symbol: symbol, PositionCorrection(
+                symbol: symbol, from: ledgerQty, to: venueQty, reason: kind == "position_closed"
+                    ? "closed outside the agent" : "the venue's size differs (fills while the agent was down, or by hand)"))
+            note(kind, symbol, "ledger \(ledgerQty), venue \(venueQty)", critical: false, action: "ledger corrected to the venue's \(venueQty)")
+            // Stops sized for the old position: cancel them (a new one is placed below for what remains).
+            for stop in j.book.stops(on: symbol) where stop.isLive {
+                try await cancel(stop.intent, reason: "\(kind): stop no longer matches the position", journal: &j)
+                restopped.insert(symbol)
+            }
+        }
+
+        // 5. Every managed position needs a working stop.
+        let executor = executor(haltReason: { nil })
+        for position in j.book.positions.values.sorted(by: { $0.symbol < $1.symbol }) where position.managed {
+            guard j.book.stops(on: position.symbol).isEmpty else { continue }
+            if restopped.contains(position.symbol) {
+                note("stop_resized", position.symbol, "stop replaced for the corrected size \(position.quantity)", critical: false,
+                     action: "protective stop placed for the new size")
+            } else {
+                note("position_without_stop", position.symbol, "\(position.quantity) \(position.symbol) has no working stop", critical: true,
+                     action: "protective stop placed (or the position closed if it could not be)")
+            }
+            guard act, let entry = position.entryClientOrderId else { continue }
+            _ = try await executor.protect(symbol: position.symbol, entryClientOrderId: entry, quantity: position.quantity,
+                                           entryPrice: position.entryPrice, stopLossPct: position.stopLossPct,
+                                           attempt: j.book.count(.stop, parent: entry) + 1, cycleId: cycleId, time: time)
+            try j.reload()
+        }
+
+        // 6. Futures guard, funding and equity.
+        var equity: Double?
+        if let futures = venue as? BinanceFutures {
+            let balances = try await futures.balances()
+            let wallet = balances.filter { Self.quoteAssets.contains($0.asset) }.reduce(0) { $0 + Dec.double($1.total) }
+            let live = try await futures.positions()
+            let upnl = live.reduce(0) { $0 + Dec.double($1.unrealizedPnl) }
+            equity = wallet + upnl
+            var brackets: [String: [LeverageBracket]] = [:]
+            for p in live { brackets[p.symbol] = try await futures.leverageBrackets(symbol: p.symbol) }
+            let cross = live.filter { $0.marginType == .cross }
+            let crossUpnl = cross.reduce(0) { $0 + Dec.double($1.unrealizedPnl) }
+            let crossMaintenance = cross.reduce(0) {
+                $0 + FuturesGuard.maintenanceMargin(notional: abs(Dec.double($1.quantity) * Dec.double($1.markPrice)), brackets: brackets[$1.symbol] ?? [])
+            }
+            for p in live {
+                let risk = FuturesGuard.evaluate(p, brackets: brackets[p.symbol] ?? [], thresholds: settings.futures,
+                                                 crossMarginBalance: wallet + crossUpnl, crossMaintenance: crossMaintenance)
+                report.futuresRisk.append(risk)
+                try j.emit("futures_risk", symbol: p.symbol, risk)
+                guard risk.action != .none else { continue }
+                let ours = j.book.positions[p.symbol]
+                guard let ours, ours.managed, let entry = ours.entryClientOrderId else {
+                    note("futures_guard", p.symbol, "margin ratio \(Format.number(risk.marginRatio)) on a position the agent does not manage",
+                         critical: true)
+                    continue
+                }
+                let sender = LiveOrderSender(venue: venue, recorder: recorder)
+                let qty = Dec.double(p.quantity)
+                if risk.action == .close {
+                    note("futures_guard", p.symbol, "margin ratio \(Format.number(risk.marginRatio)) > \(settings.futures.closeMarginRatio)",
+                         critical: false, action: "position closed reduce-only")
+                    guard act else { continue }
+                    for stop in j.book.stops(on: p.symbol) where stop.isLive {
+                        try await cancel(stop.intent, reason: "futures guard closes the position", journal: &j)
+                    }
+                    _ = try await sender.send(
+                        LiveProtection.closeRequest(symbol: p.symbol, positionSign: qty, quantity: abs(qty), referencePrice: risk.markPrice,
+                                                    clientOrderId: ClientOrderId.derived(from: entry, suffix: "gc\(j.book.count(.guardClose, parent: entry) + 1)")),
+                        purpose: .guardClose, parent: entry, reason: "margin ratio \(Format.number(risk.marginRatio)) above \(settings.futures.closeMarginRatio)",
+                        cycleId: cycleId, time: time)
+                } else {
+                    note("futures_guard", p.symbol, "margin ratio \(Format.number(risk.marginRatio)) > \(settings.futures.reduceMarginRatio)",
+                         critical: false, action: "half the position closed reduce-only")
+                    guard act else { continue }
+                    _ = try await sender.send(
+                        LiveProtection.closeRequest(symbol: p.symbol, positionSign: qty, quantity: abs(qty) / 2, referencePrice: risk.markPrice,
+                                                    clientOrderId: ClientOrderId.derived(from: entry, suffix: "gr\(j.book.count(.guardReduce, parent: entry) + 1)")),
+                        purpose: .guardReduce, parent: entry, reason: "margin ratio \(Format.number(risk.marginRatio)) above \(settings.futures.reduceMarginRatio)",
+                        cycleId: cycleId, time: time)
+                }
+                try j.reload()
+            }
+            let since = (j.book.lastFundingTime.map { $0 + 1 }) ?? (time - 7 * 86_400)
+            for income in try await futures.fundingIncome(since: since) where !j.book.fundingIds.contains(income.transactionId) {
+                try j.emit("live_funding", symbol: income.symbol, LiveFunding(
+                    symbol: income.symbol, amount: Dec.double(income.amount), asset: income.asset,
+                    settlementTime: income.time, transactionId: income.transactionId))
+            }
+        } else {
+            let balances = try await venue.balances()
+            let cash = balances.filter { Self.quoteAssets.contains($0.asset) }.reduce(0) { $0 + Dec.double($1.total) }
+            equity = cash + j.book.positions.values.reduce(0) { $0 + abs($1.quantity) * $1.entryPrice }
+        }
+        if let equity {
+            report.equityUsd = equity
+            try j.emit("live_equity", symbol: nil, LiveEquity(equityUsd: equity))
+        }
+
+        if !critical.isEmpty { try j.emit("review_required", symbol: nil, ReviewRequired(reasons: critical)) }
+        let after = try await positionsOnVenue()
+        report.positions = Set(after.keys).union(j.book.positions.keys).sorted().map { symbol in
+            .init(symbol: symbol, ledgerQuantity: j.book.positions[symbol]?.quantity ?? 0,
+                  venueQuantity: after[symbol].map { Dec.double($0.quantity) } ?? 0,
+                  managed: j.book.positions[symbol]?.managed ?? false,
+                  stops: j.book.stops(on: symbol).map(\.intent.clientOrderId))
+        }
+        report.orders = j.book.orderIds.suffix(50).compactMap { j.book.orders[$0] }.map {
+            .init(clientOrderId: $0.intent.clientOrderId, symbol: $0.intent.symbol, purpose: $0.intent.purpose.rawValue,
+                  ledgerStatus: $0.result?.status ?? "INTENDED", venueStatus: openById[$0.intent.clientOrderId]?.status.rawValue)
+        }
+        report.requiresManualReview = j.book.requiresManualReview
+        report.reviewReasons = j.book.reviewReasons
+        if act { try j.emit("reconciliation", symbol: nil, report) }
+        return report
+    }
+
+    /// Records a venue answer for one of our orders (and the fill it adds).
+    private func record(_ result: LiveOrderResult, side: OrderSide, previous: Double, into j: inout Journal) throws {
+        try j.emit("live_order_result", symbol: result.symbol, result)
+        let added = result.filledQuantity - previous
+        if added > 1e-12 {
+            try j.emit("live_fill", symbol: result.symbol, LiveFill(
+                clientOrderId: result.clientOrderId, symbol: result.symbol, side: side, quantity: added,
+                price: result.averagePrice ?? 0, purpose: result.purpose, time: j.time))
+        }
+    }
+
+    /// Cancels one of our orders, ledger first (`live_cancel`, then its final `live_order_result`).
+    private func cancel(_ intent: LiveOrderIntent, reason: String, journal j: inout Journal) async throws {
+        guard j.act else { return }
+        try j.emit("live_cancel", symbol: intent.symbol, LiveCancel(clientOrderId: intent.clientOrderId, symbol: intent.symbol, reason: reason))
+        let previous = j.book.orders[intent.clientOrderId]?.filled ?? 0
+        do {
+            let final = try await venue.cancelOrder(symbol: intent.symbol, clientOrderId: intent.clientOrderId)
+            try record(LiveOrderSender.result(final, purpose: intent.purpose, source: "cancel"), side: intent.side, previous: previous, into: &j)
+        } catch let error as VenueError where error.reason == .unknownOrder {
+            try j.emit("live_order_result", symbol: intent.symbol, LiveOrderResult(
+                clientOrderId: intent.clientOrderId, symbol: intent.symbol, purpose: intent.purpose, status: "CANCELLED",
+                error: "\(error)", source: "cancel"))
+        }
+    }
+
+    /// Positions as the venue holds them: Binance positions, or Coinbase base-asset balances as long positions.
+    func positionsOnVenue() async throws -> [String: VenuePosition] {
+        if venue is BinanceFutures {
+            return Dictionary(try await venue.positions().map { ($0.symbol, $0) }, uniquingKeysWith: { a, _ in a })
+        }
+        var out: [String: VenuePosition] = [:]
+        for b in try await venue.balances() where !Self.quoteAssets.contains(b.asset) && b.total > 0 {
+            let symbol = "\(b.asset)-USD"
+            out[symbol] = VenuePosition(symbol: symbol, quantity: b.total, entryPrice: 0, markPrice: 0, unrealizedPnl: 0,
+                                        leverage: 1, marginType: .cross, liquidationPrice: 0, isolatedMargin: 0)
+        }
+        return out
+    }
+
+    static func same(_ a: Double, _ b: Double) -> Bool {
+        abs(a - b) <= max(1e-9, 1e-6 * max(abs(a), abs(b)))
+    }
+
+    /// `agent reconcile --ack`: clears REQUIRES_MANUAL_REVIEW and adopts what the venue holds that the agent does
+    /// not know (tracked from now on, never traded by the agent).
+    func acknowledge(cycleId: String, time: Int64) async throws -> ReviewAck {
+        let book = try LiveBook.rebuild(ledger: ledger)
+        var adopted: [ReviewAck.Adopted] = []
+        for (symbol, p) in try await positionsOnVenue().sorted(by: { $0.key < $1.key }) where book.positions[symbol] == nil {
+            adopted.append(.init(symbol: symbol, quantity: Dec.double(p.quantity), entryPrice: Dec.double(p.entryPrice)))
+        }
+        let foreign = try await venue.openOrders(symbol: nil).map(\.clientOrderId)
+            .filter { book.orders[$0] == nil && !book.adoptedOrders.contains($0) }
+        let ack = ReviewAck(acknowledged: book.reviewReasons, adoptedPositions: adopted, adoptedOrders: foreign)
+        try ledger.append(NewEvent.json(cycleId, "review_ack", time, ack))
+        return ack
+    }
+
+    /// Kill switch with flatten: cancels every working order of ours and closes every position the agent manages
+    /// (and, on Binance, every other position too) with reduce-only market orders, ledger first. Returns the
+    /// results of the close orders.
+    func flatten(cycleId: String, time: Int64, reason: String) async throws -> [LiveOrderResult] {
+        var j = Journal(desk: self, cycleId: cycleId, time: time, act: true, book: try LiveBook.rebuild(ledger: ledger))
+        for order in j.book.liveOrders {
+            try await cancel(order.intent, reason: "flatten: \(reason)", journal: &j)
+        }
+        let sender = LiveOrderSender(venue: venue, recorder: recorder)
+        var results: [LiveOrderResult] = []
+        let held = try await positionsOnVenue()
+        var targets: [(symbol: String, quantity: Double, parent: String?)] = j.book.positions.values
+            .filter(\.managed).map { ($0.symbol, held[$0.symbol].map { Dec.double($0.quantity) } ?? $0.quantity, $0.entryClientOrderId) }
+        if venue is BinanceFutures {
+            for (symbol, p) in held where !targets.contains(where: { $0.symbol == symbol }) {
+                targets.append((symbol, Dec.double(p.quantity), nil))
+            }
+        }
+        for t in targets.sorted(by: { $0.symbol < $1.symbol }) where abs(t.quantity) > 1e-12 {
+            let base = t.parent ?? "ag-\(UTC.compact(time))-\(t.symbol.split(separator: "-").first ?? "x")"
+            let id = ClientOrderId.derived(from: base, suffix: "fl\(j.book.count(.flatten, parent: t.parent) + 1)")
+            results.append(try await sender.send(
+                LiveProtection.closeRequest(symbol: t.symbol, positionSign: t.quantity, quantity: abs(t.quantity),
+                                            referencePrice: nil, clientOrderId: id),
+                purpose: .flatten, parent: t.parent, reason: "flatten: \(reason)", cycleId: cycleId, time: time))
+            try j.reload()
+        }
+        return results
+    }
+}
+
+/// Builds the LIVE desk for a run.
+extension LiveDesk {
+    static func make(exchange: String, config: LoadedConfig, ledger: Ledger,
+                     environment: [String: String] = ProcessInfo.processInfo.environment) throws -> LiveDesk {
+        LiveDesk(venue: try VenueFactory.trading(exchange: exchange, config: config.app, environment: environment),
+                 ledger: ledger, settings: LiveSettings(config.policy))
+    }
+}
