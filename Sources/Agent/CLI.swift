@@ -93,7 +93,7 @@ public struct AgentCommand: AsyncParsableCommand {
           agent audit --since 24h               which policy checks blocked what
           agent show <cycle id>                 one cycle's full trail
         """,
-        subcommands: [Run.self, Audit.self, Show.self, ConfigCommand.self, Kill.self, MarketCommand.self],
+        subcommands: [Run.self, Audit.self, Show.self, ConfigCommand.self, Kill.self, MarketCommand.self, BacktestCommand.self, BenchCommand.self],
         defaultSubcommand: Run.self)
 
     public init() {}
