@@ -93,7 +93,8 @@ public struct AgentCommand: AsyncParsableCommand {
           agent audit --since 24h               which policy checks blocked what
           agent show <cycle id>                 one cycle's full trail
         """,
-        subcommands: [Run.self, Audit.self, Show.self, ConfigCommand.self, Kill.self, MarketCommand.self, ReconcileCommand.self],
+        subcommands: [Run.self, Audit.self, Show.self, ConfigCommand.self, Kill.self, MarketCommand.self, ReconcileCommand.self,
+                      BacktestCommand.self, BenchCommand.self],
         defaultSubcommand: Run.self)
 
     public init() {}

@@ -164,6 +164,20 @@ public struct ClosedTrade: Codable, Sendable, Equatable {
     public var quantity: Double
     public var feesUsd: Double
     public var pnlUsd: Double
+
+    /// A closed trade (the account makes these; backtest metrics and tests build them too).
+    public init(symbol: String, side: Side, entryTime: Int64, exitTime: Int64, entryPrice: Double, exitPrice: Double,
+                quantity: Double, feesUsd: Double, pnlUsd: Double) {
+        self.symbol = symbol
+        self.side = side
+        self.entryTime = entryTime
+        self.exitTime = exitTime
+        self.entryPrice = entryPrice
+        self.exitPrice = exitPrice
+        self.quantity = quantity
+        self.feesUsd = feesUsd
+        self.pnlUsd = pnlUsd
+    }
 }
 
 /// The paper account: cash, positions, realised P&L, fees and funding. Rebuilt by applying fills in order.

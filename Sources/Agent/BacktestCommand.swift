@@ -1,0 +1,416 @@
+import ArgumentParser
+import Backtest
+import Config
+import Execution
+import Foundation
+import Ledger
+import Market
+import Model
+import Review
+
+/// `agent backtest`: historical candles through the same pipeline (or the `ema_cross` reference strategy).
+struct BacktestCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "backtest",
+        abstract: "Replay historical candles through Universe -> Triggers -> Rules -> reviewers -> policy -> paper execution.",
+        discussion: """
+        Strictly point in time: the cycle at a bar's close sees only bars closed by then; its orders fill at the \
+        next bar's open with the PAPER fill model (fees, slippage, depth); exits use the PAPER exit manager.
+
+        Data: CryptoDataDownload-style CSV (banner line, newest first, `2019-10-17 09-AM` dates), Binance kline \
+        CSV (with or without header) or JSON. Gaps and duplicate bars are reported, never filled. The venue \
+        connectors keep no candle store yet, so there is no stored-candle source.
+
+        Examples:
+          agent backtest --data ../shared/data/coinbase_btcusd_1h.csv --from 2019-01-01 --to 2019-06-01
+          agent backtest --data ../shared/data/coinbase_btcusd_1h.csv --strategy ema_cross --fast 8 --slow 21 --trades trades.csv
+          agent backtest --data FILE --report out/ --reviewers offline
+          agent backtest --data FILE --strategy ema_cross --walk-forward train=4M,test=2M,step=1M --grid grid.yaml
+        """)
+
+    @Option(name: .customLong("data"), parsing: .upToNextOption, help: ArgumentHelp("Candle files (repeatable).", valueName: "file"))
+    var data: [String] = []
+
+    @Option(help: "Symbol of the data when the file does not say (single file), e.g. BTC-USD.")
+    var symbol: String?
+
+    @Option(help: "First bar close that may trade (YYYY-MM-DD or ISO 8601, UTC). Earlier bars are history only.")
+    var from: String?
+
+    @Option(help: "Last bar close included (YYYY-MM-DD or ISO 8601, UTC).")
+    var to: String?
+
+    @Option(help: "Bar length: 1m, 5m, 15m, 1h, 4h, 1d.")
+    var timeframe: String = "1h"
+
+    @Option(help: "pipeline (the live stages) or ema_cross (the reference strategy).")
+    var strategy: String = "pipeline"
+
+    @Option(help: "ema_cross: fast EMA period.")
+    var fast: Int = 8
+
+    @Option(help: "ema_cross: slow EMA period.")
+    var slow: Int = 21
+
+    @Option(help: "ema_cross: commission, a fraction of notional on both legs.")
+    var commission: Double = 0.0006
+
+    @Option(help: "ema_cross: fixed quantity per trade (base units), or `all` for all equity.")
+    var size: String = "all"
+
+    @Option(help: "Starting equity in USD (pipeline default: app.yaml portfolio.starting_equity_usd; ema_cross: 10000).")
+    var equity: Double?
+
+    @Option(help: "Slippage in bps (pipeline: the fill model's base slippage, default 1; ema_cross default 0).")
+    var slippageBps: Double?
+
+    @Option(help: "pipeline: taker fee in bps (default 6).")
+    var feeBps: Double = 6
+
+    @Option(help: "pipeline: quoted spread synthesized around prices, in bps.")
+    var spreadBps: Double = 2
+
+    @Option(help: "pipeline: tier for symbols the universe does not list (tier_1_core, tier_2_rotational, tier_3_event_driven); given explicitly, it applies to every symbol.")
+    var tier: String?
+
+    @Option(help: "pipeline: offline (default), replay (recorded reviews from the ledger, point in time), live (app.yaml providers, under the AI budget), or none.")
+    var reviewers: String = "offline"
+
+    @Option(help: "pipeline with --reviewers replay: the ledger to read (default: <data-dir>/agent.sqlite).")
+    var ledger: String?
+
+    @Option(help: "Perpetuals: funding history JSON (rows [time_ms, rate, ...]).")
+    var funding: String?
+
+    @Option(help: "Perpetuals: a constant funding rate per 8h settlement instead of a file (e.g. 0.0001).")
+    var fundingRate: Double?
+
+    @Option(help: "Perpetuals: leverage for liquidation checks (needs --leverage-tiers).")
+    var leverage: Double = 1
+
+    @Option(help: "Perpetuals: Binance leverage tiers JSON (maintenance brackets), e.g. ../shared/data/binance_usdm_leverage_tiers.json.")
+    var leverageTiers: String?
+
+    @Option(help: "Walk-forward windows, e.g. train=4M,test=2M,step=1M (needs --grid).")
+    var walkForward: String?
+
+    @Option(help: "Walk-forward parameter grid (YAML).")
+    var grid: String?
+
+    @Option(help: "Write a self-contained HTML report (index.html, trades.csv, report.json) into this folder.")
+    var report: String?
+
+    @Option(help: "Write the trade list as CSV.")
+    var trades: String?
+
+    @Flag(help: "Print JSON instead of text.")
+    var json = false
+
+    @Flag(help: "Pretty-print the JSON.")
+    var pretty = false
+
+    @Flag(help: "No progress on stderr.")
+    var quiet = false
+
+    @OptionGroup var common: CommonOptions
+
+    func validate() throws {
+        if data.isEmpty { throw ValidationError("--data FILE is required (one or more candle files)") }
+        if Timeframe.seconds(timeframe) == nil { throw ValidationError("--timeframe '\(timeframe)': use e.g. 1m, 15m, 1h, 4h, 1d") }
+        if !["pipeline", "ema_cross"].contains(strategy) { throw ValidationError("--strategy must be pipeline or ema_cross") }
+        if !["offline", "replay", "live", "none"].contains(reviewers) {
+            throw ValidationError("--reviewers must be offline, replay, live or none")
+        }
+        if fast < 1 || slow < 1 || fast >= slow { throw ValidationError("--fast and --slow must be positive with fast < slow") }
+        if !(commission >= 0 && commission < 1) { throw ValidationError("--commission must be a fraction in [0, 1)") }
+        if size != "all", !((Double(size) ?? 0) > 0) { throw ValidationError("--size must be a positive quantity or `all`") }
+        if walkForward != nil && grid == nil { throw ValidationError("--walk-forward needs --grid FILE") }
+        if funding != nil && fundingRate != nil { throw ValidationError("use either --funding FILE or --funding-rate, not both") }
+        if leverage < 1 { throw ValidationError("--leverage must be at least 1") }
+        if let tier, Tier(rawValue: tier) == nil {
+            throw ValidationError("--tier must be one of \(Tier.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+    }
+
+    func run() async throws {
+        try await AgentMain.guarded {
+            do {
+                try await execute()
+            } catch let e as BacktestError {
+                throw CLIError.badInput(e.description)
+            }
+        }
+    }
+
+    private func time(_ text: String?, flag: String) throws -> Int64? {
+        guard let text else { return nil }
+        guard let t = BacktestCalendar.parse(text) else {
+            throw CLIError.badInput("\(flag) '\(text)': expected YYYY-MM-DD or an ISO 8601 time such as 2019-01-01T00:00:00Z")
+        }
+        return t
+    }
+
+    private func execute() async throws {
+        let interval = Timeframe.seconds(timeframe) ?? 3_600
+        let fromTime = try time(from, flag: "--from")
+        let toTime = try time(to, flag: "--to")
+        var series: [CandleSeries] = []
+        for path in data {
+            series.append(try CandleFiles.load(path: path, symbol: data.count == 1 ? symbol : nil, interval: interval))
+        }
+        let notes = series.map(DataNote.of)
+        for n in notes where n.gaps > 0 || n.duplicateBars > 0 {
+            FileHandle.standardError.write(Data("agent backtest: \(n.source): \(n.gaps) gaps (\(n.missingBars) missing bars), \(n.duplicateBars) duplicate bars — reported, not filled\n".utf8))
+        }
+        let symbols = series.map(\.symbol)
+        let first = series.compactMap { $0.candles.first?.time }.min() ?? 0
+        let last = series.compactMap { $0.candles.last?.time }.max().map { $0 + interval } ?? 0
+        let span = (BacktestCalendar.iso(fromTime ?? first), BacktestCalendar.iso(toTime ?? last))
+
+        if let walkForward, let grid {
+            try await runWalkForward(spec: try WalkForwardSpec.parse(walkForward), grid: try ParameterGrid.load(path: grid),
+                                     series: series, interval: interval, start: fromTime ?? first, end: toTime ?? last)
+            return
+        }
+
+        var backtestReport: BacktestReport
+        if strategy == "ema_cross" {
+            guard series.count == 1, let s = series.first else {
+                throw CLIError.badInput("ema_cross trades a single symbol: give one --data file")
+            }
+            let params = emaParameters(fast: fast, slow: slow)
+            let progress = ProgressReporter(label: "backtest ema_cross", enabled: !quiet)
+            var engine = EMACrossEngine(parameters: params, symbol: s.symbol, interval: interval, tradeFrom: fromTime ?? .min)
+            let end = toTime ?? .max
+            let candles = s.candles
+            for (i, c) in candles.enumerated() where c.time + interval <= end {
+                engine.step(time: c.time, open: c.open, close: c.close)
+                if i & 0xFFFF == 0 { progress.update(i, candles.count) }
+            }
+            progress.update(candles.count, candles.count)
+            let run = engine.finish()
+            backtestReport = BacktestReport(
+                strategy: "ema_cross", symbols: symbols, timeframe: timeframe, from: span.0, to: span.1, data: notes,
+                costs: ["commission": "\(params.commission) of notional per leg", "slippage_bps": "\(params.slippageBps)",
+                        "fills": "next bar's open", "sizing": params.fixedQuantity.map { "fixed \($0)" } ?? "all equity"],
+                run: run, rulesOnly: nil, notes: [])
+        } else {
+            backtestReport = try await runPipeline(series: series, notes: notes, span: span, from: fromTime, to: toTime)
+        }
+        try output(backtestReport)
+    }
+
+    private func emaParameters(fast: Int, slow: Int) -> EMACrossParameters {
+        EMACrossParameters(fast: fast, slow: slow, commission: commission, slippageBps: slippageBps ?? 0,
+                           fixedQuantity: size == "all" ? nil : Double(size), initialEquity: equity ?? 10_000)
+    }
+
+    private func pipelineSettings(series: [CandleSeries], from: Int64?, to: Int64?) throws -> PipelineBacktestSettings {
+        var fundingBySymbol: [String: FundingSchedule] = [:]
+        if let funding {
+            let schedule = try FundingSchedule.load(path: funding)
+            for s in series { fundingBySymbol[s.symbol] = schedule }
+        } else if let fundingRate {
+            for s in series { fundingBySymbol[s.symbol] = FundingSchedule(constant: fundingRate) }
+        }
+        var brackets: [String: [LeverageBracket]] = [:]
+        if let leverageTiers {
+            for s in series { brackets[s.symbol] = try LeverageTiersFile.brackets(path: leverageTiers, symbol: s.symbol) }
+        } else if leverage > 1 {
+            throw CLIError.badInput("--leverage above 1 needs --leverage-tiers FILE for maintenance margins")
+        }
+        return PipelineBacktestSettings(
+            paper: PaperSettings(takerFeeBps: feeBps, baseSlippageBps: slippageBps ?? 1), spreadBps: spreadBps,
+            funding: fundingBySymbol, leverage: leverage, brackets: brackets, from: from, to: to)
+    }
+
+    private func loadConfig(symbols: [String]) throws -> LoadedConfig {
+        var config = try common.loadConfig().forBacktest(symbols: symbols, tier: tier.flatMap(Tier.init(rawValue:)))
+        if let equity { config.app.portfolio.startingEquityUsd = equity }
+        return config
+    }
+
+    private func reviewerChoice(config: LoadedConfig, interval: Int64) throws -> BacktestReviewers {
+        switch reviewers {
+        case "none": return .none
+        case "replay":
+            let path = ledger ?? (common.dataDir as NSString).appendingPathComponent("agent.sqlite")
+            guard FileManager.default.fileExists(atPath: path) else {
+                throw CLIError.badInput("--reviewers replay: no ledger at \(path) (pass --ledger FILE)")
+            }
+            let records = try RecordedReviewLoader.load(path: path, interval: interval)
+            return .board(records.board(policy: config.policy), label: "replay", paid: false)
+        case "live":
+            let board = try ReviewSetup.board(config)
+            return .board(board, label: board.hasPaidReviewers ? "live" : "offline", paid: board.hasPaidReviewers)
+        default:
+            return .board(.offline(policy: config.policy), label: "offline", paid: false)
+        }
+    }
+
+    private func runPipeline(series: [CandleSeries], notes: [DataNote], span: (String, String), from: Int64?,
+                             to: Int64?) async throws -> BacktestReport {
+        let config = try loadConfig(symbols: series.map(\.symbol))
+        let settings = try pipelineSettings(series: series, from: from, to: to)
+        let interval = series.first?.interval ?? 3_600
+        let choice = try reviewerChoice(config: config, interval: interval)
+        let progress = ProgressReporter(label: "backtest pipeline", enabled: !quiet)
+        let main = await PipelineBacktest(config: config, series: series, settings: settings, reviewers: choice)
+            .run(progress: { progress.update($0, $1) })
+        var rulesOnly: BacktestRun?
+        if case .board = choice {
+            let shadow = ProgressReporter(label: "backtest rules only", enabled: !quiet)
+            rulesOnly = await PipelineBacktest(config: config, series: series, settings: settings, reviewers: .none)
+                .run(progress: { shadow.update($0, $1) }).run
+        }
+        var costs = ["taker_fee_bps": "\(settings.paper.takerFeeBps)", "base_slippage_bps": "\(settings.paper.baseSlippageBps)",
+                     "impact_bps_at_depth": "\(settings.paper.impactBpsAtDepth)", "spread_bps": "\(settings.spreadBps)",
+                     "fills": "next bar's open, PAPER fill model", "exits": "PAPER exit manager (stop, R ladder, trailing ATR, time stop)"]
+        if funding != nil || fundingRate != nil {
+            costs["funding"] = funding.map { "file \($0)" } ?? "constant \(fundingRate ?? 0) per 8h"
+        }
+        if leverage > 1 { costs["leverage"] = "\(leverage)x isolated, liquidation from \(leverageTiers ?? "")" }
+        return BacktestReport(
+            strategy: "pipeline", symbols: series.map(\.symbol), timeframe: timeframe, from: span.0, to: span.1, data: notes,
+            costs: costs, run: main.run, rulesOnly: rulesOnly,
+            notes: ["regime benchmark: \(config.signals.regime.benchmark)",
+                    "the venue connectors keep no candle store yet: only files were read",
+                    "no news feeds in backtests: M1 sees no items"])
+    }
+
+    private func runWalkForward(spec: WalkForwardSpec, grid: ParameterGrid, series: [CandleSeries], interval: Int64,
+                                start: Int64, end: Int64) async throws {
+        let chosen = grid.strategy ?? strategy
+        let report: WalkForwardReport
+        if chosen == "ema_cross" {
+            guard series.count == 1, let s = series.first else {
+                throw CLIError.badInput("ema_cross walk-forward needs exactly one --data file")
+            }
+            for key in grid.grid.keys where !["fast", "slow"].contains(key) {
+                throw CLIError.badInput("\(self.grid ?? ""): grid key '\(key)' is not an ema_cross parameter (fast, slow)")
+            }
+            report = try await WalkForward.run(spec: spec, grid: grid, start: start, end: end, strategy: "ema_cross") { p, from, to in
+                let f = Int(p["fast"] ?? "") ?? fast
+                let sl = Int(p["slow"] ?? "") ?? slow
+                guard f >= 1, sl > f else { throw CLIError.badInput("grid: fast \(f) / slow \(sl) (need 1 <= fast < slow)") }
+                return EMACrossEngine.run(candles: s.candles, symbol: s.symbol, parameters: emaParameters(fast: f, slow: sl),
+                                          interval: interval, from: from, to: to).run
+            }
+        } else {
+            // Pipeline: grid keys are --set keys (e.g. signals.rules.min_trigger_strength).
+            let baseSettings = try pipelineSettings(series: series, from: nil, to: nil)
+            let base = common
+            report = try await WalkForward.run(spec: spec, grid: grid, start: start, end: end, strategy: "pipeline") { p, from, to in
+                var options = base
+                options.overrides += p.keys.sorted().map { "\($0)=\(p[$0] ?? "")" }
+                var config = try options.loadConfig().forBacktest(symbols: series.map(\.symbol), tier: tier.flatMap(Tier.init(rawValue:)))
+                if let equity { config.app.portfolio.startingEquityUsd = equity }
+                var settings = baseSettings
+                settings.from = from
+                settings.to = to
+                return await PipelineBacktest(config: config, series: series, settings: settings,
+                                              reviewers: try reviewerChoice(config: config, interval: interval)).run().run
+            }
+        }
+        if json {
+            FileHandle.standardOutput.write(Data((try JSONCoding.string(report, pretty: pretty) + "\n").utf8))
+            return
+        }
+        var text = "walk-forward \(report.strategy) \(report.spec), objective \(report.objective), \(report.combinations) combinations\n"
+        for w in report.windows {
+            let params = w.bestParameters.keys.sorted().map { "\($0)=\(w.bestParameters[$0] ?? "")" }.joined(separator: " ")
+            text += String(format: "#%d test %@..%@  best %@  in-sample %@  OOS return %.2f%%  maxDD %.2f%%  trades %d\n",
+                           w.index, String(w.testFrom.prefix(10)), String(w.testTo.prefix(10)), params,
+                           w.trainObjective.map { String(format: "%.3f", $0) } ?? "-", w.test.totalReturn * 100,
+                           w.test.maxDrawdown * 100, w.test.trades)
+        }
+        text += String(format: "mean OOS return %.2f%%, %d of %d windows profitable\n",
+                       (report.meanTestReturn ?? 0) * 100, report.profitableWindows, report.windows.count)
+        FileHandle.standardOutput.write(Data(text.utf8))
+    }
+
+    private func output(_ r: BacktestReport) throws {
+        if let trades {
+            do {
+                try Data(ReportWriter.tradesCSV(r.run.trades).utf8).write(to: URL(fileURLWithPath: trades))
+            } catch {
+                throw CLIError.io("--trades \(trades): \(error.localizedDescription)")
+            }
+        }
+        if let report {
+            let path = try ReportWriter.write(r, to: report)
+            FileHandle.standardError.write(Data("agent backtest: report written to \(path)\n".utf8))
+        }
+        if json {
+            FileHandle.standardOutput.write(Data((try JSONCoding.string(r, pretty: pretty) + "\n").utf8))
+            return
+        }
+        FileHandle.standardOutput.write(Data(Self.text(r).utf8))
+    }
+
+    /// The metrics side by side as text.
+    static func text(_ r: BacktestReport) -> String {
+        let runs = [r.run] + (r.rulesOnly.map { [$0] } ?? [])
+        func pct(_ v: Double?) -> String { v.map { String(format: "%.2f%%", $0 * 100) } ?? "-" }
+        func num(_ v: Double?) -> String { v.map { String(format: "%.2f", $0) } ?? "-" }
+        let rows: [(String, (BacktestMetrics) -> String)] = [
+            ("final equity", { num($0.finalEquity) }), ("total return", { pct($0.totalReturn) }), ("CAGR", { pct($0.cagr) }),
+            ("max drawdown", { pct($0.maxDrawdown) }), ("Sharpe", { num($0.sharpe) }), ("Sortino", { num($0.sortino) }),
+            ("win rate", { pct($0.winRate) }), ("profit factor", { num($0.profitFactor) }),
+            ("average win", { num($0.averageWin) }), ("average loss", { num($0.averageLoss) }),
+            ("exposure", { pct($0.exposure) }), ("trades", { "\($0.trades)" }),
+            ("avg holding (h)", { num($0.averageHoldingHours) }), ("fees paid", { num($0.feesPaid) }),
+            ("funding paid", { num($0.fundingPaid) }), ("bars", { "\($0.bars)" }),
+        ]
+        func pad(_ s: String, _ n: Int) -> String { s.count >= n ? s : s + String(repeating: " ", count: n - s.count) }
+        var out = "\(r.strategy) on \(r.symbols.joined(separator: ", ")) \(r.timeframe), \(r.from) .. \(r.to)\n"
+        for d in r.data {
+            out += "  data \(d.source): \(d.candles) candles, \(d.gaps) gaps (\(d.missingBars) missing bars), \(d.duplicateBars) duplicates\n"
+        }
+        out += pad("", 18) + runs.map { pad($0.label, 30) }.joined() + "\n"
+        for (name, value) in rows {
+            out += pad(name, 18) + runs.map { pad(value($0.metrics), 30) }.joined() + "\n"
+        }
+        for run in runs {
+            if let cycles = run.cycles {
+                out += "\(run.label): \(cycles) cycles, \(run.proposals ?? 0) proposals, \(run.approved ?? 0) approved"
+                if let v = run.violatedChecks, !v.isEmpty {
+                    out += "; rejected by " + v.sorted { $0.value > $1.value }.prefix(5).map { "\($0.key) \($0.value)" }.joined(separator: ", ")
+                }
+                if let v = run.vetoes, !v.isEmpty { out += "; vetoes " + v.keys.sorted().map { "\($0) \(v[$0] ?? 0)" }.joined(separator: ", ") }
+                out += "\n"
+                if let x = run.universeExclusions, !x.isEmpty {
+                    out += "  not in the universe: " + x.sorted { $0.value > $1.value }.prefix(5).map { "\($0.key) (\($0.value) cycles)" }
+                        .joined(separator: ", ") + " — liquidity filters are universe.yaml's (change with --set)\n"
+                }
+            }
+        }
+        for note in r.notes { out += "note: \(note)\n" }
+        return out
+    }
+}
+
+/// Reads recorded reviews (and the proposals they name) from a ledger, for `--reviewers replay`.
+enum RecordedReviewLoader {
+    static func load(path: String, interval: Int64) throws -> RecordedReviews {
+        let ledger: Ledger
+        do { ledger = try Ledger(path: path) } catch { throw CLIError.failed("cannot open the ledger: \(error)") }
+        var proposals: [String: [String: (symbol: String, side: Side)]] = [:]
+        var answers: [String: [ReviewerTier: ReviewerAnswer]] = [:]
+        var times: [String: Int64] = [:]
+        for event in try ledger.events(types: ["proposal", "review"]) {
+            times[event.cycleId] = event.time
+            if event.type == "proposal" {
+                let p = try event.value(Proposal.self)
+                proposals[event.cycleId, default: [:]][p.id] = (p.symbol, p.side)
+            } else {
+                let tier = try event.value(TierRecord.self)
+                answers[event.cycleId, default: [:]][tier.reviewer] = tier.answer
+            }
+        }
+        let cycles = answers.keys.sorted().map { id in
+            RecordedReviews.Cycle(time: times[id] ?? 0, proposals: proposals[id] ?? [:], answers: answers[id] ?? [:])
+        }
+        return RecordedReviews(cycles: cycles, interval: interval)
+    }
+}

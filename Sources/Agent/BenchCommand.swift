@@ -1,0 +1,352 @@
+import ArgumentParser
+import Backtest
+import Config
+import Execution
+import Foundation
+import Ledger
+import Logging
+import Market
+import Model
+import Pipeline
+import Review
+
+/// One benchmark's numbers.
+struct BenchResult: Codable, Sendable {
+    var name: String
+    /// What was processed: candles, values, cycles, events.
+    var items: Int
+    var unit: String
+    var seconds: Double
+    var perSecond: Double
+    /// Peak resident memory (VmHWM) of the process that ran this benchmark, MiB.
+    var peakMemoryMib: Double?
+    /// Extra figures (e.g. per-indicator rates, mean cycle milliseconds).
+    var details: [String: Double]
+    var note: String?
+}
+
+/// The machine and build the numbers come from.
+struct BenchMachine: Codable, Sendable {
+    var cpuModel: String
+    var cores: Int
+    var memoryGib: Double
+    var build: String
+    var os: String
+}
+
+struct BenchReport: Codable, Sendable {
+    var machine: BenchMachine
+    var benchmarks: [BenchResult]
+}
+
+/// `agent bench`: throughput and memory of the backtest engines, indicators, a cycle, and the ledger.
+struct BenchCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Benchmarks (JSON on stdout): backtest throughput, indicator kernels, cycle time, ledger, peak memory.",
+        discussion: """
+        Each benchmark runs in its own child process so its peak memory (VmHWM) is its own. Build in release for \
+        meaningful numbers: swift run -c release agent bench
+
+        Benchmarks: ema_cross, pipeline, indicators, cycle, ledger.
+        """)
+
+    static let names = ["ema_cross", "pipeline", "indicators", "cycle", "ledger"]
+
+    @Option(help: "Run only this benchmark (ema_cross, pipeline, indicators, cycle, ledger).")
+    var only: String?
+
+    @Option(help: "Candle file to tile (default: ../shared/data/coinbase_btcusd_1h.csv, else a synthetic walk).")
+    var data: String?
+
+    @Option(help: "ema_cross: candles, mirror-tiled from the data.")
+    var candles: Int = 10_000_000
+
+    @Option(help: "pipeline: candles, mirror-tiled from the data.")
+    var pipelineCandles: Int = 20_000
+
+    @Option(help: "indicators: values per kernel.")
+    var indicatorValues: Int = 2_000_000
+
+    @Option(help: "cycle: symbols in the sim catalog.")
+    var symbols: Int = 30
+
+    @Option(help: "cycle: how many --once cycles to time.")
+    var cycles: Int = 5
+
+    @Option(help: "ledger: events to append, then rebuild state from.")
+    var ledgerEvents: Int = 1_000_000
+
+    @Flag(help: "Run in this process instead of one child per benchmark.")
+    var inProcess = false
+
+    @Flag(help: "Pretty-print the JSON.")
+    var pretty = false
+
+    func validate() throws {
+        if let only, !Self.names.contains(only) {
+            throw ValidationError("--only must be one of \(Self.names.joined(separator: ", "))")
+        }
+        if candles < 1 || pipelineCandles < 1 || indicatorValues < 2 || symbols < 1 || cycles < 1 || ledgerEvents < 1 {
+            throw ValidationError("sizes must be positive")
+        }
+    }
+
+    func run() async throws {
+        try await AgentMain.guarded {
+            let selected = only.map { [$0] } ?? Self.names
+            var results: [BenchResult] = []
+            for name in selected {
+                if !inProcess, only == nil, let child = try runChild(name) {
+                    results.append(child)
+                } else {
+                    var r = try await runOne(name)
+                    r.peakMemoryMib = Self.peakMemoryMib()
+                    if only == nil && selected.count > 1 { r.note = (r.note.map { $0 + "; " } ?? "") + "peak memory is cumulative (in-process)" }
+                    results.append(r)
+                }
+            }
+            let report = BenchReport(machine: Self.machine(), benchmarks: results)
+            FileHandle.standardOutput.write(Data((try JSONCoding.string(report, pretty: pretty) + "\n").utf8))
+        }
+    }
+
+    /// Runs `agent bench --only NAME` as a child; nil if the executable cannot be found.
+    private func runChild(_ name: String) throws -> BenchResult? {
+        guard let exe = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") else { return nil }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: exe)
+        var args = ["bench", "--only", name, "--candles", "\(candles)", "--pipeline-candles", "\(pipelineCandles)",
+                    "--indicator-values", "\(indicatorValues)", "--symbols", "\(symbols)", "--cycles", "\(cycles)",
+                    "--ledger-events", "\(ledgerEvents)"]
+        if let data { args += ["--data", data] }
+        process.arguments = args
+        let out = Pipe()
+        process.standardOutput = out
+        process.standardError = FileHandle.standardError
+        do { try process.run() } catch { return nil }
+        let bytes = out.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else {
+            throw CLIError.failed("benchmark \(name) failed (exit \(process.terminationStatus))")
+        }
+        let report = try JSONCoding.decoder().decode(BenchReport.self, from: bytes)
+        return report.benchmarks.first
+    }
+
+    // MARK: - Benchmarks
+
+    private func runOne(_ name: String) async throws -> BenchResult {
+        switch name {
+        case "ema_cross": return try emaCross()
+        case "pipeline": return try await pipeline()
+        case "indicators": return try indicators()
+        case "cycle": return try await cycle()
+        default: return try ledger()
+        }
+    }
+
+    /// The base series to tile: the shared BTC data, else a deterministic synthetic walk.
+    private func baseCandles() throws -> (candles: [Candle], source: String) {
+        let path = data ?? "../shared/data/coinbase_btcusd_1h.csv"
+        if FileManager.default.fileExists(atPath: path) {
+            do {
+                return (try CandleFiles.load(path: path).candles, path)
+            } catch {
+                throw CLIError.badInput("\(error)")
+            }
+        }
+        if data != nil { throw CLIError.badInput("--data \(path): no such file") }
+        var candles: [Candle] = []
+        var price = 10_000.0
+        var state: UInt64 = 42
+        for i in 0..<20_000 {
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            let u = Double(state >> 11) / Double(1 << 53) - 0.5
+            let next = price * (1 + u * 0.02)
+            candles.append(Candle(time: Int64(i) * 3_600, open: price, high: max(price, next) * 1.002,
+                                  low: min(price, next) * 0.998, close: next, volume: 100))
+            price = next
+        }
+        return (candles, "synthetic random walk (shared data not found)")
+    }
+
+    private static func seconds(_ d: Duration) -> Double {
+        let c = d.components
+        return Double(c.seconds) + Double(c.attoseconds) / 1e18
+    }
+
+    private func emaCross() throws -> BenchResult {
+        let (base, source) = try baseCandles()
+        let tile = MirrorTile(base: base, count: candles)
+        var engine = EMACrossEngine(parameters: EMACrossParameters(), symbol: "BTC-USD")
+        let clock = ContinuousClock()
+        let start = clock.now
+        tile.forEachOpenClose { t, o, c in engine.step(time: t, open: o, close: c) }
+        let run = engine.finish()
+        let s = Self.seconds(clock.now - start)
+        let lastTime = tile.startTime + Int64(candles - 1) * tile.interval
+        return BenchResult(name: "ema_cross", items: candles, unit: "candles", seconds: s, perSecond: Double(candles) / s,
+                           details: ["trades": Double(run.metrics.trades), "last_bar_year": Double(BacktestCalendar.civil(days: lastTime / 86_400).year)],
+                           note: "mirror-tiled from \(source); streaming, not materialised")
+    }
+
+    private func pipeline() async throws -> BenchResult {
+        let (base, source) = try baseCandles()
+        let tiled = MirrorTile(base: base, count: pipelineCandles).materialize()
+        let series = CandleSeries(symbol: "BTC-USD", candles: tiled, source: "tiled")
+        var config = try ConfigLoader().load().forBacktest(symbols: ["BTC-USD"], tier: .core)
+        // Let the recorded (2017-2019) volumes pass the liquidity filters, so every stage runs.
+        config.universe.tiers.tier1Core.min24hVolumeUsd = 0
+        config.universe.tiers.tier1Core.minDepthUsd = 0
+        let clock = ContinuousClock()
+        let start = clock.now
+        let outcome = await PipelineBacktest(config: config, series: [series], settings: PipelineBacktestSettings(),
+                                             reviewers: .board(.offline(policy: config.policy), label: "offline", paid: false)).run()
+        let s = Self.seconds(clock.now - start)
+        return BenchResult(name: "pipeline", items: pipelineCandles, unit: "candles", seconds: s,
+                           perSecond: Double(pipelineCandles) / s,
+                           details: ["cycles": Double(outcome.run.cycles ?? 0), "proposals": Double(outcome.run.proposals ?? 0),
+                                     "trades": Double(outcome.run.metrics.trades)],
+                           note: "mirror-tiled from \(source); one full cycle (regime, universe, triggers, rules, offline reviewers, policy, paper fills, exits) per candle")
+    }
+
+    private func indicators() throws -> BenchResult {
+        let (base, source) = try baseCandles()
+        let tiled = MirrorTile(base: base, count: indicatorValues).materialize()
+        let closes = tiled.map(\.close)
+        let clock = ContinuousClock()
+        var details: [String: Double] = [:]
+        var total = 0.0
+        var checksum = 0.0
+        func time(_ name: String, _ body: () -> Double) {
+            let start = clock.now
+            checksum += body()
+            let s = Self.seconds(clock.now - start)
+            total += s
+            details["\(name)_values_per_second"] = Double(indicatorValues) / s
+        }
+        time("ema_14") { Indicators.ema(closes, period: 14).last.flatMap { $0 } ?? 0 }
+        time("sma_14") { Indicators.sma(closes, period: 14).last.flatMap { $0 } ?? 0 }
+        time("atr_14") { Indicators.atr(tiled, period: 14).last.flatMap { $0 } ?? 0 }
+        time("rsi_14") { Indicators.rsi(closes, period: 14).last.flatMap { $0 } ?? 0 }
+        time("ema_14_streaming") {
+            var state = EMAState(period: 14)
+            for c in closes { state.update(c) }
+            return state.value ?? 0
+        }
+        time("rsi_14_streaming") {
+            var state = RSIState(period: 14)
+            for c in closes { state.update(c) }
+            return state.value ?? 0
+        }
+        time("atr_14_streaming") {
+            var state = ATRState(period: 14)
+            for c in tiled { state.update(high: c.high, low: c.low, close: c.close) }
+            return state.value ?? 0
+        }
+        details["checksum"] = checksum
+        return BenchResult(name: "indicators", items: indicatorValues * 7, unit: "values", seconds: total,
+                           perSecond: Double(indicatorValues * 7) / total, details: details,
+                           note: "\(indicatorValues) values per kernel, mirror-tiled from \(source); array kernels return [Double?] like TA-Lib")
+    }
+
+    private func cycle() async throws -> BenchResult {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("agent-bench-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        var config = try ConfigLoader().load()
+        let catalog = SimMarket.catalog(count: symbols)
+        config.universe.tiers.tier1Core.symbols = catalog.filter { $0.tier == .core }.map(\.symbol)
+        config.universe.tiers.tier2Rotational.symbols = catalog.filter { $0.tier == .rotational }.map(\.symbol)
+        config.universe.tiers.tier3EventDriven.symbols = catalog.filter { $0.tier == .eventDriven }.map(\.symbol)
+        let ledger = try Ledger(path: (dir as NSString).appendingPathComponent("agent.sqlite"))
+        let logger = Logger(label: "bench") { _ in SwiftLogNoOpLogHandler() }
+        let runner = CycleRunner(config: config, mode: .dryRun, exchange: "sim",
+                                 market: SimMarket(seed: 42, catalog: catalog), ledger: ledger,
+                                 board: .offline(policy: config.policy), executor: DryRunExecutor(),
+                                 killSwitch: KillSwitch(dataDir: dir), logger: logger)
+        let clock = ContinuousClock()
+        var times: [Double] = []
+        let t0: Int64 = 1_790_000_000
+        for i in 0..<cycles {
+            let start = clock.now
+            let summary = await runner.run(at: t0 + Int64(i) * 3_600)
+            times.append(Self.seconds(clock.now - start))
+            if summary.status == .error { throw CLIError.failed("bench cycle failed: \(summary.error ?? "?")") }
+        }
+        let total = times.reduce(0, +)
+        return BenchResult(name: "cycle", items: cycles, unit: "cycles", seconds: total, perSecond: Double(cycles) / total,
+                           details: ["mean_ms": total / Double(cycles) * 1_000, "min_ms": (times.min() ?? 0) * 1_000,
+                                     "max_ms": (times.max() ?? 0) * 1_000, "symbols": Double(symbols)],
+                           note: "--once on sim with SimMarket.catalog(count: \(symbols)), DRY_RUN, offline reviewers, ledger in a temp dir")
+    }
+
+    private func ledger() throws -> BenchResult {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("agent-bench-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let ledger = try Ledger(path: (dir as NSString).appendingPathComponent("agent.sqlite"))
+        let now: Int64 = 1_790_000_000
+        let encoder = JSONCoding.encoder()
+        let clock = ContinuousClock()
+        var start = clock.now
+        let batch = 1_000
+        var written = 0
+        while written < ledgerEvents {
+            let n = min(batch, ledgerEvents - written)
+            var events: [NewEvent] = []
+            events.reserveCapacity(n)
+            for k in 0..<n {
+                let i = written + k
+                let order = OrderIntent(clientOrderId: "ag-bench-\(i)", cycleId: "c-bench-\(i / 10)", proposalId: "p\(i % 10)",
+                                        symbol: i % 2 == 0 ? "BTC-USD" : "ETH-USD", side: .buy, sizePct: 1, notionalUsd: 100,
+                                        quantity: 0.001, price: 100_000, stopLossPct: 6, takeProfitPct: 12, mode: .dryRun,
+                                        status: "simulated")
+                events.append(NewEvent(cycleId: order.cycleId, type: "order_result",
+                                       time: now - Int64(ledgerEvents - i) * 6 * 86_400 / Int64(max(ledgerEvents, 1)),
+                                       symbol: order.symbol, payload: try encoder.encode(order)))
+            }
+            try ledger.append(events)
+            written += n
+        }
+        let appendSeconds = Self.seconds(clock.now - start)
+        start = clock.now
+        let state = try StateProjection.rebuild(ledger: ledger, mode: .dryRun, now: now, startingEquity: 10_000)
+        let rebuildSeconds = Self.seconds(clock.now - start)
+        return BenchResult(name: "ledger", items: ledgerEvents, unit: "events", seconds: appendSeconds + rebuildSeconds,
+                           perSecond: Double(ledgerEvents) / (appendSeconds + rebuildSeconds),
+                           details: ["append_seconds": appendSeconds, "append_events_per_second": Double(ledgerEvents) / appendSeconds,
+                                     "rebuild_seconds": rebuildSeconds, "rebuild_events_per_second": Double(ledgerEvents) / rebuildSeconds,
+                                     "rebuilt_trades": Double(state.recentTrades.count)],
+                           note: "order_result events appended in batches of \(batch) (WAL, synchronous=FULL), then StateProjection.rebuild over all of them")
+    }
+
+    // MARK: - Machine
+
+    /// VmHWM of this process in MiB.
+    static func peakMemoryMib() -> Double? {
+        guard let text = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return nil }
+        for line in text.split(separator: "\n") where line.hasPrefix("VmHWM:") {
+            let kb = line.split(separator: " ").compactMap { Double($0) }.first
+            return kb.map { $0 / 1_024 }
+        }
+        return nil
+    }
+
+    static func machine() -> BenchMachine {
+        var model = "unknown"
+        if let cpu = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
+           let line = cpu.split(separator: "\n").first(where: { $0.hasPrefix("model name") }),
+           let value = line.split(separator: ":", maxSplits: 1).last {
+            model = value.trimmingCharacters(in: .whitespaces)
+        }
+        #if DEBUG
+        let build = "debug"
+        #else
+        let build = "release"
+        #endif
+        let info = ProcessInfo.processInfo
+        return BenchMachine(cpuModel: model, cores: info.activeProcessorCount,
+                            memoryGib: Double(info.physicalMemory) / 1_073_741_824, build: build,
+                            os: info.operatingSystemVersionString)
+    }
+}

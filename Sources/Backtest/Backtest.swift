@@ -1,1 +1,0 @@
-// Backtests: historical replay through the same pipeline stages.

@@ -1,0 +1,340 @@
+import Foundation
+import Market
+import Model
+
+/// A problem with backtest input, saying where (file, `file:line`, or a flag) and why.
+public struct BacktestError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// Where: a path, `path:line`, or a flag such as `--from`.
+    public var source: String
+    public var message: String
+
+    /// Creates an error at `source`.
+    public init(source: String, message: String) {
+        self.source = source
+        self.message = message
+    }
+
+    public var description: String { "\(source): \(message)" }
+}
+
+/// Bar lengths accepted by `--timeframe`.
+public enum Timeframe {
+    /// Seconds per bar for `1m`, `5m`, `15m`, `30m`, `1h`, `2h`, `4h`, `6h`, `8h`, `12h`, `1d`; nil otherwise.
+    public static func seconds(_ text: String) -> Int64? {
+        let t = text.trimmingCharacters(in: .whitespaces).lowercased()
+        guard let unit = t.last, let n = Int64(t.dropLast()), n > 0 else { return nil }
+        switch unit {
+        case "m": return n * 60
+        case "h": return n * 3_600
+        case "d": return n * 86_400
+        default: return nil
+        }
+    }
+}
+
+/// Loads candle files for backtests: CryptoDataDownload-style CSV (via `CandleCSV`), Binance kline CSV
+/// (with or without a header) and Binance kline JSON (`[[open_time, "open", "high", "low", "close", "volume", ...]]`).
+///
+/// Gaps and duplicate bars are reported on the returned series (`gaps`, `duplicateTimes`), never filled.
+/// Candles stored by the venue connectors: the connectors keep no candle store yet, so there is nothing to load.
+public enum CandleFiles {
+    /// Loads one file; the format is detected from its content.
+    public static func load(path: String, symbol: String? = nil, interval: Int64 = 3_600) throws(BacktestError) -> CandleSeries {
+        let data: Data
+        do {
+            data = try Data(contentsOf: URL(fileURLWithPath: path))
+        } catch {
+            throw BacktestError(source: path, message: "cannot read file: \(error.localizedDescription)")
+        }
+        guard let text = String(data: data, encoding: .utf8) else {
+            throw BacktestError(source: path, message: "not UTF-8 text")
+        }
+        return try parse(text, source: path, symbol: symbol, interval: interval)
+    }
+
+    /// Parses file content (see `load`). `source` names the file in errors and gives the fallback symbol.
+    public static func parse(_ text: String, source: String, symbol: String? = nil,
+                             interval: Int64 = 3_600) throws(BacktestError) -> CandleSeries {
+        let trimmed = text.drop { $0.isWhitespace || $0 == "\u{FEFF}" }
+        let stem = URL(fileURLWithPath: source).deletingPathExtension().lastPathComponent
+        if trimmed.hasPrefix("[") {
+            return try parseKlineJSON(text, source: source, symbol: symbol ?? guessSymbol(stem), interval: interval)
+        }
+        // Headerless Binance kline CSV: the first line starts with a number.
+        if let first = trimmed.split(whereSeparator: \.isNewline).first,
+           let cell = first.split(separator: ",").first, Int64(cell.trimmingCharacters(in: .whitespaces)) != nil {
+            return try parseKlineCSV(text, source: source, symbol: symbol ?? guessSymbol(stem), interval: interval)
+        }
+        do {
+            return try CandleCSV.parse(text, source: source, symbol: symbol, interval: interval)
+        } catch {
+            throw BacktestError(source: error.source, message: error.message)
+        }
+    }
+
+    /// `BTCUSDT-1h-2024-01` -> `BTC-USDT`; anything else is upper-cased.
+    static func guessSymbol(_ stem: String) -> String {
+        let head = stem.split(whereSeparator: { $0 == "-" || $0 == "_" }).first.map(String.init)?.uppercased() ?? stem.uppercased()
+        for quote in ["USDT", "USDC", "USD", "BUSD", "EUR"] where head.hasSuffix(quote) && head.count > quote.count {
+            return "\(head.dropLast(quote.count))-\(quote)"
+        }
+        return head
+    }
+
+    /// Unix seconds from a Binance open time in seconds, milliseconds or microseconds.
+    static func seconds(_ raw: Double) -> Int64 {
+        if raw >= 1e14 { return Int64((raw / 1e6).rounded(.down)) }
+        if raw >= 1e11 { return Int64((raw / 1e3).rounded(.down)) }
+        return Int64(raw.rounded(.down))
+    }
+
+    private static func parseKlineCSV(_ text: String, source: String, symbol: String,
+                                      interval: Int64) throws(BacktestError) -> CandleSeries {
+        var rows: [(line: Int, candle: Candle)] = []
+        var number = 0
+        for raw in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline) {
+            number += 1
+            let line = raw.trimmingCharacters(in: .whitespaces)
+            if line.isEmpty { continue }
+            let f = line.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+            guard f.count >= 6 else {
+                throw BacktestError(source: "\(source):\(number)", message: "expected at least 6 fields (open_time, open, high, low, close, volume), found \(f.count)")
+            }
+            let values = try numbers(f[0..<6], names: ["open_time", "open", "high", "low", "close", "volume"],
+                                     at: "\(source):\(number)")
+            rows.append((number, try candle(values, at: "\(source):\(number)", interval: interval)))
+        }
+        return try series(rows, source: source, symbol: symbol, interval: interval)
+    }
+
+    private static func parseKlineJSON(_ text: String, source: String, symbol: String,
+                                       interval: Int64) throws(BacktestError) -> CandleSeries {
+        let parsed: Any
+        do {
+            parsed = try JSONSerialization.jsonObject(with: Data(text.utf8))
+        } catch {
+            throw BacktestError(source: source, message: "invalid JSON: \(error.localizedDescription)")
+        }
+        guard let array = parsed as? [Any] else {
+            throw BacktestError(source: source, message: "expected a JSON array of klines")
+        }
+        var rows: [(line: Int, candle: Candle)] = []
+        for (i, item) in array.enumerated() {
+            let at = "\(source)[\(i)]"
+            guard let row = item as? [Any], row.count >= 6 else {
+                throw BacktestError(source: at, message: "expected an array [open_time, open, high, low, close, volume, ...]")
+            }
+            var values: [Double] = []
+            for (j, name) in ["open_time", "open", "high", "low", "close", "volume"].enumerated() {
+                let cell = row[j]
+                if let n = cell as? NSNumber, let v = Optional(n.doubleValue), v.isFinite {
+                    values.append(v)
+                } else if let s = cell as? String, let v = Double(s), v.isFinite {
+                    values.append(v)
+                } else {
+                    throw BacktestError(source: "\(at)[\(j)]", message: "\(name): expected a number, found \(cell)")
+                }
+            }
+            rows.append((i, try candle(values, at: at, interval: interval)))
+        }
+        return try series(rows, source: source, symbol: symbol, interval: interval)
+    }
+
+    private static func numbers(_ cells: ArraySlice<String>, names: [String], at: String) throws(BacktestError) -> [Double] {
+        var out: [Double] = []
+        for (cell, name) in zip(cells, names) {
+            guard let v = Double(cell), v.isFinite else {
+                throw BacktestError(source: at, message: "\(name): expected a number, found '\(cell)'")
+            }
+            out.append(v)
+        }
+        return out
+    }
+
+    private static func candle(_ v: [Double], at: String, interval: Int64) throws(BacktestError) -> Candle {
+        let (open, high, low, close, volume) = (v[1], v[2], v[3], v[4], v[5])
+        guard open > 0, high > 0, low > 0, close > 0 else {
+            throw BacktestError(source: at, message: "prices must be positive")
+        }
+        guard volume >= 0 else { throw BacktestError(source: at, message: "volume: negative") }
+        guard high >= max(open, close, low), low <= min(open, close) else {
+            throw BacktestError(source: at, message: "high/low do not bracket open and close")
+        }
+        let t = seconds(v[0])
+        let floored = t >= 0 ? t / interval * interval : -((-t + interval - 1) / interval) * interval
+        return Candle(time: floored, open: open, high: high, low: low, close: close, volume: volume)
+    }
+
+    /// Sorts, keeps the first row of each bar, lists duplicates and gaps.
+    private static func series(_ rows: [(line: Int, candle: Candle)], source: String, symbol: String,
+                               interval: Int64) throws(BacktestError) -> CandleSeries {
+        guard !rows.isEmpty else { throw BacktestError(source: source, message: "no candles") }
+        var seen = Set<Int64>()
+        var candles: [Candle] = []
+        var duplicates: [Int64] = []
+        for (_, c) in rows {
+            if seen.insert(c.time).inserted { candles.append(c) } else { duplicates.append(c.time) }
+        }
+        candles.sort { $0.time < $1.time }
+        var gaps: [CandleGap] = []
+        for (a, b) in zip(candles, candles.dropFirst()) where b.time - a.time > interval {
+            gaps.append(CandleGap(after: a.time, before: b.time, missingBars: Int((b.time - a.time) / interval) - 1))
+        }
+        return CandleSeries(symbol: symbol, candles: candles, gaps: gaps, duplicateTimes: duplicates.sorted(),
+                            source: source, interval: interval)
+    }
+}
+
+/// Funding settlements of a perpetual: each `(time, rate)` is paid by longs (received by shorts) when the rate is positive.
+public struct FundingSchedule: Sendable, Equatable {
+    /// Settlement times (Unix seconds), ascending.
+    public private(set) var times: [Int64]
+    /// Rate per settlement (0.0001 = 0.01%).
+    public private(set) var rates: [Double]
+    /// A constant rate applied every `constantEvery` seconds when there is no file (nil = use `times`).
+    public var constantRate: Double?
+    public var constantEvery: Int64
+
+    /// A schedule from recorded settlements.
+    public init(settlements: [(time: Int64, rate: Double)]) {
+        let sorted = settlements.sorted { $0.time < $1.time }
+        times = sorted.map(\.time)
+        rates = sorted.map(\.rate)
+        constantRate = nil
+        constantEvery = 8 * 3_600
+    }
+
+    /// A constant rate settled every `every` seconds (on multiples of it since the epoch, like Binance's 00/08/16 UTC).
+    public init(constant rate: Double, every: Int64 = 8 * 3_600) {
+        times = []
+        rates = []
+        constantRate = rate
+        constantEvery = max(every, 1)
+    }
+
+    /// Loads Binance/freqtrade funding history: a JSON array of rows `[time_ms, rate, ...]` or of objects
+    /// with `fundingTime` and `fundingRate`.
+    public static func load(path: String) throws(BacktestError) -> FundingSchedule {
+        let data: Data
+        do {
+            data = try Data(contentsOf: URL(fileURLWithPath: path))
+        } catch {
+            throw BacktestError(source: path, message: "cannot read file: \(error.localizedDescription)")
+        }
+        let parsed: Any
+        do {
+            parsed = try JSONSerialization.jsonObject(with: data)
+        } catch {
+            throw BacktestError(source: path, message: "invalid JSON: \(error.localizedDescription)")
+        }
+        guard let rows = parsed as? [Any] else { throw BacktestError(source: path, message: "expected a JSON array") }
+        var out: [(time: Int64, rate: Double)] = []
+        func number(_ any: Any?) -> Double? {
+            if let n = any as? NSNumber { return n.doubleValue }
+            if let s = any as? String { return Double(s) }
+            return nil
+        }
+        for (i, row) in rows.enumerated() {
+            var time: Double?
+            var rate: Double?
+            if let a = row as? [Any], a.count >= 2 {
+                time = number(a[0])
+                rate = number(a[1])
+            } else if let o = row as? [String: Any] {
+                time = number(o["fundingTime"])
+                rate = number(o["fundingRate"])
+            }
+            guard let t = time, let r = rate, t.isFinite, r.isFinite else {
+                throw BacktestError(source: "\(path)[\(i)]", message: "expected [time_ms, rate, ...] or {fundingTime, fundingRate}")
+            }
+            // Settlements land a few ms after the hour: round to the nearest second, then to the minute.
+            let seconds = CandleFiles.seconds(t)
+            out.append(((seconds + 30) / 60 * 60, r))
+        }
+        return FundingSchedule(settlements: out)
+    }
+
+    /// Settlements in `(after, through]`, in order.
+    public func settlements(after: Int64, through: Int64) -> [(time: Int64, rate: Double)] {
+        guard through > after else { return [] }
+        if let rate = constantRate {
+            var out: [(Int64, Double)] = []
+            var t = (after / constantEvery + 1) * constantEvery
+            while t <= through {
+                out.append((t, rate))
+                t += constantEvery
+            }
+            return out
+        }
+        var lo = 0, hi = times.count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if times[mid] <= after { lo = mid + 1 } else { hi = mid }
+        }
+        var out: [(Int64, Double)] = []
+        var i = lo
+        while i < times.count, times[i] <= through {
+            out.append((times[i], rates[i]))
+            i += 1
+        }
+        return out
+    }
+
+    /// The latest settled rate at or before `time` (what a snapshot at `time` may know), nil before the first.
+    public func latestRate(at time: Int64) -> Double? {
+        if let rate = constantRate { return rate }
+        var lo = 0, hi = times.count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if times[mid] <= time { lo = mid + 1 } else { hi = mid }
+        }
+        return lo > 0 ? rates[lo - 1] : nil
+    }
+}
+
+/// Binance maintenance-margin brackets from a leverage-tiers file such as
+/// `binance_usdm_leverage_tiers.json` (keyed like `BTC/USDT:USDT`, each tier with `info` holding the raw bracket).
+public enum LeverageTiersFile {
+    /// The brackets of `symbol` (`BTC-USDT`, `BTCUSDT` or `BTC/USDT:USDT`).
+    public static func brackets(path: String, symbol: String) throws(BacktestError) -> [LeverageBracket] {
+        let data: Data
+        do {
+            data = try Data(contentsOf: URL(fileURLWithPath: path))
+        } catch {
+            throw BacktestError(source: path, message: "cannot read file: \(error.localizedDescription)")
+        }
+        guard let object = try? JSONSerialization.jsonObject(with: data), let table = object as? [String: Any] else {
+            throw BacktestError(source: path, message: "expected a JSON object keyed by market (e.g. BTC/USDT:USDT)")
+        }
+        let parts = symbol.uppercased().split(whereSeparator: { "-/:".contains($0) }).map(String.init)
+        var key = symbol
+        if parts.count >= 2 {
+            key = "\(parts[0])/\(parts[1]):\(parts[1])"
+        } else if let guess = Optional(CandleFiles.guessSymbol(symbol)), guess.contains("-") {
+            let p = guess.split(separator: "-")
+            key = "\(p[0])/\(p[1]):\(p[1])"
+        }
+        guard let tiers = table[key] as? [[String: Any]] else {
+            throw BacktestError(source: path, message: "no leverage tiers for \(key)")
+        }
+        func number(_ any: Any?) -> Double? {
+            if let n = any as? NSNumber { return n.doubleValue }
+            if let s = any as? String { return Double(s) }
+            return nil
+        }
+        var out: [LeverageBracket] = []
+        for (i, tier) in tiers.enumerated() {
+            let info = tier["info"] as? [String: Any] ?? [:]
+            guard let floor = number(info["notionalFloor"]) ?? number(tier["minNotional"]),
+                  let cap = number(info["notionalCap"]) ?? number(tier["maxNotional"]),
+                  let mmr = number(info["maintMarginRatio"]) ?? number(tier["maintenanceMarginRate"]) else {
+                throw BacktestError(source: "\(path) \(key)[\(i)]", message: "missing notionalFloor/notionalCap/maintMarginRatio")
+            }
+            out.append(LeverageBracket(bracket: Int(number(info["bracket"]) ?? Double(i + 1)),
+                                       initialLeverage: Int(number(info["initialLeverage"]) ?? number(tier["maxLeverage"]) ?? 1),
+                                       notionalFloor: floor, notionalCap: cap, maintMarginRatio: mmr,
+                                       cum: number(info["cum"]) ?? 0))
+        }
+        return out
+    }
+}

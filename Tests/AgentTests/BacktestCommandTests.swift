@@ -1,0 +1,48 @@
+import Foundation
+import TestSupport
+import Testing
+
+/// `agent backtest` and `agent bench` as a user runs them (tiny sizes; benchmarks assert shape, never timing).
+@Suite struct BacktestCommandTests {
+    static let btc = URL(fileURLWithPath: Fixtures.repoRoot).deletingLastPathComponent().path + "/shared/data/coinbase_btcusd_1h.csv"
+
+    @Test func emaCrossPrintsJSONAndWritesTradesAndReport() async throws {
+        guard FileManager.default.fileExists(atPath: Self.btc) else {
+            print("skipped: shared data not found at \(Self.btc)")
+            return
+        }
+        let dir = Fixtures.tempDir("bt-cli")
+        let out = try await AgentProcess.run(["backtest", "--data", Self.btc, "--strategy", "ema_cross", "--to", "2017-09-01",
+                                              "--json", "--quiet", "--trades", dir + "/t.csv", "--report", dir + "/r"])
+        #expect(out.status == 0, "\(out.stderr)")
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(out.stdout.utf8)) as? [String: Any])
+        let run = try #require(json["run"] as? [String: Any])
+        let metrics = try #require(run["metrics"] as? [String: Any])
+        #expect(json["strategy"] as? String == "ema_cross")
+        #expect(metrics["max_drawdown"] != nil && metrics["profit_factor"] != nil)
+        let trades = try String(contentsOfFile: dir + "/t.csv", encoding: .utf8).split(whereSeparator: \.isNewline)
+        #expect(trades.first == "entry_time,exit_time,side,entry_price,exit_price,size,fees,pnl")
+        #expect(trades.count - 1 == metrics["trades"] as? Int)
+        #expect(FileManager.default.fileExists(atPath: dir + "/r/index.html"))
+    }
+
+    @Test func badDataIsBadInputNamingTheLine() async throws {
+        let dir = Fixtures.tempDir("bt-cli-bad")
+        try "1700000000000,100,101,99,100.5,10\n1700003600000,1,x,1,1,1\n".write(toFile: dir + "/k.csv", atomically: true, encoding: .utf8)
+        let out = try await AgentProcess.run(["backtest", "--data", dir + "/k.csv", "--strategy", "ema_cross"])
+        #expect(out.status == 2)
+        #expect(out.stderr.contains("k.csv:2"))
+    }
+
+    @Test func benchRunsWithTinySizesAndPrintsMachineAndBuild() async throws {
+        let out = try await AgentProcess.run(["bench", "--only", "ema_cross", "--candles", "5000"])
+        #expect(out.status == 0, "\(out.stderr)")
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(out.stdout.utf8)) as? [String: Any])
+        let machine = try #require(json["machine"] as? [String: Any])
+        #expect((machine["cores"] as? Int ?? 0) >= 1)
+        #expect(["debug", "release"].contains(machine["build"] as? String ?? ""))
+        let bench = try #require((json["benchmarks"] as? [[String: Any]])?.first)
+        #expect(bench["name"] as? String == "ema_cross" && bench["items"] as? Int == 5000)
+        #expect((bench["peak_memory_mib"] as? Double ?? 0) > 0)
+    }
+}
