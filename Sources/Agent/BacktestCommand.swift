@@ -61,11 +61,11 @@ struct BacktestCommand: AsyncParsableCommand {
     @Option(help: "Starting equity in USD (pipeline default: app.yaml portfolio.starting_equity_usd; ema_cross: 10000).")
     var equity: Double?
 
-    @Option(help: "Slippage in bps (pipeline: the fill model's base slippage, default 1; ema_cross default 0).")
+    @Option(help: "Slippage in bps (pipeline: the fill model's base slippage, default app.yaml paper.base_slippage_bps; ema_cross default 0).")
     var slippageBps: Double?
 
-    @Option(help: "pipeline: taker fee in bps (default 6).")
-    var feeBps: Double = 6
+    @Option(help: "pipeline: taker fee in bps (default app.yaml paper.taker_fee_bps, the same costs as PAPER).")
+    var feeBps: Double?
 
     @Option(help: "pipeline: quoted spread synthesized around prices, in bps.")
     var spreadBps: Double = 2
@@ -205,7 +205,12 @@ struct BacktestCommand: AsyncParsableCommand {
                            fixedQuantity: size == "all" ? nil : Double(size), initialEquity: equity ?? 10_000)
     }
 
+    /// The same fill costs and exits as PAPER (app.yaml `paper`, signals.yaml `exits`), with the flags as overrides.
     private func pipelineSettings(series: [CandleSeries], from: Int64?, to: Int64?) throws -> PipelineBacktestSettings {
+        let config = try common.loadConfig()
+        var paper = PaperSettings(config.app.paper)
+        if let feeBps { paper.takerFeeBps = feeBps }
+        if let slippageBps { paper.baseSlippageBps = slippageBps }
         var fundingBySymbol: [String: FundingSchedule] = [:]
         if let funding {
             let schedule = try FundingSchedule.load(path: funding)
@@ -220,7 +225,7 @@ struct BacktestCommand: AsyncParsableCommand {
             throw CLIError.badInput("--leverage above 1 needs --leverage-tiers FILE for maintenance margins")
         }
         return PipelineBacktestSettings(
-            paper: PaperSettings(takerFeeBps: feeBps, baseSlippageBps: slippageBps ?? 1), spreadBps: spreadBps,
+            paper: paper, exitPlan: ExitPlan(config.signals.exits), spreadBps: spreadBps,
             funding: fundingBySymbol, leverage: leverage, brackets: brackets, from: from, to: to)
     }
 

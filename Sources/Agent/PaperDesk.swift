@@ -183,20 +183,6 @@ enum PaperDesk {
     }
 }
 
-extension PaperSettings {
-    init(_ c: PaperConfig) {
-        self.init(takerFeeBps: c.takerFeeBps, makerFeeBps: c.makerFeeBps, baseSlippageBps: c.baseSlippageBps,
-                  impactBpsAtDepth: c.impactBpsAtDepth, maxDepthMultiple: c.maxDepthMultiple)
-    }
-}
-
-extension ExitPlan {
-    init(_ c: ExitsConfig) {
-        self.init(ladder: c.ladder.map { Rung(r: $0.r, fraction: $0.fraction) }, trailingAtr: c.trailingAtr,
-                  timeStopHours: c.timeStopHours)
-    }
-}
-
 extension Int64 {
     /// Mathematical modulo (non-negative for a positive divisor).
     func mod(_ n: Int64) -> Int64 {

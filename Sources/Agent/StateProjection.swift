@@ -14,11 +14,16 @@ public enum StateProjection {
 
     static func rebuild(ledger: Ledger, mode: Mode, now: Int64, startingEquity: Double, paper: PaperBook? = nil,
                         marks: [String: Double] = [:]) throws -> PortfolioState {
+        // Streamed from the first order of the window on: memory stays flat however long the ledger grows.
         var trades: [TradeRecord] = []
-        for event in try ledger.events(types: ["order_result"], since: now - tradeWindow) {
-            let order = try event.value(OrderIntent.self)
-            guard order.mode == mode, event.time <= now, tradedStatuses.contains(order.status) else { continue }
-            trades.append(TradeRecord(time: event.time, symbol: order.symbol, side: order.side))
+        let since = now - tradeWindow
+        if let first = try ledger.events(types: ["order_result"], since: since, limit: 1).first {
+            try ledger.forEach(afterSeq: first.seq - 1, types: ["order_result"]) { event in
+                guard event.time >= since, event.time <= now else { return }
+                let order = try event.value(OrderIntent.self)
+                guard order.mode == mode, tradedStatuses.contains(order.status) else { return }
+                trades.append(TradeRecord(time: event.time, symbol: order.symbol, side: order.side))
+            }
         }
         if let paper { return paper.portfolioState(now: now, marks: marks, trades: trades) }
         var state = PortfolioState.flat(equityUsd: startingEquity)

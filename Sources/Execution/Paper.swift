@@ -1,3 +1,4 @@
+import Config
 import Foundation
 import Model
 
@@ -25,6 +26,14 @@ public struct PaperSettings: Codable, Sendable, Equatable {
     }
 }
 
+extension PaperSettings {
+    /// The settings `app.yaml` `paper` describes.
+    public init(_ c: PaperConfig) {
+        self.init(takerFeeBps: c.takerFeeBps, makerFeeBps: c.makerFeeBps, baseSlippageBps: c.baseSlippageBps,
+                  impactBpsAtDepth: c.impactBpsAtDepth, maxDepthMultiple: c.maxDepthMultiple)
+    }
+}
+
 /// How positions are protected and taken off, managed every cycle.
 public struct ExitPlan: Codable, Sendable, Equatable {
     /// Take-profit ladder: at `r` times the initial risk, sell `fraction` of the initial quantity.
@@ -48,6 +57,14 @@ public struct ExitPlan: Codable, Sendable, Equatable {
         self.ladder = ladder
         self.trailingAtr = trailingAtr
         self.timeStopHours = timeStopHours
+    }
+}
+
+extension ExitPlan {
+    /// The plan `signals.yaml` `exits` describes.
+    public init(_ c: ExitsConfig) {
+        self.init(ladder: c.ladder.map { Rung(r: $0.r, fraction: $0.fraction) }, trailingAtr: c.trailingAtr,
+                  timeStopHours: c.timeStopHours)
     }
 }
 
