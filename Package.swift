@@ -40,13 +40,15 @@ let package = Package(
         .target(name: "Policy", dependencies: ["Model", "Config"]),
         // Executors (DRY_RUN now; PAPER and LIVE later).
         .target(name: "Execution", dependencies: ["Model", "Config", "Market"]),
+        // Loopback HTTP servers (a fake LLM among them) for tests and `agent bench`: 127.0.0.1 only.
+        .target(name: "Loopback"),
         // Historical replay through the same stages, metrics, reports.
         .target(name: "Backtest", dependencies: ["Model", "Config", "Market", "Pipeline", "Review", "Policy", "Execution"]),
         // SQLite event store and projections.
         .target(name: "Ledger", dependencies: ["Model", .product(name: "GRDB", package: "GRDB.swift")]),
         // Cycle runner, interval loop, audits and the command line.
         .target(name: "Agent", dependencies: [
-            "Model", "Config", "Market", "News", "Pipeline", "Review", "Policy", "Execution", "Ledger", "HTTP", "Backtest",
+            "Model", "Config", "Market", "News", "Pipeline", "Review", "Policy", "Execution", "Ledger", "HTTP", "Backtest", "Loopback",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Crypto", package: "swift-crypto"),
@@ -54,7 +56,7 @@ let package = Package(
         .executableTarget(name: "agent", dependencies: ["Agent"]),
 
         // Tests. TestSupport holds the loopback HTTP server and shared fixtures.
-        .target(name: "TestSupport", dependencies: ["Model", "Config", .product(name: "Crypto", package: "swift-crypto")],
+        .target(name: "TestSupport", dependencies: ["Model", "Config", .product(name: "Crypto", package: "swift-crypto"), "Loopback"],
                 path: "Tests/TestSupport"),
         .testTarget(name: "ConfigTests", dependencies: ["Config", "TestSupport"]),
         .testTarget(name: "HTTPTests", dependencies: ["HTTP", "TestSupport"]),

@@ -3,6 +3,7 @@ import Backtest
 import Config
 import Execution
 import Foundation
+import Loopback
 import Ledger
 import Logging
 import Market
@@ -51,9 +52,9 @@ struct BenchCommand: AsyncParsableCommand {
         Benchmarks: ema_cross, pipeline, indicators, cycle, ledger.
         """)
 
-    static let names = ["ema_cross", "pipeline", "indicators", "cycle", "ledger"]
+    static let names = ["ema_cross", "pipeline", "indicators", "cycle", "review", "ledger"]
 
-    @Option(help: "Run only this benchmark (ema_cross, pipeline, indicators, cycle, ledger).")
+    @Option(help: "Run only this benchmark (ema_cross, pipeline, indicators, cycle, review, ledger).")
     var only: String?
 
     @Option(help: "Candle file to tile (default: ../shared/data/coinbase_btcusd_1h.csv, else a synthetic walk).")
@@ -142,6 +143,7 @@ struct BenchCommand: AsyncParsableCommand {
         case "pipeline": return try await pipeline()
         case "indicators": return try indicators()
         case "cycle": return try await cycle()
+        case "review": return try await review()
         default: return try ledger()
         }
     }
@@ -279,6 +281,51 @@ struct BenchCommand: AsyncParsableCommand {
                            details: ["mean_ms": total / Double(cycles) * 1_000, "min_ms": (times.min() ?? 0) * 1_000,
                                      "max_ms": (times.max() ?? 0) * 1_000, "symbols": Double(symbols)],
                            note: "--once on sim with SimMarket.catalog(count: \(symbols)), DRY_RUN, offline reviewers, ledger in a temp dir")
+    }
+
+    /// The AI review stage against a fake OpenAI-compatible server on 127.0.0.1 answering after a fixed 100 ms:
+    /// 10 proposals, three tiers in sequence, one batched call each, through the real providers and libcurl.
+    /// Ideal is 3 x 100 ms; the ratio says how close the stage comes.
+    private func review() async throws -> BenchResult {
+        let latencyMs = 100.0, proposalCount = 10, rounds = 5
+        let latency = latencyMs / 1_000
+        let server = try FakeLLMServer { FakeLLM.valid($0, FakeLLM.neutral($0)).delayed(by: latency) }
+        defer { server.stop() }
+        var overrides: [String] = []
+        for tier in ["m1", "m2", "m3"] {
+            overrides += ["app.reviewers.\(tier).provider=openai_compatible", "app.reviewers.\(tier).model=bench-model",
+                          "app.reviewers.\(tier).base_url=\(server.baseURL)", "app.review_cache.enabled=false"]
+        }
+        let config = try ConfigLoader(overrides: overrides).load()
+        let board = try ReviewSetup.board(config, environment: [:])
+        let catalog = SimMarket.catalog(count: proposalCount)
+        let proposals = catalog.enumerated().map { i, p in
+            Proposal(id: "p\(i + 1)", symbol: p.symbol, tier: .rotational, side: .buy, sizePct: 1, conviction: 0.7,
+                     components: [], stopLossPct: 8, takeProfitPct: 16, reason: "bench", triggers: [.momentum],
+                     referencePrice: p.basePrice)
+        }
+        let tape = proposals.map {
+            TapeFacts(symbol: $0.symbol, price: $0.referencePrice, spreadBps: 3, depthUsd: 1e6, change24hPct: 2,
+                      volume24hUsd: 1e8, volumeRatio: 1, fundingRate: nil)
+        }
+        let clock = ContinuousClock()
+        var times: [Double] = []
+        for round in 0..<rounds {
+            let time = 1_790_000_000 + Int64(round) * 3_600
+            let spend = SpendGuard(budget: config.policy.aiBudget, now: time, history: [])
+            let start = clock.now
+            let outcome = await board.run(ReviewContext(cycleId: "c-bench-\(round)", time: time, proposals: proposals,
+                                                        tape: tape, policy: config.policy, spend: spend))
+            times.append(Self.seconds(clock.now - start))
+            if outcome.calls != 3 { throw CLIError.failed("review bench: expected 3 calls, made \(outcome.calls)") }
+        }
+        let mean = times.reduce(0, +) / Double(rounds)
+        let ideal = 3 * latency
+        return BenchResult(name: "review", items: rounds, unit: "cycles", seconds: times.reduce(0, +), perSecond: 1 / mean,
+                           details: ["mean_ms": mean * 1_000, "ideal_ms": 3 * latencyMs, "ratio_to_ideal": mean / ideal,
+                                     "proposals": Double(proposalCount), "server_latency_ms": latencyMs,
+                                     "requests": Double(server.requests.count)],
+                           note: "M1, M2, M3 as openai_compatible over libcurl against a fake server on 127.0.0.1 answering in \(Int(latency * 1_000)) ms; 10 proposals per batched call")
     }
 
     private func ledger() throws -> BenchResult {

@@ -45,4 +45,17 @@ import Testing
         #expect(bench["name"] as? String == "ema_cross" && bench["items"] as? Int == 5000)
         #expect((bench["peak_memory_mib"] as? Double ?? 0) > 0)
     }
+
+    /// The review benchmark makes exactly three batched calls per cycle against its fake LLM (no timing asserted).
+    @Test func reviewBenchMakesThreeCallsPerCycle() async throws {
+        let out = try await AgentProcess.run(["bench", "--only", "review", "--in-process"])
+        #expect(out.status == 0, "\(out.stderr)")
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(out.stdout.utf8)) as? [String: Any])
+        let bench = try #require((json["benchmarks"] as? [[String: Any]])?.first)
+        let details = bench["details"] as? [String: Double] ?? [:]
+        #expect(bench["name"] as? String == "review")
+        #expect(details["requests"] == 3 * Double(bench["items"] as? Int ?? 0))
+        #expect(details["ideal_ms"] == 300)
+        #expect((details["ratio_to_ideal"] ?? 0) >= 1)   // three sequential 100 ms answers can't take less
+    }
 }

@@ -1,1 +1,2 @@
 import Model
+@_exported import Loopback
