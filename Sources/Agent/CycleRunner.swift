@@ -72,10 +72,10 @@ public struct CycleRunner: Sendable {
         let started = clock.now
         var log = logger
         log[metadataKey: "cycle_id"] = "\(cycleId)"
-        var marks: [String: Double] = [:]
+        var scratch = CycleScratch()
         do {
-            try await runStages(cycleId: cycleId, time: time, summary: &summary, marks: &marks, log: log)
-            if mode == .paper { try recordEquity(cycleId: cycleId, time: time, marks: marks, summary: &summary) }
+            try await runStages(cycleId: cycleId, time: time, summary: &summary, scratch: &scratch, log: log)
+            if mode == .paper { try recordEquity(cycleId: cycleId, time: time, scratch: scratch, summary: &summary) }
         } catch {
             summary.status = .error
             summary.error = "\(error)"
@@ -103,7 +103,7 @@ public struct CycleRunner: Sendable {
         return summary
     }
 
-    private func runStages(cycleId: String, time: Int64, summary: inout CycleSummary, marks: inout [String: Double],
+    private func runStages(cycleId: String, time: Int64, summary: inout CycleSummary, scratch: inout CycleScratch,
                            log: Logger) async throws {
         let clock = ContinuousClock()
         try record(cycleId, time, "cycle_started", CycleStart(
@@ -113,11 +113,11 @@ public struct CycleRunner: Sendable {
 
         // PAPER: protect open positions first (stops, take-profits, trailing and time stops, funding). This runs
         // even with the kill switch on: it only ever reduces risk.
-        var paper = mode == .paper ? try PaperBook.rebuild(ledger: ledger, startingEquity: config.app.portfolio.startingEquityUsd) : nil
-        if var book = paper, !book.account.positions.isEmpty {
+        scratch.paper = mode == .paper ? try PaperBook.rebuild(ledger: ledger, startingEquity: config.app.portfolio.startingEquityUsd) : nil
+        if var book = scratch.paper, !book.account.positions.isEmpty {
             let held = try await market.snapshot(symbols: book.account.positions.map(\.symbol), at: time,
                                                  historyHours: config.app.loop.historyHours)
-            for tape in held.symbols { marks[tape.symbol] = tape.last }
+            for tape in held.symbols { scratch.marks[tape.symbol] = tape.last }
             let events = PaperDesk.manage(book, snapshot: held, now: time, plan: ExitPlan(config.signals.exits),
                                           settings: PaperSettings(config.app.paper), atrPeriod: config.signals.triggers.trend.atrPeriod)
             try ledger.append(events.map { try $0.newEvent(cycleId: cycleId, time: time) })
@@ -125,7 +125,7 @@ public struct CycleRunner: Sendable {
                 book.apply(event)
                 if case .fill(let fill) = event { summary.exits.append(fill) }
             }
-            paper = book
+            scratch.paper = book
         }
 
         // LIVE: rebuild the book from the ledger and reconcile it with the venue (pending orders looked up by client
@@ -157,7 +157,7 @@ public struct CycleRunner: Sendable {
         }
 
         var state = try StateProjection.rebuild(ledger: ledger, mode: mode, now: time,
-                                                startingEquity: config.app.portfolio.startingEquityUsd, paper: paper, marks: marks)
+                                                startingEquity: config.app.portfolio.startingEquityUsd, paper: scratch.paper, marks: scratch.marks)
         if let live {
             state = try LiveBook.rebuild(ledger: ledger).portfolioState(
                 equityUsd: live.report.equityUsd ?? state.equityUsd, now: time)
@@ -177,12 +177,12 @@ public struct CycleRunner: Sendable {
                                                                     detail: "\(market.name): \(error)", action: "halt"))
             throw error
         }
-        for tape in snapshot.symbols { marks[tape.symbol] = tape.last }
+        for tape in snapshot.symbols { scratch.marks[tape.symbol] = tape.last }
 
         // Circuit breakers: whole-cycle stops, before any reviewer can spend money or any entry is made.
         let trips = CircuitBreakers.evaluate(config.policy, state: state, snapshot: snapshot, now: time)
         if !trips.isEmpty {
-            try trip(trips, cycleId: cycleId, time: time, paper: paper, snapshot: snapshot, summary: &summary, log: log)
+            try trip(trips, cycleId: cycleId, time: time, paper: &scratch.paper, snapshot: snapshot, summary: &summary, log: log)
             return
         }
         let regime = RegimeDetector.detect(config.signals.regime, benchmark: snapshot.symbol(benchmark))
@@ -300,6 +300,7 @@ public struct CycleRunner: Sendable {
             let outcome = try await executor.execute(intent, tier: proposal.tier, quote: quote, time: time)
             try ledger.append([try NewEvent.json(cycleId, "order_result", time, symbol: outcome.order.symbol, outcome.order)]
                               + outcome.fills.map { try PaperEvent.fill($0).newEvent(cycleId: cycleId, time: time) })
+            for fill in outcome.fills { scratch.paper?.apply(.fill(fill)) }
             orders.append(outcome.order)
         }
         summary.timingsMs.execution = ms(clock.now - mark)
@@ -318,7 +319,7 @@ public struct CycleRunner: Sendable {
 
     /// Records the trips, turns the kill switch on for a drawdown trip (flattening PAPER positions when the
     /// policy says so), and halts the cycle.
-    private func trip(_ trips: [BreakerTrip], cycleId: String, time: Int64, paper: PaperBook?, snapshot: MarketSnapshot,
+    private func trip(_ trips: [BreakerTrip], cycleId: String, time: Int64, paper: inout PaperBook?, snapshot: MarketSnapshot,
                       summary: inout CycleSummary, log: Logger) throws {
         try ledger.append(trips.map { try NewEvent.json(cycleId, "circuit_breaker", time, $0) })
         summary.circuitBreakers = trips
@@ -330,14 +331,15 @@ public struct CycleRunner: Sendable {
         if config.policy.circuitBreakers.flattenOnKill, let book = paper, !book.account.positions.isEmpty {
             let events = PaperDesk.flatten(book, snapshot: snapshot, settings: PaperSettings(config.app.paper), time: time, reason: "flatten")
             try ledger.append(events.map { try $0.newEvent(cycleId: cycleId, time: time) })
+            for event in events { paper?.apply(event) }
             for case .fill(let fill) in events { summary.exits.append(fill) }
         }
     }
 
     /// PAPER: marks the book to the cycle's prices and records the point (P&L windows and drawdown use these).
-    private func recordEquity(cycleId: String, time: Int64, marks: [String: Double], summary: inout CycleSummary) throws {
-        let book = try PaperBook.rebuild(ledger: ledger, startingEquity: config.app.portfolio.startingEquityUsd)
-        let point = book.point(marks: marks)
+    private func recordEquity(cycleId: String, time: Int64, scratch: CycleScratch, summary: inout CycleSummary) throws {
+        let book = try scratch.paper ?? PaperBook.rebuild(ledger: ledger, startingEquity: config.app.portfolio.startingEquityUsd)
+        let point = book.point(marks: scratch.marks)
         try record(cycleId, time, "equity", point)
         summary.portfolio = .init(equityUsd: Format.round(point.equityUsd, 2), openPositions: point.openPositions)
         summary.portfolio.cashUsd = Format.round(point.cashUsd, 2)
@@ -384,6 +386,13 @@ public struct CycleRunner: Sendable {
         let c = d.components
         return Format.round(Double(c.seconds) * 1_000 + Double(c.attoseconds) / 1e15, 3)
     }
+}
+
+/// What a cycle carries from stage to stage besides its summary: the latest prices, and in PAPER the book
+/// (rebuilt from the ledger once at the start, then updated with every fill this cycle records).
+struct CycleScratch {
+    var marks: [String: Double] = [:]
+    var paper: PaperBook?
 }
 
 /// Cycle ids: `c-<decision time, compact UTC>-<4 random hex>`, e.g. `c-20261120T220000Z-7f3a`.
