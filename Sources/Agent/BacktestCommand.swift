@@ -208,7 +208,7 @@ struct BacktestCommand: AsyncParsableCommand {
     /// The same fill costs and exits as PAPER (app.yaml `paper`, signals.yaml `exits`), with the flags as overrides.
     private func pipelineSettings(series: [CandleSeries], from: Int64?, to: Int64?) throws -> PipelineBacktestSettings {
         let config = try common.loadConfig()
-        var paper = PaperSettings(config.app.paper)
+        var paper = config.app.paper
         if let feeBps { paper.takerFeeBps = feeBps }
         if let slippageBps { paper.baseSlippageBps = slippageBps }
         var fundingBySymbol: [String: FundingSchedule] = [:]
@@ -225,7 +225,7 @@ struct BacktestCommand: AsyncParsableCommand {
             throw CLIError.badInput("--leverage above 1 needs --leverage-tiers FILE for maintenance margins")
         }
         return PipelineBacktestSettings(
-            paper: paper, exitPlan: ExitPlan(config.signals.exits), spreadBps: spreadBps,
+            paper: paper, exitPlan: config.signals.exits, spreadBps: spreadBps,
             funding: fundingBySymbol, leverage: leverage, brackets: brackets, from: from, to: to)
     }
 

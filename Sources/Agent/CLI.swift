@@ -230,7 +230,7 @@ struct RunSetup {
         }
         let killSwitch = KillSwitch(dataDir: common.dataDir)
         let executor: any Executor = switch mode {
-        case .paper: PaperExecutor(settings: PaperSettings(config.app.paper))
+        case .paper: PaperExecutor(settings: config.app.paper)
         case .live: liveDesk.map { desk in desk.executor(haltReason: { killSwitch.status().reason }) } ?? DryRunExecutor()
         case .dryRun: DryRunExecutor()
         }

@@ -165,7 +165,7 @@ extension Kill {
             let market = try MarketSource.make(exchange: common.exchange ?? config.app.exchange, config: config.app, logger: logger)
             let snapshot = try await market.snapshot(symbols: book.account.positions.map(\.symbol), at: now,
                                                      historyHours: 48)
-            let events = PaperDesk.flatten(book, snapshot: snapshot, settings: PaperSettings(config.app.paper), time: now, reason: "flatten")
+            let events = PaperDesk.flatten(book, snapshot: snapshot, settings: config.app.paper, time: now, reason: "flatten")
             try ledger.append(events.map { try $0.newEvent(cycleId: id, time: now) })
             for case .fill(let f) in events {
                 write("closed \(f.symbol): \(f.side.rawValue) \(Format.number(f.quantity)) @ \(Format.number(f.price))")

@@ -118,8 +118,8 @@ public struct CycleRunner: Sendable {
             let held = try await market.snapshot(symbols: book.account.positions.map(\.symbol), at: time,
                                                  historyHours: config.app.loop.historyHours)
             for tape in held.symbols { scratch.marks[tape.symbol] = tape.last }
-            let events = PaperDesk.manage(book, snapshot: held, now: time, plan: ExitPlan(config.signals.exits),
-                                          settings: PaperSettings(config.app.paper), atrPeriod: config.signals.triggers.trend.atrPeriod)
+            let events = PaperDesk.manage(book, snapshot: held, now: time, plan: config.signals.exits,
+                                          settings: config.app.paper, atrPeriod: config.signals.triggers.trend.atrPeriod)
             try ledger.append(events.map { try $0.newEvent(cycleId: cycleId, time: time) })
             for event in events {
                 book.apply(event)
@@ -329,7 +329,7 @@ public struct CycleRunner: Sendable {
         guard let kill = trips.first(where: { $0.action == "kill_switch" }) else { return }
         try killSwitch.turnOn(reason: "circuit breaker \(kill.breaker): \(kill.detail)", at: time)
         if config.policy.circuitBreakers.flattenOnKill, let book = paper, !book.account.positions.isEmpty {
-            let events = PaperDesk.flatten(book, snapshot: snapshot, settings: PaperSettings(config.app.paper), time: time, reason: "flatten")
+            let events = PaperDesk.flatten(book, snapshot: snapshot, settings: config.app.paper, time: time, reason: "flatten")
             try ledger.append(events.map { try $0.newEvent(cycleId: cycleId, time: time) })
             for event in events { paper?.apply(event) }
             for case .fill(let fill) in events { summary.exits.append(fill) }

@@ -136,7 +136,7 @@ enum PaperDesk {
     static let fundingInterval: Int64 = 8 * 3_600
 
     /// Closes every position at market (bid for longs, ask for shorts, with the fill model's slippage and fees).
-    static func flatten(_ book: PaperBook, snapshot: MarketSnapshot, settings: PaperSettings, time: Int64, reason: String) -> [PaperEvent] {
+    static func flatten(_ book: PaperBook, snapshot: MarketSnapshot, settings: PaperConfig, time: Int64, reason: String) -> [PaperEvent] {
         book.account.positions.compactMap { p in
             let tape = snapshot.symbol(p.symbol)
             let mark = tape?.last ?? book.marks[p.symbol] ?? p.entryPrice
@@ -154,7 +154,7 @@ enum PaperDesk {
         }
     }
 
-    static func manage(_ book: PaperBook, snapshot: MarketSnapshot, now: Int64, plan: ExitPlan, settings: PaperSettings,
+    static func manage(_ book: PaperBook, snapshot: MarketSnapshot, now: Int64, plan: ExitsConfig, settings: PaperConfig,
                        atrPeriod: Int) -> [PaperEvent] {
         var events: [PaperEvent] = []
         for position in book.account.positions {
@@ -180,13 +180,5 @@ enum PaperDesk {
             if let update = outcome.update { events.append(.protection(update)) }
         }
         return events
-    }
-}
-
-extension Int64 {
-    /// Mathematical modulo (non-negative for a positive divisor).
-    func mod(_ n: Int64) -> Int64 {
-        let r = self % n
-        return r < 0 ? r + n : r
     }
 }

@@ -1,3 +1,4 @@
+import Config
 import Execution
 import Foundation
 import Market
@@ -27,8 +28,8 @@ public struct EMACrossParameters: Codable, Sendable, Equatable {
     }
 
     /// The paper fill settings these parameters mean: taker fee = commission, fixed slippage, no impact.
-    public var paperSettings: PaperSettings {
-        PaperSettings(takerFeeBps: commission * 10_000, makerFeeBps: commission * 10_000,
+    public var paperSettings: PaperConfig {
+        PaperConfig(takerFeeBps: commission * 10_000, makerFeeBps: commission * 10_000,
                       baseSlippageBps: slippageBps, impactBpsAtDepth: 0, maxDepthMultiple: 1)
     }
 }
@@ -54,7 +55,7 @@ public struct EMACrossEngine: Sendable {
     public let symbol: String
     public let interval: Int64
     public let tradeFrom: Int64
-    private let settings: PaperSettings
+    private let settings: PaperConfig
     private let slipUp: Double
     private let slipDown: Double
     private var fast: EMAState

@@ -1,3 +1,4 @@
+import Config
 import Execution
 import Model
 
@@ -6,7 +7,7 @@ public enum BacktestFills {
     /// A market entry at a bar's open: the quote is the open ± half the spread, then the PAPER fill model adds
     /// slippage and the taker fee. Nil when nothing fills (no depth, zero size).
     public static func entry(symbol: String, tier: Tier, side: Side, notionalUsd: Double, open: Double, time: Int64,
-                             spreadBps: Double, depthUsd: Double, settings: PaperSettings, orderId: String,
+                             spreadBps: Double, depthUsd: Double, settings: PaperConfig, orderId: String,
                              stopLossPct: Double? = nil, takeProfitPct: Double? = nil) -> PaperFill? {
         let half = spreadBps / 20_000
         guard let m = PaperFillModel.market(side: side, notionalUsd: notionalUsd, bid: open * (1 - half),
@@ -19,7 +20,7 @@ public enum BacktestFills {
     /// Closes `quantity` of a position at `touch` (the open, a level, or a close) less the base slippage and
     /// half the spread, with the taker fee — the exit manager's convention.
     public static func exit(_ position: PaperPosition, quantity: Double, touch: Double, time: Int64, spreadBps: Double,
-                            settings: PaperSettings, reason: String) -> PaperFill {
+                            settings: PaperConfig, reason: String) -> PaperFill {
         let long = position.side == .buy
         let cost = spreadBps / 20_000 + settings.baseSlippageBps / 10_000
         let price = long ? touch * (1 - cost) : touch * (1 + cost)
@@ -63,7 +64,7 @@ public enum FixedTradesBacktest {
 
     /// Runs `orders` over `candles` of one symbol. Depth is unlimited (no partial fills); `settings` gives
     /// the taker fee, base slippage and impact; funding comes from `funding`.
-    public static func run(candles: [Candle], symbol: String, orders: [Order], settings: PaperSettings,
+    public static func run(candles: [Candle], symbol: String, orders: [Order], settings: PaperConfig,
                            spreadBps: Double = 0, funding: FundingSchedule? = nil, initialEquity: Double = 10_000,
                            interval: Int64 = 3_600) -> BacktestRun {
         var account = PaperAccount(cashUsd: initialEquity)

@@ -10,9 +10,9 @@ import Review
 /// Settings of a pipeline backtest besides the configuration.
 public struct PipelineBacktestSettings: Sendable {
     /// Fees, slippage and depth behaviour of fills (the PAPER fill model).
-    public var paper: PaperSettings
+    public var paper: PaperConfig
     /// Protective exits managed on every bar (the PAPER exit manager).
-    public var exitPlan: ExitPlan
+    public var exitPlan: ExitsConfig
     /// Quoted spread synthesized around prices, in basis points.
     public var spreadBps: Double
     /// Book depth per side as a fraction of the trailing 24h USD volume.
@@ -28,7 +28,7 @@ public struct PipelineBacktestSettings: Sendable {
     /// Last decision time (bar close) included.
     public var to: Int64?
 
-    public init(paper: PaperSettings = PaperSettings(), exitPlan: ExitPlan = ExitPlan(), spreadBps: Double = 2,
+    public init(paper: PaperConfig = PaperConfig(), exitPlan: ExitsConfig = ExitsConfig(), spreadBps: Double = 2,
                 depthFraction: Double = 0.02, funding: [String: FundingSchedule] = [:], leverage: Double = 1,
                 brackets: [String: [LeverageBracket]] = [:], from: Int64? = nil, to: Int64? = nil) {
         self.paper = paper
@@ -297,7 +297,7 @@ public struct PipelineBacktest: Sendable {
             for position in account.positions {
                 account.apply(BacktestFills.exit(position, quantity: position.quantity,
                                                  touch: marks[position.symbol] ?? position.entryPrice, time: close,
-                                                 spreadBps: settings.spreadBps, settings: PaperSettings(
+                                                 spreadBps: settings.spreadBps, settings: PaperConfig(
                                                      takerFeeBps: settings.paper.takerFeeBps, baseSlippageBps: 0),
                                                  reason: "end_of_data"))
             }

@@ -63,6 +63,16 @@ public struct PaperConfig: Codable, Sendable, Equatable {
     public var impactBpsAtDepth: Double
     /// A market order larger than this multiple of the depth fills partially.
     public var maxDepthMultiple: Double
+
+    /// Defaults are those of `config/app.yaml`.
+    public init(takerFeeBps: Double = 6, makerFeeBps: Double = 2, baseSlippageBps: Double = 1,
+                impactBpsAtDepth: Double = 20, maxDepthMultiple: Double = 1) {
+        self.takerFeeBps = takerFeeBps
+        self.makerFeeBps = makerFeeBps
+        self.baseSlippageBps = baseSlippageBps
+        self.impactBpsAtDepth = impactBpsAtDepth
+        self.maxDepthMultiple = maxDepthMultiple
+    }
 }
 
 public struct LoopConfig: Codable, Sendable, Equatable {
@@ -363,11 +373,25 @@ public struct ExitsConfig: Codable, Sendable, Equatable {
     public var trailingAtr: Double
     /// Close what is left after this many hours.
     public var timeStopHours: Double
+
+    /// Defaults are those of `config/signals.yaml`.
+    public init(ladder: [LadderRung] = [LadderRung(r: 1, fraction: 0.25), LadderRung(r: 2, fraction: 0.25),
+                                        LadderRung(r: 3, fraction: 0.25)],
+                trailingAtr: Double = 2, timeStopHours: Double = 72) {
+        self.ladder = ladder
+        self.trailingAtr = trailingAtr
+        self.timeStopHours = timeStopHours
+    }
 }
 
 public struct LadderRung: Codable, Sendable, Equatable {
     public var r: Double
     public var fraction: Double
+
+    public init(r: Double, fraction: Double) {
+        self.r = r
+        self.fraction = fraction
+    }
 }
 
 public struct RulesConfig: Codable, Sendable, Equatable {

@@ -99,9 +99,9 @@ public struct DryRunExecutor: Executor {
 
 /// PAPER: fills market orders with the fill model (touch + size-dependent slippage, taker fee, partial fills).
 public struct PaperExecutor: Executor {
-    public var settings: PaperSettings
+    public var settings: PaperConfig
 
-    public init(settings: PaperSettings) {
+    public init(settings: PaperConfig) {
         self.settings = settings
     }
 

@@ -5,68 +5,7 @@ import Model
 // PAPER trading: a fill model over the tape, a paper account, and protective exits. Pure and deterministic:
 // the same events in the same order always rebuild the same account, which is how PAPER survives restarts.
 
-/// Costs and fill behaviour of simulated orders.
-public struct PaperSettings: Codable, Sendable, Equatable {
-    public var takerFeeBps: Double
-    public var makerFeeBps: Double
-    /// Slippage of the smallest market order, beyond the touch.
-    public var baseSlippageBps: Double
-    /// Extra slippage when an order's notional equals the depth within 20 bps (linear in notional / depth).
-    public var impactBpsAtDepth: Double
-    /// A market order larger than this multiple of the depth fills partially, up to it.
-    public var maxDepthMultiple: Double
-
-    public init(takerFeeBps: Double = 6, makerFeeBps: Double = 2, baseSlippageBps: Double = 1,
-                impactBpsAtDepth: Double = 20, maxDepthMultiple: Double = 1) {
-        self.takerFeeBps = takerFeeBps
-        self.makerFeeBps = makerFeeBps
-        self.baseSlippageBps = baseSlippageBps
-        self.impactBpsAtDepth = impactBpsAtDepth
-        self.maxDepthMultiple = maxDepthMultiple
-    }
-}
-
-extension PaperSettings {
-    /// The settings `app.yaml` `paper` describes.
-    public init(_ c: PaperConfig) {
-        self.init(takerFeeBps: c.takerFeeBps, makerFeeBps: c.makerFeeBps, baseSlippageBps: c.baseSlippageBps,
-                  impactBpsAtDepth: c.impactBpsAtDepth, maxDepthMultiple: c.maxDepthMultiple)
-    }
-}
-
-/// How positions are protected and taken off, managed every cycle.
-public struct ExitPlan: Codable, Sendable, Equatable {
-    /// Take-profit ladder: at `r` times the initial risk, sell `fraction` of the initial quantity.
-    public struct Rung: Codable, Sendable, Equatable {
-        public var r: Double
-        public var fraction: Double
-        public init(r: Double, fraction: Double) {
-            self.r = r
-            self.fraction = fraction
-        }
-    }
-
-    public var ladder: [Rung]
-    /// After the first rung, the stop trails the highest price by this many ATRs (never loosens).
-    public var trailingAtr: Double
-    /// Close whatever is left after this many hours.
-    public var timeStopHours: Double
-
-    public init(ladder: [Rung] = [Rung(r: 1, fraction: 0.25), Rung(r: 2, fraction: 0.25), Rung(r: 3, fraction: 0.25)],
-                trailingAtr: Double = 2, timeStopHours: Double = 72) {
-        self.ladder = ladder
-        self.trailingAtr = trailingAtr
-        self.timeStopHours = timeStopHours
-    }
-}
-
-extension ExitPlan {
-    /// The plan `signals.yaml` `exits` describes.
-    public init(_ c: ExitsConfig) {
-        self.init(ladder: c.ladder.map { Rung(r: $0.r, fraction: $0.fraction) }, trailingAtr: c.trailingAtr,
-                  timeStopHours: c.timeStopHours)
-    }
-}
+// Costs come from `PaperConfig` (app.yaml `paper`), exits from `ExitsConfig` (signals.yaml `exits`).
 
 /// One simulated execution.
 public struct PaperFill: Codable, Sendable, Equatable {
@@ -123,7 +62,7 @@ public enum PaperFillModel {
     /// Buys pay the ask plus slippage, sells receive the bid minus slippage; slippage is
     /// `base + impact * notional / depth` bps. Past `maxDepthMultiple * depth` the rest does not fill.
     public static func market(side: Side, notionalUsd: Double, bid: Double, ask: Double, depthUsd: Double,
-                              settings: PaperSettings) -> MarketFill? {
+                              settings: PaperConfig) -> MarketFill? {
         guard notionalUsd > 0, bid > 0, ask >= bid, notionalUsd.isFinite else { return nil }
         let capacity = max(depthUsd, 0) * settings.maxDepthMultiple
         let filledNotional = capacity > 0 ? min(notionalUsd, capacity) : 0
@@ -138,7 +77,7 @@ public enum PaperFillModel {
 
     /// A resting limit order fills at its price only if the bar traded through it (strictly beyond), as maker;
     /// at most `maxFraction` of the bar's volume.
-    public static func limit(side: Side, quantity: Double, limit: Double, bar: Candle, settings: PaperSettings,
+    public static func limit(side: Side, quantity: Double, limit: Double, bar: Candle, settings: PaperConfig,
                              maxFraction: Double = 0.1) -> (quantity: Double, feeUsd: Double)? {
         let tradedThrough = side == .buy ? bar.low < limit : bar.high > limit
         guard tradedThrough, quantity > 0 else { return nil }
@@ -306,8 +245,8 @@ public enum ExitManager {
     /// Walks `bars` (oldest first, all after the position's last check) and returns the exits they trigger.
     /// Within a bar the stop is assumed hit before any target (the conservative order). Exits fill at the
     /// level, or at the bar's open when it gapped through, less `slippageBps`; fees are taker.
-    public static func manage(_ position: PaperPosition, bars: [Candle], atr: Double?, plan: ExitPlan,
-                              settings: PaperSettings, now: Int64) -> Outcome {
+    public static func manage(_ position: PaperPosition, bars: [Candle], atr: Double?, plan: ExitsConfig,
+                              settings: PaperConfig, now: Int64) -> Outcome {
         var p = position
         var fills: [PaperFill] = []
         var changed = false

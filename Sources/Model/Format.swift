@@ -28,3 +28,11 @@ public enum Format {
         return (x * m).rounded() / m
     }
 }
+
+extension Int64 {
+    /// Mathematical modulo (non-negative for a positive divisor): the start of a UTC day is `t - t.mod(86_400)`.
+    public func mod(_ n: Int64) -> Int64 {
+        let r = self % n
+        return r < 0 ? r + n : r
+    }
+}

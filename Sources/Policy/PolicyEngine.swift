@@ -209,11 +209,3 @@ public struct PolicyEngine: Sendable {
                         sizePct: approved ? min(size, p.sizePct) : 0, proposedSizePct: p.sizePct)
     }
 }
-
-extension Int64 {
-    /// Mathematical modulo (non-negative for a positive divisor).
-    func mod(_ n: Int64) -> Int64 {
-        let r = self % n
-        return r < 0 ? r + n : r
-    }
-}

@@ -1,3 +1,4 @@
+import Config
 import Backtest
 import Execution
 import Foundation
@@ -18,7 +19,7 @@ import Testing
 
     @Test func fixedTradeListPnLEqualsTheHandCalculation() {
         let candles = bars()
-        let settings = PaperSettings(takerFeeBps: 10, makerFeeBps: 2, baseSlippageBps: 5, impactBpsAtDepth: 0)
+        let settings = PaperConfig(takerFeeBps: 10, makerFeeBps: 2, baseSlippageBps: 5, impactBpsAtDepth: 0)
         // Funding settles every 2 hours here so both trades pay some: +0.01% per settlement.
         let funding = FundingSchedule(constant: 0.0001, every: 7_200)
         let orders = [
@@ -52,7 +53,7 @@ import Testing
 
     @Test func spreadIsPaidOnBothLegs() {
         let candles = bars()
-        let settings = PaperSettings(takerFeeBps: 0, makerFeeBps: 0, baseSlippageBps: 0, impactBpsAtDepth: 0)
+        let settings = PaperConfig(takerFeeBps: 0, makerFeeBps: 0, baseSlippageBps: 0, impactBpsAtDepth: 0)
         let orders = [FixedTradesBacktest.Order(side: .buy, quantity: 1, entryTime: t0 + 3_600, exitTime: t0 + 2 * 3_600)]
         let run = FixedTradesBacktest.run(candles: candles, symbol: "X", orders: orders, settings: settings, spreadBps: 20)
         // Buy at the ask 101 * 1.001, sell at the bid 103 * 0.999.

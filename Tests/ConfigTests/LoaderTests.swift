@@ -51,6 +51,13 @@ import Testing
         #expect(try Fixtures.defaults().configHash == config.configHash)
     }
 
+    /// The in-code defaults of the PAPER costs and exits (used by tests and backtests) are the shipped YAML's.
+    @Test func codeDefaultsOfPaperCostsAndExitsMatchTheYAML() throws {
+        let config = try Fixtures.defaults()
+        #expect(PaperConfig() == config.app.paper)
+        #expect(ExitsConfig() == config.signals.exits)
+    }
+
     @Test func aPartialFileOverridesOnlyItsKeys() throws {
         let paths = try tree(["config/app.yaml": "loop:\n  interval_minutes: 5\n"])
         let config = try ConfigLoader(paths: paths, environment: [:]).load()

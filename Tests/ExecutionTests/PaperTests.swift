@@ -1,3 +1,4 @@
+import Config
 import Model
 import Testing
 @testable import Execution
@@ -12,7 +13,7 @@ func bar(_ t: Int64, open: Double, high: Double, low: Double, close c: Double, v
 }
 
 @Suite struct PaperFillModelTests {
-    let settings = PaperSettings()  // taker 6 bps, maker 2 bps, base slippage 1 bp, impact 20 bps at depth
+    let settings = PaperConfig()  // taker 6 bps, maker 2 bps, base slippage 1 bp, impact 20 bps at depth
 
     @Test func aSmallMarketBuyPaysTheAskPlusSlippageAndTakerFee() throws {
         let f = try #require(PaperFillModel.market(side: .buy, notionalUsd: 1_000, bid: 99.9, ask: 100.1,
@@ -116,8 +117,8 @@ func bar(_ t: Int64, open: Double, high: Double, low: Double, close c: Double, v
 }
 
 @Suite struct ExitManagerTests {
-    let settings = PaperSettings(takerFeeBps: 0, baseSlippageBps: 0)
-    let plan = ExitPlan()  // 25% at 1R, 2R, 3R; trail 2 ATR; 72h time stop
+    let settings = PaperConfig(takerFeeBps: 0, baseSlippageBps: 0)
+    let plan = ExitsConfig()  // 25% at 1R, 2R, 3R; trail 2 ATR; 72h time stop
 
     func opened(at price: Double = 100, stopPct: Double = 6) -> PaperPosition {
         var a = PaperAccount(cashUsd: 100_000)
@@ -184,7 +185,7 @@ func bar(_ t: Int64, open: Double, high: Double, low: Double, close c: Double, v
     }
 
     @Test func slippageAndFeesApplyToExits() {
-        let costly = PaperSettings(takerFeeBps: 10, baseSlippageBps: 5)
+        let costly = PaperConfig(takerFeeBps: 10, baseSlippageBps: 5)
         let out = ExitManager.manage(opened(), bars: [bar(0, open: 95, high: 96, low: 93, close: 94)], atr: 1, plan: plan,
                                      settings: costly, now: 3_600)
         let fill = out.fills.first

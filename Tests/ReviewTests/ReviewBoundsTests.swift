@@ -126,23 +126,7 @@ func tape(_ symbol: String, spread: Double = 2, depth: Double = 5e6, change: Dou
             }, policy: config.policy)
             let outcome = await board.run(ReviewContext(cycleId: "c", time: 0, proposals: rules,
                                                         tape: rules.map { tape($0.symbol) }, policy: config.policy))
-            let known = Set(rules.map(\.id))
-            for record in outcome.tiers {
-                #expect(record.applied.count == rules.count)            // exactly one effect per proposal per tier
-                #expect(Set(record.applied.map(\.proposalId)) == known) // and none for anything else
-                #expect(record.applied.allSatisfy { abs($0.delta) <= bound && $0.delta.isFinite })
-                if record.reviewer == .m3 { #expect(record.applied.allSatisfy { $0.delta == 0 }) }
-            }
-            let decisions = engine.decide(rules.map { ReviewedProposal(proposal: $0, reviews: outcome.reviews(for: $0.id)) },
-                                          input: PolicyInput(now: 1_000_000, killSwitchOn: false, state: .flat(equityUsd: 10_000),
-                                                             tape: rules.map { tape($0.symbol) }))
-            #expect(decisions.map(\.proposalId) == rules.map(\.id))
-            for (d, p) in zip(decisions, rules) {
-                #expect(d.sizePct <= p.sizePct)
-                #expect(d.finalConviction >= max(0, p.conviction - 2 * bound) - 1e-9)
-                #expect(d.finalConviction <= min(1, p.conviction + 2 * bound) + 1e-9)
-                if outcome.reviews(for: p.id).contains { $0.veto } { #expect(!d.approved) }
-            }
+            expectBoundsHold(outcome, rules: rules, engine: engine, bound: bound, tape: rules.map { tape($0.symbol) })
         }
     }
 }

@@ -127,24 +127,7 @@ func openAIBody(_ content: String, finish: String = "stop", usage: (Int, Int)? =
                                                    conviction: Double.random(in: 0...1, using: &rng),
                                                    size: Double.random(in: 0.1...5, using: &rng)) }
             let outcome = await runBoard(reviewers, loaded: loaded, proposals: rules)
-            let known = Set(rules.map(\.id))
-            #expect(outcome.calls <= 6)  // three tiers, at most one repair each
-            for record in outcome.tiers {
-                #expect(record.applied.count == rules.count)
-                #expect(Set(record.applied.map(\.proposalId)) == known)
-                #expect(record.applied.allSatisfy { abs($0.delta) <= bound && $0.delta.isFinite })
-                if record.answer.failure != nil { #expect(record.applied.allSatisfy { $0.reason.contains("failure mode") }) }
-            }
-            let decisions = engine.decide(rules.map { ReviewedProposal(proposal: $0, reviews: outcome.reviews(for: $0.id)) },
-                                          input: PolicyInput(now: 1_000_000, killSwitchOn: false, state: .flat(equityUsd: 10_000),
-                                                             tape: rules.map { tape($0.symbol) }))
-            #expect(decisions.map(\.proposalId) == rules.map(\.id))
-            for (d, p) in zip(decisions, rules) {
-                #expect(d.sizePct <= p.sizePct)
-                #expect(d.finalConviction >= max(0, p.conviction - 2 * bound) - 1e-9)
-                #expect(d.finalConviction <= min(1, p.conviction + 2 * bound) + 1e-9)
-                if outcome.reviews(for: p.id).contains(where: \.veto) { #expect(!d.approved) }
-            }
+            expectBoundsHold(outcome, rules: rules, engine: engine, bound: bound, tape: rules.map { tape($0.symbol) })
         }
     }
 
