@@ -131,11 +131,11 @@ public struct CycleRunner: Sendable {
         // LIVE: rebuild the book from the ledger and reconcile it with the venue (pending orders looked up by client
         // id, manual changes recorded, stops restored, futures guard, funding). Like PAPER protection this only
         // ever reduces risk, so it runs before the kill switch; a critical discrepancy stops new entries.
-        var live: (desk: LiveDesk, report: ReconcileReport)?
+        var live: (report: ReconcileReport, book: LiveBook)?
         if mode == .live {
             guard let liveDesk else { throw CLIError.failed("LIVE cycle without a venue desk") }
-            let report = try await liveDesk.reconcile(cycleId: cycleId, time: time, act: true)
-            live = (liveDesk, report)
+            let (report, book) = try await liveDesk.reconcileBook(cycleId: cycleId, time: time, act: true)
+            live = (report, book)
             if report.requiresManualReview {
                 let reason = "REQUIRES_MANUAL_REVIEW: " + report.reviewReasons.joined(separator: "; ")
                     + " (inspect with `agent reconcile`, then `agent reconcile --ack`)"
@@ -156,12 +156,9 @@ public struct CycleRunner: Sendable {
             return
         }
 
-        var state = try StateProjection.rebuild(ledger: ledger, mode: mode, now: time,
-                                                startingEquity: config.app.portfolio.startingEquityUsd, paper: scratch.paper, marks: scratch.marks)
-        if let live {
-            state = try LiveBook.rebuild(ledger: ledger).portfolioState(
-                equityUsd: live.report.equityUsd ?? state.equityUsd, now: time)
-        }
+        let state = try live.map { $0.book.portfolioState(equityUsd: $0.report.equityUsd ?? config.app.portfolio.startingEquityUsd, now: time) }
+            ?? StateProjection.rebuild(ledger: ledger, mode: mode, now: time, startingEquity: config.app.portfolio.startingEquityUsd,
+                                       paper: scratch.paper, marks: scratch.marks)
         summary.portfolio = .init(equityUsd: Format.round(state.equityUsd, 2), openPositions: state.openPositions.count)
 
         // Universe (with the regime it depends on).

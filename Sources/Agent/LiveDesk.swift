@@ -311,6 +311,12 @@ struct LiveDesk: Sendable {
     /// `review_required`, `reconciliation`), protects positions without a working stop, and enforces the futures
     /// guard. Without `act` it only reads.
     func reconcile(cycleId: String, time: Int64, act: Bool) async throws -> ReconcileReport {
+        try await reconcileBook(cycleId: cycleId, time: time, act: act).report
+    }
+
+    /// `reconcile`, also returning the LIVE book as it stands afterwards (kept current as events are recorded),
+    /// so the cycle need not rebuild it from the ledger again.
+    func reconcileBook(cycleId: String, time: Int64, act: Bool) async throws -> (report: ReconcileReport, book: LiveBook) {
         var j = Journal(desk: self, cycleId: cycleId, time: time, act: act, book: try LiveBook.rebuild(ledger: ledger))
         var report = ReconcileReport(venue: venue.name, timestamp: UTC.iso8601(time), acted: act)
         var critical: [String] = []
@@ -513,7 +519,7 @@ struct LiveDesk: Sendable {
         report.requiresManualReview = j.book.requiresManualReview
         report.reviewReasons = j.book.reviewReasons
         if act { try j.emit("reconciliation", symbol: nil, report) }
-        return report
+        return (report, j.book)
     }
 
     /// Records a venue answer for one of our orders (and the fill it adds).
