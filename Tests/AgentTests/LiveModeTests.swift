@@ -138,6 +138,23 @@ import Testing
         try s.expectConsistent("second run")
     }
 
+    /// Invariant 6 in LIVE: with all four conditions met and a signal to trade, the kill switch means the venue
+    /// receives no order at all; turning it off lets the same run trade.
+    @Test func theKillSwitchStopsEveryLiveOrder() async throws {
+        let s = try Setup()
+        let on = try await AgentProcess.run(["kill", "on", "--reason", "test", "--data-dir", s.data])
+        #expect(on.status == 0)
+        let halted = try await s.run()
+        #expect(halted.status == 0, "\(halted.stderr.suffix(2000))")
+        #expect(try jsonObject(halted.lines.last ?? "")["status"] as? String == "HALTED")
+        #expect(s.fake.clientIds.isEmpty)
+        #expect(try s.ledger.events().filter { ["order_intent", "live_order_intent"].contains($0.type) }.isEmpty)
+        #expect(try await AgentProcess.run(["kill", "off", "--data-dir", s.data]).status == 0)
+        let resumed = try await s.run()
+        #expect(try jsonObject(resumed.lines.last ?? "")["status"] as? String == "EXECUTED")
+        #expect(!s.fake.clientIds.isEmpty)
+    }
+
     @Test func aPositionOpenedByHandHaltsEntriesUntilReconcileAck() async throws {
         let s = try Setup()
         s.fake.setPosition("XRPUSDT", amount: 100, entry: 0.6)
