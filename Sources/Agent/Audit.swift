@@ -83,7 +83,6 @@ enum Auditor {
     /// `since` filters on when cycles were recorded (wall clock); `check` keeps one check's proposals.
     static func report(ledger: Ledger, since: Int64?, check: String?) throws -> AuditReport {
         let types = ["cycle_finished", "policy_evaluation", "review", "halted", "cycle_abandoned", "shadow", "circuit_breaker"]
-        let events = try ledger.events(types: types).filter { since == nil || $0.recordedAt >= Double(since ?? 0) }
 
         var statuses: [String: Int] = [:]
         var cycles = Set<String>()
@@ -99,7 +98,9 @@ enum Auditor {
 
         var unreadable = 0
         var breakerHits: [String: [(cycle: String, seq: Int64, detail: String)]] = [:]
-        for event in events {
+        // Streamed: memory stays flat however long the ledger grows.
+        try ledger.forEach(types: types) { event in
+          if let since, event.recordedAt < Double(since) { return }
           // One unreadable event (a payload from an older build, say) is counted, never fatal to the audit.
           do {
             switch event.type {
@@ -114,7 +115,7 @@ enum Auditor {
                 outputTokens += s.review.outputTokens
                 if let f = s.review.fallback { fallbacks[f, default: 0] += 1 }
             case "shadow":
-                guard check == nil else { continue }
+                guard check == nil else { return }
                 for entry in try event.value(ShadowOutcome.self).entries {
                     shadow.proposals += 1
                     switch entry.effect {
@@ -127,7 +128,7 @@ enum Auditor {
             case "policy_evaluation":
                 let d = try event.value(Decision.self)
                 proposalSymbols["\(event.cycleId)/\(d.proposalId)"] = d.symbol
-                if let check, !d.violatedChecks.contains(check) { continue }
+                if let check, !d.violatedChecks.contains(check) { return }
                 evaluated += 1
                 if d.approved { approved += 1 }
                 for name in d.violatedChecks where check == nil || name == check {
