@@ -270,7 +270,7 @@ struct BacktestCommand: AsyncParsableCommand {
         }
         var costs = ["taker_fee_bps": "\(settings.paper.takerFeeBps)", "base_slippage_bps": "\(settings.paper.baseSlippageBps)",
                      "impact_bps_at_depth": "\(settings.paper.impactBpsAtDepth)", "spread_bps": "\(settings.spreadBps)",
-                     "fills": "next bar's open, PAPER fill model", "exits": "PAPER exit manager (stop, R ladder, trailing ATR, time stop)"]
+                     "fills": "the decision-time quote (last close ± half the spread), PAPER fill model, as in PAPER", "exits": "PAPER exit manager (stop, R ladder, trailing ATR, time stop)"]
         if funding != nil || fundingRate != nil {
             costs["funding"] = funding.map { "file \($0)" } ?? "constant \(fundingRate ?? 0) per 8h"
         }

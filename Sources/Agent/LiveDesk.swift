@@ -63,6 +63,24 @@ struct LiveFunding: Codable, Sendable, Equatable {
 /// `live_equity`: the account's equity as read from the venue at the start of a LIVE cycle.
 struct LiveEquity: Codable, Sendable, Equatable {
     var equityUsd: Double
+    /// Cash in quote assets (USD, USDT, USDC); nil in ledgers written before it was recorded.
+    var cashUsd: Double?
+    /// True when `equityUsd` already values positions at the venue's mark (Binance: wallet + unrealised P&L).
+    /// False for spot, whose holdings the portfolio marks to the cycle's prices.
+    var positionsMarked: Bool = true
+
+    init(equityUsd: Double, cashUsd: Double? = nil, positionsMarked: Bool = true) {
+        self.equityUsd = equityUsd
+        self.cashUsd = cashUsd
+        self.positionsMarked = positionsMarked
+    }
+
+    init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        equityUsd = try c.decode(Double.self, forKey: .equityUsd)
+        cashUsd = try c.decodeIfPresent(Double.self, forKey: .cashUsd)
+        positionsMarked = try c.decodeIfPresent(Bool.self, forKey: .positionsMarked) ?? (cashUsd == nil)
+    }
 }
 
 /// The LIVE book, rebuilt from ledger events in order: our orders with their latest known state, the positions
@@ -437,6 +455,7 @@ struct LiveDesk: Sendable {
 
         // 6. Futures guard, funding and equity.
         var equity: Double?
+        var cashUsd: Double?
         if let futures = venue as? BinanceFutures {
             let balances = try await futures.balances()
             let wallet = balances.filter { Self.quoteAssets.contains($0.asset) }.reduce(0) { $0 + Dec.double($1.total) }
@@ -498,10 +517,12 @@ struct LiveDesk: Sendable {
             let balances = try await venue.balances()
             let cash = balances.filter { Self.quoteAssets.contains($0.asset) }.reduce(0) { $0 + Dec.double($1.total) }
             equity = cash + j.book.positions.values.reduce(0) { $0 + abs($1.quantity) * $1.entryPrice }
+            cashUsd = cash
         }
         if let equity {
             report.equityUsd = equity
-            try j.emit("live_equity", symbol: nil, LiveEquity(equityUsd: equity))
+            // Spot holdings are valued at entry here; the portfolio marks them to the cycle's prices.
+            try j.emit("live_equity", symbol: nil, LiveEquity(equityUsd: equity, cashUsd: cashUsd, positionsMarked: cashUsd == nil))
         }
 
         if !critical.isEmpty { try j.emit("review_required", symbol: nil, ReviewRequired(reasons: critical)) }

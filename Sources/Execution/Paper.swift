@@ -120,10 +120,13 @@ public struct ClosedTrade: Codable, Sendable, Equatable {
     public var quantity: Double
     public var feesUsd: Double
     public var pnlUsd: Double
+    /// What closed it: `stop_loss`, `take_profit_1`..., `trailing_stop`, `time_stop`, `flatten`, `liquidation`,
+    /// `end_of_data`, or a LIVE order purpose.
+    public var exitReason: String
 
     /// A closed trade (the account makes these; backtest metrics and tests build them too).
     public init(symbol: String, side: Side, entryTime: Int64, exitTime: Int64, entryPrice: Double, exitPrice: Double,
-                quantity: Double, feesUsd: Double, pnlUsd: Double) {
+                quantity: Double, feesUsd: Double, pnlUsd: Double, exitReason: String = "") {
         self.symbol = symbol
         self.side = side
         self.entryTime = entryTime
@@ -133,6 +136,7 @@ public struct ClosedTrade: Codable, Sendable, Equatable {
         self.quantity = quantity
         self.feesUsd = feesUsd
         self.pnlUsd = pnlUsd
+        self.exitReason = exitReason
     }
 }
 
@@ -199,7 +203,8 @@ public struct PaperAccount: Codable, Sendable, Equatable {
         openFees[p.symbol] = (openFees[p.symbol] ?? 0) - entryFees
         closedTrades.append(ClosedTrade(symbol: p.symbol, side: p.side, entryTime: p.entryTime, exitTime: fill.time,
                                         entryPrice: p.entryPrice, exitPrice: fill.price, quantity: qty,
-                                        feesUsd: entryFees + fill.feeUsd, pnlUsd: pnl - entryFees - fill.feeUsd))
+                                        feesUsd: entryFees + fill.feeUsd, pnlUsd: pnl - entryFees - fill.feeUsd,
+                                        exitReason: fill.reason))
         p.quantity -= qty
         if p.quantity <= p.initialQuantity * 1e-9 {
             positions.remove(at: i)
@@ -207,6 +212,30 @@ public struct PaperAccount: Codable, Sendable, Equatable {
         } else {
             positions[i] = p
         }
+    }
+
+    /// Sets a position's size to what the venue holds (LIVE reconciliation); 0 removes it. The part removed leaves
+    /// at its entry price: the venue's own fills for it are unknown.
+    public mutating func correct(symbol: String, quantity: Double) {
+        guard let i = positions.firstIndex(where: { $0.symbol == symbol }) else { return }
+        if quantity <= positions[i].initialQuantity * 1e-9 || quantity <= 0 {
+            cashUsd += positions[i].entryPrice * positions[i].quantity
+            positions.remove(at: i)
+            openFees[symbol] = nil
+            return
+        }
+        cashUsd += positions[i].entryPrice * (positions[i].quantity - quantity)
+        positions[i].quantity = quantity
+        positions[i].initialQuantity = max(positions[i].initialQuantity, quantity)
+    }
+
+    /// Takes over a position the venue holds that the agent did not open (LIVE `reconcile --ack`).
+    public mutating func adopt(symbol: String, side: Side, quantity: Double, price: Double, time: Int64) {
+        guard quantity > 0, position(symbol) == nil else { return }
+        cashUsd -= quantity * price
+        positions.append(PaperPosition(symbol: symbol, tier: .eventDriven, side: side, quantity: quantity, initialQuantity: quantity,
+                                       entryPrice: price, entryTime: time, stopPrice: 0, initialRisk: 0, rungsTaken: 0,
+                                       highWater: price, entryNotionalUsd: quantity * price, managedThrough: nil))
     }
 
     /// Applies a funding payment (positive = paid by us).
@@ -245,8 +274,8 @@ public enum ExitManager {
     /// Walks `bars` (oldest first, all after the position's last check) and returns the exits they trigger.
     /// Within a bar the stop is assumed hit before any target (the conservative order). Exits fill at the
     /// level, or at the bar's open when it gapped through, less `slippageBps`; fees are taker.
-    public static func manage(_ position: PaperPosition, bars: [Candle], atr: Double?, plan: ExitsConfig,
-                              settings: PaperConfig, now: Int64) -> Outcome {
+    public static func manage(_ position: PaperPosition, bars: [Candle], interval: BarInterval = .oneHour, atr: Double?,
+                              plan: ExitsConfig, settings: PaperConfig, now: Int64) -> Outcome {
         var p = position
         var fills: [PaperFill] = []
         var changed = false
@@ -259,7 +288,7 @@ public enum ExitManager {
             fills.append(PaperFill(clientOrderId: "paper-\(p.symbol)-\(bar.time)-\(reason)", symbol: p.symbol, tier: p.tier,
                                    side: long ? .sell : .buy, quantity: q, price: price,
                                    feeUsd: q * price * settings.takerFeeBps / 10_000, liquidity: "taker",
-                                   time: bar.time + 3_600, reason: reason))
+                                   time: bar.time + interval.seconds, reason: reason))
             p.quantity -= q
         }
         /// The level, or the open when the bar gapped through it (worse for us).
