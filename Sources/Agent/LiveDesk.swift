@@ -12,6 +12,10 @@ struct LedgerRecorder: LiveRecorder {
     func record<T: Encodable & Sendable>(cycleId: String, time: Int64, type: String, symbol: String?, _ value: T) throws {
         try ledger.append(NewEvent.json(cycleId, type, time, symbol: symbol, value))
     }
+
+    func record(cycleId: String, time: Int64, batch: [LiveRecord]) throws {
+        try ledger.append(batch.map { NewEvent(cycleId: cycleId, type: $0.type, time: time, symbol: $0.symbol, payload: $0.payload) })
+    }
 }
 
 /// `live_position_correction`: the ledger's size of a position set to the venue's truth.
@@ -318,6 +322,14 @@ struct LiveDesk: Sendable {
             try book.apply(type: type, time: time, payload: payload)
         }
 
+        /// Records several events in one write and applies them.
+        mutating func emitTogether(_ records: [LiveRecord]) throws {
+            if act {
+                try desk.ledger.append(records.map { NewEvent(cycleId: cycleId, type: $0.type, time: time, symbol: $0.symbol, payload: $0.payload) })
+            }
+            for r in records { try book.apply(type: r.type, time: time, payload: r.payload) }
+        }
+
         /// Re-reads the book after orders were sent through the sender (which records on its own).
         mutating func reload() throws {
             if act { book = try LiveBook.rebuild(ledger: desk.ledger) }
@@ -435,11 +447,18 @@ struct LiveDesk: Sendable {
             }
         }
 
-        // 5. Every managed position needs a working stop.
+        // 5. Every managed position needs working stops that cover its whole size (a crash between an add-on's fill
+        //    and its stop leaves the old stop covering only the first part).
         let executor = executor(haltReason: { nil })
         for position in j.book.positions.values.sorted(by: { $0.symbol < $1.symbol }) where position.managed {
-            guard j.book.stops(on: position.symbol).isEmpty else { continue }
-            if restopped.contains(position.symbol) {
+            let working = j.book.stops(on: position.symbol)
+            let covered = working.reduce(0.0) { $0 + $1.intent.quantity }
+            let size = abs(position.quantity)
+            if !working.isEmpty && covered >= size - max(1e-9, size * 1e-6) { continue }
+            if !working.isEmpty {
+                note("stop_shortfall", position.symbol, "stops cover \(Format.number(covered)) of \(Format.number(size))", critical: false,
+                     action: "protective stop replaced for the full size")
+            } else if restopped.contains(position.symbol) {
                 note("stop_resized", position.symbol, "stop replaced for the corrected size \(position.quantity)", critical: false,
                      action: "protective stop placed for the new size")
             } else {
@@ -447,10 +466,18 @@ struct LiveDesk: Sendable {
                      action: "protective stop placed (or the position closed if it could not be)")
             }
             guard act, let entry = position.entryClientOrderId else { continue }
-            _ = try await executor.protect(symbol: position.symbol, entryClientOrderId: entry, quantity: position.quantity,
-                                           entryPrice: position.entryPrice, stopLossPct: position.stopLossPct,
-                                           attempt: j.book.count(.stop, parent: entry) + 1, cycleId: cycleId, time: time)
+            // Spot stops hold the coins they sell, so the old ones go first; futures keep them until the new one works.
+            let holdsBalance = !(venue is BinanceFutures)
+            if holdsBalance {
+                for stop in working where stop.isLive { try await cancel(stop.intent, reason: "replaced by a stop for the full size", journal: &j) }
+            }
+            let protected = try await executor.protect(symbol: position.symbol, entryClientOrderId: entry, quantity: position.quantity,
+                                                       entryPrice: position.entryPrice, stopLossPct: position.stopLossPct,
+                                                       attempt: j.book.count(.stop, parent: entry) + 1, cycleId: cycleId, time: time)
             try j.reload()
+            if !holdsBalance && protected {
+                for stop in working where stop.isLive { try await cancel(stop.intent, reason: "replaced by a stop for the full size", journal: &j) }
+            }
         }
 
         // 6. Futures guard, funding and equity.
@@ -545,13 +572,7 @@ struct LiveDesk: Sendable {
 
     /// Records a venue answer for one of our orders (and the fill it adds).
     private func record(_ result: LiveOrderResult, side: OrderSide, previous: Double, into j: inout Journal) throws {
-        try j.emit("live_order_result", symbol: result.symbol, result)
-        let added = result.filledQuantity - previous
-        if added > 1e-12 {
-            try j.emit("live_fill", symbol: result.symbol, LiveFill(
-                clientOrderId: result.clientOrderId, symbol: result.symbol, side: side, quantity: added,
-                price: result.averagePrice ?? 0, purpose: result.purpose, time: j.time))
-        }
+        try j.emitTogether(LiveOrderSender.resultRecords(result, side: side, previouslyFilled: previous, time: j.time))
     }
 
     /// Cancels one of our orders, ledger first (`live_cancel`, then its final `live_order_result`).

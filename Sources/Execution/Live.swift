@@ -140,10 +140,25 @@ public struct ProtectionAlarm: Codable, Sendable, Equatable {
     public var action: String
 }
 
+/// One event for `LiveRecorder.record(batch:)`.
+public struct LiveRecord: Sendable {
+    public var type: String
+    public var symbol: String?
+    public var payload: Data
+
+    public init<T: Encodable>(type: String, symbol: String?, _ value: T) throws {
+        self.type = type
+        self.symbol = symbol
+        payload = try JSONCoding.encoder().encode(value)
+    }
+}
+
 /// Where LIVE events go: the ledger, in the order given. Appending must be durable before it returns.
 public protocol LiveRecorder: Sendable {
     /// Appends one event of `type` with `value` as its JSON payload.
     func record<T: Encodable & Sendable>(cycleId: String, time: Int64, type: String, symbol: String?, _ value: T) throws
+    /// Appends several events atomically: all of them or none (an order's result and its fill).
+    func record(cycleId: String, time: Int64, batch: [LiveRecord]) throws
 }
 
 /// How LIVE trades, from `policy.yaml` (`execution`, `risk.max_leverage`, `futures`).
@@ -172,16 +187,19 @@ public struct LiveSettings: Sendable, Equatable {
 }
 
 /// Test-only crash points for the restart tests: when the environment variable `AGENT_TEST_CRASH_AT` names a
-/// point, the process exits at once with status 137 (as if killed). Read only by LIVE code; never set it in use.
+/// point, the process exits at once with status 137 (as if killed). Compiled into debug builds only: a release
+/// build ignores the variable.
 ///
 /// Points: `before_send` (intent recorded, request not sent), `after_send` (the venue took the order, its answer
 /// is not recorded), `after_fill` (the entry's fill is recorded, the stop is not), `after_stop_send` (the stop
 /// was placed, its answer is not recorded).
 public enum LiveTestHook {
     public static func reached(_ point: String) {
+        #if DEBUG
         guard let wanted = ProcessInfo.processInfo.environment["AGENT_TEST_CRASH_AT"], wanted == point else { return }
         FileHandle.standardError.write(Data("AGENT_TEST_CRASH_AT=\(point): exiting with 137 (test hook)\n".utf8))
         _exit(137)
+        #endif
     }
 }
 
@@ -243,7 +261,8 @@ public struct LiveOrderSender: Sendable {
             }
             result = Self.result(order, purpose: purpose, source: "send")
         } catch {
-            switch error.disposition {
+            // An answer we cannot read may still mean the venue acted on it: look it up, never call it nothing.
+            switch error.reason == .badResponse ? .unknownOutcome : error.disposition {
             case .unknownOutcome:
                 // The connector looked it up once already; try once more before calling it unknown.
                 if let found = try? await venue.order(symbol: prepared.symbol, clientOrderId: prepared.clientOrderId) {
@@ -264,13 +283,21 @@ public struct LiveOrderSender: Sendable {
     /// Records a result and, when more quantity filled than `previouslyFilled`, the new fill.
     public func recordResult(_ result: LiveOrderResult, side: OrderSide, previouslyFilled: Double, cycleId: String,
                              time: Int64) throws {
-        try recorder.record(cycleId: cycleId, time: time, type: "live_order_result", symbol: result.symbol, result)
+        try recorder.record(cycleId: cycleId, time: time,
+                            batch: Self.resultRecords(result, side: side, previouslyFilled: previouslyFilled, time: time))
+    }
+
+    /// An order's result and, when more filled than `previouslyFilled`, its fill: written together, so no crash can
+    /// leave a FILLED result without the fill that opened the position.
+    public static func resultRecords(_ result: LiveOrderResult, side: OrderSide, previouslyFilled: Double, time: Int64) throws -> [LiveRecord] {
+        var records = [try LiveRecord(type: "live_order_result", symbol: result.symbol, result)]
         let added = result.filledQuantity - previouslyFilled
         if added > 1e-12 {
-            try recorder.record(cycleId: cycleId, time: time, type: "live_fill", symbol: result.symbol, LiveFill(
+            records.append(try LiveRecord(type: "live_fill", symbol: result.symbol, LiveFill(
                 clientOrderId: result.clientOrderId, symbol: result.symbol, side: side, quantity: added,
-                price: result.averagePrice ?? 0, purpose: result.purpose, time: time))
+                price: result.averagePrice ?? 0, purpose: result.purpose, time: time)))
         }
+        return records
     }
 
     /// The result recorded for an order the venue reported.
