@@ -254,7 +254,7 @@ struct RunSetup {
         runner = CycleRunner(config: config, mode: mode, exchange: exchange, market: market, ledger: ledger,
                              board: try ReviewSetup.board(config), executor: executor,
                              killSwitch: killSwitch, logger: logger)
-        if let liveDesk { runner.desk = LivePositions(desk: liveDesk) }
+        if let liveDesk { runner.desk = LivePositions(desk: liveDesk, exits: config.signals.exits, atrPeriod: config.signals.triggers.trend.atrPeriod) }
         if mode == .live {
             logger.warning("LIVE mode: real orders on \(exchange)", metadata: ["exchange": "\(exchange)"])
         }

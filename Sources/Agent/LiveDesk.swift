@@ -4,6 +4,7 @@ import Foundation
 import Ledger
 import Market
 import Model
+import Pipeline
 
 /// Appends LIVE events to the ledger (durable before it returns: the ledger runs `synchronous=FULL`).
 struct LedgerRecorder: LiveRecorder {
@@ -588,6 +589,91 @@ struct LiveDesk: Sendable {
                 clientOrderId: intent.clientOrderId, symbol: intent.symbol, purpose: intent.purpose, status: "CANCELLED",
                 error: "\(error)", source: "cancel"))
         }
+    }
+
+    /// The exit policy on the venue (`signals.yaml` `exits`, the same rules PAPER and backtests simulate), for the
+    /// positions the agent manages:
+    /// - the time stop: past `time_stop_hours` our orders on the symbol are cancelled and the rest is closed;
+    /// - the ladder: each remaining rung rests as a reduce-only take-profit (Binance `TAKE_PROFIT_MARKET`). Coinbase
+    ///   spot cannot rest them beside a stop that covers the whole position (both hold the same coins), so there
+    ///   the stop alone rests and rungs are not placed;
+    /// - the stop follows `ExitManager.trail` (breakeven after a rung, then ATR trailing; never looser) and is
+    ///   replaced for the whole remaining quantity whenever it moves (futures: the new one first; spot: the old one
+    ///   is cancelled first because it holds the coins).
+    /// Returns the protection changes for the portfolio to record.
+    func manageExits(positions: [PaperPosition], snapshot: MarketSnapshot, plan: ExitsConfig, atrPeriod: Int,
+                     cycleId: String, time: Int64) async throws -> [ProtectionUpdate] {
+        var j = Journal(desk: self, cycleId: cycleId, time: time, act: true, book: try LiveBook.rebuild(ledger: ledger))
+        let sender = LiveOrderSender(venue: venue, recorder: recorder)
+        let restsTakeProfits = venue is BinanceFutures
+        var updates: [ProtectionUpdate] = []
+        for position in positions.sorted(by: { $0.symbol < $1.symbol }) {
+            guard let held = j.book.positions[position.symbol], held.managed, let entry = held.entryClientOrderId,
+                  let tape = snapshot.symbol(position.symbol) else { continue }
+            let sign: Double = position.side == .buy ? 1 : -1
+            let remaining = abs(held.quantity)
+            let ours = j.book.orderIds.compactMap { j.book.orders[$0] }.filter { $0.intent.symbol == position.symbol && $0.isLive }
+
+            if Double(time - position.entryTime) >= plan.timeStopHours * 3_600 {
+                for order in ours { try await cancel(order.intent, reason: "time stop", journal: &j) }
+                _ = try await sender.send(LiveProtection.closeRequest(symbol: position.symbol, positionSign: sign, quantity: remaining,
+                                                                      referencePrice: tape.last,
+                                                                      clientOrderId: ClientOrderId.derived(from: entry, suffix: "ts")),
+                                          purpose: .timeStop, parent: entry, reason: "time stop after \(Format.number(plan.timeStopHours))h",
+                                          cycleId: cycleId, time: time)
+                try j.reload()
+                continue
+            }
+
+            var p = position
+            let checkedFrom = p.managedThrough.map { $0 + tape.interval.seconds } ?? p.entryTime
+            let bars = tape.candles.filter { $0.time >= checkedFrom && $0.time >= p.entryTime }
+            let atr = Indicators.atr(tape.candles, period: atrPeriod).last ?? nil
+            for bar in bars { ExitManager.trail(&p, bar: bar, atr: atr, plan: plan) }
+            if let last = bars.last {
+                updates.append(ProtectionUpdate(symbol: p.symbol, stopPrice: p.stopPrice, highWater: p.highWater, rungsTaken: p.rungsTaken,
+                                                managedThrough: last.time, reason: p.stopPrice != position.stopPrice ? "trailing" : "checked"))
+            }
+
+            if restsTakeProfits {
+                var resting = ours.filter { $0.intent.purpose == .takeProfit }.reduce(0.0) { $0 + $1.intent.quantity - $1.filled }
+                for rung in p.rungsTaken..<plan.ladder.count {
+                    guard let target = ExitManager.target(p, rung: rung, plan: plan) else { break }
+                    let id = ClientOrderId.derived(from: entry, suffix: "tp\(rung + 1)")
+                    guard j.book.orders[id] == nil else { continue }
+                    let quantity = min(p.initialQuantity * plan.ladder[rung].fraction, remaining - resting)
+                    guard quantity > remaining * 1e-6 else { break }
+                    _ = try await sender.send(LiveProtection.takeProfitRequest(symbol: p.symbol, positionSign: sign, quantity: quantity,
+                                                                               target: target, clientOrderId: id),
+                                              purpose: .takeProfit, parent: entry,
+                                              reason: "take-profit rung \(rung + 1) at \(Format.number(plan.ladder[rung].r))R",
+                                              cycleId: cycleId, time: time)
+                    resting += quantity
+                }
+                try j.reload()
+            }
+
+            // The stop: replaced for the whole remaining quantity when the policy moved it.
+            let stops = j.book.stops(on: p.symbol).filter(\.isLive)
+            guard let current = stops.compactMap({ $0.intent.triggerPrice }).first else { continue }
+            let tighter = position.side == .buy ? p.stopPrice > current * (1 + 1e-4) : p.stopPrice < current * (1 - 1e-4)  // a tick is below 1 bp
+            guard tighter else { continue }
+            if !restsTakeProfits {
+                for stop in stops { try await cancel(stop.intent, reason: "stop moved to \(Format.number(p.stopPrice))", journal: &j) }
+            }
+            let id = ClientOrderId.derived(from: entry, suffix: "sl\(j.book.count(.stop, parent: entry) + 1)")
+            let placed = try await sender.send(LiveProtection.stopRequest(venue: venue.name, symbol: p.symbol, quantity: sign * remaining,
+                                                                          trigger: p.stopPrice, offsetPct: settings.stopLimitOffsetPct,
+                                                                          clientOrderId: id),
+                                               purpose: .stop, parent: entry,
+                                               reason: "stop moved from \(Format.number(current)) to \(Format.number(p.stopPrice))",
+                                               cycleId: cycleId, time: time)
+            try j.reload()
+            if restsTakeProfits, placed.isLive {
+                for stop in stops { try await cancel(stop.intent, reason: "replaced by the moved stop \(id)", journal: &j) }
+            }
+        }
+        return updates
     }
 
     /// Positions as the venue holds them: Binance positions, or Coinbase base-asset balances as long positions.

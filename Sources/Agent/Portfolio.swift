@@ -52,6 +52,7 @@ struct Portfolio: Sendable {
     /// LIVE: what each entry was for, so its fill opens a position with the right tier and stop distance.
     private var entryIntents: [String: (tier: Tier?, stopLossPct: Double?)] = [:]
     private var countedEntries: Set<String> = []
+    private var countedRungs: Set<String> = []
     /// Positions adopted at `reconcile --ack`: tracked, never traded by the agent.
     private(set) var unmanaged: Set<String> = []
 
@@ -133,6 +134,14 @@ struct Portfolio: Sendable {
                               side: side, quantity: fill.quantity, price: fill.price, feeUsd: 0, liquidity: "taker",
                               time: fill.time, reason: entry ? "entry" : fill.purpose.rawValue,
                               stopLossPct: entry ? intent?.stopLossPct ?? 10 : nil)))
+        // A rung of the ladder filled on the venue: the same protection step as a simulated rung (breakeven next).
+        if fill.purpose == .takeProfit, countedRungs.insert(fill.clientOrderId).inserted, let p = account.position(fill.symbol) {
+            var next = p
+            next.rungsTaken += 1
+            account.update(ProtectionUpdate(symbol: p.symbol, stopPrice: ExitManager.breakeven(next), highWater: p.highWater,
+                                            rungsTaken: next.rungsTaken, managedThrough: p.managedThrough ?? fill.time,
+                                            reason: "take profit rung \(next.rungsTaken) filled on the venue"))
+        }
     }
 
     private mutating func addTrade(_ trade: TradeRecord) {

@@ -20,6 +20,10 @@ public enum LiveOrderPurpose: String, Codable, Sendable {
     case guardClose = "guard_close"
     /// `agent kill on --flatten`: close everything.
     case flatten
+    /// A rung of the take-profit ladder (`signals.yaml` `exits.ladder`), resting reduce-only on the venue.
+    case takeProfit = "take_profit"
+    /// The time stop (`exits.time_stop_hours`): what remains is closed reduce-only.
+    case timeStop = "time_stop"
 
     /// Whether the order may only reduce a position.
     public var reducesOnly: Bool { self != .entry }
@@ -353,6 +357,28 @@ public enum LiveProtection {
         }
         return OrderRequest(symbol: symbol, side: side, kind: kind, quantity: Dec.from(abs(quantity)),
                             clientOrderId: clientOrderId, reduceOnly: true, referencePrice: Dec.from(entryPrice))
+    }
+
+    /// A stop for `quantity` (signed: positive long) at an explicit `trigger` (a moved stop: breakeven or trailing).
+    public static func stopRequest(venue: String, symbol: String, quantity: Double, trigger: Double, offsetPct: Double,
+                                   clientOrderId: String) -> OrderRequest {
+        let long = quantity > 0
+        let kind: OrderKind
+        if venue == "coinbase" {
+            let limit = long ? trigger * (1 - offsetPct / 100) : trigger * (1 + offsetPct / 100)
+            kind = .stopLimit(stopPrice: Dec.from(trigger), limitPrice: Dec.from(limit))
+        } else {
+            kind = .stopMarket(triggerPrice: Dec.from(trigger))
+        }
+        return OrderRequest(symbol: symbol, side: long ? .sell : .buy, kind: kind, quantity: Dec.from(abs(quantity)),
+                            clientOrderId: clientOrderId, reduceOnly: true, referencePrice: Dec.from(trigger))
+    }
+
+    /// A reduce-only take-profit for `quantity` (unsigned) of a position whose sign is `positionSign`, triggered at `target`.
+    public static func takeProfitRequest(symbol: String, positionSign: Double, quantity: Double, target: Double,
+                                         clientOrderId: String) -> OrderRequest {
+        OrderRequest(symbol: symbol, side: positionSign > 0 ? .sell : .buy, kind: .takeProfitMarket(triggerPrice: Dec.from(target)),
+                     quantity: Dec.from(abs(quantity)), clientOrderId: clientOrderId, reduceOnly: true, referencePrice: Dec.from(target))
     }
 
     /// A reduce-only market order taking `quantity` (unsigned) off a position whose sign is `positionSign`.

@@ -262,10 +262,53 @@ public struct ProtectionUpdate: Codable, Sendable, Equatable {
     public var rungsTaken: Int
     public var managedThrough: Int64
     public var reason: String
+
+    public init(symbol: String, stopPrice: Double, highWater: Double, rungsTaken: Int, managedThrough: Int64, reason: String) {
+        self.symbol = symbol
+        self.stopPrice = stopPrice
+        self.highWater = highWater
+        self.rungsTaken = rungsTaken
+        self.managedThrough = managedThrough
+        self.reason = reason
+    }
 }
 
 /// Decides protective exits for one position over the bars since it was last managed.
 public enum ExitManager {
+    /// The trailing rule, shared by simulated exits and LIVE (where the venue executes the stop and the rungs): the
+    /// high-water mark follows the bar, and after the first rung the stop trails it by `trailing_atr` ATRs. The stop
+    /// never loosens. Returns whether anything changed.
+    @discardableResult
+    public static func trail(_ p: inout PaperPosition, bar: Candle, atr: Double?, plan: ExitsConfig) -> Bool {
+        let long = p.side == .buy
+        var changed = false
+        let extreme = long ? max(p.highWater, bar.high) : min(p.highWater, bar.low)
+        if extreme != p.highWater {
+            p.highWater = extreme
+            changed = true
+        }
+        if p.rungsTaken > 0, let atr, atr > 0 {
+            let trail = long ? p.highWater - plan.trailingAtr * atr : p.highWater + plan.trailingAtr * atr
+            if long ? trail > p.stopPrice : trail < p.stopPrice {
+                p.stopPrice = trail
+                changed = true
+            }
+        }
+        return changed
+    }
+
+    /// The price of ladder rung `index` (0-based): `r` times the initial risk beyond the entry.
+    public static func target(_ p: PaperPosition, rung index: Int, plan: ExitsConfig) -> Double? {
+        guard index < plan.ladder.count, p.initialRisk > 0 else { return nil }
+        let r = plan.ladder[index].r
+        return p.side == .buy ? p.entryPrice + r * p.initialRisk : p.entryPrice - r * p.initialRisk
+    }
+
+    /// The stop after a rung is taken: at least breakeven.
+    public static func breakeven(_ p: PaperPosition) -> Double {
+        p.side == .buy ? max(p.stopPrice, p.entryPrice) : min(p.stopPrice, p.entryPrice)
+    }
+
     public struct Outcome: Sendable, Equatable {
         public var fills: [PaperFill]
         public var update: ProtectionUpdate?
@@ -304,29 +347,16 @@ public enum ExitManager {
                 break
             }
             // 2. Take-profit rungs; after the first, the stop is at least breakeven.
-            while p.rungsTaken < plan.ladder.count, p.initialRisk > 0 {
-                let rung = plan.ladder[p.rungsTaken]
-                let target = long ? p.entryPrice + rung.r * p.initialRisk : p.entryPrice - rung.r * p.initialRisk
+            while let target = target(p, rung: p.rungsTaken, plan: plan) {
                 guard long ? bar.high >= target : bar.low <= target else { break }
-                take(p.initialQuantity * rung.fraction, touch: level(target, bar: bar, adverse: false), bar: bar,
+                take(p.initialQuantity * plan.ladder[p.rungsTaken].fraction, touch: level(target, bar: bar, adverse: false), bar: bar,
                      reason: "take_profit_\(p.rungsTaken + 1)")
                 p.rungsTaken += 1
-                p.stopPrice = long ? max(p.stopPrice, p.entryPrice) : min(p.stopPrice, p.entryPrice)
+                p.stopPrice = breakeven(p)
                 changed = true
             }
             // 3. Trailing stop after the first rung: never loosens.
-            let extreme = long ? max(p.highWater, bar.high) : min(p.highWater, bar.low)
-            if extreme != p.highWater {
-                p.highWater = extreme
-                changed = true
-            }
-            if p.rungsTaken > 0, let atr, atr > 0 {
-                let trail = long ? p.highWater - plan.trailingAtr * atr : p.highWater + plan.trailingAtr * atr
-                if long ? trail > p.stopPrice : trail < p.stopPrice {
-                    p.stopPrice = trail
-                    changed = true
-                }
-            }
+            if trail(&p, bar: bar, atr: atr, plan: plan) { changed = true }
         }
         // 4. Time stop at the last bar's close.
         if p.quantity > 0, let last = bars.last, Double(now - p.entryTime) >= plan.timeStopHours * 3_600 {

@@ -182,7 +182,7 @@ import Testing
         var runner = CycleRunner(config: config, mode: .live, exchange: "binance", market: market, ledger: ledger,
                                  board: .offline(policy: config.policy), executor: desk.executor(haltReason: { kill.status().reason }),
                                  killSwitch: kill, logger: logger)
-        runner.desk = LivePositions(desk: desk)
+        runner.desk = LivePositions(desk: desk, exits: config.signals.exits, atrPeriod: config.signals.triggers.trend.atrPeriod)
         return runner
     }
 
@@ -229,5 +229,53 @@ import Testing
         #expect(next.violatedChecks.contains("consecutive_loss_cooldown"))
         let state = try #require(runner.portfolio).state(now: now + 60, marks: [:])
         #expect(state.consecutiveLosses == 1 && state.lastLossTime != nil && state.lossTimes.count == 1)
+    }
+
+    /// The exit policy in LIVE: the ladder rests on the venue as reduce-only take-profits; when the first rung fills,
+    /// the stop moves to breakeven and still covers the whole remaining position.
+    @Test func theLadderRestsAndTheStopMovesToBreakevenAfterTheFirstRung() async throws {
+        let fake = try FakeBinanceVenue(seedPosition: false, apiKey: LiveRig.randomHex(16), secret: LiveRig.randomHex(32))
+        fake.setTrend(percentPerHour: 0.4)
+        fake.setWallet(20_000)
+        let data = Fixtures.tempDir("agent-live-ladder")
+        let runner = try Self.runner(fake: fake, data: data, overrides: [])
+        let now = UTC.now()
+        let first = await runner.run(at: now)
+        #expect(first.status == .executed, "\(first.noTradeReason ?? "") \(first.error ?? "")")
+        var book = try LiveBook.rebuild(ledger: runner.ledger!)
+        let position = try #require(book.positions.values.first)
+        let entry = try #require(position.entryClientOrderId)
+        let ladder = runner.config.signals.exits.ladder
+        let rungs = (1...ladder.count).map { ClientOrderId.derived(from: entry, suffix: "tp\($0)") }
+        for id in rungs {
+            let o = try #require(fake.order(id), "rung \(id) is not resting on the venue")
+            #expect(o["type"] == "TAKE_PROFIT_MARKET" && o["reduceOnly"] == "true" && o["status"] == "NEW")
+            #expect((Double(o["triggerPrice"] ?? "") ?? 0) > position.entryPrice)
+        }
+        let firstStop = try #require(book.stops(on: position.symbol).first { $0.isLive })
+        // The market reaches 1R: the venue executes the first rung.
+        let rungQty = Double(fake.order(rungs[0])?["origQty"] ?? "") ?? 0
+        fake.executeAlgo(rungs[0], quantity: rungQty, finish: true)
+        let second = await runner.run(at: now + 60)
+        #expect(second.status != .error, "\(second.error ?? "")")
+        book = try LiveBook.rebuild(ledger: runner.ledger!)
+        let venueSymbol = position.symbol.replacingOccurrences(of: "-USD", with: "USDT")
+        let remaining = abs(fake.positionAmount(venueSymbol))
+        #expect(LiveDesk.same(remaining, abs(position.quantity) - rungQty))
+        let stops = book.stops(on: position.symbol).filter(\.isLive)
+        #expect(stops.count == 1)
+        let moved = try #require(stops.first)
+        #expect(moved.intent.clientOrderId != firstStop.intent.clientOrderId)
+        #expect(fake.order(firstStop.intent.clientOrderId)?["status"] == "CANCELED")
+        let trigger = Double(fake.order(moved.intent.clientOrderId)?["triggerPrice"] ?? "") ?? 0
+        #expect(abs(trigger - position.entryPrice) / position.entryPrice < 1e-3, "stop at \(trigger), entry \(position.entryPrice)")
+        #expect(LiveDesk.same(Double(fake.order(moved.intent.clientOrderId)?["origQty"] ?? "") ?? 0, remaining))
+        for id in rungs.dropFirst() { #expect(fake.order(id)?["status"] == "NEW") }
+        let state = try #require(runner.portfolio).account.position(position.symbol)
+        #expect(state?.rungsTaken == 1)
+        // A third cycle changes nothing: no churn of orders when the policy has not moved.
+        let orders = fake.orderCount
+        _ = await runner.run(at: now + 120)
+        #expect(fake.orderCount == orders)
     }
 }
