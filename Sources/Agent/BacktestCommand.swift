@@ -40,7 +40,7 @@ struct BacktestCommand: AsyncParsableCommand {
     @Option(help: "Last bar close included (YYYY-MM-DD or ISO 8601, UTC).")
     var to: String?
 
-    @Option(help: "Bar length: 1m, 5m, 15m, 1h, 4h, 1d.")
+    @Option(help: "Bar length from 1m to 1d: 1m, 5m, 15m, 1h, 2h, 4h, 6h, 12h, 1d ...")
     var timeframe: String = "1h"
 
     @Option(help: "pipeline (the live stages) or ema_cross (the reference strategy).")
@@ -116,7 +116,7 @@ struct BacktestCommand: AsyncParsableCommand {
 
     func validate() throws {
         if data.isEmpty { throw ValidationError("--data FILE is required (one or more candle files)") }
-        if Timeframe.seconds(timeframe) == nil { throw ValidationError("--timeframe '\(timeframe)': use e.g. 1m, 15m, 1h, 4h, 1d") }
+        if BarInterval(timeframe) == nil { throw ValidationError("--timeframe '\(timeframe)': use a bar length from 1m to 1d, e.g. 15m, 1h, 4h, 6h, 12h, 1d") }
         if !["pipeline", "ema_cross"].contains(strategy) { throw ValidationError("--strategy must be pipeline or ema_cross") }
         if !["offline", "replay", "live", "none"].contains(reviewers) {
             throw ValidationError("--reviewers must be offline, replay, live or none")
