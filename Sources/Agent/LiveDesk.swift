@@ -696,14 +696,36 @@ struct LiveDesk: Sendable {
 
     /// `agent reconcile --ack`: clears REQUIRES_MANUAL_REVIEW and adopts what the venue holds that the agent does
     /// not know (tracked from now on, never traded by the agent).
-    func acknowledge(cycleId: String, time: Int64) async throws -> ReviewAck {
+    /// Every adopted position first gets a protective stop by its tier's rule (`stopLossPct(symbol)` from its entry
+    /// price, or the venue's current price when the venue reports none); if one cannot be placed, the ack is refused
+    /// and nothing is adopted. The stops are ours: recorded ledger first and kept by reconciliation.
+    func acknowledge(cycleId: String, time: Int64, stopLossPct: (String) -> Double) async throws -> ReviewAck {
         let book = try LiveBook.rebuild(ledger: ledger)
         var adopted: [ReviewAck.Adopted] = []
+        let sender = LiveOrderSender(venue: venue, recorder: recorder)
         for (symbol, p) in try await positionsOnVenue().sorted(by: { $0.key < $1.key }) where book.positions[symbol] == nil {
-            adopted.append(.init(symbol: symbol, quantity: Dec.double(p.quantity), entryPrice: Dec.double(p.entryPrice)))
+            let quantity = Dec.double(p.quantity)
+            var reference = Dec.double(p.entryPrice)
+            if reference <= 0 { reference = Dec.double(p.markPrice) }
+            if reference <= 0, let market = venue as? any VenueMarketData { reference = (try? await market.ticker(symbol: symbol).last) ?? 0 }
+            guard reference > 0 else {
+                throw CLIError.failed("refusing --ack: no price for \(symbol) to place its protective stop from; close it by hand or retry")
+            }
+            let base = "ag-adopt-\(UTC.compact(time))-\(symbol.split(separator: "-").first ?? "x")"
+            let stop = LiveProtection.stopRequest(venue: venue.name, symbol: symbol, quantity: quantity, entryPrice: reference,
+                                                  stopLossPct: stopLossPct(symbol), offsetPct: settings.stopLimitOffsetPct,
+                                                  clientOrderId: ClientOrderId.derived(from: base, suffix: "sl"))
+            let placed = try await sender.send(stop, purpose: .stop, parent: base,
+                                               reason: "protective stop for the adopted position \(symbol)", cycleId: cycleId, time: time)
+            guard placed.isLive || placed.status == "FILLED" else {
+                throw CLIError.failed("refusing --ack: the protective stop for the adopted \(Format.number(quantity)) \(symbol) was not accepted "
+                                      + "(\(placed.status)\(placed.error.map { ": \($0)" } ?? "")); nothing was adopted")
+            }
+            adopted.append(.init(symbol: symbol, quantity: quantity, entryPrice: Dec.double(p.entryPrice) > 0 ? Dec.double(p.entryPrice) : reference))
         }
+        let mine = Set(try LiveBook.rebuild(ledger: ledger).orders.keys)
         let foreign = try await venue.openOrders(symbol: nil).map(\.clientOrderId)
-            .filter { book.orders[$0] == nil && !book.adoptedOrders.contains($0) }
+            .filter { !mine.contains($0) && !book.adoptedOrders.contains($0) }
         let ack = ReviewAck(acknowledged: book.reviewReasons, adoptedPositions: adopted, adoptedOrders: foreign)
         try ledger.append(NewEvent.json(cycleId, "review_ack", time, ack))
         return ack

@@ -55,7 +55,10 @@ struct ReconcileCommand: AsyncParsableCommand {
             var acknowledged: ReviewAck?
             if ack {
                 do {
-                    acknowledged = try await desk.acknowledge(cycleId: id, time: time)
+                    let universe = config.universe
+                    acknowledged = try await desk.acknowledge(cycleId: id, time: time, stopLossPct: { symbol in
+                        universe.tiers.config(for: universe.tier(of: symbol) ?? .eventDriven).stopLossPct
+                    })
                 } catch {
                     throw CLIError.failed("reconcile --ack against \(exchange): \(error)")
                 }

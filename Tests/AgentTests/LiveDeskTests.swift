@@ -160,12 +160,20 @@ struct LiveRig {
         #expect(report.requiresManualReview)
         #expect(report.discrepancies.first { $0.kind == "unknown_position" }?.critical == true)
         #expect(rig.types.contains("review_required"))
-        let ack = try await rig.desk.acknowledge(cycleId: "r-ack", time: 1_767_229_300)
+        let ack = try await rig.desk.acknowledge(cycleId: "r-ack", time: 1_767_229_300, stopLossPct: { _ in 12 })
         #expect(ack.adoptedPositions.map(\.symbol) == ["SOL-USD"])
         let after = try await rig.reconcile()
         #expect(!after.requiresManualReview)
         #expect(after.discrepancies.isEmpty)
-        #expect(rig.fake.requests("/fapi/v1/algoOrder", method: "POST").isEmpty)   // never trades what it did not open
+        // Adopting protects: one reduce-only stop for the whole position at the tier's distance, and nothing else.
+        let sent = rig.fake.requests("/fapi/v1/algoOrder", method: "POST")
+        #expect(sent.count == 1)
+        let stop = try #require(rig.book().stops(on: "SOL-USD").first { $0.isLive })
+        let onVenue = try #require(rig.fake.order(stop.intent.clientOrderId))
+        #expect(onVenue["type"] == "STOP_MARKET" && onVenue["reduceOnly"] == "true" && onVenue["origQty"] == "2")
+        #expect(abs((Double(onVenue["triggerPrice"] ?? "") ?? 0) - 132) < 0.02)
+        #expect(rig.fake.requests("/fapi/v1/order", method: "POST").isEmpty)        // never trades what it did not open
+        #expect(rig.fake.positionAmount("SOLUSDT") == 2)
     }
 
     @Test func aStopCancelledByHandIsRecordedAndReplaced() async throws {

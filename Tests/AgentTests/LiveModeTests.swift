@@ -176,11 +176,18 @@ import Testing
         #expect(s.fake.clientIds.isEmpty)                        // no entry while review is required
         let text = try await AgentProcess.run(reconcileArgs, environment: s.environment())
         #expect(text.stdout.contains("CRITICAL unknown_position XRP-USD") && text.stdout.contains("REQUIRES_MANUAL_REVIEW"))
+        // XRPUSDT is not trading on the venue, so no protective stop can be placed for it: the ack is refused with
+        // the reason, and nothing is adopted (an adopted position is never left without a stop).
+        let refused = try await AgentProcess.run(reconcileArgs + ["--ack"], environment: s.environment())
+        #expect(refused.status == 1 && refused.stderr.contains("refusing --ack") && refused.stderr.contains("XRP"), "\(refused.stderr.suffix(800))")
+        #expect(try s.ledger.events(types: ["review_ack"]).isEmpty)
+        #expect(s.fake.positionAmount("XRPUSDT") == 100)         // never traded by the agent
+        // The person closes it by hand; now the ack goes through and entries resume.
+        s.fake.setPosition("XRPUSDT", amount: 0, entry: 0)
         let ack = try await AgentProcess.run(reconcileArgs + ["--ack"], environment: s.environment())
-        #expect(ack.status == 0 && ack.stdout.contains("adopted positions XRP-USD"), "\(ack.stdout) \(ack.stderr.suffix(800))")
+        #expect(ack.status == 0 && ack.stdout.contains("acknowledged"), "\(ack.stdout) \(ack.stderr.suffix(800))")
         let resumed = try await s.run()
         #expect(try jsonObject(resumed.lines.last ?? "")["status"] as? String == "EXECUTED", "\(resumed.stdout.prefix(1500))")
-        #expect(s.fake.positionAmount("XRPUSDT") == 100)         // the adopted position is never traded
         // Without keys, reconcile refuses before touching anything.
         let noKeys = try await AgentProcess.run(reconcileArgs, environment: s.environment(keys: false))
         #expect(noKeys.status == 2 && noKeys.stderr.contains("BINANCE_API_KEY"))
