@@ -20,7 +20,8 @@ func llmOverrides(_ server: FakeLLMServer, extra: [String] = []) -> [String] {
 /// A runner whose board talks to the fake server over libcurl.
 func llmRunner(dataDir: String, server: FakeLLMServer, extra: [String] = []) throws -> CycleRunner {
     var runner = try makeRunner(dataDir: dataDir, overrides: llmOverrides(server, extra: extra))
-    runner.board = try ReviewBoard.make(config: runner.config, environment: ["FAKE_LLM_KEY": "test-key-not-real"]) { config in
+    runner.board = try ReviewBoard.make(config: runner.config,
+                                        keys: try ReviewSetup.keys(runner.config, environment: ["FAKE_LLM_KEY": "test-key-not-real"])) { config in
         RetryingHTTPClient(CurlHTTPClient(), policy: RetryPolicy(maxAttempts: 2, baseDelay: 0.01, maxDelay: 0.02, retryOnTimeout: false))
     }
     return runner
