@@ -204,11 +204,12 @@ public struct LLMReviewer: Reviewer {
                     let problem = "output truncated at max_tokens \(callConfig.maxTokens) (finish reason \(reply.finishReason ?? "?"))"
                     call.problem = problem
                     calls.append(call)
-                    let widened = min(callConfig.maxTokens * 2, Self.widenedMaxTokensCap)
-                    guard widened > callConfig.maxTokens else {
-                        return finish(answer, calls, failure: "invalid output: \(problem)")
+                    if attempt == 2 {
+                        return finish(answer, calls, failure: "\(lastProblem); the retry was \(problem)")
                     }
-                    lastProblem = "invalid output: \(problem); retried with max_tokens \(widened)"
+                    lastProblem = "invalid output: \(problem)"
+                    let widened = min(callConfig.maxTokens * 2, Self.widenedMaxTokensCap)
+                    guard widened > callConfig.maxTokens else { return finish(answer, calls, failure: lastProblem) }
                     callConfig.maxTokens = widened
                     user = rendered.text
                     continue

@@ -83,7 +83,7 @@ import Testing
     @Test func theIncrementalReviewHistoryEqualsAFullRebuild() throws {
         let data = Fixtures.tempDir()
         let ledger = try Ledger(path: data + "/agent.sqlite")
-        let policy = NewsRiskPolicy(highRiskBlockHours: 6, mediumRiskHours: 12)
+        let policy = try Fixtures.defaults().policy.reviewers.newsRisk
         let t0: Int64 = 1_790_000_000
         func record(_ i: Int, at time: Int64) throws {
             let call = CallRecord(attempt: 1, status: 200, finishReason: "stop", rawAnswer: "{}", reportedUsage: nil, inputTokens: 10,

@@ -40,6 +40,34 @@ struct LoggingTransport: HTTPTransport {
     }
 }
 
+/// A thread-safe flag.
+final class Flag: @unchecked Sendable {
+    private let lock = NSLock()
+    private var set = false
+    var value: Bool { lock.withLock { set } }
+    func raise() { lock.withLock { set = true } }
+}
+
+/// M1's answer waits (up to 5 s) for M2's request to arrive; every other request is answered at once.
+struct WaitingTransport: HTTPTransport {
+    let log: RequestLog
+    let sawM2WhileM1Waited = Flag()
+    func send(_ request: HTTPRequest) async throws(HTTPError) -> HTTPResponse {
+        let i = log.begin(request)
+        if tierOf(request) == "M1" {
+            for _ in 0..<500 {
+                if log.all.contains(where: { tierOf($0.request) == "M2" }) {
+                    sawM2WhileM1Waited.raise()
+                    break
+                }
+                try? await Task.sleep(for: .milliseconds(10))
+            }
+        }
+        log.end(i)
+        return neutralAnswer(request)
+    }
+}
+
 /// The tier a request is for, from its schema name.
 func tierOf(_ request: HTTPRequest) -> String {
     let body = String(decoding: request.body ?? Data(), as: UTF8.self)
@@ -151,7 +179,8 @@ func neutralAnswer(_ request: HTTPRequest, usage: (Int, Int)? = (900, 120), fini
         #expect(acknowledged.app.prices.models["mystery-70b"]?.inputPerMtok == 0)
         _ = try Fixtures.defaults(["app.reviewers.m2.provider=openai_compatible", "app.reviewers.m2.model=llama3",
                                    "app.reviewers.m2.base_url=http://127.0.0.1:8080/v1"])
-        let table = PriceTable(asOf: "2026-11-01", models: [:])
+        var table = try Fixtures.defaults().app.prices
+        table.models = [:]
         #expect(CostModel.make(kind: .openaiCompatible, model: "x", baseURL: "https://llm.example.com/v1", table: table).price.inputPerMtok >= 1e9)
         #expect(CostModel.make(kind: .openaiCompatible, model: "x", baseURL: "http://localhost:11434/v1", table: table).price.inputPerMtok == 0)
         #expect(CostModel.make(kind: .openaiCompatible, model: "x", baseURL: "", table: table).price.inputPerMtok == 0)
@@ -236,8 +265,7 @@ func neutralAnswer(_ request: HTTPRequest, usage: (Int, Int)? = (900, 120), fini
         let outcome = await runBoard([reviewer], loaded: loaded)
         #expect(outcome.tiers.first?.answer.failure == nil)
         let body = try #require(log.bodies.first)
-        let golden = try String(contentsOfFile: Fixtures.repoRoot + "/Tests/ReviewTests/Golden/m2_openai_compatible.json", encoding: .utf8)
-        #expect(body == golden.trimmingCharacters(in: .newlines))
+        #expect(body == goldenM2OpenAICompatible)
         #expect(!body.contains("<!--"))
         #expect(body.contains(#""properties":{"proposal_id":{"type":"string","enum":["p1","p2"]},"symbol":{"type":"string","enum":["BTC-USD","ETH-USD"]},"reason":{"type":"string","maxLength":240},"delta":"#))
         #expect(body.contains(#""minItems":2,"maxItems":2"#))
@@ -318,16 +346,18 @@ func neutralAnswer(_ request: HTTPRequest, usage: (Int, Int)? = (900, 120), fini
 
     // MARK: Item 13: M1 and M2 together, M3 after both
 
+    /// M1's provider holds its answer until M2's request has arrived (5 s at most): run one after the other,
+    /// M1 would give up waiting. M3's request comes only after both answered.
     @Test func m1AndM2RunConcurrentlyAndM3AfterBoth() async throws {
         let loaded = try Fixtures.defaults()
         let log = RequestLog()
-        let transport = LoggingTransport(log: log, delay: 0.3) { neutralAnswer($0) }
+        let transport = WaitingTransport(log: log)
         let reviewers = ReviewerTier.allCases.map { llmReviewer($0, llmConfig(nil), loaded: loaded, transport: transport) }
         let outcome = await runBoard(reviewers, loaded: loaded)
         #expect(outcome.calls == 3)
+        #expect(transport.sawM2WhileM1Waited.value)
         let byTier = Dictionary(log.all.map { (tierOf($0.request), $0) }, uniquingKeysWith: { a, _ in a })
         let m1 = try #require(byTier["M1"]), m2 = try #require(byTier["M2"]), m3 = try #require(byTier["M3"])
-        #expect(m2.started < (m1.ended ?? m1.started), "M2 waited for M1")
         #expect(m3.started >= (m1.ended ?? m3.started) && m3.started >= (m2.ended ?? m3.started))
         #expect(outcome.tiers.map(\.reviewer) == [.m1, .m2, .m3])
     }
@@ -360,6 +390,11 @@ func neutralAnswer(_ request: HTTPRequest, usage: (Int, Int)? = (900, 120), fini
         #expect(ReviewBoard.setupWarnings(config: loaded).isEmpty)
     }
 }
+
+/// The exact body of `theRequestBodyIsBuiltForTheCycle` (M2, openai_compatible, two proposals).
+let goldenM2OpenAICompatible = #"""
+{"max_tokens":512,"messages":[{"content":"You are reviewer M2 of a rules-first trading system. Answer only with JSON matching the m2_verdicts schema. Use only the proposal ids and symbols you are given.","role":"system"},{"content":"You are M2, the tape reviewer of a rules-first crypto trading system. Deterministic rules made the\nproposals below; you cannot create proposals, change sides or sizes. For each proposal you may only\nnudge conviction by a delta within +/-0.15 or veto it.\n\nVeto illiquid books (spread above 60 bps) and parabolic moves (more than\n30% in 24h on depth under 250000 USD). Judge tape quality otherwise.\n\nProposals:\n- p1 BTC-USD BUY size 2% of equity, conviction 0.6, stop 6%, take profit 12%, leverage 1, tier_1_core; triggers momentum; reason: test\n- p2 ETH-USD BUY size 2% of equity, conviction 0.7, stop 6%, take profit 12%, leverage 1, tier_1_core; triggers momentum; reason: test\n\nTape (symbol, spread bps, depth USD within 20 bps, 24h change %, 24h volume USD, volume ratio, funding):\n- BTC-USD: spread 2, depth 5000000, 24h change 2%, 24h volume 1000000000, volume ratio 1, funding n/a\n- ETH-USD: spread 2, depth 5000000, 24h change 2%, 24h volume 1000000000, volume ratio 1, funding n/a\n\nAnswer with one JSON object {\"verdicts\": [...]} holding exactly 2 verdicts, one per proposal id (p1, p2), each with these fields in this order:\n- proposal_id: the proposal's id\n- symbol: the proposal's symbol\n- reason: one short sentence (at most 240 characters) on the evidence\n- delta: a number from -0.15 to 0.15; 0 leaves conviction unchanged\n- veto: true to block the proposal, otherwise false\nExample verdict: {\"proposal_id\":\"p1\",\"symbol\":\"BTC-USD\",\"reason\":\"no strong evidence either way\",\"delta\":0,\"veto\":false}\nAnswer only with that JSON: no other proposal ids, no text around it.","role":"user"}],"model":"smollm2-135m","response_format":{"json_schema":{"name":"m2_verdicts","schema":{"type":"object","additionalProperties":false,"required":["verdicts"],"properties":{"verdicts":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["proposal_id","symbol","reason","delta","veto"],"properties":{"proposal_id":{"type":"string","enum":["p1","p2"]},"symbol":{"type":"string","enum":["BTC-USD","ETH-USD"]},"reason":{"type":"string","maxLength":240},"delta":{"type":"number","minimum":-0.15,"maximum":0.15},"veto":{"type":"boolean"}}},"minItems":2,"maxItems":2}}},"strict":true},"type":"json_schema"},"temperature":0}
+"""#
 
 /// A small deterministic generator for property tests.
 struct SplitMix {
