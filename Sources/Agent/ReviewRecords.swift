@@ -119,6 +119,8 @@ final class ReviewHistoryStore: @unchecked Sendable {
         var spend: [SpendEntry] = []
         var cache: [CacheCandidate] = []
         var flags: [NewsRiskFlag] = []
+        /// The latest decision time of any review event read (later than `now` when one was recorded ahead).
+        var latest: Int64 = .min
 
         init(ledger: Ledger, settings: Settings) {
             self.ledger = ledger
@@ -129,8 +131,13 @@ final class ReviewHistoryStore: @unchecked Sendable {
         mutating func advance(to now: Int64) throws {
             guard let ledger else { return }
             let from = now - settings.horizon
-            for event in try ledger.events(types: ["review"], since: from, afterSeq: seq) {
+            // The first read takes the window's review events by type and time; later reads take everything
+            // after the last event seen (by seq, the primary key: a cycle's worth) and keep the reviews.
+            let fresh = seq == 0 ? try ledger.events(types: ["review"], since: from) : try ledger.events(afterSeq: seq)
+            for event in fresh {
                 seq = max(seq, event.seq)
+                guard event.type == "review", event.time >= from else { continue }
+                latest = max(latest, event.time)
                 let record = try event.value(TierRecord.self)
                 let a = record.answer
                 if a.callCount > 0 || a.costUsd > 0 {
@@ -154,7 +161,7 @@ final class ReviewHistoryStore: @unchecked Sendable {
         /// The history at `now` (events recorded for a later decision time are kept but not counted yet).
         func history(at now: Int64) -> ReviewHistory {
             var h = ReviewHistory()
-            h.spend = spend.filter { $0.time <= now }
+            h.spend = latest <= now ? spend : spend.filter { $0.time <= now }
             for c in cache where c.time <= now { h.cache[c.key] = c.review }
             h.newsRisk = flags.filter { $0.time <= now }
                 .sorted { $0.time != $1.time ? $0.time < $1.time : $0.symbol < $1.symbol }
@@ -165,9 +172,10 @@ final class ReviewHistoryStore: @unchecked Sendable {
     func history(ledger: Ledger, now: Int64, ttlMinutes: Double, policy: NewsRiskPolicy) throws -> ReviewHistory {
         let id = ObjectIdentifier(ledger)
         let settings = Settings(ttlMinutes: ttlMinutes, policy: policy)
+        // Taken out while it is advanced, so its arrays are not copied on write.
         var derived = lock.withLock { () -> Derived? in
             states = states.filter { $0.value.ledger != nil }
-            return states[id]
+            return states.removeValue(forKey: id)
         }
         if let d = derived, d.ledger !== ledger || d.settings != settings || now < d.now { derived = nil }
         var current = derived ?? Derived(ledger: ledger, settings: settings)

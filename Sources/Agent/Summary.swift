@@ -99,7 +99,7 @@ public struct CycleSummary: Codable, Sendable, Equatable {
         /// The provider family of each LLM tier (openai, anthropic, openai_compatible); offline tiers absent.
         public var providers: [String: String] = [:]
         /// Set when the budget skipped M3: the `reviewers.m3.on_skip` that applied (veto or allow).
-        public var m3OnSkip: String?
+        @Nullable public var m3OnSkip: String?
         /// Tiers whose answer failed (timeout, invalid output...) and the failure mode applied.
         public var failures: [String: String] = [:]
         /// The budget left after this cycle (null when every tier is offline).
@@ -143,7 +143,7 @@ public struct CycleSummary: Codable, Sendable, Equatable {
             sources = try c.decodeIfPresent([String: String].self, forKey: .sources) ?? [:]
             failures = try c.decodeIfPresent([String: String].self, forKey: .failures) ?? [:]
             providers = try c.decodeIfPresent([String: String].self, forKey: .providers) ?? [:]
-            m3OnSkip = try c.decodeIfPresent(String.self, forKey: .m3OnSkip)
+            _m3OnSkip = try c.decode(Nullable<String>.self, forKey: .m3OnSkip)
             _remaining = try c.decode(Nullable<BudgetStatus>.self, forKey: .remaining)
             _shadow = try c.decode(Nullable<ShadowOutcome.Counts>.self, forKey: .shadow)
         }
