@@ -33,9 +33,10 @@ public enum VerdictSchema {
     }
 
     /// Which JSON Schema keywords a provider's structured output accepts beyond type/properties/required/
-    /// additionalProperties/items/enum. OpenAI strict mode also takes minItems/maxItems and minimum/maximum but
-    /// rejects maxLength; Anthropic tool input schemas take any keyword (as guidance, not enforced); llama.cpp
-    /// and Ollama compile all of these into the grammar.
+    /// additionalProperties/items/enum. OpenAI strict mode takes minItems/maxItems and minimum/maximum (since
+    /// 2025); string lengths are refused for fine-tuned models, so they are never sent there. Anthropic's forced
+    /// tool (not strict) takes any keyword as guidance. llama.cpp and Ollama compile all of these, and the
+    /// order of `properties`, into the grammar. Answers are validated here whatever the provider enforced.
     public struct Keywords: Sendable, Equatable {
         public var itemCounts: Bool
         public var numberRange: Bool
