@@ -175,18 +175,30 @@ struct Run: AsyncParsableCommand {
         log.info("interval run started", metadata: ["interval_minutes": "\(interval)", "cycles": "\(cycles.map(String.init) ?? "until stopped")"])
         let clock = ContinuousClock()
         let start = clock.now
+        let firstTime = pinned ?? UTC.now()
+        let schedule = IntervalSchedule(intervalSeconds: interval * 60)
         var count = 0
+        var slot = 0
         while true {
-            let time = pinned.map { $0 + Int64((Double(count) * interval * 60).rounded()) } ?? UTC.now()
+            let time = pinned.map { schedule.time(of: slot, from: $0) } ?? UTC.now()
             let summary = await setup.runner.run(at: time)
             try printSummary(summary)
             count += 1
             if let cycles, count >= cycles { break }
             if stop.isStopped { break }
-            if self.clock == .simulated { continue }
-            let next = start + .milliseconds(Int64(Double(count) * interval * 60_000))
-            while clock.now < next, !stop.isStopped {
-                try? await Task.sleep(for: min(.milliseconds(50), next - clock.now))
+            if self.clock == .simulated {
+                // No waiting: the decision clock advances one interval per cycle.
+                slot += 1
+                continue
+            }
+            let next = schedule.nextSlot(after: slot, elapsedSeconds: IntervalSchedule.seconds(clock.now - start))
+            if next > slot + 1 {
+                try schedule.recordSkipped(slot + 1..<next, from: firstTime, store: setup.runner.store, log: log)
+            }
+            slot = next
+            let due = start + .milliseconds(Int64(schedule.offsetSeconds(of: slot) * 1_000))
+            while clock.now < due, !stop.isStopped {
+                try? await Task.sleep(for: min(.milliseconds(50), due - clock.now))
             }
             if stop.isStopped { break }
         }
@@ -202,6 +214,48 @@ enum DecisionClock: String, ExpressibleByArgument, CaseIterable, Sendable {
     case simulated
 }
 
+/// The slots of `--interval`: slot k starts k intervals after the first. A cycle that runs past later slots
+/// makes the loop skip them (recorded in the ledger as `slots_skipped`) instead of running them in a burst.
+struct IntervalSchedule {
+    var intervalSeconds: Double
+
+    /// Payload of `slots_skipped`.
+    struct Skipped: Codable, Sendable, Equatable {
+        var skipped: Int
+        var firstSlot: String
+        var lastSlot: String
+        var intervalMinutes: Double
+        var reason: String
+    }
+
+    func offsetSeconds(of slot: Int) -> Double { Double(slot) * intervalSeconds }
+
+    func time(of slot: Int, from first: Int64) -> Int64 { first + Int64(offsetSeconds(of: slot).rounded()) }
+
+    /// The slot to run next, `elapsedSeconds` after the first slot started: the one after `slot`, or, when the
+    /// cycle ran past it, the first slot that has not started yet.
+    func nextSlot(after slot: Int, elapsedSeconds: Double) -> Int {
+        guard intervalSeconds > 0, elapsedSeconds.isFinite else { return slot + 1 }
+        let started = Int((elapsedSeconds / intervalSeconds).rounded(.down))
+        return max(slot + 1, started + 1)
+    }
+
+    func recordSkipped(_ slots: Range<Int>, from first: Int64, store: any EventStore, log: Logger) throws {
+        guard let firstSkipped = slots.first, let lastSkipped = slots.last else { return }
+        let note = Skipped(skipped: slots.count, firstSlot: UTC.iso8601(time(of: firstSkipped, from: first)),
+                           lastSlot: UTC.iso8601(time(of: lastSkipped, from: first)), intervalMinutes: intervalSeconds / 60,
+                           reason: "the previous cycle ran past \(slots.count == 1 ? "this slot" : "these slots"): skipped, not caught up")
+        log.warning("interval slots skipped", metadata: ["skipped": "\(slots.count)", "first": "\(note.firstSlot)"])
+        let now = UTC.now()
+        try store.append([NewEvent.json("loop-\(UTC.compact(now))", "slots_skipped", now, note)])
+    }
+
+    static func seconds(_ d: Duration) -> Double {
+        let c = d.components
+        return Double(c.seconds) + Double(c.attoseconds) / 1e18
+    }
+}
+
 /// What a run needs, built once: config, gates, ledger, market, reviewers, executor.
 struct RunSetup {
     var config: LoadedConfig
@@ -212,6 +266,9 @@ struct RunSetup {
         let mode = common.mode ?? config.app.mode
         let exchange = common.exchange ?? config.app.exchange
         let logger = AgentLogging.logger(level: common.logLevel ?? config.app.logging.level)
+        // Reviewer keys are resolved (and a venue credential refused) before the ledger, market or venue is touched.
+        let board = try ReviewSetup.board(config)
+        for warning in ReviewBoard.setupWarnings(config: config) { logger.warning("\(warning)") }
 
         // Invariant 7: LIVE needs every one of its conditions; say which are missing.
         if mode == .live {
@@ -252,7 +309,7 @@ struct RunSetup {
         case .dryRun: DryRunExecutor()
         }
         runner = CycleRunner(config: config, mode: mode, exchange: exchange, market: market, ledger: ledger,
-                             board: try ReviewSetup.board(config), executor: executor,
+                             board: board, executor: executor,
                              killSwitch: killSwitch, logger: logger)
         if let liveDesk { runner.desk = LivePositions(desk: liveDesk, exits: config.signals.exits, atrPeriod: config.signals.triggers.trend.atrPeriod) }
         if mode == .live {
@@ -264,13 +321,7 @@ struct RunSetup {
 
 /// The four conditions of LIVE trading (invariant 7).
 public enum LiveGate {
-    public static func requiredKeys(exchange: String) -> [String] {
-        switch exchange {
-        case "coinbase": ["COINBASE_API_KEY_NAME", "COINBASE_API_PRIVATE_KEY"]
-        case "binance": ["BINANCE_API_KEY", "BINANCE_API_SECRET"]
-        default: []
-        }
-    }
+    public static func requiredKeys(exchange: String) -> [String] { VenueCredentials.names(exchange: exchange) }
 
     /// What is missing to trade LIVE (empty = all present). Never includes key values.
     public static func missing(exchange: String, confirmLive: Bool, policy: PolicyConfig, environment: [String: String]) -> [String] {

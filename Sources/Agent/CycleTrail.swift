@@ -88,14 +88,15 @@ enum CycleTrail {
                 let r = try e.value(TierRecord.self)
                 line()
                 let tokens = r.answer.inputTokens + r.answer.outputTokens
-                line("Review \(r.reviewer.rawValue): source \(r.answer.source), model \(r.answer.model)"
+                line("Review \(r.reviewer.rawValue): source \(r.answer.source)\(r.answer.provider.map { ", provider \($0)" } ?? ""), model \(r.answer.model)"
                      + (r.answer.promptHash.isEmpty ? "" : ", prompt \(r.answer.promptHash.prefix(19))…")
                      + (tokens > 0 ? ", \(tokens) tokens, $\(fmt(r.answer.costUsd))" : ""))
                 if let failure = r.answer.failure { line("  FAILED: \(failure)") }
                 if let fallback = r.fallback { line("  budget fallback \(fallback): \(r.answer.budgetDenied ?? "")") }
+                if let onSkip = r.onSkip { line("  reviewers.m3.on_skip \(onSkip) applied") }
                 if let from = r.answer.cachedFrom { line("  cached review from \(from)") }
                 for call in r.answer.calls ?? [] {
-                    line("  call \(call.attempt): HTTP \(call.status.map(String.init) ?? "-"), finish \(call.finishReason ?? "-"), \(call.inputTokens)+\(call.outputTokens) tokens, $\(String(format: "%.6f", call.costUsd)) (worst case $\(String(format: "%.6f", call.worstCaseUsd))), \(fmt(call.elapsedMs)) ms"
+                    line("  call \(call.attempt): HTTP \(call.status.map(String.init) ?? "-")\(call.httpAttempts.map { $0 > 1 ? " after \($0) requests" : "" } ?? ""), finish \(call.finishReason ?? "-"), \(call.inputTokens)+\(call.outputTokens) tokens, $\(String(format: "%.6f", call.costUsd)) (worst case $\(String(format: "%.6f", call.worstCaseUsd))), \(fmt(call.elapsedMs)) ms"
                          + (call.usageNote.map { "; \($0)" } ?? "") + (call.problem.map { "; problem: \($0)" } ?? ""))
                 }
                 if let risk = r.newsRiskEffective, !risk.isEmpty {

@@ -4,17 +4,6 @@ import Ledger
 import Model
 import Review
 
-/// Builds the reviewer board for a run from app.yaml (offline by default).
-enum ReviewSetup {
-    static func board(_ config: LoadedConfig, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> ReviewBoard {
-        do {
-            return try ReviewBoard.make(config: config, environment: environment)
-        } catch {
-            throw CLIError.badInput("reviewers: \(error)")
-        }
-    }
-}
-
 /// The result of replaying one recorded cycle.
 public struct ReplayReport: Codable, Sendable, Equatable {
     public struct Difference: Codable, Sendable, Equatable {

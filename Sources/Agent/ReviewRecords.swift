@@ -64,32 +64,131 @@ public struct ShadowOutcome: Codable, Sendable, Equatable {
     }
 }
 
-/// What earlier `review` events say, rebuilt on every cycle so nothing depends on process memory:
-/// AI spend in the rolling day (hour windows are a subset), live cache entries and M1's news risk flags.
+/// What earlier `review` events say: AI spend in the rolling day (hour windows are a subset), live cache
+/// entries and M1's news risk flags. Derived from the ledger alone, so nothing depends on process memory; the
+/// process only keeps the derived records between cycles (`ReviewHistoryStore`) so that a cycle decodes the
+/// review events appended since the previous one instead of every review event of the last day.
 struct ReviewHistory {
     var spend: [SpendEntry] = []
     var cache: [String: CachedReview] = [:]
     var newsRisk: [NewsRiskFlag] = []
 
+    /// The history from the cycle's store: incremental over the SQLite ledger, a full read of the window otherwise
+    /// (a backtest's memory store holds only the reviews of its own run).
     static func load(store: any EventStore, now: Int64, ttlMinutes: Double, policy: NewsRiskPolicy) throws -> ReviewHistory {
-        var h = ReviewHistory()
-        let riskHours = policy.highRiskBlockHours + policy.mediumRiskHours
-        let horizon = max(86_400, Int64(riskHours * 3_600), Int64(ttlMinutes * 60))
-        for event in try store.events(types: [EventKind.review.rawValue], since: now - horizon) where event.time <= now {
-            let record = try event.value(TierRecord.self)
-            let a = record.answer
-            if event.time > now - 86_400, a.callCount > 0 || a.costUsd > 0 {
-                h.spend.append(SpendEntry(time: event.time, costUsd: a.costUsd, calls: a.callCount))
-            }
-            if let key = a.cacheKey, a.failure == nil, a.budgetDenied == nil, a.source != "cache", a.callCount > 0 {
-                let expires = event.time + Int64(ttlMinutes * 60)
-                if expires > now { h.cache[key] = CachedReview(answer: a, cycleId: event.cycleId, expires: expires) }
-            }
-            for (symbol, level) in record.newsRiskRated ?? [:] where level != .low {
-                h.newsRisk.append(NewsRiskFlag(symbol: symbol, level: level, time: event.time))
-            }
+        if let ledger = store as? Ledger { return try load(ledger: ledger, now: now, ttlMinutes: ttlMinutes, policy: policy) }
+        return try rebuild(store: store, now: now, ttlMinutes: ttlMinutes, policy: policy)
+    }
+
+    static func load(ledger: Ledger, now: Int64, ttlMinutes: Double, policy: NewsRiskPolicy) throws -> ReviewHistory {
+        try ReviewHistoryStore.shared.history(ledger: ledger, now: now, ttlMinutes: ttlMinutes, policy: policy)
+    }
+
+    /// The same history from a full read of the window (no state kept): the definition the store must equal.
+    static func rebuild(store: any EventStore, now: Int64, ttlMinutes: Double, policy: NewsRiskPolicy) throws -> ReviewHistory {
+        var derived = ReviewHistoryStore.Derived(ledger: store as? Ledger, settings: .init(ttlMinutes: ttlMinutes, policy: policy))
+        try derived.advance(to: now, in: store)
+        return derived.history(at: now)
+    }
+}
+
+/// The records `ReviewHistory` is made of, per open ledger, carried from cycle to cycle. Equal to a full
+/// rebuild as long as decision times do not go backwards; a ledger object it has not seen, other settings or
+/// an earlier decision time start from a full read of the window again.
+final class ReviewHistoryStore: @unchecked Sendable {
+    static let shared = ReviewHistoryStore()
+    private let lock = NSLock()
+    private var states: [ObjectIdentifier: Derived] = [:]
+
+    struct Settings: Equatable {
+        var ttlMinutes: Double
+        var policy: NewsRiskPolicy
+
+        /// How far back a review event can still matter: the spend day, the cache TTL, the news risk decay.
+        var horizon: Int64 {
+            max(86_400, Int64((policy.highRiskBlockHours + policy.mediumRiskHours) * 3_600), Int64(ttlMinutes * 60))
         }
-        h.newsRisk.sort { $0.time != $1.time ? $0.time < $1.time : $0.symbol < $1.symbol }
-        return h
+    }
+
+    struct CacheCandidate {
+        var seq: Int64
+        var time: Int64
+        var key: String
+        var review: CachedReview
+    }
+
+    /// What the review events up to `seq` contribute, pruned of what can no longer matter at `now`.
+    struct Derived {
+        weak var ledger: Ledger?
+        var settings: Settings
+        var seq: Int64 = 0
+        var now: Int64 = .min
+        var spend: [SpendEntry] = []
+        var cache: [CacheCandidate] = []
+        var flags: [NewsRiskFlag] = []
+        /// The latest decision time of any review event read (later than `now` when one was recorded ahead).
+        var latest: Int64 = .min
+
+        init(ledger: Ledger?, settings: Settings) {
+            self.ledger = ledger
+            self.settings = settings
+        }
+
+        /// Reads the review events appended since the last call (within the window) and drops what expired.
+        mutating func advance(to now: Int64, in store: any EventStore) throws {
+            let from = now - settings.horizon
+            // The first read takes the window's review events by type and time; later reads take everything
+            // after the last event seen (by seq, the primary key: a cycle's worth) and keep the reviews.
+            let fresh = seq == 0 ? try store.events(types: [EventKind.review.rawValue], since: from)
+                : try store.events(types: nil, since: nil, symbol: nil, afterSeq: seq, limit: nil, newestFirst: false)
+            for event in fresh {
+                seq = max(seq, event.seq)
+                guard event.type == "review", event.time >= from else { continue }
+                latest = max(latest, event.time)
+                let record = try event.value(TierRecord.self)
+                let a = record.answer
+                if a.callCount > 0 || a.costUsd > 0 {
+                    spend.append(SpendEntry(time: event.time, costUsd: a.costUsd, calls: a.httpAttempts))
+                }
+                if let key = a.cacheKey, a.failure == nil, a.budgetDenied == nil, a.source != ReviewSource.cache.rawValue,
+                   a.callCount > 0 {
+                    cache.append(CacheCandidate(seq: event.seq, time: event.time, key: key, review: CachedReview(
+                        answer: a, cycleId: event.cycleId, expires: event.time + Int64(settings.ttlMinutes * 60))))
+                }
+                for (symbol, level) in record.newsRiskRated ?? [:] where level != .low {
+                    flags.append(NewsRiskFlag(symbol: symbol, level: level, time: event.time))
+                }
+            }
+            self.now = now
+            spend.removeAll { $0.time <= now - 86_400 }
+            cache.removeAll { $0.review.expires <= now }
+            flags.removeAll { $0.time < from }
+        }
+
+        /// The history at `now` (events recorded for a later decision time are kept but not counted yet).
+        func history(at now: Int64) -> ReviewHistory {
+            var h = ReviewHistory()
+            h.spend = latest <= now ? spend : spend.filter { $0.time <= now }
+            for c in cache where c.time <= now { h.cache[c.key] = c.review }
+            h.newsRisk = flags.filter { $0.time <= now }
+                .sorted { $0.time != $1.time ? $0.time < $1.time : $0.symbol < $1.symbol }
+            return h
+        }
+    }
+
+    func history(ledger: Ledger, now: Int64, ttlMinutes: Double, policy: NewsRiskPolicy) throws -> ReviewHistory {
+        let id = ObjectIdentifier(ledger)
+        let settings = Settings(ttlMinutes: ttlMinutes, policy: policy)
+        // Taken out while it is advanced, so its arrays are not copied on write.
+        var derived = lock.withLock { () -> Derived? in
+            states = states.filter { $0.value.ledger != nil }
+            return states.removeValue(forKey: id)
+        }
+        if let d = derived, d.ledger !== ledger || d.settings != settings || now < d.now { derived = nil }
+        var current = derived ?? Derived(ledger: ledger, settings: settings)
+        try current.advance(to: now, in: ledger)
+        let result = current.history(at: now)
+        lock.withLock { states[id] = current }
+        return result
     }
 }

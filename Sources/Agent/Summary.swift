@@ -93,8 +93,13 @@ public struct CycleSummary: Codable, Sendable, Equatable {
         /// Tokens counted against the budget (reported usage, or the floor/worst case when it was implausible).
         public var inputTokens: Int = 0
         public var outputTokens: Int = 0
-        /// Where each tier's answer came from: offline, cache, replay or a provider name.
+        /// What produced each tier's answer: llm, cache, replay, fallback, budget_skip, offline or no_news
+        /// (cycles recorded before these values show the provider name here).
         public var sources: [String: String] = [:]
+        /// The provider family of each LLM tier (openai, anthropic, openai_compatible); offline tiers absent.
+        public var providers: [String: String] = [:]
+        /// Set when the budget skipped M3: the `reviewers.m3.on_skip` that applied (veto or allow).
+        @Nullable public var m3OnSkip: String?
         /// Tiers whose answer failed (timeout, invalid output...) and the failure mode applied.
         public var failures: [String: String] = [:]
         /// The budget left after this cycle (null when every tier is offline).
@@ -117,6 +122,9 @@ public struct CycleSummary: Codable, Sendable, Equatable {
             inputTokens = outcome.inputTokens
             outputTokens = outcome.outputTokens
             sources = Dictionary(outcome.tiers.map { ($0.reviewer.rawValue, $0.answer.source) }, uniquingKeysWith: { a, _ in a })
+            providers = Dictionary(outcome.tiers.compactMap { t in t.answer.provider.map { (t.reviewer.rawValue, $0) } },
+                                   uniquingKeysWith: { a, _ in a })
+            m3OnSkip = outcome.m3OnSkip
             failures = Dictionary(outcome.tiers.compactMap { t in t.answer.failure.map { (t.reviewer.rawValue, $0) } },
                                   uniquingKeysWith: { a, _ in a })
             remaining = outcome.budget
@@ -134,6 +142,8 @@ public struct CycleSummary: Codable, Sendable, Equatable {
             outputTokens = try c.decodeIfPresent(Int.self, forKey: .outputTokens) ?? 0
             sources = try c.decodeIfPresent([String: String].self, forKey: .sources) ?? [:]
             failures = try c.decodeIfPresent([String: String].self, forKey: .failures) ?? [:]
+            providers = try c.decodeIfPresent([String: String].self, forKey: .providers) ?? [:]
+            _m3OnSkip = try c.decode(Nullable<String>.self, forKey: .m3OnSkip)
             _remaining = try c.decode(Nullable<BudgetStatus>.self, forKey: .remaining)
             _shadow = try c.decode(Nullable<ShadowOutcome.Counts>.self, forKey: .shadow)
         }

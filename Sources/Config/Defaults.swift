@@ -54,15 +54,18 @@ venues:
 
 # Reviewer providers per tier. `offline` is deterministic and needs no key or network.
 # provider: offline | openai (chat completions; also OpenRouter, vLLM) | anthropic (messages) |
-#           openai_compatible (local servers such as Ollama or llama.cpp: no key, price 0 unless listed below).
+#           openai_compatible (local servers such as Ollama or llama.cpp: no key; price 0 on a loopback host
+#           unless listed below, and a remote one needs a price entry, 0 to acknowledge it is free).
 # base_url: "" = the provider's default (openai https://api.openai.com/v1, anthropic https://api.anthropic.com,
 #           openai_compatible http://127.0.0.1:11434/v1). api_key_env: the NAME of the environment variable
 #           holding the key (never the key itself); "" = no key. Every key below falls back to this default,
 #           so `m1: {provider: openai, model: gpt-4o-mini, api_key_env: OPENAI_API_KEY}` is enough.
+#           A venue credential (BINANCE_*, COINBASE_*) is refused, and a key goes only over https or to loopback.
+# timeout_seconds: 0 = the provider's default (30 s; 180 s for openai_compatible, local CPUs are slow).
 reviewers:
-  m1: {provider: offline, model: offline-v1, base_url: "", api_key_env: "", max_tokens: 1024, temperature: 0, timeout_seconds: 30, connect_timeout_seconds: 5, max_attempts: 3}
-  m2: {provider: offline, model: offline-v1, base_url: "", api_key_env: "", max_tokens: 1024, temperature: 0, timeout_seconds: 30, connect_timeout_seconds: 5, max_attempts: 3}
-  m3: {provider: offline, model: offline-v1, base_url: "", api_key_env: "", max_tokens: 1024, temperature: 0, timeout_seconds: 30, connect_timeout_seconds: 5, max_attempts: 3}
+  m1: {provider: offline, model: offline-v1, base_url: "", api_key_env: "", max_tokens: 1024, temperature: 0, timeout_seconds: 0, connect_timeout_seconds: 5, max_attempts: 3}
+  m2: {provider: offline, model: offline-v1, base_url: "", api_key_env: "", max_tokens: 1024, temperature: 0, timeout_seconds: 0, connect_timeout_seconds: 5, max_attempts: 3}
+  m3: {provider: offline, model: offline-v1, base_url: "", api_key_env: "", max_tokens: 1024, temperature: 0, timeout_seconds: 0, connect_timeout_seconds: 5, max_attempts: 3}
 
 # Review cache: a review is reused while its decision inputs (tier, model, prompt hash, proposal and tape
 # facts rounded to round_decimals, news ids) are unchanged and younger than ttl_minutes. A hit costs nothing.
@@ -211,6 +214,9 @@ reviewers:
   delta_bound: 0.15                # no reviewer moves conviction by more than this
   m2: {max_spread_bps: 60, parabolic_move_pct: 30, thin_depth_usd: 250000}
   failure_mode: {m1: neutral, m2: neutral, m3: veto}
+  # When the AI budget skips the governor (on_budget_exhausted: skip): veto = no trade without M3 (the
+  # default, as M3's failure mode is veto), allow = rules only for M3 too. Recorded in the review event.
+  m3: {on_skip: veto}
   # M1 news risk flags decay: HIGH blocks new entries on the symbol for high_risk_block_hours, then counts as
   # MEDIUM for medium_risk_hours, then LOW.
   news_risk: {high_risk_block_hours: 6, medium_risk_hours: 12}
@@ -245,7 +251,7 @@ futures:                           # Binance USD-M guard, every LIVE cycle
 
     /// `prompts/m1_news.md`
     public static let m1News = #"""
-<!-- prompt: m1_news v1 -->
+<!-- prompt: m1_news v2 -->
 You are M1, the news reviewer of a rules-first crypto trading system. Deterministic rules made the
 proposals below; you cannot create proposals, change sides or sizes. For each proposal you may only
 nudge conviction by a delta within +/-{{delta_bound}} or veto it.
@@ -259,12 +265,13 @@ Proposals:
 News items (id, source, age, title):
 {{news}}
 
-Answer only with JSON matching the schema: one verdict per proposal id above, no others.
+{{answer_format}}
+Answer only with that JSON: no other proposal ids, no text around it.
 """#
 
     /// `prompts/m2_tape.md`
     public static let m2Tape = #"""
-<!-- prompt: m2_tape v1 -->
+<!-- prompt: m2_tape v2 -->
 You are M2, the tape reviewer of a rules-first crypto trading system. Deterministic rules made the
 proposals below; you cannot create proposals, change sides or sizes. For each proposal you may only
 nudge conviction by a delta within +/-{{delta_bound}} or veto it.
@@ -278,12 +285,13 @@ Proposals:
 Tape (symbol, spread bps, depth USD within 20 bps, 24h change %, 24h volume USD, volume ratio, funding):
 {{tape}}
 
-Answer only with JSON matching the schema: one verdict per proposal id above, no others.
+{{answer_format}}
+Answer only with that JSON: no other proposal ids, no text around it.
 """#
 
     /// `prompts/m3_governor.md`
     public static let m3Governor = #"""
-<!-- prompt: m3_governor v1 -->
+<!-- prompt: m3_governor v2 -->
 You are M3, the governor of a rules-first crypto trading system. You read each proposal, the M1 and M2
 reviews and the policy limits below, and answer approve or veto per proposal, listing the policy checks
 you believe are violated. You cannot approve what the policy engine rejects: it decides last.
@@ -294,6 +302,7 @@ Policy limits:
 Proposals with their reviews:
 {{proposals}}
 
-Answer only with JSON matching the schema: one verdict per proposal id above, no others.
+{{answer_format}}
+Answer only with that JSON: no other proposal ids, no text around it.
 """#
 }

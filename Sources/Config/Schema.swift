@@ -488,6 +488,18 @@ public struct ReviewerPolicy: Codable, Sendable, Equatable {
     public var failureMode: FailureModes
     /// How M1's news risk flags decay.
     public var newsRisk: NewsRiskPolicy
+    /// The governor's settings (`reviewers.m3`).
+    public var m3: GovernorPolicy
+}
+
+/// `policy.yaml` `reviewers.m3`.
+public struct GovernorPolicy: Codable, Sendable, Equatable {
+    /// What a budget-skipped M3 means: `veto` (no trade without the governor) or `allow` (rules only).
+    public var onSkip: GovernorSkip
+}
+
+public enum GovernorSkip: String, Codable, Sendable, CaseIterable {
+    case veto, allow
 }
 
 /// HIGH blocks new entries on the symbol for `highRiskBlockHours`, then is MEDIUM for `mediumRiskHours`, then LOW.

@@ -63,11 +63,22 @@ enum Validation {
         }
         v.check(r.baseUrl.isEmpty || r.baseUrl.hasPrefix("http://") || r.baseUrl.hasPrefix("https://"), at: "\(key).base_url",
                 "base_url '\(r.baseUrl)' must start with http:// or https://")
+        // Invariant 11: a reviewer never receives a venue key, and its own key goes only over https or to loopback.
+        v.check(!VenueCredentials.isVenueCredential(r.apiKeyEnv), at: "\(key).api_key_env",
+                "api_key_env '\(r.apiKeyEnv)' names a venue credential: a reviewer is never handed an exchange key")
+        v.check(r.apiKeyEnv.isEmpty || r.baseUrl.isEmpty || Endpoint.mayCarryKey(r.baseUrl), at: "\(key).base_url",
+                "base_url '\(r.baseUrl)' is plain http to a non-loopback host: the key in api_key_env would travel unencrypted (use https, or 127.0.0.1)")
+        // A remote OpenAI-compatible endpoint may bill: it needs a price (an entry of 0 acknowledges a free one).
+        if r.provider == "openai_compatible", !r.baseUrl.isEmpty, !Endpoint.isLoopback(r.baseUrl) {
+            v.check(prices.models[r.model] != nil, at: "\(key).model",
+                    "model '\(r.model)' at non-loopback base_url \(r.baseUrl) has no entry in prices.models: add its price, or {input_per_mtok: 0, output_per_mtok: 0} to acknowledge it is free")
+        }
         v.check(!r.apiKeyEnv.contains("-") && !r.apiKeyEnv.contains(" ") && r.apiKeyEnv.count <= 100, at: "\(key).api_key_env",
                 "api_key_env is the NAME of an environment variable (letters, digits, _), not a key")
         v.range(r.maxTokens, 16...65_536, at: "\(key).max_tokens")
         v.range(r.temperature, 0...2, at: "\(key).temperature")
-        v.range(r.timeoutSeconds, 0.05...600, at: "\(key).timeout_seconds")
+        v.check(r.timeoutSeconds == 0 || (0.05...600).contains(r.timeoutSeconds), at: "\(key).timeout_seconds",
+                "\(r.timeoutSeconds) is out of range: 0 (the provider's default) or 0.05 to 600 seconds")
         v.range(r.connectTimeoutSeconds, 0.05...120, at: "\(key).connect_timeout_seconds")
         v.range(r.maxAttempts, 1...6, at: "\(key).max_attempts")
     }

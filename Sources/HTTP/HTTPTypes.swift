@@ -38,6 +38,9 @@ public struct HTTPRequest: Sendable {
     public var timeout: Double
     /// Limit for establishing the connection (TCP and TLS) in seconds.
     public var connectTimeout: Double
+    /// Asked by ``RetryingHTTPClient`` before each retry; `false` stops retrying. A caller whose every request
+    /// counts against a cap (the reviewers' hourly call cap) claims the retry here.
+    public var beforeRetry: (@Sendable () async -> Bool)?
 
     /// Creates a request. Times are in seconds.
     public init(method: String = "GET", url: String, headers: [HTTPHeader] = [], body: Data? = nil,

@@ -116,8 +116,10 @@ public struct RetryingHTTPClient: HTTPTransport {
         let url = SensitiveHeaders.redactedURL(request.url)
         var lastStatus: Int?
         var lastError: HTTPError?
+        var made = 0
 
         for attempt in 1...attempts {
+            made = attempt
             let delay: Double
             do {
                 let response = try await base.send(request)
@@ -133,10 +135,11 @@ public struct RetryingHTTPClient: HTTPTransport {
                 delay = backoff(forRetry: attempt)
             }
             if Task.isCancelled { throw .cancellation(url: url) }
+            if let claim = request.beforeRetry, !(await claim()) { break }
             await sleep(delay)
             if Task.isCancelled { throw .cancellation(url: url) }
         }
-        throw .retriesExhausted(url: url, attempts: attempts, lastStatus: lastStatus, lastError: lastError?.description)
+        throw .retriesExhausted(url: url, attempts: made, lastStatus: lastStatus, lastError: lastError?.description)
     }
 
     private func backoff(forRetry retry: Int) -> Double {

@@ -55,7 +55,8 @@ public final class FakeLLMServer: Sendable {
         var proposals: [(String, String)] = []
         for line in prompt.split(separator: "\n") where line.hasPrefix("- p") {
             let parts = line.dropFirst(2).split(separator: " ")
-            if parts.count >= 2 { proposals.append((String(parts[0]), String(parts[1]))) }
+            let isId = parts.first.map { $0.count > 1 && $0.dropFirst().allSatisfy(\.isNumber) } ?? false
+            if parts.count >= 2, isId { proposals.append((String(parts[0]), String(parts[1]))) }
         }
         let newsIds = prompt.split(whereSeparator: { " ,\n[]():".contains($0) }).map(String.init)
             .filter { $0.hasPrefix("n-") && $0.count == 18 }

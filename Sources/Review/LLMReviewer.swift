@@ -53,26 +53,47 @@ public struct LLMReviewer: Reviewer {
 
     static let rawLimit = 20_000
 
+    /// The largest `max_tokens` a truncated answer is retried with (the first try's limit, doubled, at most this).
+    static let widenedMaxTokensCap = 65_536
+
     public func review(_ context: ReviewContext) async -> ReviewerAnswer {
         let rendered = PromptRenderer.render(prompt.text, tier: tier, context: context, newsPerProposal: newsPerProposal)
         let system = PromptRenderer.system(tier)
         let key = ReviewCacheKey.make(tier: tier, provider: kind.rawValue, model: config.model, promptHash: prompt.hash,
                                       maxTokens: config.maxTokens, temperature: config.temperature, context: context,
                                       newsIds: rendered.newsIds, decimals: cacheConfig.roundDecimals)
+        let givenNews = context.proposals.flatMap { rendered.newsIds[$0.id] ?? [] }
+            .reduce(into: [String]()) { if !$0.contains($1) { $0.append($1) } }
+        let facts = VerdictSchema.Facts(
+            proposalIds: context.proposals.map(\.id),
+            symbols: context.proposals.map(\.symbol).reduce(into: [String]()) { if !$0.contains($1) { $0.append($1) } },
+            newsIds: givenNews, checkNames: context.checkNames, deltaBound: context.policy.reviewers.deltaBound,
+            reasonMaxLength: PromptRenderer.reasonMaxLength)
+        let schema = VerdictSchema.schema(tier, facts: facts, kind: kind)
         let (firstRequest, _) = ProviderWire.request(kind: kind, config: config, apiKey: apiKey?.value, tier: tier,
-                                                     system: system, user: rendered.text)
+                                                     system: system, user: rendered.text, schema: schema)
         let record = RequestRecord(url: SensitiveHeaders.redactedURL(firstRequest.url), maxTokens: config.maxTokens,
                                    temperature: config.temperature,
                                    structuredOutput: kind == .anthropic ? "tool_use" : "json_schema",
                                    schemaName: VerdictSchema.name(tier),
                                    renderedPromptHash: PromptRenderer.sha256(system + "\n" + rendered.text),
                                    renderedPrompt: rendered.text, newsIds: rendered.newsIds)
-        var answer = ReviewerAnswer(verdicts: [], source: kind.rawValue, model: config.model, promptHash: prompt.hash,
-                                    provider: kind.rawValue, request: record, calls: [], cacheKey: key)
+        var answer = ReviewerAnswer(verdicts: [], source: ReviewSource.llm.rawValue, model: config.model,
+                                    promptHash: prompt.hash, provider: kind.rawValue, request: record, calls: [],
+                                    cacheKey: key)
 
+        // M1 with no news item for any proposal has nothing to cite: no call, neutral, recorded as such.
+        if tier == .m1, givenNews.isEmpty {
+            answer.source = ReviewSource.noNews.rawValue
+            answer.verdicts = context.proposals.map {
+                ReviewerVerdict(proposalId: $0.id, symbol: $0.symbol, delta: 0, veto: false,
+                                reason: "no news items for this cycle's proposals: no call made, neutral")
+            }
+            return answer
+        }
         if cacheConfig.enabled, let cache = context.cache, let hit = await cache.get(key, now: context.time) {
             var cached = hit.answer
-            cached.source = "cache"
+            cached.source = ReviewSource.cache.rawValue
             cached.cachedFrom = hit.cycleId
             cached.calls = []
             cached.costUsd = 0
@@ -90,29 +111,34 @@ public struct LLMReviewer: Reviewer {
 
         var calls: [CallRecord] = []
         var user = rendered.text
+        var callConfig = config
         var lastProblem = ""
         for attempt in 1...2 {
-            let (request, _) = ProviderWire.request(kind: kind, config: config, apiKey: apiKey?.value, tier: tier,
-                                                    system: system, user: user)
+            let (request, _) = ProviderWire.request(kind: kind, config: callConfig, apiKey: apiKey?.value, tier: tier,
+                                                    system: system, user: user, schema: schema)
             let requestBytes = request.body?.count ?? 0
-            let worstCase = cost.usd(input: CostModel.worstInputTokens(requestBytes: requestBytes), output: config.maxTokens)
+            let worstCase = cost.usd(input: CostModel.worstInputTokens(requestBytes: requestBytes), output: callConfig.maxTokens)
             let reservation: Reservation
-            switch await spend.reserve(worstCaseUsd: worstCase) {
+            let decision = await spend.reserve(worstCaseUsd: worstCase)
+            if attempt == 1 { await context.admission?.open() }
+            switch decision {
             case .failure(let denied):
                 if attempt == 1 {
                     answer.budgetDenied = denied.description
                     return answer
                 }
-                return finish(answer, calls, failure: "\(lastProblem); the repair retry was not made: \(denied)")
+                return finish(answer, calls, failure: "\(lastProblem); the retry was not made: \(denied)")
             case .success(let r):
                 reservation = r
             }
+            var sent = request
+            sent.beforeRetry = { await spend.claimRetry(reservation) }
 
             let clock = ContinuousClock()
             let started = clock.now
             let response: HTTPResponse
             do throws(HTTPError) {
-                response = try await transport.send(request)
+                response = try await transport.send(sent)
             } catch {
                 // A timeout (or a transfer cut mid-way) may have been billed: count the worst case.
                 // A refused connection or exhausted 429/5xx retries were not.
@@ -122,13 +148,16 @@ public struct LLMReviewer: Reviewer {
                 default: billed = false
                 }
                 let counted = billed ? worstCase : 0
-                await spend.settle(reservation, costUsd: counted)
-                calls.append(CallRecord(attempt: attempt, status: nil, finishReason: nil, rawAnswer: nil, reportedUsage: nil,
-                                        inputTokens: billed ? CostModel.worstInputTokens(requestBytes: requestBytes) : 0,
-                                        outputTokens: billed ? config.maxTokens : 0, costUsd: counted,
-                                        worstCaseUsd: worstCase,
-                                        usageNote: billed ? "no answer: counted the worst case" : nil,
-                                        problem: "\(error)", elapsedMs: Self.ms(clock.now - started)))
+                let used = await spend.settle(reservation, costUsd: counted)
+                var call = CallRecord(attempt: attempt, status: nil, finishReason: nil, rawAnswer: nil, reportedUsage: nil,
+                                      inputTokens: billed ? CostModel.worstInputTokens(requestBytes: requestBytes) : 0,
+                                      outputTokens: billed ? callConfig.maxTokens : 0, costUsd: counted,
+                                      worstCaseUsd: worstCase,
+                                      usageNote: billed ? "no answer: counted the worst case" : nil,
+                                      problem: "\(error)", elapsedMs: Self.ms(clock.now - started))
+                call.httpAttempts = used
+                call.maxTokens = callConfig.maxTokens
+                calls.append(call)
                 return finish(answer, calls, failure: "\(kind.rawValue) call failed: \(error)")
             }
             let elapsed = Self.ms(clock.now - started)
@@ -140,34 +169,53 @@ public struct LLMReviewer: Reviewer {
                 let billed: Bool
                 if case .badEnvelope = problem { billed = true } else { billed = false }
                 let counted = billed ? worstCase : 0
-                await spend.settle(reservation, costUsd: counted)
-                calls.append(CallRecord(attempt: attempt, status: response.status, finishReason: nil, rawAnswer: rawBody,
-                                        reportedUsage: nil,
-                                        inputTokens: billed ? CostModel.worstInputTokens(requestBytes: requestBytes) : 0,
-                                        outputTokens: billed ? config.maxTokens : 0, costUsd: counted,
-                                        worstCaseUsd: worstCase, usageNote: billed ? "no usable usage: counted the worst case" : nil,
-                                        problem: problem.description, elapsedMs: elapsed))
+                let used = await spend.settle(reservation, costUsd: counted)
+                var call = CallRecord(attempt: attempt, status: response.status, finishReason: nil, rawAnswer: rawBody,
+                                      reportedUsage: nil,
+                                      inputTokens: billed ? CostModel.worstInputTokens(requestBytes: requestBytes) : 0,
+                                      outputTokens: billed ? callConfig.maxTokens : 0, costUsd: counted,
+                                      worstCaseUsd: worstCase, usageNote: billed ? "no usable usage: counted the worst case" : nil,
+                                      problem: problem.description, elapsedMs: elapsed)
+                call.httpAttempts = used
+                call.maxTokens = callConfig.maxTokens
+                calls.append(call)
                 return finish(answer, calls, failure: "\(kind.rawValue) \(problem)")
             case .success(let reply):
                 let content = reply.content ?? ""
                 let counted = cost.count(reported: reply.usage, requestBytes: requestBytes,
                                          answerBytes: max(content.utf8.count, reply.refusal?.utf8.count ?? 0),
-                                         maxTokens: config.maxTokens)
-                await spend.settle(reservation, costUsd: counted.costUsd)
+                                         maxTokens: callConfig.maxTokens)
+                let used = await spend.settle(reservation, costUsd: counted.costUsd)
                 var call = CallRecord(attempt: attempt, status: response.status, finishReason: reply.finishReason,
                                       rawAnswer: String((reply.content ?? reply.refusal ?? "").prefix(Self.rawLimit)),
                                       reportedUsage: reply.usage, inputTokens: counted.inputTokens,
                                       outputTokens: counted.outputTokens, costUsd: counted.costUsd, worstCaseUsd: worstCase,
                                       usageNote: counted.note, problem: nil, elapsedMs: elapsed)
+                call.httpAttempts = used
+                call.maxTokens = callConfig.maxTokens
                 if let refusal = reply.refusal {
                     call.problem = "refused: \(PromptRenderer.oneLine(refusal))"
                     calls.append(call)
                     return finish(answer, calls, failure: "\(tier.rawValue) refused to answer: \(PromptRenderer.oneLine(refusal))")
                 }
-                let parsed: Result<[ReviewerVerdict], InvalidAnswer>
                 if ProviderWire.truncated(reply.finishReason) {
-                    parsed = .failure(InvalidAnswer(reason: "output truncated at max_tokens \(config.maxTokens) (finish reason \(reply.finishReason ?? "?"))"))
-                } else if let structured = reply.structured {
+                    // The same request at temperature 0 would be cut at the same place: retry once with room to
+                    // finish (the budget decides whether that fits), or fail.
+                    let problem = "output truncated at max_tokens \(callConfig.maxTokens) (finish reason \(reply.finishReason ?? "?"))"
+                    call.problem = problem
+                    calls.append(call)
+                    if attempt == 2 {
+                        return finish(answer, calls, failure: "\(lastProblem); the retry was \(problem)")
+                    }
+                    lastProblem = "invalid output: \(problem)"
+                    let widened = min(callConfig.maxTokens * 2, Self.widenedMaxTokensCap)
+                    guard widened > callConfig.maxTokens else { return finish(answer, calls, failure: lastProblem) }
+                    callConfig.maxTokens = widened
+                    user = rendered.text
+                    continue
+                }
+                let parsed: Result<[ReviewerVerdict], InvalidAnswer>
+                if let structured = reply.structured {
                     parsed = VerdictSchema.verdicts(from: structured, tier: tier)
                 } else {
                     parsed = VerdictSchema.verdicts(from: content, tier: tier)
@@ -202,7 +250,10 @@ public struct LLMReviewer: Reviewer {
         a.costUsd = calls.reduce(0) { $0 + $1.costUsd }
         a.rawAnswer = calls.last?.rawAnswer
         a.failure = failure
-        if failure != nil { a.verdicts = [] }
+        if failure != nil {
+            a.verdicts = []
+            a.source = ReviewSource.fallback.rawValue
+        }
         return a
     }
 

@@ -22,7 +22,7 @@ public struct OfflineNewsReviewer: Reviewer {
         ReviewerAnswer(verdicts: context.proposals.map {
             ReviewerVerdict(proposalId: $0.id, symbol: $0.symbol, delta: 0, veto: false,
                             reason: "no news source configured (offline): neutral")
-        }, source: "offline", model: "offline-v1")
+        }, source: ReviewSource.offline.rawValue, model: "offline-v1")
     }
 }
 
@@ -72,7 +72,7 @@ public struct OfflineTapeReviewer: Reviewer {
             return ReviewerVerdict(proposalId: p.id, symbol: p.symbol, delta: delta, veto: false,
                                    reason: notes.isEmpty ? "ordinary tape" : notes.joined(separator: ", "))
         }
-        return ReviewerAnswer(verdicts: verdicts, source: "offline", model: "offline-v1")
+        return ReviewerAnswer(verdicts: verdicts, source: ReviewSource.offline.rawValue, model: "offline-v1")
     }
 }
 
@@ -116,7 +116,7 @@ public struct OfflineGovernor: Reviewer {
                                        : "approve: combined conviction \(fmt(combined)) within policy",
                                    violatedChecks: violated)
         }
-        return ReviewerAnswer(verdicts: verdicts, source: "offline", model: "offline-v1")
+        return ReviewerAnswer(verdicts: verdicts, source: ReviewSource.offline.rawValue, model: "offline-v1")
     }
 }
 

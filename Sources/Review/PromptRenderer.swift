@@ -74,12 +74,73 @@ public enum PromptRenderer {
             "thin_depth_usd": f(policy.reviewers.m2.thinDepthUsd),
             "policy": limits,
         ]
-        var text = template
-        for (name, value) in values {
+        var text = stripComments(template)
+        if !text.contains("{{answer_format}}") { text += "\n\n{{answer_format}}" }
+        var filled = values
+        filled["answer_format"] = answerFormat(tier, context: context, newsIds: newsIds)
+        for (name, value) in filled {
             text = text.replacingOccurrences(of: "{{\(name)}}", with: value)
         }
         return (text, newsIds)
     }
+
+    /// The template without `<!-- ... -->` comments (the version tag is for people and the prompt hash, not
+    /// the model, which would copy it into its answer), and without the blank lines they leave.
+    static func stripComments(_ template: String) -> String {
+        var text = template
+        while let open = text.range(of: "<!--") {
+            guard let close = text.range(of: "-->", range: open.upperBound..<text.endIndex) else {
+                text.removeSubrange(open.lowerBound..<text.endIndex)
+                break
+            }
+            var end = close.upperBound
+            if end < text.endIndex, text[end] == "\n" { end = text.index(after: end) }
+            text.removeSubrange(open.lowerBound..<end)
+        }
+        return text.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// The fields in the order to write them, and one verdict as an example: servers such as llama.cpp turn
+    /// the schema into a grammar without ever showing it to the model.
+    static func answerFormat(_ tier: ReviewerTier, context: ReviewContext, newsIds: [String: [String]]) -> String {
+        let f = Format.number
+        let bound = f(context.policy.reviewers.deltaBound)
+        let n = context.proposals.count
+        let ids = context.proposals.map(\.id).joined(separator: ", ")
+        var lines = ["Answer with one JSON object {\"verdicts\": [...]} holding exactly \(n) verdict\(n == 1 ? "" : "s"), one per proposal id (\(ids)), each with these fields in this order:",
+                     "- proposal_id: the proposal's id",
+                     "- symbol: the proposal's symbol",
+                     "- reason: one short sentence (at most \(reasonMaxLength) characters) on the evidence"]
+        switch tier {
+        case .m1:
+            lines.append("- cited_news_ids: the ids of the news items given for this proposal that support your verdict ([] if none)")
+            lines.append("- news_risk: HIGH, MEDIUM or LOW")
+            lines.append("- delta: a number from -\(bound) to \(bound); 0 leaves conviction unchanged")
+        case .m2:
+            lines.append("- delta: a number from -\(bound) to \(bound); 0 leaves conviction unchanged")
+        case .m3:
+            lines.append("- violated_checks: names of the policy limits above you believe it violates ([] if none)")
+        }
+        lines.append("- veto: true to block the proposal, otherwise false")
+        guard let first = context.proposals.first else { return lines.joined(separator: "\n") }
+        var example = [JSONMember("proposal_id", .string(first.id)), JSONMember("symbol", .string(first.symbol)),
+                       JSONMember("reason", .string(tier == .m3 ? "within policy" : "no strong evidence either way"))]
+        switch tier {
+        case .m1:
+            example += [JSONMember("cited_news_ids", .array((newsIds[first.id] ?? []).prefix(1).map(JSONValue.string))),
+                        JSONMember("news_risk", .string(NewsRiskLevel.low.rawValue)), JSONMember("delta", .number(0))]
+        case .m2:
+            example.append(JSONMember("delta", .number(0)))
+        case .m3:
+            example.append(JSONMember("violated_checks", .array([])))
+        }
+        example.append(JSONMember("veto", .bool(false)))
+        lines.append("Example verdict: " + JSONValue.orderedObject(example).text)
+        return lines.joined(separator: "\n")
+    }
+
+    /// The longest `reason` asked for (and enforced by local servers' grammars).
+    public static let reasonMaxLength = 240
 
     static func oneLine(_ s: String) -> String {
         String(s.replacingOccurrences(of: "\n", with: " ").prefix(300))

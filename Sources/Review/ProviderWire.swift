@@ -12,6 +12,14 @@ public enum ProviderKind: String, Codable, Sendable, CaseIterable {
     /// Local OpenAI-compatible servers (Ollama, llama.cpp): chat completions with `json_schema`, no key.
     case openaiCompatible = "openai_compatible"
 
+    /// The transfer limit when `timeout_seconds` is 0: local servers on small CPUs take 7-15 s a call.
+    public var defaultTimeoutSeconds: Double {
+        switch self {
+        case .openai, .anthropic: 30
+        case .openaiCompatible: 180
+        }
+    }
+
     /// Where requests go when `base_url` is empty.
     public var defaultBaseURL: String {
         switch self {
@@ -65,10 +73,10 @@ enum ProviderProblem: Error, Sendable, CustomStringConvertible {
 /// Builds requests for and reads answers from each provider family. Pure functions: no I/O.
 enum ProviderWire {
     /// The request body (also recorded in the ledger, without headers) and the HTTP request with its headers.
+    /// `schema` is the request's schema (`VerdictSchema.schema(_:facts:kind:)`); its member order is kept.
     static func request(kind: ProviderKind, config: ReviewerConfig, apiKey: String?, tier: ReviewerTier,
-                        system: String, user: String) -> (HTTPRequest, body: JSONValue) {
+                        system: String, user: String, schema: JSONValue) -> (HTTPRequest, body: JSONValue) {
         let schemaName = VerdictSchema.name(tier)
-        let schema = VerdictSchema.schema(tier)
         var headers = [HTTPHeader("content-type", "application/json")]
         let body: JSONValue
         switch kind {

@@ -19,6 +19,11 @@ public struct ReviewContext: Sendable {
     public var spend: SpendGuard?
     /// The review cache (nil = no cache).
     public var cache: ReviewCache?
+    /// The policy's check names, which M3's `violated_checks` is restricted to in the request (set by the board).
+    public var checkNames: [String] = []
+    /// Opened by a tier once its first call has been admitted or refused by the budget, so tiers that run
+    /// concurrently still claim the budget in tier order (set by the board).
+    public var admission: AdmissionGate?
 
     public init(cycleId: String, time: Int64, proposals: [Proposal], tape: [TapeFacts], policy: PolicyConfig,
                 priorReviews: [AppliedReview] = [], news: [NewsItem] = [], spend: SpendGuard? = nil,
@@ -64,6 +69,10 @@ public struct CallRecord: Codable, Sendable, Equatable {
     /// Why this call's answer was not usable, if it was not.
     public var problem: String?
     public var elapsedMs: Double
+    /// HTTP requests sent for this call, retries on 429/5xx included (nil in records before they were counted).
+    public var httpAttempts: Int?
+    /// The `max_tokens` this call asked for (larger than the tier's on the retry of a truncated answer).
+    public var maxTokens: Int?
 
     public init(attempt: Int, status: Int?, finishReason: String?, rawAnswer: String?, reportedUsage: ReportedUsage?,
                 inputTokens: Int, outputTokens: Int, costUsd: Double, worstCaseUsd: Double, usageNote: String?,
@@ -164,6 +173,48 @@ public struct ReviewerAnswer: Codable, Sendable, Equatable {
 
     /// Paid HTTP calls made for this answer.
     public var callCount: Int { calls?.count ?? 0 }
+
+    /// HTTP requests sent for this answer, retries included (what `max_calls_per_hour` counts).
+    public var httpAttempts: Int { calls?.reduce(0) { $0 + ($1.httpAttempts ?? 1) } ?? 0 }
+}
+
+/// What produced a tier's answer (`ReviewerAnswer.source`, `AppliedReview.source`). The provider family is
+/// in its own field. Stored as text: records written before these values showed the provider here.
+public enum ReviewSource: String, Codable, Sendable, CaseIterable {
+    /// A validated answer from a provider call this cycle.
+    case llm
+    /// A validated answer reused from an earlier cycle with the same decision inputs.
+    case cache
+    /// A recorded answer used again by `--replay`.
+    case replay
+    /// The call failed or its answer was invalid: the tier's failure mode applied.
+    case fallback
+    /// The AI budget refused the call: `on_budget_exhausted` (and for M3 `reviewers.m3.on_skip`) applied.
+    case budgetSkip = "budget_skip"
+    /// The deterministic offline reviewer.
+    case offline
+    /// M1 had no news item to read: no call was made, neutral.
+    case noNews = "no_news"
+}
+
+/// A one-shot signal: `wait` returns once `open` has been called (at once if it already was).
+public actor AdmissionGate {
+    private var isOpen = false
+    private var waiters: [CheckedContinuation<Void, Never>] = []
+
+    public init() {}
+
+    public func open() {
+        guard !isOpen else { return }
+        isOpen = true
+        for waiter in waiters { waiter.resume() }
+        waiters = []
+    }
+
+    public func wait() async {
+        if isOpen { return }
+        await withCheckedContinuation { waiters.append($0) }
+    }
 }
 
 /// A reviewer tier: M1 news, M2 tape or M3 governor. Offline and LLM-backed providers implement the same contract.

@@ -21,6 +21,8 @@ public struct SpendEntry: Codable, Sendable, Equatable {
 public struct Reservation: Sendable, Equatable {
     public var id: Int
     public var worstCaseUsd: Double
+    /// HTTP requests claimed for this call so far (retries on 429/5xx included), counted against the hourly cap.
+    public var attempts: Int = 1
 }
 
 /// Why a call was not made: which window its worst case would not fit.
@@ -48,7 +50,7 @@ public actor SpendGuard {
     private let history: [SpendEntry]
     private var settledThisCycle = 0.0
     private var callsThisCycle = 0
-    private var outstanding: [Int: Double] = [:]
+    private var outstanding: [Int: Reservation] = [:]
     private var nextId = 1
     /// Tolerance for float noise only (a billionth of a dollar): a cent over any cap is refused.
     static let epsilon = 1e-9
@@ -59,17 +61,18 @@ public actor SpendGuard {
         self.history = history.filter { $0.time > now - 86_400 && $0.time <= now }
     }
 
-    private var reservedUsd: Double { outstanding.values.reduce(0, +) }
+    private var reservedUsd: Double { outstanding.values.reduce(0) { $0 + $1.worstCaseUsd } }
     private var cycleUsd: Double { settledThisCycle + reservedUsd }
     private var dayUsd: Double { history.reduce(0) { $0 + $1.costUsd } + cycleUsd }
     private var hourCalls: Int { history.filter { $0.time > now - 3_600 }.reduce(0) { $0 + $1.calls } + callsThisCycle }
 
-    /// Reserves `worstCaseUsd` for one call if it fits every window; otherwise says which window is full.
+    /// Reserves `worstCaseUsd` and one request of the hourly cap for a call if both fit every window; otherwise
+    /// says which window is full.
     public func reserve(worstCaseUsd: Double) -> Result<Reservation, BudgetDenied> {
         let worst = worstCaseUsd.isFinite ? max(worstCaseUsd, 0) : .infinity
         if hourCalls + 1 > budget.maxCallsPerHour {
             return .failure(BudgetDenied(window: "hour", detail:
-                "\(hourCalls) calls in the last hour, max_calls_per_hour \(budget.maxCallsPerHour)"))
+                "\(hourCalls) requests in the last hour, max_calls_per_hour \(budget.maxCallsPerHour)"))
         }
         if cycleUsd + worst > budget.maxCostPerCycleUsd + Self.epsilon {
             return .failure(BudgetDenied(window: "cycle", detail:
@@ -79,17 +82,29 @@ public actor SpendGuard {
             return .failure(BudgetDenied(window: "day", detail:
                 "worst case $\(usd(worst)) on top of $\(usd(dayUsd)) in the last 24h exceeds max_cost_per_day_usd $\(usd(budget.maxCostPerDayUsd))"))
         }
-        let id = nextId
+        let reservation = Reservation(id: nextId, worstCaseUsd: worst)
         nextId += 1
-        outstanding[id] = worst
+        outstanding[reservation.id] = reservation
         callsThisCycle += 1
-        return .success(Reservation(id: id, worstCaseUsd: worst))
+        return .success(reservation)
+    }
+
+    /// Claims one more request (an HTTP retry after a 429/5xx) for a reserved call, if the hourly cap has room:
+    /// `max_calls_per_hour` counts requests sent, retries included.
+    public func claimRetry(_ reservation: Reservation) -> Bool {
+        guard outstanding[reservation.id] != nil, hourCalls + 1 <= budget.maxCallsPerHour else { return false }
+        outstanding[reservation.id]?.attempts += 1
+        callsThisCycle += 1
+        return true
     }
 
     /// Replaces a reservation by the counted cost of the call (which the caller never lets fall below its floor).
-    public func settle(_ reservation: Reservation, costUsd: Double) {
-        guard outstanding.removeValue(forKey: reservation.id) != nil else { return }
-        settledThisCycle += costUsd.isFinite ? max(costUsd, 0) : reservation.worstCaseUsd
+    /// Returns the requests the call was granted (its first and every retry claimed).
+    @discardableResult
+    public func settle(_ reservation: Reservation, costUsd: Double) -> Int {
+        guard let held = outstanding.removeValue(forKey: reservation.id) else { return 0 }
+        settledThisCycle += costUsd.isFinite ? max(costUsd, 0) : held.worstCaseUsd
+        return held.attempts
     }
 
     /// Releases a reservation for a call that was never sent (counts no cost, but the call slot stays used).
@@ -119,12 +134,14 @@ public struct CostModel: Sendable, Equatable {
         self.price = price
     }
 
-    /// The table's price for a model; local servers without an entry are free; paid providers without one
-    /// are refused by config validation, and priced prohibitively here as a second line of defence.
-    public static func make(kind: ProviderKind, model: String, table: PriceTable) -> CostModel {
+    /// The table's price for a model. Without an entry, an `openai_compatible` server on a loopback host is
+    /// free; anything else (a paid provider, or a remote endpoint that may bill) is refused by config validation
+    /// and priced prohibitively here as a second line of defence.
+    public static func make(kind: ProviderKind, model: String, baseURL: String, table: PriceTable) -> CostModel {
         if let p = table.models[model] { return CostModel(price: p) }
-        return kind == .openaiCompatible ? CostModel(price: ModelPrice(inputPerMtok: 0, outputPerMtok: 0))
-                                         : CostModel(price: ModelPrice(inputPerMtok: 1e9, outputPerMtok: 1e9))
+        let local = kind == .openaiCompatible && Endpoint.isLoopback(kind.endpoint(base: baseURL))
+        return local ? CostModel(price: ModelPrice(inputPerMtok: 0, outputPerMtok: 0))
+                     : CostModel(price: ModelPrice(inputPerMtok: 1e9, outputPerMtok: 1e9))
     }
 
     public func usd(input: Int, output: Int) -> Double {
@@ -146,31 +163,25 @@ public struct CostModel: Sendable, Equatable {
         public var note: String?
     }
 
-    /// Counts a call: reported usage when it is plausible (between the floor and the worst case), otherwise
-    /// the worst case when missing or above it, the floor when below it. Never less than the floor.
+    /// Counts a call: the reported usage when both halves are plausible (at least the byte floor, at most the
+    /// worst case); otherwise (missing, zero, below the floor, above the worst case) the whole call at its worst
+    /// case, so a provider that under-reports can never buy more calls than an honest one.
     public func count(reported: ReportedUsage?, requestBytes: Int, answerBytes: Int, maxTokens: Int) -> Counted {
         let worstIn = Self.worstInputTokens(requestBytes: requestBytes)
         let floorIn = Self.floorTokens(bytes: requestBytes)
         let floorOut = min(Self.floorTokens(bytes: answerBytes), maxTokens)
-        var notes: [String] = []
-        func pick(_ value: Int?, floor: Int, worst: Int, name: String) -> Int {
-            guard let value else {
-                notes.append("\(name) usage missing: counted the worst case \(worst)")
-                return worst
-            }
-            if value < floor {
-                notes.append("\(name) usage \(value) implausibly low: counted the floor \(floor)")
-                return floor
-            }
-            if value > worst {
-                notes.append("\(name) usage \(value) above the possible maximum: counted the worst case \(worst)")
-                return worst
-            }
-            return value
+        func problem(_ value: Int?, floor: Int, worst: Int, name: String) -> String? {
+            guard let value else { return "\(name) usage missing" }
+            if value < floor { return "\(name) usage \(value) below the floor \(floor)" }
+            if value > worst { return "\(name) usage \(value) above the possible maximum \(worst)" }
+            return nil
         }
-        let input = pick(reported?.inputTokens, floor: floorIn, worst: worstIn, name: "input")
-        let output = pick(reported?.outputTokens, floor: floorOut, worst: maxTokens, name: "output")
-        return Counted(inputTokens: input, outputTokens: output, costUsd: usd(input: input, output: output),
-                       note: notes.isEmpty ? nil : notes.joined(separator: "; "))
+        let problems = [problem(reported?.inputTokens, floor: floorIn, worst: worstIn, name: "input"),
+                        problem(reported?.outputTokens, floor: floorOut, worst: maxTokens, name: "output")].compactMap { $0 }
+        guard problems.isEmpty, let input = reported?.inputTokens, let output = reported?.outputTokens else {
+            return Counted(inputTokens: worstIn, outputTokens: maxTokens, costUsd: usd(input: worstIn, output: maxTokens),
+                           note: problems.joined(separator: "; ") + ": counted the worst case \(worstIn) in, \(maxTokens) out")
+        }
+        return Counted(inputTokens: input, outputTokens: output, costUsd: usd(input: input, output: output), note: nil)
     }
 }

@@ -40,7 +40,8 @@ func openAIBody(_ content: String, finish: String = "stop", usage: (Int, Int)? =
             for tier in outcome.tiers where tier.answer.callCount == 0 {
                 #expect(tier.fallback == "skip")
                 #expect(tier.answer.budgetDenied?.contains("cycle") == true)
-                #expect(tier.applied.allSatisfy { !$0.veto && $0.delta == 0 && $0.reason.contains("on_budget_exhausted skip") })
+                // A skipped governor vetoes (reviewers.m3.on_skip veto, the default); M1 and M2 are rules only.
+                #expect(tier.applied.allSatisfy { $0.veto == (tier.reviewer == .m3) && $0.delta == 0 && $0.reason.contains("on_budget_exhausted skip") })
             }
             #expect(outcome.calls == outcome.tiers.filter { $0.answer.callCount > 0 }.count)
             if cents == 0 { #expect(outcome.calls == 0 && outcome.fallback == "skip") }
