@@ -184,8 +184,9 @@ public struct YAMLNode: Sendable, Equatable {
     /// `ConfigKeys`; new keys are created exactly as written. Every new node is marked
     /// `--set <path>:1:1`. A component crossing a scalar or sequence, an empty path or path
     /// component, and a value that does not parse are `ConfigDiagnostics`.
-    public mutating func set(path: String, rawValue: String) throws(ConfigDiagnostics) {
-        let file = "--set \(path)"
+    /// `file` prefixes the path in messages and marks (`policy` gives `--set policy.risk.x`).
+    public mutating func set(path: String, rawValue: String, file fileName: String? = nil) throws(ConfigDiagnostics) {
+        let file = "--set \(fileName.map { "\($0)." } ?? "")\(path)"
         let setMark = SourceMark(file: file, line: 1, column: 1)
         let components = Self.components(path)
         guard !components.isEmpty, components.allSatisfy({ !$0.isEmpty }) else {
