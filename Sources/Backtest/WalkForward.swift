@@ -6,14 +6,17 @@ public enum CalendarSpan: Sendable, Equatable, CustomStringConvertible {
     case months(Int)
     case days(Int)
 
-    /// `4M` (months), `2W` (weeks), `10D` (days), `1Y` (years).
+    /// The longest span: a hundred years (longer ones cannot fit any data and would overflow the calendar).
+    public static let maxMonths = 1_200
+
+    /// `4M` (months), `2W` (weeks), `10D` (days), `1Y` (years), at most a hundred years.
     public static func parse(_ text: String) -> CalendarSpan? {
         let t = text.trimmingCharacters(in: .whitespaces).uppercased()
-        guard let unit = t.last, let n = Int(t.dropLast()), n > 0 else { return nil }
+        guard let unit = t.last, let n = Int(t.dropLast()), n > 0, n <= maxMonths * 31 else { return nil }
         switch unit {
-        case "M": return .months(n)
-        case "Y": return .months(12 * n)
-        case "W": return .days(7 * n)
+        case "M": return n <= maxMonths ? .months(n) : nil
+        case "Y": return n <= maxMonths / 12 ? .months(12 * n) : nil
+        case "W": return n <= maxMonths * 31 / 7 ? .days(7 * n) : nil
         case "D": return .days(n)
         default: return nil
         }
@@ -53,7 +56,7 @@ public struct WalkForwardSpec: Sendable, Equatable {
         for item in text.split(separator: ",") {
             let kv = item.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
             guard kv.count == 2, ["train", "test", "step"].contains(kv[0]), let span = CalendarSpan.parse(kv[1]) else {
-                throw BacktestError(source: "--walk-forward", message: "'\(item)': expected train=4M, test=2M or step=1M (units D, W, M, Y)")
+                throw BacktestError(source: "--walk-forward", message: "'\(item)': expected train=4M, test=2M or step=1M (units D, W, M, Y; at most 100 years)")
             }
             parts[kv[0]] = span
         }
