@@ -111,12 +111,7 @@ enum ReplayCommand {
     /// Prints one report per cycle; returns whether every replay matched.
     static func run(common: CommonOptions, cycle: String?, since: String?, pretty: Bool) async throws -> Bool {
         let config = try common.loadConfig()
-        let path = (common.dataDir as NSString).appendingPathComponent("agent.sqlite")
-        guard FileManager.default.fileExists(atPath: path) else {
-            throw CLIError.badInput("no ledger at \(path): nothing to replay (pass --data-dir)")
-        }
-        let ledger: Ledger
-        do { ledger = try Ledger(path: path) } catch { throw CLIError.failed("cannot open the ledger: \(error)") }
+        let ledger = try LedgerAccess.reading(dataDir: common.dataDir)
         var ids: [String] = []
         if let cycle {
             if cycle == "last" {
@@ -134,7 +129,7 @@ enum ReplayCommand {
         } else if let since {
             let cutoff: Int64
             if let span = UTC.duration(since) { cutoff = UTC.now() - span } else if let t = UTC.parse(since) { cutoff = t } else {
-                throw CLIError.badInput("--replay-since '\(since)': expected a span like 24h or 7d, or an ISO 8601 time")
+                throw CLIError.badInput("--replay-since '\(since)': expected a span like 24h or 7d (at most 100 years), or an ISO 8601 time")
             }
             let started = try ledger.events(types: ["cycle_started"]).filter { $0.recordedAt >= Double(cutoff) || $0.time >= cutoff }
             ids = started.map(\.cycleId)
