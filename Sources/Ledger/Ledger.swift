@@ -173,10 +173,34 @@ public final class Ledger: Sendable {
         configuration.readonly = true
         configuration.busyMode = .timeout(10)
         do {
-            pool = try DatabasePool(path: path, configuration: configuration)
-            _ = try pool.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM events LIMIT 1") }
+            pool = try Self.openForReading(path, configuration)
         } catch {
             throw LedgerError.wrap(error, path: path, operation: "open for reading")
+        }
+    }
+
+    /// A WAL database needs its `-shm` index, which SQLite cannot create in a read-only folder. Nothing can be
+    /// writing there either, so the file is then opened as immutable (SQLite's URI parameter for that case).
+    private static func openForReading(_ path: String, _ configuration: Configuration) throws -> DatabasePool {
+        func probe(_ pool: DatabasePool) throws -> DatabasePool {
+            _ = try pool.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM events LIMIT 1") }
+            return pool
+        }
+        do {
+            return try probe(DatabasePool(path: path, configuration: configuration))
+        } catch {
+            let folder = URL(fileURLWithPath: path).deletingLastPathComponent().path
+            guard access(folder.isEmpty ? "." : folder, W_OK) != 0 else { throw error }
+            var escaped = ""
+            for c in path.unicodeScalars {
+                switch c {
+                case "%": escaped += "%25"
+                case "?": escaped += "%3f"
+                case "#": escaped += "%23"
+                default: escaped.unicodeScalars.append(c)
+                }
+            }
+            return try probe(DatabasePool(path: "file:\(escaped)?immutable=1", configuration: configuration))
         }
     }
 
