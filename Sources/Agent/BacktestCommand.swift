@@ -97,6 +97,9 @@ struct BacktestCommand: AsyncParsableCommand {
     @Option(help: "Walk-forward parameter grid (YAML).")
     var grid: String?
 
+    @Option(help: "Walk-forward: refuse a grid with more combinations than this (each is run once per window).")
+    var maxCombinations: Int = 1_000
+
     @Option(help: "Write a self-contained HTML report (index.html, trades.csv, report.json) into this folder.")
     var report: String?
 
@@ -134,6 +137,7 @@ struct BacktestCommand: AsyncParsableCommand {
         try Self.range("--funding-rate", fundingRate, -0.05...0.05)
         try Self.range("--leverage", leverage, 1...125)
         if walkForward != nil && grid == nil { throw ValidationError("--walk-forward needs --grid FILE") }
+        if maxCombinations < 1 { throw ValidationError("--max-combinations must be at least 1") }
         if funding != nil && fundingRate != nil { throw ValidationError("use either --funding FILE or --funding-rate, not both") }
         if let tier, Tier(rawValue: tier) == nil {
             throw ValidationError("--tier must be one of \(Tier.allCases.map(\.rawValue).joined(separator: ", "))")
@@ -302,6 +306,12 @@ struct BacktestCommand: AsyncParsableCommand {
     private func runWalkForward(spec: WalkForwardSpec, grid: ParameterGrid, series: [CandleSeries], interval: Int64,
                                 start: Int64, end: Int64) async throws {
         let chosen = grid.strategy ?? strategy
+        let count = grid.combinationCount
+        if count.map({ $0 > maxCombinations }) ?? true {
+            throw CLIError.badInput("\(self.grid ?? "--grid"): \(count.map(String.init) ?? "too many") combinations, each run in every window: "
+                                    + "above --max-combinations \(maxCombinations); pass --max-combinations \(count.map(String.init) ?? "N") to run them all")
+        }
+        let progress = ProgressReporter(label: "walk-forward", enabled: !quiet)
         let report: WalkForwardReport
         if chosen == "ema_cross" {
             guard series.count == 1, let s = series.first else {
@@ -310,7 +320,8 @@ struct BacktestCommand: AsyncParsableCommand {
             for key in grid.grid.keys where !["fast", "slow"].contains(key) {
                 throw CLIError.badInput("\(self.grid ?? ""): grid key '\(key)' is not an ema_cross parameter (fast, slow)")
             }
-            report = try await WalkForward.run(spec: spec, grid: grid, start: start, end: end, strategy: "ema_cross") { p, from, to in
+            report = try await WalkForward.run(spec: spec, grid: grid, start: start, end: end, strategy: "ema_cross",
+                                               progress: { progress.update($0, $1) }) { p, from, to in
                 let f = Int(p["fast"] ?? "") ?? fast
                 let sl = Int(p["slow"] ?? "") ?? slow
                 guard f >= 1, sl > f else { throw CLIError.badInput("grid: fast \(f) / slow \(sl) (need 1 <= fast < slow)") }
@@ -321,7 +332,8 @@ struct BacktestCommand: AsyncParsableCommand {
             // Pipeline: grid keys are --set keys (e.g. signals.rules.min_trigger_strength).
             let baseSettings = try pipelineSettings(series: series, from: nil, to: nil)
             let base = common
-            report = try await WalkForward.run(spec: spec, grid: grid, start: start, end: end, strategy: "pipeline") { p, from, to in
+            report = try await WalkForward.run(spec: spec, grid: grid, start: start, end: end, strategy: "pipeline",
+                                               progress: { progress.update($0, $1) }) { p, from, to in
                 var options = base
                 options.overrides += p.keys.sorted().map { "\($0)=\(p[$0] ?? "")" }
                 var config = try options.loadConfig().forBacktest(symbols: series.map(\.symbol), tier: tier.flatMap(Tier.init(rawValue:)))

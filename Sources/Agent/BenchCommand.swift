@@ -49,7 +49,7 @@ struct BenchCommand: AsyncParsableCommand {
         Each benchmark runs in its own child process so its peak memory (VmHWM) is its own. Build in release for \
         meaningful numbers: swift run -c release agent bench
 
-        Benchmarks: ema_cross, pipeline, indicators, cycle, ledger.
+        Benchmarks: ema_cross, pipeline, indicators, cycle, review, ledger.
         """)
 
     static let names = ["ema_cross", "pipeline", "indicators", "cycle", "review", "ledger"]

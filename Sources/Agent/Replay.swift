@@ -35,6 +35,9 @@ public struct ReplayReport: Codable, Sendable, Equatable {
     public var differences: [Difference]
     /// Set when the policy now differs from the one the cycle ran with (differences may come from that).
     @Nullable public var policyHashNote: String?
+    /// Set when there was nothing to compare (e.g. an ERROR cycle recorded no decisions): `matches` then
+    /// only means that no difference could be found.
+    @Nullable public var nothingCompared: String? = nil
 }
 
 /// Re-runs a recorded cycle's review and policy stages from the ledger: recorded proposals, inputs (tape,
@@ -84,9 +87,14 @@ enum Replayer {
         }
         let note = started.flatMap { $0.policyHash == config.policyHash ? nil
             : "the cycle ran with policy \($0.policyHash); replayed with \(config.policyHash)" }
-        return ReplayReport(cycleId: cycleId, timestamp: UTC.iso8601(time), source: "replay", matches: differences.isEmpty,
-                            decisionsCompared: recordedDecisions.count, violatedChecksRecorded: recordedChecks,
-                            violatedChecksReplayed: replayedChecks, differences: differences, policyHashNote: note)
+        var report = ReplayReport(cycleId: cycleId, timestamp: UTC.iso8601(time), source: "replay", matches: differences.isEmpty,
+                                  decisionsCompared: recordedDecisions.count, violatedChecksRecorded: recordedChecks,
+                                  violatedChecksReplayed: replayedChecks, differences: differences, policyHashNote: note)
+        if recordedDecisions.isEmpty && replayedDecisions.isEmpty {
+            let status = summary.map { " (status \($0.status.rawValue)\($0.error.map { ": \($0)" } ?? ""))" } ?? " (it never finished)"
+            report.nothingCompared = "nothing was compared: the cycle recorded no decisions" + status
+        }
+        return report
     }
 
     static func jsonValue<T: Encodable>(_ v: T) throws -> JSONValue {

@@ -122,6 +122,17 @@ public struct ParameterGrid: Decodable, Sendable, Equatable {
         }
     }
 
+    /// How many combinations the grid spans, without listing them (nil past `Int.max`).
+    public var combinationCount: Int? {
+        var n = 1
+        for values in grid.values {
+            let (product, overflow) = n.multipliedReportingOverflow(by: values.count)
+            if overflow { return nil }
+            n = product
+        }
+        return n
+    }
+
     /// Every combination, keys sorted, values in file order (deterministic).
     public var combinations: [[String: String]] {
         var out: [[String: String]] = [[:]]
@@ -180,19 +191,28 @@ public enum WalkForward {
 
     /// Runs every combination on each train span, picks the best (ties: the first combination), and runs it on
     /// the test span. `evaluate(parameters, from, to)` runs one backtest trading bars in `[from, to)`.
+    /// `progress(done, total)` counts evaluations: every combination in-sample plus one out-of-sample run per window.
     public static func run(spec: WalkForwardSpec, grid: ParameterGrid, start: Int64, end: Int64, strategy: String,
+                           progress: (Int, Int) -> Void = { _, _ in },
                            evaluate: ([String: String], Int64, Int64) async throws -> BacktestRun) async throws -> WalkForwardReport {
         let objective = grid.objective ?? "sharpe"
         let combos = grid.combinations
         var windows: [WalkForwardWindow] = []
-        for (i, w) in spec.windows(start: start, end: end).enumerated() {
+        let spans = spec.windows(start: start, end: end)
+        let total = spans.count * (combos.count + 1)
+        var done = 0
+        for (i, w) in spans.enumerated() {
             var best: (params: [String: String], score: Double?)?
             for params in combos {
                 let s = score(try await evaluate(params, w.trainFrom, w.testFrom).metrics, objective: objective)
                 if isBetter(s, than: best) { best = (params, s) }
+                done += 1
+                progress(done, total)
             }
             guard let chosen = best else { continue }
             let test = try await evaluate(chosen.params, w.testFrom, w.testTo)
+            done += 1
+            progress(done, total)
             windows.append(WalkForwardWindow(index: i + 1, trainFrom: BacktestCalendar.iso(w.trainFrom),
                                              testFrom: BacktestCalendar.iso(w.testFrom), testTo: BacktestCalendar.iso(w.testTo),
                                              bestParameters: chosen.params, trainObjective: chosen.score, test: test.metrics))

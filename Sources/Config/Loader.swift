@@ -122,6 +122,7 @@ public struct ConfigLoader: Sendable {
             let defaultName = "<default \(name == "policy" ? "policy" : "config")/\(name).yaml>"
             do throws(ConfigDiagnostics) {
                 var node = try YAMLNode.parse(defaultText, file: defaultName)
+                let defaults = node
                 if try ConfigFileProbe.present(path, folder: dir, required: paths.givenFolders.contains(dir),
                                                misspelt: [(dir as NSString).appendingPathComponent("\(name).yml")]) {
                     node = try YAMLNode.parseFile(atPath: path).merged(over: node)
@@ -136,10 +137,11 @@ public struct ConfigLoader: Sendable {
                     do throws(ConfigDiagnostics) { try node.set(path: set.path, rawValue: set.value, file: name) } catch { setProblems += error.problems }
                 }
                 if !setProblems.isEmpty { throw ConfigDiagnostics(setProblems) }
-                let value = try YAMLDecoder().decode(T.self, from: node)
+                let (value, decodeProblems) = try Self.decodeReportingAll(T.self, from: &node, defaults: defaults)
                 var validator = ConfigValidator(root: node)
                 validate(value, &validator)
-                if !validator.problems.isEmpty { throw ConfigDiagnostics(validator.problems) }
+                let all = decodeProblems + validator.problems
+                if !all.isEmpty { throw ConfigDiagnostics(Self.inFileOrder(all)) }
                 trees.append(ConfigTree(name: name, beforeEnvironment: merged, effective: node))
                 return value
             } catch {
@@ -189,6 +191,51 @@ public struct ConfigLoader: Sendable {
                             sources: sources, trees: trees,
                             configHash: Self.hash(SettingsForHash(app: app, universe: universe, signals: signals)),
                             policyHash: Self.hash(policy))
+    }
+
+    /// Decodes, and on a failure puts the built-in default in place of the failing value and decodes again, so
+    /// one run reports every bad value of a file rather than the first (the value returned is never used then).
+    /// Throws when a failure cannot be set aside.
+    static func decodeReportingAll<T: Decodable>(_ type: T.Type, from node: inout YAMLNode,
+                                                 defaults: YAMLNode) throws(ConfigDiagnostics) -> (T, [ConfigProblem]) {
+        var problems: [ConfigProblem] = []
+        var tree = node
+        while true {
+            do throws(ConfigDiagnostics) {
+                let value = try YAMLDecoder().decode(T.self, from: tree)
+                node = tree
+                return (value, problems)
+            } catch {
+                problems += error.problems
+                // Unknown keys come only once everything else decoded: drop them, and the next pass yields the value.
+                if error.problems.allSatisfy({ $0.message.hasPrefix("unknown key") }) {
+                    tree = tree.removingEntries(keyedAt: Set(error.problems.map(\.mark)))
+                    if let value = try? YAMLDecoder().decode(T.self, from: tree) {
+                        node = tree
+                        return (value, problems)
+                    }
+                    throw ConfigDiagnostics(inFileOrder(problems))
+                }
+                // A repeated position cannot be set aside.
+                guard problems.count < 100, error.problems.count == 1, let failure = error.problems.first,
+                      problems.dropLast().allSatisfy({ $0.mark != failure.mark }),
+                      let patched = tree.replacingNode(at: failure.mark, from: defaults) else {
+                    throw ConfigDiagnostics(inFileOrder(problems))
+                }
+                tree = patched
+            }
+        }
+    }
+
+    /// Problems sorted by file, then line and column (a stable sort: same-place problems keep their order).
+    static func inFileOrder(_ problems: [ConfigProblem]) -> [ConfigProblem] {
+        problems.enumerated().sorted { a, b in
+            let x = a.element.mark, y = b.element.mark
+            if x.file != y.file { return a.offset < b.offset }
+            if x.line != y.line { return x.line < y.line }
+            if x.column != y.column { return x.column < y.column }
+            return a.offset < b.offset
+        }.map(\.element)
     }
 
     private struct SettingsForHash: Encodable {

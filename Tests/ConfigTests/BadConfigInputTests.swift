@@ -106,6 +106,27 @@ import Testing
         #expect(problems(ConfigPaths(configDir: "", given: true)).first?.contains("an empty folder name") == true)
     }
 
+    @Test func everyProblemOfAFileIsReportedInFileOrder() throws {
+        let root = try root(["config/app.yaml": "loop:\n  interval_minutes: abc\n  history_hours: -1\nmode: MAYBE\nlogging:\n  levle: info\n"])
+        let found = problems(ConfigPaths(configDir: root + "/config"))
+        let lines = found.map { $0.replacingOccurrences(of: root + "/config/app.yaml:", with: "") }
+        #expect(lines.count == 4, "\(found)")
+        #expect(lines.first?.hasPrefix("2:21: expected a number") == true, "\(lines)")
+        #expect(lines.dropFirst().first?.hasPrefix("3:18: must be between 48 and 2160") == true, "\(lines)")
+        #expect(lines.dropFirst(2).first?.hasPrefix("4:7: 'MAYBE' is not one of") == true, "\(lines)")
+        #expect(lines.last?.hasPrefix("6:3: unknown key 'levle'") == true, "\(lines)")
+    }
+
+    @Test func universeSymbolsHaveTheOneVenueForm() {
+        let paths = ConfigPaths(configDir: "/nonexistent-agent/config")
+        for bad in ["btc-usd", "BTC/USD", "../../etc", "BTC-", "BTC-USD-X"] {
+            let found = problems(paths, overrides: ["universe.tiers.tier_1_core.symbols=[\"\(bad)\"]"])
+            #expect(found.count == 1 && found.first?.contains("invalid symbol") == true, "\(bad): \(found)")
+        }
+        #expect(problems(paths, overrides: ["universe.never_trade=[eth/usd]"]).first?.contains("invalid symbol 'eth/usd'") == true)
+        #expect(problems(paths, overrides: ["universe.tiers.tier_1_core.symbols=[BTC-USD, 1000PEPE-USDT]"]).isEmpty)
+    }
+
     @Test func setErrorsKeepTheFilePrefix() {
         let found = problems(ConfigPaths(configDir: "/nonexistent-agent/config"), overrides: ["policy.risk.max_open_posits=2"])
         #expect(found.first?.hasPrefix("--set policy.risk.max_open_posits:1:1:") == true)
