@@ -125,18 +125,37 @@ import Testing
     @Test func everyBadInputIsRefusedByName() async throws {
         let files = Fixtures.tempDir("corpus-files")
         try Self.writeFiles(files)
-        let data = try await Self.seededDataDir()
-        let before = Self.ledgerBytes(data)
-        #expect(before != nil)
-        for c in Self.cases {
-            let out = try await AgentProcess.run(c.arguments(data, files), timeout: 60)
-            #expect(out.status == c.status, "\(c.name): exit \(out.status), stderr: \(out.stderr.prefix(400))")
-            for name in c.names {
-                #expect(out.stderr.contains(name), "\(c.name): stderr does not name \(name): \(out.stderr.prefix(400))")
+        let seeded = try await Self.seededDataDir()
+        let before = try #require(Self.ledgerBytes(seeded))
+        // Each case gets its own copy of the ledger, so they run four at a time and a change is attributed.
+        let failures = try await withThrowingTaskGroup(of: [String].self) { group in
+            var next = Self.cases.makeIterator()
+            func start(_ c: Case) throws {
+                let data = Fixtures.tempDir("corpus-case")
+                try FileManager.default.removeItem(atPath: data)
+                try FileManager.default.copyItem(atPath: seeded, toPath: data)
+                group.addTask {
+                    var failures: [String] = []
+                    let out = try await AgentProcess.run(c.arguments(data, files), timeout: 60)
+                    if out.status != c.status { failures.append("\(c.name): exit \(out.status), stderr: \(out.stderr.prefix(400))") }
+                    for name in c.names where !out.stderr.contains(name) {
+                        failures.append("\(c.name): stderr does not name \(name): \(out.stderr.prefix(400))")
+                    }
+                    if out.stderr.count >= 5_000 { failures.append("\(c.name): \(out.stderr.count) characters on stderr") }
+                    if Self.ledgerBytes(data) != before { failures.append("\(c.name) changed the ledger") }
+                    return failures
+                }
             }
-            #expect(out.stderr.count < 5_000, "\(c.name): \(out.stderr.count) characters on stderr")
-            #expect(Self.ledgerBytes(data) == before, "\(c.name) changed the ledger")
+            for _ in 0..<4 { if let c = next.next() { try start(c) } }
+            var all: [String] = []
+            while let found = try await group.next() {
+                all += found
+                if let c = next.next() { try start(c) }
+            }
+            return all
         }
+        #expect(failures.isEmpty, "\(failures.joined(separator: "\n"))")
+        #expect(Self.cases.count >= 30)
     }
 
     @Test func damagedLedgerFilesAreNamedAndLeftAlone() async throws {
