@@ -367,7 +367,7 @@ struct BacktestCommand: AsyncParsableCommand {
             do {
                 try Data(ReportWriter.tradesCSV(r.run.trades).utf8).write(to: URL(fileURLWithPath: trades))
             } catch {
-                throw CLIError.io("--trades \(trades): \(error.localizedDescription)")
+                throw CLIError.io("--trades \(trades): \(FileErrorText.cause(error))")
             }
         }
         if let report {

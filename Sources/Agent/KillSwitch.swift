@@ -1,4 +1,5 @@
 import Foundation
+import Model
 
 /// The kill switch: a file in the data directory (`data/KILL_SWITCH`). Present = no new entries, no reviews.
 /// Anyone can create it (`touch data/KILL_SWITCH`) or use `agent kill on`; its text is the reason.

@@ -107,6 +107,12 @@ import Testing
         // Candle files.
         Case(name: "bad CSV row", arguments: { _, f in ["backtest", "--data", f + "/bad.csv", "--strategy", "ema_cross"] },
              status: 2, names: ["bad.csv:2"]),
+        Case(name: "trades into a file's path",
+             arguments: { _, f in ["backtest", "--data", f + "/k.csv", "--strategy", "ema_cross", "--quiet", "--trades", f + "/k.csv/t.csv"] },
+             status: 1, names: ["--trades", "k.csv is a file, not a folder"]),
+        Case(name: "report into a file's path",
+             arguments: { _, f in ["backtest", "--data", f + "/k.csv", "--strategy", "ema_cross", "--quiet", "--report", f + "/k.csv/r"] },
+             status: 2, names: ["k.csv/r", "k.csv is a file, not a folder"]),
         Case(name: "missing candle file", arguments: { _, f in ["backtest", "--data", f + "/none.csv"] }, status: 2, names: ["none.csv"]),
     ]
 
@@ -141,6 +147,7 @@ import Testing
                     for name in c.names where !out.stderr.contains(name) {
                         failures.append("\(c.name): stderr does not name \(name): \(out.stderr.prefix(400))")
                     }
+                    if out.stderr.contains("NSCocoaErrorDomain") { failures.append("\(c.name): Foundation's error code reached the user") }
                     if out.stderr.count >= 5_000 { failures.append("\(c.name): \(out.stderr.count) characters on stderr") }
                     if Self.ledgerBytes(data) != before { failures.append("\(c.name) changed the ledger") }
                     return failures
