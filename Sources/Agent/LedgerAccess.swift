@@ -12,29 +12,23 @@ enum LedgerAccess {
 
     /// An existing ledger, opened read-only.
     static func reading(dataDir: String, checked: Bool = false) throws -> Ledger {
-        let path = try path(dataDir: dataDir)
-        if !FileManager.default.fileExists(atPath: path) {
-            throw CLIError.badInput("no ledger at \(path): run `agent --once` first, or pass --data-dir")
-        }
-        let ledger: Ledger
-        do {
-            ledger = try Ledger(readingAt: path)
-        } catch {
-            throw CLIError.failed("cannot open the ledger: \(error)")
-        }
-        if checked { try check(ledger) }
-        return ledger
+        try open(dataDir: dataDir, mustExist: true, checked: checked) { path throws(LedgerError) in try Ledger(readingAt: path) }
     }
 
     /// The ledger opened for appending (created when absent, unless `mustExist`).
     static func writing(dataDir: String, mustExist: Bool = false, checked: Bool = false) throws -> Ledger {
+        try open(dataDir: dataDir, mustExist: mustExist, checked: checked) { path throws(LedgerError) in try Ledger(path: path) }
+    }
+
+    private static func open(dataDir: String, mustExist: Bool, checked: Bool,
+                             _ make: (String) throws(LedgerError) -> Ledger) throws -> Ledger {
         let path = try path(dataDir: dataDir)
         if mustExist && !FileManager.default.fileExists(atPath: path) {
             throw CLIError.badInput("no ledger at \(path): run `agent --once` first, or pass --data-dir")
         }
         let ledger: Ledger
         do {
-            ledger = try Ledger(path: path)
+            ledger = try make(path)
         } catch {
             throw CLIError.failed("cannot open the ledger: \(error)")
         }
