@@ -33,9 +33,11 @@ public struct KillSwitch: Sendable {
         return Status(isOn: true, reason: "kill switch is on (\(path))" + (note.isEmpty ? "" : ": \(note)"))
     }
 
-    /// At most a few KB of the file, whatever its size; empty when it is no readable regular file.
+    /// At most a few KB of the file, whatever its size; empty when it is no readable regular file (a FIFO or a
+    /// device would block or never end).
     private func readPrefix() -> String {
-        guard let handle = FileHandle(forReadingAtPath: path) else { return "" }
+        var info = stat()
+        guard stat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG, let handle = FileHandle(forReadingAtPath: path) else { return "" }
         defer { try? handle.close() }
         let data = (try? handle.read(upToCount: Self.maxReason * 4)) ?? Data()
         return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)

@@ -206,6 +206,14 @@ import Testing
         #expect(on.status == 0, "\(on.stderr)")
         let note = try ledger.events(types: ["kill_switch"]).last
         #expect((note?.payload.count ?? .max) < 1_000)
+        // A full disk: the file can be created but its reason not written (/dev/full refuses every write).
+        try FileManager.default.removeItem(atPath: path)
+        try FileManager.default.createSymbolicLink(atPath: path, withDestinationPath: "/dev/full")
+        let full = try await AgentProcess.run(["kill", "on", "--reason", "disk full", "--data-dir", data])
+        #expect(full.status == 0, "\(full.stderr)")
+        #expect(full.stdout.contains("kill switch ON"))
+        #expect(full.stderr.contains("reason could not be written"), "\(full.stderr)")
+        #expect(try await AgentProcess.run(["kill", "status", "--data-dir", data]).stdout.hasPrefix("ON"))
     }
 
     @Test func aMalformedEventCanBeQuarantinedAndIsThenSkipped() async throws {
