@@ -208,9 +208,8 @@ public final class Ledger: Sendable {
     private static func refuseEmptyFile(_ path: String, mustExist: Bool) throws(LedgerError) {
         var info = stat()
         guard stat(path, &info) == 0 else {
-            if mustExist || errno != ENOENT {
-                throw LedgerError(path: path, operation: "open", message: String(cString: strerror(errno)))
-            }
+            // Opening for writing creates the file; its own errors then say what is in the way.
+            if mustExist { throw LedgerError(path: path, operation: "open", message: String(cString: strerror(errno))) }
             return
         }
         if info.st_size == 0 {
