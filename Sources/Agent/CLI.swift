@@ -401,15 +401,22 @@ public enum AgentMain {
     }
 
     /// A first word that is no flag and no command would otherwise be taken as an argument of the default
-    /// command `run`, which then asks how to run: name the word and the closest command instead.
-    static func refuseUnknownCommand(_ arguments: [String]) throws {
+    /// command `run`, which then asks how to run: name the word and the closest command instead. Command groups
+    /// (`config`, `ledger`) are checked the same way.
+    static func refuseUnknownCommand(_ arguments: [String], in command: any ParsableCommand.Type = AgentCommand.self,
+                                     path: String = "agent") throws {
         guard let word = arguments.first, !word.hasPrefix("-") else { return }
-        let names = AgentCommand.configuration.subcommands.map { $0._commandName } + ["help"]
+        let subcommands = command.configuration.subcommands
+        guard !subcommands.isEmpty else { return }
+        if let sub = subcommands.first(where: { $0._commandName == word }) {
+            return try refuseUnknownCommand(Array(arguments.dropFirst()), in: sub, path: path + " " + word)
+        }
+        let names = subcommands.map { $0._commandName } + (command == AgentCommand.self ? ["help"] : [])
         guard !names.contains(word) else { return }
         let closest = names.map { (name: $0, distance: ConfigKeys.editDistance(word.lowercased(), $0)) }
             .min { $0.distance < $1.distance }
         let hint = closest.flatMap { $0.distance <= max(2, word.count / 2) ? "; did you mean '\($0.name)'?" : nil } ?? "."
-        throw CLIError.badInput("unknown command '\(word)'\(hint) The commands are: \(names.joined(separator: ", ")) (see `agent --help`).")
+        throw CLIError.badInput("unknown command '\(word)'\(hint) The commands of `\(path)` are: \(names.joined(separator: ", ")) (see `\(path) --help`).")
     }
 
     /// Runs `body`, turning unexpected errors into a clear `CLIError`.

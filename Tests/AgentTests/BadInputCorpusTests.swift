@@ -47,6 +47,7 @@ import Testing
     static let cases: [Case] = [
         // Command line.
         Case(name: "misspelt command", arguments: { _, _ in ["audti"] }, status: 2, names: ["'audti'", "did you mean 'audit'"]),
+        Case(name: "misspelt subcommand", arguments: { _, _ in ["ledger", "chek"] }, status: 2, names: ["'chek'", "did you mean 'check'"]),
         Case(name: "misspelt flag", arguments: { d, _ in ["--onc", "--data-dir", d] }, status: 2, names: ["'--onc'"]),
         Case(name: "interval 1e15", arguments: { d, _ in ["--interval", "1e15", "--cycles", "2", "--data-dir", d, "--config-dir", config] },
              status: 2, names: ["--interval"]),
