@@ -281,6 +281,10 @@ struct RunSetup {
         guard ["sim", "coinbase", "binance"].contains(exchange) else {
             throw CLIError.badInput("unknown exchange '\(exchange)': use sim, coinbase or binance")
         }
+        let symbolProblems = config.symbolProblems(exchange: exchange)
+        if !symbolProblems.isEmpty {
+            throw CLIError.badInput("invalid configuration:\n" + symbolProblems.map(\.description).joined(separator: "\n"))
+        }
 
         let ledger: Ledger
         do {

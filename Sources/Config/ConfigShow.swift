@@ -1,4 +1,5 @@
 import Foundation
+import Model
 
 /// One configuration file's tree: merged over its built-in default, and as used (after `${ENV}` and `--set`).
 public struct ConfigTree: Sendable {
@@ -104,5 +105,28 @@ extension YAMLNode {
     var isScalar: Bool {
         if case .scalar = content { return true }
         return false
+    }
+}
+
+extension LoadedConfig {
+    /// The quotes each venue can trade our `BASE-QUOTE` symbols in (a venue not listed takes any quote).
+    static let venueQuotes: [String: Set<String>] = ["binance": ["USD", "USDT", "USDC"]]
+
+    /// Universe symbols the venue cannot map, at their positions in universe.yaml (`--exchange` may differ from
+    /// app.yaml's, so this is asked once the venue is known).
+    public func symbolProblems(exchange: String) -> [ConfigProblem] {
+        guard let quotes = Self.venueQuotes[exchange] else { return [] }
+        let tree = trees.first { $0.name == "universe" }?.effective
+        var problems: [ConfigProblem] = []
+        for tier in Tier.allCases {
+            for (i, symbol) in universe.tiers.config(for: tier).symbols.enumerated() {
+                guard let quote = symbol.split(separator: "-").last.map(String.init), !quotes.contains(quote) else { continue }
+                let path = "tiers.\(tier.rawValue).symbols.\(i)"
+                let mark = tree?.mark(at: path) ?? SourceMark(file: "universe.yaml", line: 1, column: 1)
+                problems.append(ConfigProblem(mark: mark, message:
+                    "\(symbol): \(exchange) trades only \(quotes.sorted().joined(separator: ", ")) quotes (write e.g. BTC-USD)"))
+            }
+        }
+        return problems
     }
 }

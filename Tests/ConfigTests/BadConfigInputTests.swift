@@ -127,6 +127,14 @@ import Testing
         #expect(problems(paths, overrides: ["universe.tiers.tier_1_core.symbols=[BTC-USD, 1000PEPE-USDT]"]).isEmpty)
     }
 
+    @Test func binanceRefusesQuotesItCannotMap() throws {
+        let root = try root(["config/universe.yaml": "tiers:\n  tier_1_core:\n    symbols: [BTC-USD, ETH-EUR]\n"])
+        let config = try ConfigLoader(paths: ConfigPaths(configDir: root + "/config"), environment: [:]).load()
+        let found = config.symbolProblems(exchange: "binance").map(\.description)
+        #expect(found == ["\(root)/config/universe.yaml:3:24: ETH-EUR: binance trades only USD, USDC, USDT quotes (write e.g. BTC-USD)"])
+        #expect(config.symbolProblems(exchange: "coinbase").isEmpty)
+    }
+
     @Test func setErrorsKeepTheFilePrefix() {
         let found = problems(ConfigPaths(configDir: "/nonexistent-agent/config"), overrides: ["policy.risk.max_open_posits=2"])
         #expect(found.first?.hasPrefix("--set policy.risk.max_open_posits:1:1:") == true)
