@@ -102,6 +102,7 @@ struct CommonOptions: ParsableArguments {
 
     var exchange: String? { venue.exchange }
     var dataDir: String { data.dataDir }
+    var now: String? { clock.now }
     var overrides: [String] { config.overrides }
     var paths: ConfigPaths { config.paths }
     func loadConfig() throws -> LoadedConfig { try config.loadConfig() }
@@ -160,7 +161,7 @@ public struct AgentCommand: AsyncParsableCommand {
           agent show <cycle id>                 one cycle's full trail
         """,
         subcommands: [Run.self, Audit.self, Show.self, ConfigCommand.self, Kill.self, LedgerCommand.self, MarketCommand.self, ReconcileCommand.self,
-                      BacktestCommand.self, BenchCommand.self],
+                      BacktestCommand.self, BenchCommand.self, TradesCommand.self],
         defaultSubcommand: Run.self)
 
     public init() {}
@@ -190,6 +191,9 @@ struct Run: AsyncParsableCommand {
     @Option(help: "With --interval: replay every recorded cycle in this span (24h, 7d or an ISO 8601 time) instead of running new ones.")
     var replaySince: String?
 
+    @Option(help: ArgumentHelp("wall (default): cycles follow the real time. simulated: with --interval and --now, cycles run back to back and the decision clock advances by the interval each time (PAPER or DRY_RUN over replayed data at full speed).", valueName: "clock"))
+    var clock: DecisionClock = .wall
+
     @OptionGroup var common: CommonOptions
 
     func validate() throws {
@@ -202,6 +206,11 @@ struct Run: AsyncParsableCommand {
         if cycles != nil && interval == nil { throw ValidationError("--cycles goes with --interval") }
         if replay != nil && !once { throw ValidationError("--replay goes with --once (use --interval with --replay-since for a span)") }
         if replaySince != nil && interval == nil { throw ValidationError("--replay-since goes with --interval") }
+        if clock == .simulated {
+            if interval == nil || common.now == nil { throw ValidationError("--clock simulated needs --interval and --now (where the simulated clock starts)") }
+            if cycles == nil { throw ValidationError("--clock simulated needs --cycles (it does not wait, so it would never stop)") }
+            if common.mode == .live { throw ValidationError("--clock simulated cannot run LIVE: the venue's clock is real") }
+        }
     }
 
     func run() async throws {
@@ -217,7 +226,7 @@ struct Run: AsyncParsableCommand {
             let time = try common.pinnedTime()
             try await DataDirLock.holding(dataDir: common.dataDir, command: DataDirLock.commandLine) { lock in
                 let setup = try RunSetup(common)
-                try lock.recordTakeover(in: setup.runner.ledger, time: time ?? UTC.now())
+                if let ledger = setup.runner.ledger { try lock.recordTakeover(in: ledger, time: time ?? UTC.now()) }
                 if once {
                     let summary = await setup.runner.run(at: time ?? UTC.now())
                     try printSummary(summary)
@@ -249,6 +258,7 @@ struct Run: AsyncParsableCommand {
             count += 1
             if let cycles, count >= cycles { break }
             if stop.isStopped { break }
+            if self.clock == .simulated { continue }
             let next = start + .milliseconds(Int64(Double(count) * interval * 60_000))
             while clock.now < next, !stop.isStopped {
                 try? await Task.sleep(for: min(.milliseconds(50), next - clock.now))
@@ -257,6 +267,14 @@ struct Run: AsyncParsableCommand {
         }
         log.info("interval run stopped", metadata: ["cycles": "\(count)", "reason": "\(stop.signalName ?? "cycle count reached")"])
     }
+}
+
+/// Where the decision clock comes from.
+enum DecisionClock: String, ExpressibleByArgument, CaseIterable, Sendable {
+    /// The real time (or `--now` plus the interval elapsed, waiting between cycles).
+    case wall
+    /// `--now` plus the interval per cycle, without waiting: replayed data at full speed.
+    case simulated
 }
 
 /// What a run needs, built once: config, gates, ledger, market, reviewers, executor.
@@ -315,7 +333,7 @@ struct RunSetup {
         runner = CycleRunner(config: config, mode: mode, exchange: exchange, market: market, ledger: ledger,
                              board: try ReviewSetup.board(config), executor: executor,
                              killSwitch: killSwitch, logger: logger)
-        runner.liveDesk = liveDesk
+        if let liveDesk { runner.desk = LivePositions(desk: liveDesk, exits: config.signals.exits, atrPeriod: config.signals.triggers.trend.atrPeriod) }
         if mode == .live {
             logger.warning("LIVE mode: real orders on \(exchange)", metadata: ["exchange": "\(exchange)"])
         }

@@ -170,7 +170,7 @@ extension Kill {
                 write("close \(r.symbol) (\(r.clientOrderId)): \(r.status)")
             }
         case .paper:
-            let book = try PaperBook.rebuild(ledger: ledger, startingEquity: config.app.portfolio.startingEquityUsd)
+            let (book, seq) = try Portfolio.rebuild(store: ledger, mode: .paper, startingEquity: config.app.portfolio.startingEquityUsd)
             guard !book.account.positions.isEmpty else {
                 write("no open PAPER positions: nothing to flatten")
                 return
@@ -180,7 +180,8 @@ extension Kill {
             let snapshot = try await market.snapshot(symbols: book.account.positions.map(\.symbol), at: now,
                                                      historyHours: 48)
             let events = PaperDesk.flatten(book, snapshot: snapshot, settings: config.app.paper, time: now, reason: "flatten")
-            try ledger.append(events.map { try $0.newEvent(cycleId: id, time: now) })
+            var journal = CycleJournal(store: ledger, cycleId: id, time: now, portfolio: book, seq: seq)
+            try journal.record(events)
             for case .fill(let f) in events {
                 write("closed \(f.symbol): \(f.side.rawValue) \(Format.number(f.quantity)) @ \(Format.number(f.price))")
             }
@@ -225,7 +226,7 @@ struct Kill: AsyncParsableCommand {
             case .on:
                 // The file first: it is what halts cycles, and it must work even when the ledger cannot.
                 let warning: String?
-                do { warning = try killSwitch.turnOn(reason: reason, at: now) } catch { throw CLIError.io("cannot turn the kill switch on: \(error)") }
+                do { warning = try killSwitch.switchOn(reason: reason, at: now) } catch { throw CLIError.io("cannot turn the kill switch on: \(error)") }
                 write("kill switch ON (\(killSwitch.path)): cycles halt before any review or order")
                 if let warning { FileHandle.standardError.write(Data("agent: \(warning)\n".utf8)) }
             case .off:

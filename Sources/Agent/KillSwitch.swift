@@ -48,11 +48,15 @@ public struct KillSwitch: Sendable {
         text.count > maxReason ? String(text.prefix(maxReason)) + "…" : text
     }
 
+    /// ``switchOn(reason:at:)`` without the warning (circuit breakers; the file is what halts).
+    public func turnOn(reason: String, at time: Int64) throws {
+        _ = try switchOn(reason: reason, at: time)
+    }
+
     /// Creates the file first (an empty file needs no free blocks, so this works on a full disk), then writes the
     /// reason. Throws only when the file could not be created; a reason that could not be written is returned as a
     /// warning while the switch is on.
-    @discardableResult
-    public func turnOn(reason: String, at time: Int64) throws -> String? {
+    public func switchOn(reason: String, at time: Int64) throws -> String? {
         let folder = URL(fileURLWithPath: path).deletingLastPathComponent().path
         do {
             try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)

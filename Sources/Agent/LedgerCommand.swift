@@ -14,7 +14,7 @@ struct LedgerCommand: AsyncParsableCommand {
 
     struct Check: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "PRAGMA integrity_check, then rebuild the PAPER book, the LIVE book and the trade history without recording anything (exit 1 on any problem).")
+            abstract: "PRAGMA integrity_check, then rebuild the PAPER and LIVE portfolios, the LIVE book and the trade history without recording anything (exit 1 on any problem).")
 
         @Option(help: "Folder holding agent.sqlite.")
         var dataDir: String = "data"
@@ -94,7 +94,8 @@ enum LedgerCheck {
             lines.append("quarantined: event #\(q.seq): \(q.reason)")
         }
         let projections: [(String, () throws -> Void)] = [
-            ("PAPER book", { _ = try PaperBook.rebuild(ledger: ledger, startingEquity: 10_000) }),
+            ("PAPER portfolio", { _ = try Portfolio.rebuild(store: ledger, mode: .paper, startingEquity: 10_000) }),
+            ("LIVE portfolio", { _ = try Portfolio.rebuild(store: ledger, mode: .live, startingEquity: nil) }),
             ("LIVE book", { _ = try LiveBook.rebuild(ledger: ledger) }),
             ("trade history", {
                 for mode in Mode.allCases {
