@@ -46,28 +46,28 @@ struct BacktestCommand: AsyncParsableCommand {
     @Option(help: "pipeline (the live stages) or ema_cross (the reference strategy).")
     var strategy: String = "pipeline"
 
-    @Option(help: "ema_cross: fast EMA period.")
+    @Option(parsing: .unconditional, help: "ema_cross: fast EMA period.")
     var fast: Int = 8
 
-    @Option(help: "ema_cross: slow EMA period.")
+    @Option(parsing: .unconditional, help: "ema_cross: slow EMA period.")
     var slow: Int = 21
 
-    @Option(help: "ema_cross: commission, a fraction of notional on both legs.")
+    @Option(parsing: .unconditional, help: "ema_cross: commission, a fraction of notional on both legs.")
     var commission: Double = 0.0006
 
-    @Option(help: "ema_cross: fixed quantity per trade (base units), or `all` for all equity.")
+    @Option(parsing: .unconditional, help: "ema_cross: fixed quantity per trade (base units), or `all` for all equity.")
     var size: String = "all"
 
-    @Option(help: "Starting equity in USD (pipeline default: app.yaml portfolio.starting_equity_usd; ema_cross: 10000).")
+    @Option(parsing: .unconditional, help: "Starting equity in USD (pipeline default: app.yaml portfolio.starting_equity_usd; ema_cross: 10000).")
     var equity: Double?
 
-    @Option(help: "Slippage in bps (pipeline: the fill model's base slippage, default app.yaml paper.base_slippage_bps; ema_cross default 0).")
+    @Option(parsing: .unconditional, help: "Slippage in bps (pipeline: the fill model's base slippage, default app.yaml paper.base_slippage_bps; ema_cross default 0).")
     var slippageBps: Double?
 
-    @Option(help: "pipeline: taker fee in bps (default app.yaml paper.taker_fee_bps, the same costs as PAPER).")
+    @Option(parsing: .unconditional, help: "pipeline: taker fee in bps (default app.yaml paper.taker_fee_bps, the same costs as PAPER).")
     var feeBps: Double?
 
-    @Option(help: "pipeline: quoted spread synthesized around prices, in bps.")
+    @Option(parsing: .unconditional, help: "pipeline: quoted spread synthesized around prices, in bps.")
     var spreadBps: Double = 2
 
     @Option(help: "pipeline: tier for symbols the universe does not list (tier_1_core, tier_2_rotational, tier_3_event_driven); given explicitly, it applies to every symbol.")
@@ -82,10 +82,10 @@ struct BacktestCommand: AsyncParsableCommand {
     @Option(help: "Perpetuals: funding history JSON (rows [time_ms, rate, ...]).")
     var funding: String?
 
-    @Option(help: "Perpetuals: a constant funding rate per 8h settlement instead of a file (e.g. 0.0001).")
+    @Option(parsing: .unconditional, help: "Perpetuals: a constant funding rate per 8h settlement instead of a file (e.g. 0.0001).")
     var fundingRate: Double?
 
-    @Option(help: "Perpetuals: leverage for liquidation checks (needs --leverage-tiers).")
+    @Option(parsing: .unconditional, help: "Perpetuals: leverage for liquidation checks (needs --leverage-tiers).")
     var leverage: Double = 1
 
     @Option(help: "Perpetuals: Binance leverage tiers JSON (maintenance brackets), e.g. ../shared/data/binance_usdm_leverage_tiers.json.")
@@ -96,6 +96,9 @@ struct BacktestCommand: AsyncParsableCommand {
 
     @Option(help: "Walk-forward parameter grid (YAML).")
     var grid: String?
+
+    @Option(help: "Walk-forward: refuse a grid with more combinations than this (each is run once per window).")
+    var maxCombinations: Int = 1_000
 
     @Option(help: "Write a self-contained HTML report (index.html, trades.csv, report.json) into this folder.")
     var report: String?
@@ -112,7 +115,7 @@ struct BacktestCommand: AsyncParsableCommand {
     @Flag(help: "No progress on stderr.")
     var quiet = false
 
-    @OptionGroup var common: CommonOptions
+    @OptionGroup var common: BacktestOptions
 
     func validate() throws {
         if data.isEmpty { throw ValidationError("--data FILE is required (one or more candle files)") }
@@ -123,13 +126,27 @@ struct BacktestCommand: AsyncParsableCommand {
         }
         if fast < 1 || slow < 1 || fast >= slow { throw ValidationError("--fast and --slow must be positive with fast < slow") }
         if !(commission >= 0 && commission < 1) { throw ValidationError("--commission must be a fraction in [0, 1)") }
-        if size != "all", !((Double(size) ?? 0) > 0) { throw ValidationError("--size must be a positive quantity or `all`") }
+        if size != "all", !(Double(size).map { $0 > 0 && $0 <= 1e9 } ?? false) {
+            throw ValidationError("--size '\(size)': must be a positive quantity of at most 1e9 base units, or `all`")
+        }
+        // The same ranges as the YAML keys these flags override (NaN fails every range).
+        try Self.range("--equity", equity, 1...1e12)
+        try Self.range("--fee-bps", feeBps, 0...1_000)
+        try Self.range("--slippage-bps", slippageBps, 0...1_000)
+        try Self.range("--spread-bps", spreadBps, 0...10_000)
+        try Self.range("--funding-rate", fundingRate, -0.05...0.05)
+        try Self.range("--leverage", leverage, 1...125)
         if walkForward != nil && grid == nil { throw ValidationError("--walk-forward needs --grid FILE") }
+        if maxCombinations < 1 { throw ValidationError("--max-combinations must be at least 1") }
         if funding != nil && fundingRate != nil { throw ValidationError("use either --funding FILE or --funding-rate, not both") }
-        if leverage < 1 { throw ValidationError("--leverage must be at least 1") }
         if let tier, Tier(rawValue: tier) == nil {
             throw ValidationError("--tier must be one of \(Tier.allCases.map(\.rawValue).joined(separator: ", "))")
         }
+    }
+
+    private static func range(_ flag: String, _ value: Double?, _ range: ClosedRange<Double>) throws {
+        guard let value, !range.contains(value) else { return }
+        throw ValidationError("\(flag) \(value): must be between \(Format.number(range.lowerBound)) and \(Format.number(range.upperBound))")
     }
 
     func run() async throws {
@@ -154,6 +171,9 @@ struct BacktestCommand: AsyncParsableCommand {
         let interval = Timeframe.seconds(timeframe) ?? 3_600
         let fromTime = try time(from, flag: "--from")
         let toTime = try time(to, flag: "--to")
+        if let fromTime, let toTime, fromTime >= toTime {
+            throw CLIError.badInput("--from \(from ?? "") is not before --to \(to ?? ""): no bar could trade")
+        }
         var series: [CandleSeries] = []
         for path in data {
             series.append(try CandleFiles.load(path: path, symbol: data.count == 1 ? symbol : nil, interval: interval))
@@ -286,6 +306,12 @@ struct BacktestCommand: AsyncParsableCommand {
     private func runWalkForward(spec: WalkForwardSpec, grid: ParameterGrid, series: [CandleSeries], interval: Int64,
                                 start: Int64, end: Int64) async throws {
         let chosen = grid.strategy ?? strategy
+        let count = grid.combinationCount
+        if count.map({ $0 > maxCombinations }) ?? true {
+            throw CLIError.badInput("\(self.grid ?? "--grid"): \(count.map(String.init) ?? "too many") combinations, each run in every window: "
+                                    + "above --max-combinations \(maxCombinations); pass --max-combinations \(count.map(String.init) ?? "N") to run them all")
+        }
+        let progress = ProgressReporter(label: "walk-forward", enabled: !quiet)
         let report: WalkForwardReport
         if chosen == "ema_cross" {
             guard series.count == 1, let s = series.first else {
@@ -294,7 +320,8 @@ struct BacktestCommand: AsyncParsableCommand {
             for key in grid.grid.keys where !["fast", "slow"].contains(key) {
                 throw CLIError.badInput("\(self.grid ?? ""): grid key '\(key)' is not an ema_cross parameter (fast, slow)")
             }
-            report = try await WalkForward.run(spec: spec, grid: grid, start: start, end: end, strategy: "ema_cross") { p, from, to in
+            report = try await WalkForward.run(spec: spec, grid: grid, start: start, end: end, strategy: "ema_cross",
+                                               progress: { progress.update($0, $1) }) { p, from, to in
                 let f = Int(p["fast"] ?? "") ?? fast
                 let sl = Int(p["slow"] ?? "") ?? slow
                 guard f >= 1, sl > f else { throw CLIError.badInput("grid: fast \(f) / slow \(sl) (need 1 <= fast < slow)") }
@@ -305,7 +332,8 @@ struct BacktestCommand: AsyncParsableCommand {
             // Pipeline: grid keys are --set keys (e.g. signals.rules.min_trigger_strength).
             let baseSettings = try pipelineSettings(series: series, from: nil, to: nil)
             let base = common
-            report = try await WalkForward.run(spec: spec, grid: grid, start: start, end: end, strategy: "pipeline") { p, from, to in
+            report = try await WalkForward.run(spec: spec, grid: grid, start: start, end: end, strategy: "pipeline",
+                                               progress: { progress.update($0, $1) }) { p, from, to in
                 var options = base
                 options.overrides += p.keys.sorted().map { "\($0)=\(p[$0] ?? "")" }
                 var config = try options.loadConfig().forBacktest(symbols: series.map(\.symbol), tier: tier.flatMap(Tier.init(rawValue:)))
@@ -339,7 +367,7 @@ struct BacktestCommand: AsyncParsableCommand {
             do {
                 try Data(ReportWriter.tradesCSV(r.run.trades).utf8).write(to: URL(fileURLWithPath: trades))
             } catch {
-                throw CLIError.io("--trades \(trades): \(error.localizedDescription)")
+                throw CLIError.io("--trades \(trades): \(FileErrorText.cause(error))")
             }
         }
         if let report {
@@ -399,7 +427,7 @@ struct BacktestCommand: AsyncParsableCommand {
 enum RecordedReviewLoader {
     static func load(path: String, interval: Int64) throws -> RecordedReviews {
         let ledger: Ledger
-        do { ledger = try Ledger(path: path) } catch { throw CLIError.failed("cannot open the ledger: \(error)") }
+        do { ledger = try Ledger(readingAt: path) } catch { throw CLIError.failed("cannot open the ledger: \(error)") }
         var proposals: [String: [String: (symbol: String, side: Side)]] = [:]
         var answers: [String: [ReviewerTier: ReviewerAnswer]] = [:]
         var times: [String: Int64] = [:]

@@ -28,14 +28,8 @@ public enum CLIError: Error, CustomStringConvertible {
 
 extension Mode: ExpressibleByArgument {}
 
-/// Options shared by the commands that run cycles or read configuration.
-struct CommonOptions: ParsableArguments {
-    @Option(help: "DRY_RUN, PAPER or LIVE (overrides app.yaml's mode).")
-    var mode: Mode?
-
-    @Option(help: "sim, coinbase or binance (overrides app.yaml's exchange).")
-    var exchange: String?
-
+/// Where the configuration is, and `--set` overrides: every command that reads the YAML files.
+struct ConfigOptions: ParsableArguments {
     @Option(help: "Folder with app.yaml, universe.yaml, signals.yaml (default: config). policy/ and prompts/ default to its siblings.")
     var configDir: String?
 
@@ -45,22 +39,10 @@ struct CommonOptions: ParsableArguments {
     @Option(help: "Folder with the reviewer prompt templates (default: prompts, beside the config folder).")
     var promptsDir: String?
 
-    @Option(help: "Folder for the ledger (agent.sqlite) and the KILL_SWITCH file.")
-    var dataDir: String = "data"
-
     @Option(name: .customLong("set"), help: ArgumentHelp("Override any YAML key: file.dotted.key=value (repeatable), e.g. policy.risk.max_open_positions=3.", valueName: "key=value"))
     var overrides: [String] = []
 
-    @Flag(help: "Required, with execution.allow_live and keys in the environment, to trade real money in LIVE mode.")
-    var confirmLive = false
-
-    @Option(help: "Pin the decision clock (ISO 8601, e.g. 2026-11-20T22:00:00Z) for reproducible runs.")
-    var now: String?
-
-    @Option(help: "trace, debug, info, notice, warning, error or critical (overrides app.yaml).")
-    var logLevel: String?
-
-    var paths: ConfigPaths { ConfigPaths(configDir: configDir, policyDir: policyDir, promptsDir: promptsDir) }
+    var paths: ConfigPaths { ConfigPaths(configDir: configDir, policyDir: policyDir, promptsDir: promptsDir, given: true) }
 
     func loadConfig() throws -> LoadedConfig {
         do {
@@ -69,14 +51,99 @@ struct CommonOptions: ParsableArguments {
             throw CLIError.badInput("invalid configuration:\n" + error.problems.map(\.description).joined(separator: "\n"))
         }
     }
+}
+
+/// `--data-dir`: where the ledger and the kill switch live.
+struct DataDirOption: ParsableArguments {
+    @Option(help: "Folder for the ledger (agent.sqlite) and the KILL_SWITCH file.")
+    var dataDir: String = "data"
+
+    func validate() throws {
+        if dataDir.isEmpty { throw ValidationError("--data-dir is empty: name a folder (the default is data)") }
+    }
+}
+
+/// `--exchange`.
+struct VenueOption: ParsableArguments {
+    @Option(help: "sim, coinbase or binance (overrides app.yaml's exchange).")
+    var exchange: String?
+}
+
+/// `--now`: a pinned decision clock.
+struct ClockOption: ParsableArguments {
+    @Option(help: "Pin the decision clock (ISO 8601, e.g. 2026-11-20T22:00:00Z) for reproducible runs.")
+    var now: String?
 
     func pinnedTime() throws -> Int64? {
         guard let now else { return nil }
         guard let t = UTC.parse(now) else {
-            throw CLIError.badInput("--now '\(now)': expected an ISO 8601 time such as 2026-11-20T22:00:00Z")
+            throw CLIError.badInput("--now '\(now)': expected a real ISO 8601 time such as 2026-11-20T22:00:00Z (no Feb 30, no leap second)")
         }
         return t
     }
+}
+
+/// The options of the commands that run cycles or act on them (`run`, `kill`).
+struct CommonOptions: ParsableArguments {
+    @Option(help: "DRY_RUN, PAPER or LIVE (overrides app.yaml's mode).")
+    var mode: Mode?
+
+    @OptionGroup var venue: VenueOption
+    @OptionGroup var config: ConfigOptions
+    @OptionGroup var data: DataDirOption
+
+    @Flag(help: "Required, with execution.allow_live and keys in the environment, to trade real money in LIVE mode.")
+    var confirmLive = false
+
+    @OptionGroup var clock: ClockOption
+
+    @Option(help: "trace, debug, info, notice, warning, error or critical (overrides app.yaml).")
+    var logLevel: String?
+
+    var exchange: String? { venue.exchange }
+    var dataDir: String { data.dataDir }
+    var now: String? { clock.now }
+    var overrides: [String] { config.overrides }
+    var paths: ConfigPaths { config.paths }
+    func loadConfig() throws -> LoadedConfig { try config.loadConfig() }
+    func pinnedTime() throws -> Int64? { try clock.pinnedTime() }
+}
+
+/// `market`: a venue, its configuration, a clock.
+struct MarketOptions: ParsableArguments {
+    @OptionGroup var venue: VenueOption
+    @OptionGroup var config: ConfigOptions
+    @OptionGroup var clock: ClockOption
+
+    var exchange: String? { venue.exchange }
+    func loadConfig() throws -> LoadedConfig { try config.loadConfig() }
+    func pinnedTime() throws -> Int64? { try clock.pinnedTime() }
+}
+
+/// `reconcile`: a venue, the ledger it is compared with, a clock.
+struct ReconcileOptions: ParsableArguments {
+    @OptionGroup var venue: VenueOption
+    @OptionGroup var config: ConfigOptions
+    @OptionGroup var data: DataDirOption
+    @OptionGroup var clock: ClockOption
+
+    var exchange: String? { venue.exchange }
+    var dataDir: String { data.dataDir }
+    func loadConfig() throws -> LoadedConfig { try config.loadConfig() }
+    func pinnedTime() throws -> Int64? { try clock.pinnedTime() }
+}
+
+/// `backtest`: the configuration (with `--set`, also per grid point) and the data dir for recorded reviews.
+struct BacktestOptions: ParsableArguments {
+    @OptionGroup var config: ConfigOptions
+    @OptionGroup var data: DataDirOption
+
+    var dataDir: String { data.dataDir }
+    var overrides: [String] {
+        get { config.overrides }
+        set { config.overrides = newValue }
+    }
+    func loadConfig() throws -> LoadedConfig { try config.loadConfig() }
 }
 
 public struct AgentCommand: AsyncParsableCommand {
@@ -93,7 +160,7 @@ public struct AgentCommand: AsyncParsableCommand {
           agent audit --since 24h               which policy checks blocked what
           agent show <cycle id>                 one cycle's full trail
         """,
-        subcommands: [Run.self, Audit.self, Show.self, ConfigCommand.self, Kill.self, MarketCommand.self, ReconcileCommand.self,
+        subcommands: [Run.self, Audit.self, Show.self, ConfigCommand.self, Kill.self, LedgerCommand.self, MarketCommand.self, ReconcileCommand.self,
                       BacktestCommand.self, BenchCommand.self, TradesCommand.self],
         defaultSubcommand: Run.self)
 
@@ -109,10 +176,10 @@ struct Run: AsyncParsableCommand {
     @Flag(help: "Run one cycle and print its JSON summary.")
     var once = false
 
-    @Option(help: ArgumentHelp("Run a cycle every MINUTES (fractions allowed) until SIGINT/SIGTERM; one JSON summary per line.", valueName: "minutes"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Run a cycle every MINUTES (fractions allowed) until SIGINT/SIGTERM; one JSON summary per line.", valueName: "minutes"))
     var interval: Double?
 
-    @Option(help: ArgumentHelp("With --interval: stop after N cycles.", valueName: "n"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("With --interval: stop after N cycles.", valueName: "n"))
     var cycles: Int?
 
     @Flag(help: "Pretty-print the JSON summary.")
@@ -131,8 +198,10 @@ struct Run: AsyncParsableCommand {
 
     func validate() throws {
         if once && interval != nil { throw ValidationError("use either --once or --interval, not both") }
-        if !once && interval == nil { throw ValidationError("say how to run: --once, or --interval MINUTES (see --help)") }
-        if let interval, !(interval > 0 && interval.isFinite) { throw ValidationError("--interval must be a positive number of minutes") }
+        // The same range as app.yaml's loop.interval_minutes.
+        if let interval, !(0.001...10_080).contains(interval) {
+            throw ValidationError("--interval \(interval): must be between 0.001 and 10080 minutes (one week), like loop.interval_minutes")
+        }
         if let cycles, cycles < 1 { throw ValidationError("--cycles must be at least 1") }
         if cycles != nil && interval == nil { throw ValidationError("--cycles goes with --interval") }
         if replay != nil && !once { throw ValidationError("--replay goes with --once (use --interval with --replay-since for a span)") }
@@ -145,20 +214,26 @@ struct Run: AsyncParsableCommand {
     }
 
     func run() async throws {
+        // Checked here, not in validate(): ArgumentParser validates before it reports unknown flags, and
+        // `agent --onc` must name '--onc' rather than ask how to run.
+        if !once && interval == nil { throw ValidationError("say how to run: --once, or --interval MINUTES (see --help)") }
         try await AgentMain.guarded {
             if replay != nil || replaySince != nil {
                 let ok = try await ReplayCommand.run(common: common, cycle: replay, since: replaySince, pretty: pretty)
                 if !ok { throw ExitCode(1) }
                 return
             }
-            let setup = try RunSetup(common)
-            if once {
-                let time = try common.pinnedTime() ?? UTC.now()
-                let summary = await setup.runner.run(at: time)
-                try printSummary(summary)
-                if summary.status == .error { throw ExitCode(1) }
-            } else if let interval {
-                try await runLoop(setup: setup, interval: interval)
+            let time = try common.pinnedTime()
+            try await DataDirLock.holding(dataDir: common.dataDir, command: DataDirLock.commandLine) { lock in
+                let setup = try RunSetup(common)
+                if let ledger = setup.runner.ledger { try lock.recordTakeover(in: ledger, time: time ?? UTC.now()) }
+                if once {
+                    let summary = await setup.runner.run(at: time ?? UTC.now())
+                    try printSummary(summary)
+                    if summary.status == .error { throw ExitCode(1) }
+                } else if let interval {
+                    try await runLoop(setup: setup, interval: interval)
+                }
             }
         }
     }
@@ -281,6 +356,10 @@ struct RunSetup {
         guard ["sim", "coinbase", "binance"].contains(exchange) else {
             throw CLIError.badInput("unknown exchange '\(exchange)': use sim, coinbase or binance")
         }
+        let symbolProblems = config.symbolProblems(exchange: exchange)
+        if !symbolProblems.isEmpty {
+            throw CLIError.badInput("invalid configuration:\n" + symbolProblems.map(\.description).joined(separator: "\n"))
+        }
 
         let ledger: Ledger
         do {
@@ -374,6 +453,7 @@ public enum AgentMain {
     /// Parses the command line and runs; maps errors to exit codes (2 bad input, 1 failure).
     public static func main() async {
         do {
+            try refuseUnknownCommand(Array(CommandLine.arguments.dropFirst()))
             var command = try AgentCommand.parseAsRoot()
             if var async = command as? AsyncParsableCommand {
                 try await async.run()
@@ -393,6 +473,25 @@ public enum AgentMain {
         }
     }
 
+    /// A first word that is no flag and no command would otherwise be taken as an argument of the default
+    /// command `run`, which then asks how to run: name the word and the closest command instead. Command groups
+    /// (`config`, `ledger`) are checked the same way.
+    static func refuseUnknownCommand(_ arguments: [String], in command: any ParsableCommand.Type = AgentCommand.self,
+                                     path: String = "agent") throws {
+        guard let word = arguments.first, !word.hasPrefix("-") else { return }
+        let subcommands = command.configuration.subcommands
+        guard !subcommands.isEmpty else { return }
+        if let sub = subcommands.first(where: { $0._commandName == word }) {
+            return try refuseUnknownCommand(Array(arguments.dropFirst()), in: sub, path: path + " " + word)
+        }
+        let names = subcommands.map { $0._commandName } + (command == AgentCommand.self ? ["help"] : [])
+        guard !names.contains(word) else { return }
+        let closest = names.map { (name: $0, distance: ConfigKeys.editDistance(word.lowercased(), $0)) }
+            .min { $0.distance < $1.distance }
+        let hint = closest.flatMap { $0.distance <= max(2, word.count / 2) ? "; did you mean '\($0.name)'?" : nil } ?? "."
+        throw CLIError.badInput("unknown command '\(word)'\(hint) The commands of `\(path)` are: \(names.joined(separator: ", ")) (see `\(path) --help`).")
+    }
+
     /// Runs `body`, turning unexpected errors into a clear `CLIError`.
     static func guarded(_ body: () async throws -> Void) async throws {
         do {
@@ -402,7 +501,7 @@ public enum AgentMain {
         } catch let e as ExitCode {
             throw e
         } catch {
-            throw CLIError.failed("\(error)")
+            throw CLIError.failed(FileErrorText.describe(error))
         }
     }
 }

@@ -8,18 +8,6 @@ import Pipeline
 import Policy
 import Review
 
-private func openLedger(dataDir: String, mustExist: Bool = true) throws -> Ledger {
-    let path = (dataDir as NSString).appendingPathComponent("agent.sqlite")
-    if mustExist && !FileManager.default.fileExists(atPath: path) {
-        throw CLIError.badInput("no ledger at \(path): run `agent --once` first, or pass --data-dir")
-    }
-    do {
-        return try Ledger(path: path)
-    } catch {
-        throw CLIError.failed("cannot open the ledger: \(error)")
-    }
-}
-
 private func write(_ text: String) {
     FileHandle.standardOutput.write(Data((text.hasSuffix("\n") ? text : text + "\n").utf8))
 }
@@ -49,13 +37,13 @@ struct Audit: AsyncParsableCommand {
                 } else if let t = UTC.parse(since) {
                     cutoff = t
                 } else {
-                    throw CLIError.badInput("--since '\(since)': expected a span like 24h or 7d, or an ISO 8601 time")
+                    throw CLIError.badInput("--since '\(since)': expected a span like 24h or 7d (at most 100 years), or an ISO 8601 time")
                 }
             }
             if let check, !PolicyEngine.checkNames.contains(check) {
                 throw CLIError.badInput("--check '\(check)' is not a policy check; the checks are: \(PolicyEngine.checkNames.joined(separator: ", "))")
             }
-            let ledger = try openLedger(dataDir: dataDir)
+            let ledger = try LedgerAccess.reading(dataDir: dataDir, checked: true)
             let report = try Auditor.report(ledger: ledger, since: cutoff, check: check)
             write(json ? try JSONCoding.string(report, pretty: true) : Auditor.text(report, check: check))
         }
@@ -77,7 +65,7 @@ struct Show: AsyncParsableCommand {
 
     func run() async throws {
         try await AgentMain.guarded {
-            let ledger = try openLedger(dataDir: dataDir)
+            let ledger = try LedgerAccess.reading(dataDir: dataDir)
             let id = try resolve(ledger)
             let events = try ledger.events(cycleId: id)
             write(json ? try CycleTrail.json(cycleId: id, events: events) : try CycleTrail.text(cycleId: id, events: events))
@@ -101,13 +89,13 @@ struct Show: AsyncParsableCommand {
 
 struct ConfigCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "config", abstract: "Configuration tools.", subcommands: [Check.self])
+        commandName: "config", abstract: "Configuration tools.", subcommands: [Check.self, Show.self])
 
     struct Check: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Validate every YAML file; print each problem as file:line:column: message (exit 2 if any).")
+            abstract: "Validate every YAML file; print each problem as file:line:column: message on stderr (exit 2 if any).")
 
-        @OptionGroup var common: CommonOptions
+        @OptionGroup var common: ConfigOptions
 
         func run() async throws {
             try await AgentMain.guarded {
@@ -127,9 +115,35 @@ struct ConfigCommand: AsyncParsableCommand {
                     lines.append("  policy_hash \(config.policyHash)")
                     write(lines.joined(separator: "\n"))
                 case .failure(let diagnostics):
-                    write(diagnostics.problems.map(\.description).joined(separator: "\n"))
+                    // Problems go to stderr, as they do for every other command.
+                    FileHandle.standardError.write(Data((diagnostics.problems.map(\.description).joined(separator: "\n") + "\n").utf8))
                     throw ExitCode(2)
                 }
+            }
+        }
+    }
+
+    struct Show: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "The effective configuration after defaults, files, ${ENV} and --set, with the origin of every value; secrets redacted.")
+
+        @Flag(help: "Print JSON instead of text.")
+        var json = false
+
+        @OptionGroup var common: ConfigOptions
+
+        func run() async throws {
+            try await AgentMain.guarded {
+                let config = try common.loadConfig()
+                let settings = config.settings
+                if json {
+                    write(try JSONCoding.string(settings, pretty: true))
+                    return
+                }
+                let width = min(60, settings.map(\.key.count).max() ?? 0)
+                write(settings.map { s in
+                    s.key.padding(toLength: max(width, s.key.count), withPad: " ", startingAt: 0) + " = " + s.value + "    # " + s.origin
+                }.joined(separator: "\n"))
             }
         }
     }
@@ -210,18 +224,31 @@ struct Kill: AsyncParsableCommand {
                 write(status.isOn ? "ON: \(status.reason ?? "")" : "OFF (\(killSwitch.path) absent)")
                 return
             case .on:
-                do { try killSwitch.turnOn(reason: reason, at: now) } catch { throw CLIError.io("cannot turn the kill switch on: \(error)") }
+                // The file first: it is what halts cycles, and it must work even when the ledger cannot.
+                let warning: String?
+                do { warning = try killSwitch.switchOn(reason: reason, at: now) } catch { throw CLIError.io("cannot turn the kill switch on: \(error)") }
                 write("kill switch ON (\(killSwitch.path)): cycles halt before any review or order")
+                if let warning { FileHandle.standardError.write(Data("agent: \(warning)\n".utf8)) }
             case .off:
-                do { try killSwitch.turnOff() } catch { throw CLIError.io("cannot turn the kill switch off: \(error)") }
+                do { try killSwitch.turnOff() } catch { throw CLIError.io("cannot turn the kill switch off: \(FileErrorText.describe(error))") }
                 write("kill switch OFF: cycles resume")
             }
             // A manual intervention: recorded in the ledger for the audit trail.
-            let ledger = try openLedger(dataDir: dataDir, mustExist: false)
+            let ledger: Ledger
             let id = "manual-\(UTC.compact(now))"
-            try ledger.append(NewEvent.json(id, "kill_switch", now,
-                                            CycleNote(reason: "\(action.rawValue)\(flatten ? " --flatten" : "")\(reason.isEmpty ? "" : ": \(reason)")")))
-            if flatten { try await flattenPositions(ledger: ledger, id: id, now: now) }
+            do {
+                ledger = try LedgerAccess.writing(dataDir: dataDir, checked: true)
+                let note = "\(action.rawValue)\(flatten ? " --flatten" : "")\(reason.isEmpty ? "" : ": \(KillSwitch.excerpt(reason))")"
+                try ledger.append(NewEvent.json(id, "kill_switch", now, CycleNote(reason: note)))
+            } catch {
+                throw CLIError.failed("the kill switch is \(action == .on ? "ON" : "OFF"), but it could not be recorded in the ledger: \(error)")
+            }
+            if flatten {
+                try await DataDirLock.holding(dataDir: dataDir, command: DataDirLock.commandLine) { lock in
+                    try lock.recordTakeover(in: ledger, time: now)
+                    try await flattenPositions(ledger: ledger, id: id, now: now)
+                }
+            }
         }
     }
 }

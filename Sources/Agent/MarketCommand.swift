@@ -37,7 +37,7 @@ struct MarketCommand: AsyncParsableCommand {
     @Flag(help: "Print JSON instead of text.")
     var json = false
 
-    @OptionGroup var common: CommonOptions
+    @OptionGroup var common: MarketOptions
 
     func validate() throws {
         if what != .products && (symbol ?? "").isEmpty { throw ValidationError("--symbol is required for \(what.rawValue)") }

@@ -23,10 +23,20 @@ struct ReconcileCommand: AsyncParsableCommand {
     @Flag(help: "Acknowledge the discrepancies: clears REQUIRES_MANUAL_REVIEW (recorded in the ledger).")
     var ack = false
 
-    @OptionGroup var common: CommonOptions
+    @OptionGroup var common: ReconcileOptions
 
     func run() async throws {
         try await AgentMain.guarded {
+            // --ack records and may adopt positions: one writer per data dir. Comparing only reads.
+            guard ack else { return try await reconcile(lock: nil) }
+            try await DataDirLock.holding(dataDir: common.dataDir, command: DataDirLock.commandLine) { lock in
+                try await reconcile(lock: lock)
+            }
+        }
+    }
+
+    private func reconcile(lock: DataDirLock?) async throws {
+        do {
             let config = try common.loadConfig()
             let exchange = common.exchange ?? config.app.exchange
             guard exchange == "coinbase" || exchange == "binance" else {
@@ -43,8 +53,9 @@ struct ReconcileCommand: AsyncParsableCommand {
             } catch {
                 throw CLIError.failed("cannot open the ledger: \(error)")
             }
-            let desk = try LiveDesk.make(exchange: exchange, config: config, ledger: ledger)
             let time = try common.pinnedTime() ?? UTC.now()
+            try lock?.recordTakeover(in: ledger, time: time)
+            let desk = try LiveDesk.make(exchange: exchange, config: config, ledger: ledger)
             let id = "r-" + String(CycleId.make(time: time).dropFirst(2))
             var report: ReconcileReport
             do {

@@ -24,6 +24,9 @@ public struct ReplayReport: Codable, Sendable, Equatable {
     public var differences: [Difference]
     /// Set when the policy now differs from the one the cycle ran with (differences may come from that).
     @Nullable public var policyHashNote: String?
+    /// Set when there was nothing to compare (e.g. an ERROR cycle recorded no decisions): `matches` then
+    /// only means that no difference could be found.
+    @Nullable public var nothingCompared: String? = nil
 }
 
 /// Re-runs a recorded cycle's review and policy stages from the ledger: recorded proposals, inputs (tape,
@@ -73,9 +76,14 @@ enum Replayer {
         }
         let note = started.flatMap { $0.policyHash == config.policyHash ? nil
             : "the cycle ran with policy \($0.policyHash); replayed with \(config.policyHash)" }
-        return ReplayReport(cycleId: cycleId, timestamp: UTC.iso8601(time), source: "replay", matches: differences.isEmpty,
-                            decisionsCompared: recordedDecisions.count, violatedChecksRecorded: recordedChecks,
-                            violatedChecksReplayed: replayedChecks, differences: differences, policyHashNote: note)
+        var report = ReplayReport(cycleId: cycleId, timestamp: UTC.iso8601(time), source: "replay", matches: differences.isEmpty,
+                                  decisionsCompared: recordedDecisions.count, violatedChecksRecorded: recordedChecks,
+                                  violatedChecksReplayed: replayedChecks, differences: differences, policyHashNote: note)
+        if recordedDecisions.isEmpty && replayedDecisions.isEmpty {
+            let status = summary.map { " (status \($0.status.rawValue)\($0.error.map { ": \($0)" } ?? ""))" } ?? " (it never finished)"
+            report.nothingCompared = "nothing was compared: the cycle recorded no decisions" + status
+        }
+        return report
     }
 
     static func jsonValue<T: Encodable>(_ v: T) throws -> JSONValue {
@@ -100,12 +108,7 @@ enum ReplayCommand {
     /// Prints one report per cycle; returns whether every replay matched.
     static func run(common: CommonOptions, cycle: String?, since: String?, pretty: Bool) async throws -> Bool {
         let config = try common.loadConfig()
-        let path = (common.dataDir as NSString).appendingPathComponent("agent.sqlite")
-        guard FileManager.default.fileExists(atPath: path) else {
-            throw CLIError.badInput("no ledger at \(path): nothing to replay (pass --data-dir)")
-        }
-        let ledger: Ledger
-        do { ledger = try Ledger(path: path) } catch { throw CLIError.failed("cannot open the ledger: \(error)") }
+        let ledger = try LedgerAccess.reading(dataDir: common.dataDir)
         var ids: [String] = []
         if let cycle {
             if cycle == "last" {
@@ -123,7 +126,7 @@ enum ReplayCommand {
         } else if let since {
             let cutoff: Int64
             if let span = UTC.duration(since) { cutoff = UTC.now() - span } else if let t = UTC.parse(since) { cutoff = t } else {
-                throw CLIError.badInput("--replay-since '\(since)': expected a span like 24h or 7d, or an ISO 8601 time")
+                throw CLIError.badInput("--replay-since '\(since)': expected a span like 24h or 7d (at most 100 years), or an ISO 8601 time")
             }
             let started = try ledger.events(types: ["cycle_started"]).filter { $0.recordedAt >= Double(cutoff) || $0.time >= cutoff }
             ids = started.map(\.cycleId)

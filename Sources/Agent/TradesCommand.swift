@@ -36,21 +36,16 @@ struct TradesCommand: AsyncParsableCommand {
             if let since {
                 if let span = UTC.duration(since) { cutoff = UTC.now() - span }
                 else if let t = UTC.parse(since) { cutoff = t }
-                else { throw CLIError.badInput("--since '\(since)': expected a span like 24h or 7d, or an ISO 8601 time") }
+                else { throw CLIError.badInput("--since '\(since)': expected a span like 24h or 7d (at most 100 years), or an ISO 8601 time") }
             }
-            let path = (dataDir as NSString).appendingPathComponent("agent.sqlite")
-            guard FileManager.default.fileExists(atPath: path) else {
-                throw CLIError.badInput("no ledger at \(path): run `agent --once --mode PAPER` first, or pass --data-dir")
-            }
-            let ledger: Ledger
-            do { ledger = try Ledger(path: path) } catch { throw CLIError.failed("cannot open the ledger: \(error)") }
+            let ledger = try LedgerAccess.reading(dataDir: dataDir)
             let trades = try Self.trades(ledger: ledger, mode: mode, startingEquity: equity)
                 .filter { t in cutoff.map { t.exitTime >= $0 } ?? true }
             if let csv {
                 do {
                     try Data(ReportWriter.tradesCSV(trades).utf8).write(to: URL(fileURLWithPath: csv))
                 } catch {
-                    throw CLIError.io("--csv \(csv): cannot write: \(error.localizedDescription)")
+                    throw CLIError.io("--csv \(csv): cannot write: \(FileErrorText.cause(error))")
                 }
             }
             let out = json ? try JSONCoding.string(trades, pretty: true) : Self.text(trades)

@@ -35,14 +35,15 @@ public enum UTC {
             return Int(n)
         }
         guard let year = number(4), scanner.scanString("-") != nil, let month = number(2), scanner.scanString("-") != nil,
-              let day = number(2), (1...12).contains(month), (1...31).contains(day) else { return nil }
+              let day = number(2), (1...12).contains(month), day >= 1, day <= daysIn(month: month, year: year) else { return nil }
         var hour = 0, minute = 0, second = 0
         if scanner.scanString("T") != nil || scanner.scanString(" ") != nil {
             guard let h = number(2), scanner.scanString(":") != nil, let m = number(2), h < 24, m < 60 else { return nil }
             hour = h
             minute = m
             if scanner.scanString(":") != nil {
-                guard let sec = number(2), sec < 61 else { return nil }
+                // No leap seconds: `23:59:60` would silently become the next day.
+                guard let sec = number(2), sec < 60 else { return nil }
                 second = sec
                 if scanner.scanString(".") != nil { _ = scanner.scanCharacters(from: .decimalDigits) }
             }
@@ -66,10 +67,23 @@ public enum UTC {
         return Int64(timegm(&p)) - Int64(offset)
     }
 
-    /// Durations like `30m`, `24h`, `7d`, `2w` in seconds.
+    /// The days of `month` (1-12) in `year`, Gregorian.
+    public static func daysIn(month: Int, year: Int) -> Int {
+        switch month {
+        case 2: (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 ? 29 : 28
+        case 4, 6, 9, 11: 30
+        default: 31
+        }
+    }
+
+    /// The longest span accepted from the command line: a hundred years, far inside `Int64` seconds.
+    public static let maxDuration: Int64 = 100 * 366 * 86_400
+
+    /// Durations like `30m`, `24h`, `7d`, `2w` in seconds, at most ``maxDuration``.
     public static func duration(_ text: String) -> Int64? {
         let s = text.trimmingCharacters(in: .whitespaces).lowercased()
-        guard let unit = s.last, let value = Double(s.dropLast()), value >= 0, value.isFinite else { return nil }
+        guard let unit = s.last, let value = Double(s.dropLast()), value >= 0, value.isFinite,
+              value <= Double(maxDuration) else { return nil }
         let scale: Double
         switch unit {
         case "s": scale = 1
@@ -79,7 +93,9 @@ public enum UTC {
         case "w": scale = 604_800
         default: return nil
         }
-        return Int64(value * scale)
+        let seconds = value * scale
+        guard seconds <= Double(maxDuration) else { return nil }
+        return Int64(seconds)
     }
 
     public static func now() -> Int64 { Int64(Date().timeIntervalSince1970) }

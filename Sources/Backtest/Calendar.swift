@@ -66,7 +66,8 @@ public enum BacktestCalendar {
             return v
         }
         guard b.count >= 10, let y = num(0, 4), b[4] == 45, let m = num(5, 2), b[7] == 45, let d = num(8, 2),
-              (1...12).contains(m), (1...31).contains(d) else { return nil }
+              (1...12).contains(m), d >= 1, days(year: y, month: m, day: d) < days(year: m == 12 ? y + 1 : y, month: m == 12 ? 1 : m + 1, day: 1)
+        else { return nil }  // 2026-02-30 is refused, not rolled into March
         var t = days(year: y, month: m, day: d) * 86_400
         if b.count == 10 { return t }
         guard b[10] == 84 || b[10] == 32, let h = num(11, 2), b.count >= 16, b[13] == 58, let mi = num(14, 2),

@@ -30,7 +30,7 @@ public enum ReportWriter {
         } catch let e as BacktestError {
             throw e
         } catch {
-            throw BacktestError(source: directory, message: "cannot write the report: \(error.localizedDescription)")
+            throw BacktestError(source: directory, message: "cannot write the report: \(FileErrorText.cause(error))")
         }
     }
 

@@ -6,14 +6,17 @@ public enum CalendarSpan: Sendable, Equatable, CustomStringConvertible {
     case months(Int)
     case days(Int)
 
-    /// `4M` (months), `2W` (weeks), `10D` (days), `1Y` (years).
+    /// The longest span: a hundred years (longer ones cannot fit any data and would overflow the calendar).
+    public static let maxMonths = 1_200
+
+    /// `4M` (months), `2W` (weeks), `10D` (days), `1Y` (years), at most a hundred years.
     public static func parse(_ text: String) -> CalendarSpan? {
         let t = text.trimmingCharacters(in: .whitespaces).uppercased()
-        guard let unit = t.last, let n = Int(t.dropLast()), n > 0 else { return nil }
+        guard let unit = t.last, let n = Int(t.dropLast()), n > 0, n <= maxMonths * 31 else { return nil }
         switch unit {
-        case "M": return .months(n)
-        case "Y": return .months(12 * n)
-        case "W": return .days(7 * n)
+        case "M": return n <= maxMonths ? .months(n) : nil
+        case "Y": return n <= maxMonths / 12 ? .months(12 * n) : nil
+        case "W": return n <= maxMonths * 31 / 7 ? .days(7 * n) : nil
         case "D": return .days(n)
         default: return nil
         }
@@ -53,7 +56,7 @@ public struct WalkForwardSpec: Sendable, Equatable {
         for item in text.split(separator: ",") {
             let kv = item.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
             guard kv.count == 2, ["train", "test", "step"].contains(kv[0]), let span = CalendarSpan.parse(kv[1]) else {
-                throw BacktestError(source: "--walk-forward", message: "'\(item)': expected train=4M, test=2M or step=1M (units D, W, M, Y)")
+                throw BacktestError(source: "--walk-forward", message: "'\(item)': expected train=4M, test=2M or step=1M (units D, W, M, Y; at most 100 years)")
             }
             parts[kv[0]] = span
         }
@@ -119,6 +122,17 @@ public struct ParameterGrid: Decodable, Sendable, Equatable {
         }
     }
 
+    /// How many combinations the grid spans, without listing them (nil past `Int.max`).
+    public var combinationCount: Int? {
+        var n = 1
+        for values in grid.values {
+            let (product, overflow) = n.multipliedReportingOverflow(by: values.count)
+            if overflow { return nil }
+            n = product
+        }
+        return n
+    }
+
     /// Every combination, keys sorted, values in file order (deterministic).
     public var combinations: [[String: String]] {
         var out: [[String: String]] = [[:]]
@@ -177,19 +191,28 @@ public enum WalkForward {
 
     /// Runs every combination on each train span, picks the best (ties: the first combination), and runs it on
     /// the test span. `evaluate(parameters, from, to)` runs one backtest trading bars in `[from, to)`.
+    /// `progress(done, total)` counts evaluations: every combination in-sample plus one out-of-sample run per window.
     public static func run(spec: WalkForwardSpec, grid: ParameterGrid, start: Int64, end: Int64, strategy: String,
+                           progress: (Int, Int) -> Void = { _, _ in },
                            evaluate: ([String: String], Int64, Int64) async throws -> BacktestRun) async throws -> WalkForwardReport {
         let objective = grid.objective ?? "sharpe"
         let combos = grid.combinations
         var windows: [WalkForwardWindow] = []
-        for (i, w) in spec.windows(start: start, end: end).enumerated() {
+        let spans = spec.windows(start: start, end: end)
+        let total = spans.count * (combos.count + 1)
+        var done = 0
+        for (i, w) in spans.enumerated() {
             var best: (params: [String: String], score: Double?)?
             for params in combos {
                 let s = score(try await evaluate(params, w.trainFrom, w.testFrom).metrics, objective: objective)
                 if isBetter(s, than: best) { best = (params, s) }
+                done += 1
+                progress(done, total)
             }
             guard let chosen = best else { continue }
             let test = try await evaluate(chosen.params, w.testFrom, w.testTo)
+            done += 1
+            progress(done, total)
             windows.append(WalkForwardWindow(index: i + 1, trainFrom: BacktestCalendar.iso(w.trainFrom),
                                              testFrom: BacktestCalendar.iso(w.testFrom), testTo: BacktestCalendar.iso(w.testTo),
                                              bestParameters: chosen.params, trainObjective: chosen.score, test: test.metrics))

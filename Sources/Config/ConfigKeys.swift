@@ -41,7 +41,7 @@ public enum ConfigKeys {
     }
 
     /// Levenshtein distance between two strings, in characters.
-    static func editDistance(_ a: String, _ b: String) -> Int {
+    public static func editDistance(_ a: String, _ b: String) -> Int {
         let left = Array(a)
         let right = Array(b)
         if left.isEmpty { return right.count }

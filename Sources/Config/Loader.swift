@@ -13,14 +13,21 @@ public struct ConfigPaths: Sendable, Equatable {
     public var configDir: String
     public var policyDir: String
     public var promptsDir: String
+    /// The folders a person named on the command line. These must exist and be readable; only implicit
+    /// folders may be absent (and then the built-in defaults apply).
+    public var givenFolders: Set<String> = []
 
-    public init(configDir: String? = nil, policyDir: String? = nil, promptsDir: String? = nil) {
+    /// `given: true` (the command line) makes every folder passed here required.
+    public init(configDir: String? = nil, policyDir: String? = nil, promptsDir: String? = nil, given: Bool = false) {
         let config = configDir ?? "config"
         let parent = Self.parent(of: config)
         func sibling(_ name: String) -> String { parent.isEmpty ? name : (parent.hasSuffix("/") ? parent : parent + "/") + name }
         self.configDir = config
         self.policyDir = policyDir ?? sibling("policy")
         self.promptsDir = promptsDir ?? sibling("prompts")
+        if given {
+            givenFolders = Set([configDir, policyDir, promptsDir].compactMap { $0 })
+        }
     }
 
     /// The folder holding `path` ("" for a bare name, "/" for a top-level folder). Plain string work:
@@ -58,6 +65,8 @@ public struct LoadedConfig: Sendable {
     public var policy: PolicyConfig
     public var prompts: [PromptTemplate]
     public var sources: [ConfigSource]
+    /// Each file's tree, before and after `${ENV}` and `--set`: where every value came from (`agent config show`).
+    public var trees: [ConfigTree] = []
     /// "sha256:..." over the effective app, universe and signals settings (after defaults, overrides and env).
     public var configHash: String
     /// "sha256:..." over the effective policy.
@@ -87,6 +96,7 @@ public struct ConfigLoader: Sendable {
     public func load() throws(ConfigDiagnostics) -> LoadedConfig {
         var problems: [ConfigProblem] = []
         var sources: [ConfigSource] = []
+        var trees: [ConfigTree] = []
 
         // Sort the overrides by file first, so an override for a missing file is reported once.
         var setsByFile: [String: [(path: String, value: String)]] = [:]
@@ -112,22 +122,27 @@ public struct ConfigLoader: Sendable {
             let defaultName = "<default \(name == "policy" ? "policy" : "config")/\(name).yaml>"
             do throws(ConfigDiagnostics) {
                 var node = try YAMLNode.parse(defaultText, file: defaultName)
-                if FileManager.default.fileExists(atPath: path) {
+                let defaults = node
+                if try ConfigFileProbe.present(path, folder: dir, required: paths.givenFolders.contains(dir),
+                                               misspelt: [(dir as NSString).appendingPathComponent("\(name).yml")]) {
                     node = try YAMLNode.parseFile(atPath: path).merged(over: node)
                     sources.append(ConfigSource(name: name, path: path, fromFile: true))
                 } else {
                     sources.append(ConfigSource(name: name, path: defaultName, fromFile: false))
                 }
+                let merged = node
                 node = try node.expandingEnvironment(environment)
                 var setProblems: [ConfigProblem] = []
                 for set in setsByFile[name] ?? [] {
-                    do throws(ConfigDiagnostics) { try node.set(path: set.path, rawValue: set.value) } catch { setProblems += error.problems }
+                    do throws(ConfigDiagnostics) { try node.set(path: set.path, rawValue: set.value, file: name) } catch { setProblems += error.problems }
                 }
                 if !setProblems.isEmpty { throw ConfigDiagnostics(setProblems) }
-                let value = try YAMLDecoder().decode(T.self, from: node)
+                let (value, decodeProblems) = try Self.decodeReportingAll(T.self, from: &node, defaults: defaults)
                 var validator = ConfigValidator(root: node)
                 validate(value, &validator)
-                if !validator.problems.isEmpty { throw ConfigDiagnostics(validator.problems) }
+                let all = decodeProblems + validator.problems
+                if !all.isEmpty { throw ConfigDiagnostics(Self.inFileOrder(all)) }
+                trees.append(ConfigTree(name: name, beforeEnvironment: merged, effective: node))
                 return value
             } catch {
                 problems += error.problems
@@ -148,7 +163,15 @@ public struct ConfigLoader: Sendable {
         for (tier, file, fallback) in promptFiles {
             let path = (paths.promptsDir as NSString).appendingPathComponent(file)
             var text = fallback, source = "<default prompts/\(file)>"
-            if FileManager.default.fileExists(atPath: path) {
+            let present: Bool
+            do throws(ConfigDiagnostics) {
+                present = try ConfigFileProbe.present(path, folder: paths.promptsDir,
+                                                      required: paths.givenFolders.contains(paths.promptsDir), misspelt: [])
+            } catch {
+                problems += error.problems
+                present = false
+            }
+            if present {
                 if let data = FileManager.default.contents(atPath: path), let s = String(data: data, encoding: .utf8) {
                     text = s
                     source = path
@@ -161,12 +184,58 @@ public struct ConfigLoader: Sendable {
         }
 
         guard problems.isEmpty, let app, let universe, let signals, let policy else {
-            throw ConfigDiagnostics(problems)
+            var seen = Set<String>()
+            throw ConfigDiagnostics(problems.filter { seen.insert($0.description).inserted })
         }
         return LoadedConfig(app: app, universe: universe, signals: signals, policy: policy, prompts: prompts,
-                            sources: sources,
+                            sources: sources, trees: trees,
                             configHash: Self.hash(SettingsForHash(app: app, universe: universe, signals: signals)),
                             policyHash: Self.hash(policy))
+    }
+
+    /// Decodes, and on a failure puts the built-in default in place of the failing value and decodes again, so
+    /// one run reports every bad value of a file rather than the first (the value returned is never used then).
+    /// Throws when a failure cannot be set aside.
+    static func decodeReportingAll<T: Decodable>(_ type: T.Type, from node: inout YAMLNode,
+                                                 defaults: YAMLNode) throws(ConfigDiagnostics) -> (T, [ConfigProblem]) {
+        var problems: [ConfigProblem] = []
+        var tree = node
+        while true {
+            do throws(ConfigDiagnostics) {
+                let value = try YAMLDecoder().decode(T.self, from: tree)
+                node = tree
+                return (value, problems)
+            } catch {
+                problems += error.problems
+                // Unknown keys come only once everything else decoded: drop them, and the next pass yields the value.
+                if error.problems.allSatisfy({ $0.message.hasPrefix("unknown key") }) {
+                    tree = tree.removingEntries(keyedAt: Set(error.problems.map(\.mark)))
+                    if let value = try? YAMLDecoder().decode(T.self, from: tree) {
+                        node = tree
+                        return (value, problems)
+                    }
+                    throw ConfigDiagnostics(inFileOrder(problems))
+                }
+                // A repeated position cannot be set aside.
+                guard problems.count < 100, error.problems.count == 1, let failure = error.problems.first,
+                      problems.dropLast().allSatisfy({ $0.mark != failure.mark }),
+                      let patched = tree.replacingNode(at: failure.mark, from: defaults) else {
+                    throw ConfigDiagnostics(inFileOrder(problems))
+                }
+                tree = patched
+            }
+        }
+    }
+
+    /// Problems sorted by file, then line and column (a stable sort: same-place problems keep their order).
+    static func inFileOrder(_ problems: [ConfigProblem]) -> [ConfigProblem] {
+        problems.enumerated().sorted { a, b in
+            let x = a.element.mark, y = b.element.mark
+            if x.file != y.file { return a.offset < b.offset }
+            if x.line != y.line { return x.line < y.line }
+            if x.column != y.column { return x.column < y.column }
+            return a.offset < b.offset
+        }.map(\.element)
     }
 
     private struct SettingsForHash: Encodable {

@@ -28,10 +28,19 @@ public struct ConfigProblem: Sendable, Equatable, CustomStringConvertible {
     /// What is wrong, without the position.
     public var message: String
 
-    /// Creates a problem at `mark`.
+    /// Creates a problem at `mark`. A message longer than ``maxMessage`` characters (a huge value echoed) is cut.
     public init(mark: SourceMark, message: String) {
         self.mark = mark
-        self.message = message
+        self.message = Self.excerpt(message, limit: Self.maxMessage)
+    }
+
+    public static let maxMessage = 1_000
+    public static let maxEchoedValue = 80
+
+    /// `text`, or its first `limit` characters and how many more there were: values echoed in messages stay readable.
+    public static func excerpt(_ text: String, limit: Int = maxEchoedValue) -> String {
+        guard text.utf8.count > limit, text.count > limit else { return text }
+        return String(text.prefix(limit)) + "… (\(text.count - limit) more characters)"
     }
 
     /// `"file:line:column: message"`.

@@ -113,6 +113,16 @@ enum Validation {
         }
     }
 
+    /// The one symbol form every venue connector maps: `BTC-USD`, `1000PEPE-USDT` (not `btc-usd`, `BTC/USD`, `../x`).
+    static func isSymbol(_ symbol: String) -> Bool {
+        let parts = symbol.split(separator: "-", omittingEmptySubsequences: false)
+        guard parts.count == 2 else { return false }
+        func ok(_ p: Substring, _ length: ClosedRange<Int>) -> Bool {
+            length.contains(p.count) && p.allSatisfy { ($0.isASCII && $0.isUppercase) || ($0.isASCII && $0.isNumber) }
+        }
+        return ok(parts[0], 1...20) && ok(parts[1], 2...10)
+    }
+
     static func universe(_ c: UniverseConfig, _ v: inout ConfigValidator) {
         var seen: [String: Tier] = [:]
         for tier in Tier.allCases {
@@ -123,7 +133,8 @@ enum Validation {
                     v.report("\(symbol) is already in \(other.rawValue)", at: "\(key).symbols.\(i)")
                 }
                 seen[symbol] = tier
-                v.check(!symbol.isEmpty && !symbol.contains(" "), at: "\(key).symbols.\(i)", "invalid symbol '\(symbol)'")
+                v.check(isSymbol(symbol), at: "\(key).symbols.\(i)",
+                        "invalid symbol '\(ConfigProblem.excerpt(symbol))': write BASE-QUOTE in capitals and digits, e.g. BTC-USD (every venue maps this form)")
             }
             v.range(t.baseSizePct, 0...100, at: "\(key).base_size_pct")
             v.range(t.min24hVolumeUsd, 0...1e13, at: "\(key).min_24h_volume_usd")
@@ -131,6 +142,9 @@ enum Validation {
             v.range(t.minDepthUsd, 0...1e12, at: "\(key).min_depth_usd")
             v.range(t.stopLossPct, 0.1...100, at: "\(key).stop_loss_pct")
             v.range(t.takeProfitPct, 0.1...1_000, at: "\(key).take_profit_pct")
+        }
+        for (i, symbol) in c.neverTrade.enumerated() where !isSymbol(symbol) {
+            v.report("invalid symbol '\(ConfigProblem.excerpt(symbol))': write BASE-QUOTE in capitals and digits, e.g. BTC-USD", at: "never_trade.\(i)")
         }
         for regime in Regime.allCases {
             v.range(c.regimes.rule(for: regime).sizeMultiplier, 0...1, at: "regimes.\(regime.rawValue).size_multiplier")

@@ -199,7 +199,7 @@ struct NodeDecoder: Decoder {
         if let enumType = T.self as? any ConfigEnum.Type, case .scalar(let text, _) = node.content {
             let allowed = enumType.configRawValues
             if !allowed.contains(text) {
-                throw DecodeFailure(node.mark, "'\(text)' is not one of: \(allowed.joined(separator: ", "))")
+                throw DecodeFailure(node.mark, "'\(ConfigProblem.excerpt(text))' is not one of: \(allowed.joined(separator: ", "))")
             }
         }
         do {

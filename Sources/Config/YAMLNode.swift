@@ -150,6 +150,75 @@ public struct YAMLNode: Sendable, Equatable {
         return (current, true)
     }
 
+    // MARK: - Replace
+
+    /// This tree with the first node (outermost first) marked `mark` replaced by the node at the same path in
+    /// `defaults`, or by null when the defaults have none. Nil when no node has that mark.
+    func replacingNode(at mark: SourceMark, from defaults: YAMLNode) -> YAMLNode? {
+        guard let path = path(to: mark) else { return nil }
+        let replacement = defaults.node(at: path.joined(separator: "."))
+            ?? YAMLNode(content: .scalar("", .plain), mark: mark)
+        var copy = self
+        copy.replace(at: path[...], with: replacement)
+        return copy
+    }
+
+    /// This tree without the mapping entries whose keys are at `marks`.
+    func removingEntries(keyedAt marks: Set<SourceMark>) -> YAMLNode {
+        var copy = self
+        switch content {
+        case .scalar:
+            break
+        case .sequence(let items):
+            copy.content = .sequence(items.map { $0.removingEntries(keyedAt: marks) })
+        case .mapping(let entries):
+            copy.content = .mapping(entries.filter { !marks.contains($0.keyMark) }.map { entry in
+                var entry = entry
+                entry.value = entry.value.removingEntries(keyedAt: marks)
+                return entry
+            })
+        }
+        return copy
+    }
+
+    private func path(to target: SourceMark) -> [String]? {
+        if mark == target { return [] }
+        switch content {
+        case .scalar:
+            return nil
+        case .sequence(let items):
+            for (index, item) in items.enumerated() {
+                if let rest = item.path(to: target) { return ["\(index)"] + rest }
+            }
+        case .mapping(let entries):
+            for entry in entries {
+                if let rest = entry.value.path(to: target) { return [entry.key] + rest }
+            }
+        }
+        return nil
+    }
+
+    private mutating func replace(at path: ArraySlice<String>, with replacement: YAMLNode) {
+        guard let first = path.first else {
+            self = replacement
+            return
+        }
+        switch content {
+        case .sequence(var items):
+            if let index = Int(first), items.indices.contains(index) {
+                items[index].replace(at: path.dropFirst(), with: replacement)
+                content = .sequence(items)
+            }
+        case .mapping(var entries):
+            if let index = entries.firstIndex(where: { $0.key == first }) {
+                entries[index].value.replace(at: path.dropFirst(), with: replacement)
+                content = .mapping(entries)
+            }
+        case .scalar:
+            break
+        }
+    }
+
     // MARK: - Merge
 
     /// Deep merge: mappings merge key by key recursively (self wins); anything else in self
@@ -184,8 +253,9 @@ public struct YAMLNode: Sendable, Equatable {
     /// `ConfigKeys`; new keys are created exactly as written. Every new node is marked
     /// `--set <path>:1:1`. A component crossing a scalar or sequence, an empty path or path
     /// component, and a value that does not parse are `ConfigDiagnostics`.
-    public mutating func set(path: String, rawValue: String) throws(ConfigDiagnostics) {
-        let file = "--set \(path)"
+    /// `file` prefixes the path in messages and marks (`policy` gives `--set policy.risk.x`).
+    public mutating func set(path: String, rawValue: String, file fileName: String? = nil) throws(ConfigDiagnostics) {
+        let file = "--set \(fileName.map { "\($0)." } ?? "")\(path)"
         let setMark = SourceMark(file: file, line: 1, column: 1)
         let components = Self.components(path)
         guard !components.isEmpty, components.allSatisfy({ !$0.isEmpty }) else {

@@ -138,6 +138,11 @@ enum YAMLParser {
         var anchorSizes: [String: Int] = [:]
         var expandedNodes = 0
         static let maxNodes = 1_000_000
+        /// Nesting of the collection being built. Building recurses once per level, so a hostile file of a few KB
+        /// could exhaust the stack; past `maxDepth` it is refused. Every later stage walks this tree, so it bounds
+        /// the decoder, the merge and `${ENV}` expansion too.
+        var depth = 0
+        static let maxDepth = 256
 
         init(events: [Event], file: String) {
             self.events = events
@@ -184,6 +189,13 @@ enum YAMLParser {
             }
         }
 
+        private mutating func enter(at mark: SourceMark) throws(ConfigDiagnostics) {
+            depth += 1
+            if depth > Self.maxDepth {
+                throw ConfigDiagnostics(at: mark, "nested more than \(Self.maxDepth) levels deep")
+            }
+        }
+
         mutating func node() throws(ConfigDiagnostics) -> YAMLNode {
             let before = expandedNodes
             switch try next() {
@@ -200,6 +212,8 @@ enum YAMLParser {
                 return target
             case .sequenceStart(let anchor, let mark):
                 try count(1, at: mark)
+                try enter(at: mark)
+                defer { depth -= 1 }
                 var items: [YAMLNode] = []
                 while position < events.count {
                     if case .sequenceEnd = events[position] {
@@ -213,6 +227,8 @@ enum YAMLParser {
                 return node
             case .mappingStart(let anchor, let mark):
                 try count(1, at: mark)
+                try enter(at: mark)
+                defer { depth -= 1 }
                 let node = try mapping(mark: mark)
                 remember(node, anchor: anchor, size: expandedNodes - before)
                 return node

@@ -21,7 +21,7 @@ enum YAMLScalars {
 
     static func quote(_ text: String) -> String {
         var escaped = ""
-        for char in text {
+        for char in ConfigProblem.excerpt(text) {
             switch char {
             case "\"": escaped += "\\\""
             case "\\": escaped += "\\\\"

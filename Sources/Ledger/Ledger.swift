@@ -159,10 +159,71 @@ public final class Ledger: Sendable {
     /// Rows fetched per page by `forEach`.
     static let pageSize = 1_000
 
+    /// Whether this store was opened by ``init(readingAt:)``: no writes, no migration, no lock files written.
+    public let isReadOnly: Bool
+
+    /// Opens an existing ledger for reading only: works in a read-only data dir and never changes the file.
+    /// A missing or empty file is an error.
+    public init(readingAt path: String) throws(LedgerError) {
+        self.path = path
+        self.isReadOnly = true
+        try Self.refuseEmptyFile(path, mustExist: true)
+        var configuration = Configuration()
+        configuration.label = "Ledger.read"
+        configuration.readonly = true
+        configuration.busyMode = .timeout(10)
+        do {
+            pool = try Self.openForReading(path, configuration)
+        } catch {
+            throw LedgerError.wrap(error, path: path, operation: "open for reading")
+        }
+    }
+
+    /// A WAL database needs its `-shm` index, which SQLite cannot create in a read-only folder. Nothing can be
+    /// writing there either, so the file is then opened as immutable (SQLite's URI parameter for that case).
+    private static func openForReading(_ path: String, _ configuration: Configuration) throws -> DatabasePool {
+        func probe(_ pool: DatabasePool) throws -> DatabasePool {
+            _ = try pool.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM events LIMIT 1") }
+            return pool
+        }
+        do {
+            return try probe(DatabasePool(path: path, configuration: configuration))
+        } catch {
+            let folder = URL(fileURLWithPath: path).deletingLastPathComponent().path
+            guard access(folder.isEmpty ? "." : folder, W_OK) != 0 else { throw error }
+            var escaped = ""
+            for c in path.unicodeScalars {
+                switch c {
+                case "%": escaped += "%25"
+                case "?": escaped += "%3f"
+                case "#": escaped += "%23"
+                default: escaped.unicodeScalars.append(c)
+                }
+            }
+            return try probe(DatabasePool(path: "file:\(escaped)?immutable=1", configuration: configuration))
+        }
+    }
+
+    /// A 0-byte file is not a fresh ledger: SQLite would silently start over on it, hiding whatever emptied it.
+    private static func refuseEmptyFile(_ path: String, mustExist: Bool) throws(LedgerError) {
+        var info = stat()
+        guard stat(path, &info) == 0 else {
+            // Opening for writing creates the file; its own errors then say what is in the way.
+            if mustExist { throw LedgerError(path: path, operation: "open", message: String(cString: strerror(errno))) }
+            return
+        }
+        if info.st_size == 0 {
+            throw LedgerError(path: path, operation: "open",
+                              message: "the file is empty (0 bytes): not a ledger. Move it aside to start a new ledger, or restore it from a backup")
+        }
+    }
+
     /// Opens (creating the directory and file if needed) and migrates. The default location is
     /// `<data-dir>/agent.sqlite`.
     public init(path: String) throws(LedgerError) {
         self.path = path
+        self.isReadOnly = false
+        try Self.refuseEmptyFile(path, mustExist: false)
         let directory = URL(fileURLWithPath: path).deletingLastPathComponent().path
         if !directory.isEmpty {
             do {
@@ -335,12 +396,13 @@ public final class Ledger: Sendable {
         }
     }
 
-    /// All events of one cycle in seq order.
+    /// All events of one cycle in seq order (quarantined ones left out).
     public func events(cycleId: String) throws(LedgerError) -> [LedgerEvent] {
-        try read("events of cycle \(cycleId)") { db in
+        let skipped = try quarantinedSeqs()
+        return try read("events of cycle \(cycleId)") { db in
             try Row.fetchAll(db, sql: "SELECT \(Self.columns) FROM events WHERE cycle_id = ? ORDER BY seq",
                              arguments: [cycleId]).map(Self.event(from:))
-        }
+        }.filter { !skipped.contains($0.seq) }
     }
 
     /// Filtered query: `types` (nil = all, empty = none), `time >= since`, `symbol`, `seq > afterSeq`,
@@ -375,9 +437,10 @@ public final class Ledger: Sendable {
         }
         let query = sql
         let queryArguments = arguments
+        let skipped = try quarantinedSeqs()
         return try read("query events") { db in
             try Row.fetchAll(db, sql: query, arguments: queryArguments).map(Self.event(from:))
-        }
+        }.filter { !skipped.contains($0.seq) }
     }
 
     /// Streams events in seq order without loading them all (for rebuilding state from a million events).
@@ -389,6 +452,7 @@ public final class Ledger: Sendable {
     public func forEach(afterSeq: Int64 = 0, types: [String]? = nil, _ body: (LedgerEvent) throws -> Void) throws {
         if let types, types.isEmpty { return }
         let end = try lastSeq()
+        let skipped = try quarantinedSeqs()
         var cursor = afterSeq
         var typeClause = ""
         var typeArguments = StatementArguments()
@@ -403,7 +467,7 @@ public final class Ledger: Sendable {
                 try Row.fetchAll(db, sql: sql, arguments: arguments).map(Self.event(from:))
             }
             guard let last = page.last else { return }
-            for event in page {
+            for event in page where !skipped.contains(event.seq) {
                 try body(event)
             }
             cursor = last.seq
@@ -465,6 +529,78 @@ public final class Ledger: Sendable {
             }
         } catch {
             throw LedgerError.wrap(error, path: path, operation: "synchronous mode")
+        }
+    }
+
+    // MARK: Integrity and quarantine
+
+    /// `PRAGMA quick_check`: empty when the database is sound, otherwise SQLite's findings (at most 20).
+    public func quickCheck() throws(LedgerError) -> [String] {
+        let rows = try read("quick_check") { db in
+            try String.fetchAll(db, sql: "PRAGMA quick_check(20)")
+        }
+        return rows == ["ok"] ? [] : rows
+    }
+
+    /// `PRAGMA integrity_check`, the thorough form of ``quickCheck()``.
+    public func integrityCheck() throws(LedgerError) -> [String] {
+        let rows = try read("integrity_check") { db in
+            try String.fetchAll(db, sql: "PRAGMA integrity_check(20)")
+        }
+        return rows == ["ok"] ? [] : rows
+    }
+
+    /// The event type that quarantines another event. Its payload is ``Quarantine``.
+    public static let quarantineType = "ledger_quarantine"
+
+    /// Why an event is set aside. Events are never changed or deleted: a quarantine is itself an event, and
+    /// the reading API (``forEach(afterSeq:types:_:)``, ``events(types:since:symbol:afterSeq:limit:newestFirst:)``,
+    /// ``events(cycleId:)``) leaves the quarantined event out, so every projection skips it.
+    public struct Quarantine: Codable, Sendable, Equatable {
+        public var seq: Int64
+        public var reason: String
+        public init(seq: Int64, reason: String) {
+            self.seq = seq
+            self.reason = reason
+        }
+    }
+
+    /// Records that event `seq` is to be skipped from now on; returns the quarantine event's seq.
+    @discardableResult
+    public func quarantine(seq: Int64, reason: String, cycleId: String, time: Int64) throws(LedgerError) -> Int64 {
+        let target = try read("find event \(seq)") { db in
+            try String.fetchOne(db, sql: "SELECT type FROM events WHERE seq = ?", arguments: [seq])
+        }
+        guard let target else {
+            throw LedgerError(path: path, operation: "quarantine event \(seq)", message: "no event with that seq")
+        }
+        guard target != Self.quarantineType else {
+            throw LedgerError(path: path, operation: "quarantine event \(seq)", message: "it is itself a quarantine record")
+        }
+        if try quarantinedSeqs().contains(seq) {
+            throw LedgerError(path: path, operation: "quarantine event \(seq)", message: "it is already quarantined")
+        }
+        return try append(NewEvent(cycleId: cycleId, type: Self.quarantineType, time: time,
+                                   encoding: Quarantine(seq: seq, reason: reason)))
+    }
+
+    /// Every quarantine record in seq order.
+    public func quarantines() throws(LedgerError) -> [Quarantine] {
+        let payloads = try read("read quarantines") { db in
+            try String.fetchAll(db, sql: "SELECT payload FROM events WHERE type = ? ORDER BY seq", arguments: [Self.quarantineType])
+        }
+        return payloads.compactMap { try? JSONDecoder().decode(Quarantine.self, from: Data($0.utf8)) }
+    }
+
+    /// The seqs the reading API leaves out.
+    public func quarantinedSeqs() throws(LedgerError) -> Set<Int64> {
+        Set(try quarantines().map(\.seq))
+    }
+
+    /// One event by seq, quarantined or not (for `agent ledger check` and quarantine messages).
+    public func event(seq: Int64) throws(LedgerError) -> LedgerEvent? {
+        try read("event \(seq)") { db in
+            try Row.fetchOne(db, sql: "SELECT \(Self.columns) FROM events WHERE seq = ?", arguments: [seq]).map(Self.event(from:))
         }
     }
 
