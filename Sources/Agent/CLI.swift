@@ -94,7 +94,7 @@ public struct AgentCommand: AsyncParsableCommand {
           agent show <cycle id>                 one cycle's full trail
         """,
         subcommands: [Run.self, Audit.self, Show.self, ConfigCommand.self, Kill.self, MarketCommand.self, ReconcileCommand.self,
-                      BacktestCommand.self, BenchCommand.self],
+                      BacktestCommand.self, BenchCommand.self, ServeCommand.self, AlertsCommand.self],
         defaultSubcommand: Run.self)
 
     public init() {}
@@ -124,9 +124,13 @@ struct Run: AsyncParsableCommand {
     @Option(help: "With --interval: replay every recorded cycle in this span (24h, 7d or an ISO 8601 time) instead of running new ones.")
     var replaySince: String?
 
+    @Option(help: ArgumentHelp("With --interval: also serve the dashboard, API and /metrics on 127.0.0.1:PORT in this process (as `agent serve`).", valueName: "port"))
+    var serve: Int?
+
     @OptionGroup var common: CommonOptions
 
     func validate() throws {
+        if serve != nil && interval == nil { throw ValidationError("--serve goes with --interval (or run `agent serve` beside the loop)") }
         if once && interval != nil { throw ValidationError("use either --once or --interval, not both") }
         if !once && interval == nil { throw ValidationError("say how to run: --once, or --interval MINUTES (see --help)") }
         if let interval, !(interval > 0 && interval.isFinite) { throw ValidationError("--interval must be a positive number of minutes") }
@@ -148,9 +152,13 @@ struct Run: AsyncParsableCommand {
                 let time = try common.pinnedTime() ?? UTC.now()
                 let summary = await setup.runner.run(at: time)
                 try printSummary(summary)
+                setup.alerts?.cycleFinished()
+                await setup.alerts?.drain(seconds: setup.alertsDrainSeconds)
                 if summary.status == .error { throw ExitCode(1) }
             } else if let interval {
-                try await runLoop(setup: setup, interval: interval)
+                try await OperatorService.alongside(port: serve, dataDir: common.dataDir, config: setup.config) {
+                    try await runLoop(setup: setup, interval: interval)
+                }
             }
         }
     }
@@ -172,6 +180,7 @@ struct Run: AsyncParsableCommand {
             let time = pinned.map { $0 + Int64((Double(count) * interval * 60).rounded()) } ?? UTC.now()
             let summary = await setup.runner.run(at: time)
             try printSummary(summary)
+            setup.alerts?.cycleFinished()
             count += 1
             if let cycles, count >= cycles { break }
             if stop.isStopped { break }
@@ -189,6 +198,10 @@ struct Run: AsyncParsableCommand {
 struct RunSetup {
     var config: LoadedConfig
     var runner: CycleRunner
+    /// Operator alerts, delivered off the cycle's path (nil when no channel is configured).
+    var alerts: AlertFeed?
+    /// `--once` waits this long at most for its alerts before the process exits.
+    var alertsDrainSeconds: Double { min(config.app.alerts.timeoutSeconds * Double(config.app.alerts.maxAttempts) + 1, 20) }
 
     init(_ common: CommonOptions) throws {
         config = try common.loadConfig()
@@ -242,6 +255,7 @@ struct RunSetup {
             logger.warning("LIVE mode: real orders on \(exchange)", metadata: ["exchange": "\(exchange)"])
         }
         runner.newsSource = NewsIngest.make(config: config)
+        alerts = AlertFeed.make(config: config.app.alerts, ledger: ledger, environment: ProcessInfo.processInfo.environment, logger: logger)
     }
 }
 
