@@ -33,6 +33,8 @@ final class AlertFeed: Sendable {
     let dispatcher: AlertDispatcher
     let logger: Logger
     private let pump: Pump
+    /// Passes requested and not yet finished (counted before the task starts, so `drain` cannot miss one).
+    private let inFlight = PassCount()
 
     /// Nil when no channel is configured. Channels whose variable is unset are named in a warning (never a URL).
     static func make(config: AlertsConfig, ledger: Ledger, environment: [String: String], logger: Logger) -> AlertFeed? {
@@ -59,13 +61,17 @@ final class AlertFeed: Sendable {
     /// Returns immediately; the delivery pass runs on its own task.
     func cycleFinished() {
         let feed = self
-        Task.detached(priority: .utility) { await feed.pump.run(feed) }
+        inFlight.add(1)
+        Task.detached(priority: .utility) {
+            await feed.pump.run(feed)
+            feed.inFlight.add(-1)
+        }
     }
 
     /// Waits (at most `seconds`) for passes in flight: for `--once`, whose process ends after the cycle.
     func drain(seconds: Double) async {
         let deadline = Date().addingTimeInterval(seconds)
-        while await pump.busy, Date() < deadline { try? await Task.sleep(for: .milliseconds(20)) }
+        while inFlight.value > 0, Date() < deadline { try? await Task.sleep(for: .milliseconds(20)) }
     }
 
     /// Serializes passes; a pass requested while one runs is folded into a follow-up pass.
@@ -73,7 +79,6 @@ final class AlertFeed: Sendable {
         var cursor: Int64
         var running = false
         var again = false
-        var busy: Bool { running }
 
         init(cursor: Int64) { self.cursor = cursor }
 
@@ -193,4 +198,12 @@ final class AlertFeed: Sendable {
             + (equity.map { ", equity $\(Format.number($0))" } ?? "")
         return [AlertMessage(event: .dailySummary, cycleId: e.cycleId, title: "daily summary", text: text, key: "daily:\(previous)")]
     }
+}
+
+/// A lock-guarded count of alert passes in flight.
+final class PassCount: @unchecked Sendable {
+    private let lock = NSLock()
+    private var count = 0
+    var value: Int { lock.withLock { count } }
+    func add(_ n: Int) { lock.withLock { count += n } }
 }

@@ -159,6 +159,7 @@ struct Run: AsyncParsableCommand {
                 try await OperatorService.alongside(port: serve, dataDir: common.dataDir, config: setup.config) {
                     try await runLoop(setup: setup, interval: interval)
                 }
+                await setup.alerts?.drain(seconds: setup.alertsDrainSeconds)
             }
         }
     }

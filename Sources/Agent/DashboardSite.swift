@@ -18,11 +18,39 @@ struct DashboardSite: OperatorSite {
     /// Whether a token was configured (the kill-switch form is offered only then).
     let tokenConfigured: Bool
 
+    let cache = ResponseCache()
+
     var writePaths: Set<String> { ["/kill"] }
 
-    func metricsText() async -> String { await metrics.render() }
+    func metricsText() async -> String {
+        let metrics = self.metrics
+        return await Self.offload { metrics.render() }
+    }
 
+    /// Ledger reads block, so they run on a low-priority GCD queue, never on the cooperative pool the cycle runs
+    /// on (`--serve`). Answers are cached until the ledger, the kill switch or the minute changes.
     func respond(to r: SiteRequest) async -> SiteResponse {
+        if r.method == .post { return await Self.offload { self.answer(r) } }
+        let key = r.path + "?" + r.query.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: "&")
+        let data = self.data
+        let stamp = await Self.offload {
+            "\((try? data.ledger.lastSeq()) ?? -1)/\(KillSwitch(dataDir: data.dataDir).status().isOn)/\(UTC.now() / 60)"
+        }
+        if let hit = await cache.get(key, stamp: stamp) { return hit }
+        let response = await Self.offload { self.answer(r) }
+        if response.status == 200 { await cache.put(key, stamp: stamp, response) }
+        return response
+    }
+
+    static let queue = DispatchQueue(label: "agent.serve.ledger", qos: .utility, attributes: .concurrent)
+
+    static func offload<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
+        await withCheckedContinuation { continuation in
+            queue.async { continuation.resume(returning: body()) }
+        }
+    }
+
+    private func answer(_ r: SiteRequest) -> SiteResponse {
         let isAPI = r.path.hasPrefix("/api/")
         do {
             if r.method == .post { return try kill(r) }
@@ -240,5 +268,21 @@ struct DashboardSite: OperatorSite {
             out += "<td class=\"num\">\(qty(t.quantity))</td><td class=\"num\">\(fmt(t.price))</td><td>\(h(t.reason))</td><td class=\"num\">\(t.feeUsd.map(fmt) ?? "–")</td></tr>"
         }
         return out + "</table>"
+    }
+}
+
+/// Recent answers by request, valid while their stamp (ledger seq, kill switch, minute) is current.
+actor ResponseCache {
+    private var entries: [String: (stamp: String, response: SiteResponse)] = [:]
+
+    func get(_ key: String, stamp: String) -> SiteResponse? {
+        guard let entry = entries[key], entry.stamp == stamp else { return nil }
+        return entry.response
+    }
+
+    func put(_ key: String, stamp: String, _ response: SiteResponse) {
+        if entries.count >= 256 { entries = entries.filter { $0.value.stamp == stamp } }
+        if entries.count >= 256 { entries.removeAll() }
+        entries[key] = (stamp, response)
     }
 }

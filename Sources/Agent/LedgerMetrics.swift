@@ -6,7 +6,8 @@ import Serve
 
 /// Derives the `/metrics` families from the ledger: counters from every event since seq 0 (so they survive
 /// restarts), gauges from the latest state. Each scrape reads only the events appended since the last one.
-actor LedgerMetricsFeed {
+/// Blocking (ledger reads): callers run it off the cooperative pool. Scrapes are serialized by a lock.
+final class LedgerMetricsFeed: @unchecked Sendable {
     static let eventTypes = ["cycle_finished", "cycle_failed", "cycle_abandoned", "review", "policy_evaluation", "alert_failed"]
 
     let ledger: Ledger
@@ -14,6 +15,7 @@ actor LedgerMetricsFeed {
     private let metrics = OperatorMetrics()
     private var cursor: Int64 = 0
     private var lastSummary: CycleSummary?
+    private let lock = NSLock()
 
     init(ledger: Ledger, dataDir: String) {
         self.ledger = ledger
@@ -22,15 +24,17 @@ actor LedgerMetricsFeed {
 
     /// Reads new events and renders the exposition.
     func render() -> String {
-        do {
-            try refresh()
-        } catch {
-            metrics.error(kind: "metrics_read")
+        lock.withLock {
+            do {
+                try refresh()
+            } catch {
+                metrics.error(kind: "metrics_read")
+            }
+            return metrics.render()
         }
-        return metrics.render()
     }
 
-    func refresh() throws {
+    private func refresh() throws {
         let end = try ledger.lastSeq()
         guard end > cursor else { return updateGauges() }
         try ledger.forEach(afterSeq: cursor, types: Self.eventTypes) { e in

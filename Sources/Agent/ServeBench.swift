@@ -64,8 +64,8 @@ extension BenchCommand {
             }
         }
         let busy = await timedCycles(from: rounds)
-        let latencies = await load.value.sorted()
         done.set()
+        let latencies = await load.value.sorted()
         let loadSeconds = benchSeconds(clock.now - loadStart)
         func percentile(_ p: Double) -> Double {
             latencies.isEmpty ? 0 : latencies[min(latencies.count - 1, Int(Double(latencies.count - 1) * p))] * 1_000
