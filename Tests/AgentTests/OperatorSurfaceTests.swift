@@ -257,9 +257,9 @@ struct RunningServer {
         #expect(once.status == 0, "\(once.stderr)")
         let summary = try jsonObject(once.lines.last ?? "")
         #expect(summary["status"] as? String == "HALTED")
-        // The cycle itself is not slowed by the 5 s channel.
+        // The cycle itself does not wait for the channel that answers after 5 s.
         let total = (summary["timings_ms"] as? [String: Any])?["total"] as? Double ?? 1e9
-        #expect(total < 2_000)
+        #expect(total < 4_500)
 
         #expect(received.requests.count == 1)
         let text = received.requests.first.map { String(decoding: $0.body, as: UTF8.self) } ?? ""

@@ -78,12 +78,13 @@ private func json(_ r: RecordedRequest) throws -> [String: Any] {
         let server = try LoopbackHTTPServer { _ in StubResponse.text("late").delayed(by: 3) }
         defer { server.stop() }
         let settings = AlertsConfig(channels: [], timeoutSeconds: 0.3, maxAttempts: 2)
-        let start = Date()
         let outcome = await AlertDispatcher(settings: settings, channels: [channel(.telegram, url: server.baseURL + "/bot1:x")],
                                             pause: { _ in }).deliver([halted])
         #expect(outcome.first?.outcome == .failed)
-        #expect(outcome.first?.problem?.hasPrefix("timeout") == true)
-        #expect(Date().timeIntervalSince(start) < 2.5)
+        // Each attempt gave up at the 0.3 s limit, not when the 3 s answer came (wall time is not asserted: the
+        // whole suite shares two cores).
+        #expect(outcome.first?.problem == "timeout after 0.3s")
+        #expect(outcome.first?.attempts == 2)
     }
 
     @Test func duplicatesAndBurstsAreSuppressed() async throws {
