@@ -5,7 +5,6 @@ import HTTP
 import Ledger
 import Logging
 import Market
-import Serve
 
 extension BenchCommand {
     /// `serve`: concurrent dashboard/API/metrics requests against `agent serve`'s server while cycles append to
@@ -33,15 +32,12 @@ extension BenchCommand {
         }
         let idle = await timedCycles(from: 0)
 
-        let server = try OperatorService.server(host: "127.0.0.1", port: 0, dataDir: dir, config: config)
-        let (urls, urlSink) = AsyncStream.makeStream(of: String.self)
-        let serving = Task { try await server.run(handleSignals: false) { urlSink.yield($0) } }
-        defer { serving.cancel() }
-        var iterator = urls.makeAsyncIterator()
-        guard let base = await iterator.next() else { throw CLIError.failed("the bench server did not start") }
+        // `agent serve` as its own process, as it is deployed beside a running loop.
+        let (serving, base) = try Self.startServeProcess(dataDir: dir)
+        defer { serving.terminate(); serving.waitUntilExit() }
 
         let paths = ["/api/status", "/api/cycles?limit=20", "/metrics", "/", "/api/equity", "/cycles", "/audit"]
-        let workers = 8, perWorker = 150
+        let workers = 4, perWorker = 500
         let done = LockedFlag()
         let loadStart = clock.now
         let load = Task.detached { () -> [Double] in
@@ -77,7 +73,31 @@ extension BenchCommand {
                            details: ["p50_ms": percentile(0.5), "p99_ms": percentile(0.99), "concurrency": Double(workers),
                                      "cycle_mean_ms_idle": idleMean, "cycle_mean_ms_under_load": busyMean,
                                      "cycle_slowdown_ratio": busyMean / max(idleMean, 1e-9)],
-                           note: "\(workers) concurrent clients over \(paths.joined(separator: " ")) on a read-only ledger while \(rounds) DRY_RUN sim cycles append to it")
+                           note: "\(workers) concurrent clients over \(paths.joined(separator: " ")) against `agent serve` (its own process, read-only ledger) while \(rounds) DRY_RUN sim cycles append to the same ledger")
+    }
+
+    /// Starts `agent serve --port 0` on `dataDir` and reads the URL it prints first.
+    static func startServeProcess(dataDir: String) throws -> (Process, String) {
+        let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: exe)
+        process.arguments = ["serve", "--port", "0", "--data-dir", dataDir]
+        let out = Pipe()
+        process.standardOutput = out
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        var line = Data()
+        while true {
+            let byte = out.fileHandleForReading.readData(ofLength: 1)
+            if byte.isEmpty || byte == Data("\n".utf8) { break }
+            line.append(byte)
+        }
+        let url = String(decoding: line, as: UTF8.self)
+        guard url.hasPrefix("http://") else {
+            process.terminate()
+            throw CLIError.failed("agent serve did not print its URL (got '\(url)')")
+        }
+        return (process, url)
     }
 }
 

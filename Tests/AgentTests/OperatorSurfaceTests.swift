@@ -284,6 +284,38 @@ struct RunningServer {
         #expect(!test.stdout.contains("fake-secret-path"))
     }
 
+    @Test func concurrentReadersNeverBlockARunningLoop() async throws {
+        let data = Fixtures.tempDir("agent-serve-load")
+        let common = AgentProcess.common(dataDir: data)
+        #expect(try await AgentProcess.run(["--once", "--now", pinnedNow] + common).status == 0)
+        let server = try await RunningServer.start(dataDir: data)
+        defer { server.stop() }
+        let cycles = 12
+        let loop = try AgentProcess(["--interval", "0.005", "--cycles", "\(cycles)", "--now", pinnedNow] + common)
+        let paths = ["/api/status", "/api/cycles?limit=5", "/metrics", "/", "/audit", "/api/equity"]
+        let statuses = await withTaskGroup(of: [Int].self) { group in
+            for w in 0..<4 {
+                group.addTask {
+                    var out: [Int] = []
+                    for i in 0..<15 {
+                        let r = try? await CurlHTTPClient().send(HTTPRequest(url: server.url + paths[(w + i) % paths.count], timeout: 30))
+                        out.append(r?.status ?? -1)
+                    }
+                    return out
+                }
+            }
+            var all: [Int] = []
+            for await part in group { all += part }
+            return all
+        }
+        let out = try await loop.finish(timeout: 120)
+        #expect(out.status == 0, "\(out.stderr)")
+        #expect(out.lines.count == cycles)
+        for line in out.lines { #expect((try? jsonObject(line))?["status"] as? String != "ERROR", "\(line.prefix(300))") }
+        #expect(!out.stderr.contains("database is locked"))
+        #expect(statuses.count == 60 && statuses.allSatisfy { $0 == 200 }, "\(statuses)")
+    }
+
     static func run(_ exe: String, _ args: [String]) async throws -> String {
         try await offload {
             let p = Process()
