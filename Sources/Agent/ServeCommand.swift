@@ -58,8 +58,13 @@ enum OperatorService {
         let server = try server(host: "127.0.0.1", port: port, dataDir: dataDir, config: config)
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
-                try await server.run(handleSignals: false) { url in
-                    FileHandle.standardError.write(Data("agent: serving the dashboard at \(url)\n".utf8))
+                // The loop goes on if the server cannot start (port taken): say so instead of failing silently.
+                do {
+                    try await server.run(handleSignals: false) { url in
+                        FileHandle.standardError.write(Data("agent: serving the dashboard at \(url)\n".utf8))
+                    }
+                } catch where !Task.isCancelled {
+                    FileHandle.standardError.write(Data("agent: the dashboard server stopped: \(error)\n".utf8))
                 }
             }
             try await loop()
