@@ -40,7 +40,7 @@ struct BacktestCommand: AsyncParsableCommand {
     @Option(help: "Last bar close included (YYYY-MM-DD or ISO 8601, UTC).")
     var to: String?
 
-    @Option(help: "Bar length: 1m, 5m, 15m, 1h, 4h, 1d.")
+    @Option(help: "Bar length from 1m to 1d: 1m, 5m, 15m, 1h, 2h, 4h, 6h, 12h, 1d ...")
     var timeframe: String = "1h"
 
     @Option(help: "pipeline (the live stages) or ema_cross (the reference strategy).")
@@ -116,7 +116,7 @@ struct BacktestCommand: AsyncParsableCommand {
 
     func validate() throws {
         if data.isEmpty { throw ValidationError("--data FILE is required (one or more candle files)") }
-        if Timeframe.seconds(timeframe) == nil { throw ValidationError("--timeframe '\(timeframe)': use e.g. 1m, 15m, 1h, 4h, 1d") }
+        if BarInterval(timeframe) == nil { throw ValidationError("--timeframe '\(timeframe)': use a bar length from 1m to 1d, e.g. 15m, 1h, 4h, 6h, 12h, 1d") }
         if !["pipeline", "ema_cross"].contains(strategy) { throw ValidationError("--strategy must be pipeline or ema_cross") }
         if !["offline", "replay", "live", "none"].contains(reviewers) {
             throw ValidationError("--reviewers must be offline, replay, live or none")
@@ -271,7 +271,7 @@ struct BacktestCommand: AsyncParsableCommand {
         }
         var costs = ["taker_fee_bps": "\(settings.paper.takerFeeBps)", "base_slippage_bps": "\(settings.paper.baseSlippageBps)",
                      "impact_bps_at_depth": "\(settings.paper.impactBpsAtDepth)", "spread_bps": "\(settings.spreadBps)",
-                     "fills": "next bar's open, PAPER fill model", "exits": "PAPER exit manager (stop, R ladder, trailing ATR, time stop)"]
+                     "fills": "the decision-time quote (last close ± half the spread), PAPER fill model, as in PAPER", "exits": "PAPER exit manager (stop, R ladder, trailing ATR, time stop)"]
         if funding != nil || fundingRate != nil {
             costs["funding"] = funding.map { "file \($0)" } ?? "constant \(fundingRate ?? 0) per 8h"
         }

@@ -94,7 +94,7 @@ public struct AgentCommand: AsyncParsableCommand {
           agent show <cycle id>                 one cycle's full trail
         """,
         subcommands: [Run.self, Audit.self, Show.self, ConfigCommand.self, Kill.self, MarketCommand.self, ReconcileCommand.self,
-                      BacktestCommand.self, BenchCommand.self, ServeCommand.self, AlertsCommand.self],
+                      BacktestCommand.self, BenchCommand.self, TradesCommand.self, ServeCommand.self, AlertsCommand.self],
         defaultSubcommand: Run.self)
 
     public init() {}
@@ -124,6 +124,9 @@ struct Run: AsyncParsableCommand {
     @Option(help: "With --interval: replay every recorded cycle in this span (24h, 7d or an ISO 8601 time) instead of running new ones.")
     var replaySince: String?
 
+    @Option(help: ArgumentHelp("wall (default): cycles follow the real time. simulated: with --interval and --now, cycles run back to back and the decision clock advances by the interval each time (PAPER or DRY_RUN over replayed data at full speed).", valueName: "clock"))
+    var clock: DecisionClock = .wall
+
     @Option(help: ArgumentHelp("With --interval: also serve the dashboard, API and /metrics on 127.0.0.1:PORT in this process (as `agent serve`).", valueName: "port"))
     var serve: Int?
 
@@ -138,6 +141,11 @@ struct Run: AsyncParsableCommand {
         if cycles != nil && interval == nil { throw ValidationError("--cycles goes with --interval") }
         if replay != nil && !once { throw ValidationError("--replay goes with --once (use --interval with --replay-since for a span)") }
         if replaySince != nil && interval == nil { throw ValidationError("--replay-since goes with --interval") }
+        if clock == .simulated {
+            if interval == nil || common.now == nil { throw ValidationError("--clock simulated needs --interval and --now (where the simulated clock starts)") }
+            if cycles == nil { throw ValidationError("--clock simulated needs --cycles (it does not wait, so it would never stop)") }
+            if common.mode == .live { throw ValidationError("--clock simulated cannot run LIVE: the venue's clock is real") }
+        }
     }
 
     func run() async throws {
@@ -185,6 +193,7 @@ struct Run: AsyncParsableCommand {
             count += 1
             if let cycles, count >= cycles { break }
             if stop.isStopped { break }
+            if self.clock == .simulated { continue }
             let next = start + .milliseconds(Int64(Double(count) * interval * 60_000))
             while clock.now < next, !stop.isStopped {
                 try? await Task.sleep(for: min(.milliseconds(50), next - clock.now))
@@ -193,6 +202,14 @@ struct Run: AsyncParsableCommand {
         }
         log.info("interval run stopped", metadata: ["cycles": "\(count)", "reason": "\(stop.signalName ?? "cycle count reached")"])
     }
+}
+
+/// Where the decision clock comes from.
+enum DecisionClock: String, ExpressibleByArgument, CaseIterable, Sendable {
+    /// The real time (or `--now` plus the interval elapsed, waiting between cycles).
+    case wall
+    /// `--now` plus the interval per cycle, without waiting: replayed data at full speed.
+    case simulated
 }
 
 /// What a run needs, built once: config, gates, ledger, market, reviewers, executor.
@@ -251,7 +268,7 @@ struct RunSetup {
         runner = CycleRunner(config: config, mode: mode, exchange: exchange, market: market, ledger: ledger,
                              board: try ReviewSetup.board(config), executor: executor,
                              killSwitch: killSwitch, logger: logger)
-        runner.liveDesk = liveDesk
+        if let liveDesk { runner.desk = LivePositions(desk: liveDesk, exits: config.signals.exits, atrPeriod: config.signals.triggers.trend.atrPeriod) }
         if mode == .live {
             logger.warning("LIVE mode: real orders on \(exchange)", metadata: ["exchange": "\(exchange)"])
         }

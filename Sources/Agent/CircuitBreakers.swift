@@ -46,7 +46,7 @@ enum CircuitBreakers {
                                      detail: "\(recentLosses.count) losing trades in 24h; cooling down until \(UTC.iso8601(last + Int64(limits.losses24hCooldownMinutes) * 60))",
                                      action: "halt"))
         }
-        let newestClose = snapshot.symbols.compactMap { $0.candles.last.map { $0.time + 3_600 } }.max()
+        let newestClose = snapshot.symbols.compactMap(\.lastClose).max()
         if let newestClose {
             let ageMinutes = Double(now - newestClose) / 60
             if ageMinutes > Double(limits.maxDataAgeMinutes) {

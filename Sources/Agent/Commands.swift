@@ -156,7 +156,7 @@ extension Kill {
                 write("close \(r.symbol) (\(r.clientOrderId)): \(r.status)")
             }
         case .paper:
-            let book = try PaperBook.rebuild(ledger: ledger, startingEquity: config.app.portfolio.startingEquityUsd)
+            let (book, seq) = try Portfolio.rebuild(store: ledger, mode: .paper, startingEquity: config.app.portfolio.startingEquityUsd)
             guard !book.account.positions.isEmpty else {
                 write("no open PAPER positions: nothing to flatten")
                 return
@@ -166,7 +166,8 @@ extension Kill {
             let snapshot = try await market.snapshot(symbols: book.account.positions.map(\.symbol), at: now,
                                                      historyHours: 48)
             let events = PaperDesk.flatten(book, snapshot: snapshot, settings: config.app.paper, time: now, reason: "flatten")
-            try ledger.append(events.map { try $0.newEvent(cycleId: id, time: now) })
+            var journal = CycleJournal(store: ledger, cycleId: id, time: now, portfolio: book, seq: seq)
+            try journal.record(events)
             for case .fill(let f) in events {
                 write("closed \(f.symbol): \(f.side.rawValue) \(Format.number(f.quantity)) @ \(Format.number(f.price))")
             }

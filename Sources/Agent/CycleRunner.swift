@@ -24,41 +24,88 @@ struct CycleNote: Codable, Sendable {
     var reason: String
 }
 
-/// Runs one decision cycle: Universe -> Triggers -> Rules -> M1 -> M2 -> M3 -> Risk -> Execution,
-/// recording every stage's output in the ledger as it goes.
+/// What one cycle decided, beyond its JSON summary: for backtests, which aggregate these instead of re-deriving them.
+struct CycleReport: Sendable {
+    var summary: CycleSummary
+    /// Equity after the cycle's orders, exits and marks (unrounded).
+    var equityUsd: Double
+    var openPositions: Int
+    var universe: UniverseResult?
+    var proposals: [Proposal] = []
+    var decisions: [Decision] = []
+    var reviewCostUsd = 0.0
+    var reviewCalls = 0
+}
+
+/// The one decision cycle of every mode and of backtests:
+///
+/// start -> positions (LIVE: reconcile) -> market -> kill switch -> breakers -> regime -> universe -> triggers ->
+/// rules -> kill switch -> reviews -> policy -> kill switch -> execution -> exits -> marks -> finish
+///
+/// It runs over a market source, an executor (DRY_RUN, simulated fills, or a venue), a position desk, a kill switch
+/// and an event store (the SQLite ledger, or memory in a backtest). A halt at any point skips to the exits and the
+/// marks: they only reduce risk, so a halted bot still protects what it holds. Every stage's output is recorded as
+/// it goes.
 public struct CycleRunner: Sendable {
     public var config: LoadedConfig
     public var mode: Mode
     public var exchange: String
     public var market: any MarketDataSource
-    public var ledger: Ledger
+    var store: any EventStore
     public var board: ReviewBoard
     public var executor: any Executor
-    public var killSwitch: KillSwitch
+    var killSwitch: any KillSwitchControl
     public var logger: Logger
     /// News for M1 (nil = no feeds configured: M1 gets no items).
     public var newsSource: NewsIngest?
-    /// LIVE: the venue desk that reconciles, protects and guards positions at the start of every cycle.
-    var liveDesk: LiveDesk?
+    var desk: any PositionDesk
+    /// The portfolio carried from one cycle to the next.
+    let keeper = PortfolioKeeper()
+    /// Ids of backtest cycles are derived from the time (no random suffix), so runs are reproducible.
+    var deterministicIds = false
 
+    /// A runner over the SQLite ledger, with the mode's default desk (PAPER exits from the config; DRY_RUN none).
     public init(config: LoadedConfig, mode: Mode, exchange: String, market: any MarketDataSource, ledger: Ledger,
                 board: ReviewBoard, executor: any Executor, killSwitch: KillSwitch, logger: Logger) {
+        self.init(config: config, mode: mode, exchange: exchange, market: market, store: ledger, board: board,
+                  executor: executor, killSwitch: killSwitch, desk: Self.defaultDesk(mode: mode, config: config), logger: logger)
+    }
+
+    init(config: LoadedConfig, mode: Mode, exchange: String, market: any MarketDataSource, store: any EventStore,
+         board: ReviewBoard, executor: any Executor, killSwitch: any KillSwitchControl, desk: any PositionDesk, logger: Logger) {
         self.config = config
         self.mode = mode
         self.exchange = exchange
         self.market = market
-        self.ledger = ledger
+        self.store = store
         self.board = board
         self.executor = executor
         self.killSwitch = killSwitch
+        self.desk = desk
         self.logger = logger
     }
+
+    static func defaultDesk(mode: Mode, config: LoadedConfig) -> any PositionDesk {
+        mode == .dryRun ? NoPositions() : PaperPositions(exits: config.signals.exits, costs: config.app.paper,
+                                                          atrPeriod: config.signals.triggers.trend.atrPeriod)
+    }
+
+    /// The ledger, when the store is one (PAPER, LIVE, DRY_RUN runs).
+    public var ledger: Ledger? { store as? Ledger }
+
+    /// The portfolio as the last cycle left it (nil before the first cycle).
+    var portfolio: Portfolio? { keeper.current }
 
     /// Runs a cycle at decision time `time` (Unix seconds). Never throws: a failure is an `ERROR` summary,
     /// recorded in the ledger when the ledger itself still works.
     public func run(at time: Int64) async -> CycleSummary {
-        let cycleId = CycleId.make(time: time)
-        var summary = CycleSummary(
+        await cycle(at: time).summary
+    }
+
+    func cycle(at time: Int64) async -> CycleReport {
+        let cycleId = deterministicIds ? "c-\(UTC.compact(time))-bt" : CycleId.make(time: time)
+        let start = config.app.portfolio.startingEquityUsd
+        var report = CycleReport(summary: CycleSummary(
             cycleId: cycleId, timestamp: UTC.iso8601(time), mode: mode, exchange: exchange, status: .noOpportunities,
             regime: nil, universeSize: 0, universeBreakdown: Dictionary(uniqueKeysWithValues: Tier.allCases.map { ($0.rawValue, 0) }),
             triggersDetected: 0, topTriggers: [], proposalsGenerated: 0, proposalsApproved: 0, baseTrades: [],
@@ -66,210 +113,250 @@ public struct CycleRunner: Sendable {
             review: .init(calls: 0, cacheHits: 0, costUsd: 0, budgetUsd: config.policy.aiBudget.maxCostPerCycleUsd,
                           fallback: nil, reviewerViolations: 0),
             executedTrades: [], dryRunOrders: [],
-            portfolio: .init(equityUsd: config.app.portfolio.startingEquityUsd, openPositions: 0),
-            timingsMs: .init(), configHash: config.configHash, policyHash: config.policyHash, error: nil)
+            portfolio: .init(equityUsd: start, openPositions: 0),
+            timingsMs: .init(), configHash: config.configHash, policyHash: config.policyHash, error: nil),
+            equityUsd: start, openPositions: 0)
         let clock = ContinuousClock()
         let started = clock.now
         var log = logger
         log[metadataKey: "cycle_id"] = "\(cycleId)"
-        var scratch = CycleScratch()
+        var journal: CycleJournal
         do {
-            try await runStages(cycleId: cycleId, time: time, summary: &summary, scratch: &scratch, log: log)
-            if mode == .paper { try recordEquity(cycleId: cycleId, time: time, scratch: scratch, summary: &summary) }
+            let (portfolio, seq) = try keeper.take(store: store, mode: mode, startingEquity: mode == .live ? nil : start)
+            journal = CycleJournal(store: store, cycleId: cycleId, time: time, portfolio: portfolio, seq: seq)
         } catch {
-            summary.status = .error
-            summary.error = "\(error)"
-            summary.noTradeReason = "cycle failed: \(error)"
+            report.summary.status = .error
+            report.summary.error = "ledger: \(error)"
+            report.summary.noTradeReason = "cycle failed: cannot rebuild the portfolio: \(error)"
+            log.critical("cannot rebuild the portfolio", metadata: ["error": "\(error)"])
+            return report
+        }
+        do {
+            try journal.catchUp()
+            try await runStages(report: &report, journal: &journal, log: log)
+        } catch {
+            report.summary.status = .error
+            report.summary.error = "\(error)"
+            report.summary.noTradeReason = "cycle failed: \(error)"
             log.error("cycle failed", metadata: ["error": "\(error)"])
             do {
-                try record(cycleId, time, "cycle_failed", CycleNote(reason: "\(error)"))
+                try journal.record(.cycleFailed, CycleNote(reason: "\(error)"))
             } catch let ledgerError {
                 log.critical("cannot record the failed cycle", metadata: ["error": "\(ledgerError)"])
             }
         }
-        summary.timingsMs.total = ms(clock.now - started)
+        keeper.put(journal.portfolio, seq: journal.seq)
+        report.summary.timingsMs.total = ms(clock.now - started)
         do {
-            try record(cycleId, time, "cycle_finished", summary)
+            try journal.record(.cycleFinished, report.summary)
         } catch {
             log.critical("cannot record the cycle summary", metadata: ["error": "\(error)"])
-            if summary.status != .error {
-                summary.status = .error
-                summary.error = "ledger: \(error)"
+            if report.summary.status != .error {
+                report.summary.status = .error
+                report.summary.error = "ledger: \(error)"
             }
         }
-        log.info("cycle finished", metadata: ["status": "\(summary.status.rawValue)",
-                                              "proposals": "\(summary.proposalsGenerated)",
-                                              "approved": "\(summary.proposalsApproved)"])
-        return summary
+        keeper.put(journal.portfolio, seq: journal.seq)
+        log.info("cycle finished", metadata: ["status": "\(report.summary.status.rawValue)",
+                                              "proposals": "\(report.summary.proposalsGenerated)",
+                                              "approved": "\(report.summary.proposalsApproved)"])
+        return report
     }
 
-    private func runStages(cycleId: String, time: Int64, summary: inout CycleSummary, scratch: inout CycleScratch,
-                           log: Logger) async throws {
-        let clock = ContinuousClock()
-        try record(cycleId, time, "cycle_started", CycleStart(
+    /// Why a cycle stopped deciding before execution; the exits and marks still run.
+    private struct Halt: Error {
+        var reason: String
+        var checks: [String]
+        /// A drawdown trip with `flatten_on_kill`: close everything before the exits.
+        var flatten = false
+    }
+
+    private func runStages(report: inout CycleReport, journal j: inout CycleJournal, log: Logger) async throws {
+        let time = j.time
+        var summary = report.summary
+        defer { report.summary = summary }
+        try j.record(.cycleStarted, CycleStart(
             mode: mode, exchange: exchange, timestamp: UTC.iso8601(time), configHash: config.configHash,
             policyHash: config.policyHash, configSources: config.sources,
             promptHashes: Dictionary(uniqueKeysWithValues: config.prompts.map { ($0.tier.rawValue, $0.hash) })))
 
-        // PAPER: protect open positions first (stops, take-profits, trailing and time stops, funding). This runs
-        // even with the kill switch on: it only ever reduces risk.
-        scratch.paper = mode == .paper ? try PaperBook.rebuild(ledger: ledger, startingEquity: config.app.portfolio.startingEquityUsd) : nil
-        if var book = scratch.paper, !book.account.positions.isEmpty {
-            let held = try await market.snapshot(symbols: book.account.positions.map(\.symbol), at: time,
-                                                 historyHours: config.app.loop.historyHours)
-            for tape in held.symbols { scratch.marks[tape.symbol] = tape.last }
-            let events = PaperDesk.manage(book, snapshot: held, now: time, plan: config.signals.exits,
-                                          settings: config.app.paper, atrPeriod: config.signals.triggers.trend.atrPeriod)
-            try ledger.append(events.map { try $0.newEvent(cycleId: cycleId, time: time) })
-            for event in events {
-                book.apply(event)
-                if case .fill(let fill) = event { summary.exits.append(fill) }
-            }
-            scratch.paper = book
-        }
+        // Positions: in LIVE, reconcile the book with the venue first (pending orders looked up by client id, manual
+        // changes recorded, stops restored, futures guard, funding). It only ever reduces risk, so it runs before the
+        // kill switch; a critical discrepancy stops new entries.
+        let reviewHalt = try await desk.synchronize(cycleId: j.cycleId, time: time)
+        try j.catchUp()
 
-        // LIVE: rebuild the book from the ledger and reconcile it with the venue (pending orders looked up by client
-        // id, manual changes recorded, stops restored, futures guard, funding). Like PAPER protection this only
-        // ever reduces risk, so it runs before the kill switch; a critical discrepancy stops new entries.
-        var live: (report: ReconcileReport, book: LiveBook)?
-        if mode == .live {
-            guard let liveDesk else { throw CLIError.failed("LIVE cycle without a venue desk") }
-            let (report, book) = try await liveDesk.reconcileBook(cycleId: cycleId, time: time, act: true)
-            live = (report, book)
-            if report.requiresManualReview {
-                let reason = "REQUIRES_MANUAL_REVIEW: " + report.reviewReasons.joined(separator: "; ")
-                    + " (inspect with `agent reconcile`, then `agent reconcile --ack`)"
-                try record(cycleId, time, "halted", CycleNote(reason: reason))
-                summary.status = .halted
-                summary.noTradeReason = reason
-                log.warning("halted: manual review required", metadata: ["reasons": "\(report.reviewReasons)"])
-                return
-            }
-        }
-
-        // Invariant 6: the kill switch is checked before anything costs money or places an order.
-        if let reason = killSwitch.status().reason {
-            try record(cycleId, time, "halted", CycleNote(reason: reason))
-            summary.status = .halted
-            summary.noTradeReason = reason
-            log.warning("halted", metadata: ["reason": "\(reason)"])
-            return
-        }
-
-        let state = try live.map { $0.book.portfolioState(equityUsd: $0.report.equityUsd ?? config.app.portfolio.startingEquityUsd, now: time) }
-            ?? StateProjection.rebuild(ledger: ledger, mode: mode, now: time, startingEquity: config.app.portfolio.startingEquityUsd,
-                                       paper: scratch.paper, marks: scratch.marks)
-        summary.portfolio = .init(equityUsd: Format.round(state.equityUsd, 2), openPositions: state.openPositions.count)
-
-        // Universe (with the regime it depends on).
-        var mark = clock.now
+        // Market: every candidate, the regime benchmark, and whatever is held (its exits need its bars).
         let benchmark = config.signals.regime.benchmark
         var symbols = UniverseBuilder.candidateSymbols(config.universe)
         if !symbols.contains(benchmark) { symbols.append(benchmark) }
+        for p in j.portfolio.account.positions where !symbols.contains(p.symbol) { symbols.append(p.symbol) }
+        var mark = ContinuousClock().now
         let snapshot: MarketSnapshot
         do {
             snapshot = try await market.snapshot(symbols: symbols, at: time, historyHours: config.app.loop.historyHours)
         } catch {
-            try record(cycleId, time, "circuit_breaker", BreakerTrip(breaker: "venue_disconnected", value: nil, limit: nil,
-                                                                    detail: "\(market.name): \(error)", action: "halt"))
+            try j.record(.circuitBreaker, BreakerTrip(breaker: "venue_disconnected", value: nil, limit: nil,
+                                                      detail: "\(market.name): \(error)", action: "halt"))
             throw error
         }
-        for tape in snapshot.symbols { scratch.marks[tape.symbol] = tape.last }
+        var marks: [String: Double] = [:]
+        for tape in snapshot.symbols { marks[tape.symbol] = tape.last }
+
+        do {
+            if let reviewHalt {
+                throw Halt(reason: "REQUIRES_MANUAL_REVIEW: \(reviewHalt) (inspect with `agent reconcile`, then `agent reconcile --ack`)",
+                           checks: ["manual_review"])
+            }
+            try decide(snapshot: snapshot, marks: marks, summary: &summary, report: &report, journal: &j, log: log,
+                       startedAt: mark)
+            mark = ContinuousClock().now
+            try await reviewAndExecute(snapshot: snapshot, marks: marks, summary: &summary, report: &report, journal: &j, log: log)
+            summary.timingsMs.execution = ms(ContinuousClock().now - mark)
+        } catch let halt as Halt {
+            try j.record(.halted, CycleNote(reason: halt.reason))
+            summary.status = .halted
+            summary.noTradeReason = halt.reason
+            summary.violatedChecks = halt.checks
+            log.warning("halted", metadata: ["reason": "\(halt.reason)"])
+            if halt.flatten {
+                summary.exits += try await desk.flatten(snapshot: snapshot, journal: &j, reason: "flatten")
+                try j.catchUp()
+            }
+        } catch is Done {
+            // Nothing to review or execute this cycle.
+        }
+
+        // Exits on this cycle's bars, then the marks: in every mode and on every path, halted or not.
+        summary.exits += try await desk.manageExits(snapshot: snapshot, journal: &j)
+        try j.catchUp()
+        let point = j.portfolio.point(marks: marks)
+        if mode != .dryRun { try j.record([.equity(point, time: time)]) }
+        report.equityUsd = point.equityUsd
+        report.openPositions = point.openPositions
+        summary.portfolio = .init(equityUsd: Format.round(point.equityUsd, 2), openPositions: point.openPositions)
+        if mode != .dryRun {
+            summary.portfolio.cashUsd = Format.round(point.cashUsd, 2)
+            summary.portfolio.realizedPnlUsd = Format.round(j.portfolio.account.realizedPnlUsd, 2)
+            summary.portfolio.feesUsd = Format.round(j.portfolio.account.feesUsd, 4)
+            summary.portfolio.fundingUsd = Format.round(j.portfolio.account.fundingUsd, 4)
+        }
+    }
+
+    /// The cycle ended early without a halt (nothing to review or execute).
+    private struct Done: Error {}
+
+    /// Kill switch, breakers, regime, universe, triggers and rules.
+    private func decide(snapshot: MarketSnapshot, marks: [String: Double], summary: inout CycleSummary, report: inout CycleReport,
+                        journal j: inout CycleJournal, log: Logger, startedAt: ContinuousClock.Instant) throws {
+        let time = j.time
+        // Invariant 6: the kill switch is checked before anything costs money or places an order.
+        if let reason = killSwitch.status().reason { throw Halt(reason: reason, checks: ["kill_switch"]) }
+        let state = j.portfolio.state(now: time, marks: marks)
+        summary.portfolio = .init(equityUsd: Format.round(state.equityUsd, 2), openPositions: state.openPositions.count)
 
         // Circuit breakers: whole-cycle stops, before any reviewer can spend money or any entry is made.
         let trips = CircuitBreakers.evaluate(config.policy, state: state, snapshot: snapshot, now: time)
         if !trips.isEmpty {
-            try trip(trips, cycleId: cycleId, time: time, paper: &scratch.paper, snapshot: snapshot, summary: &summary, log: log)
-            return
+            try j.record(.circuitBreaker, each: trips, symbol: { _ in nil })
+            summary.circuitBreakers = trips
+            for t in trips { log.warning("circuit breaker tripped", metadata: ["breaker": "\(t.breaker)", "detail": "\(t.detail)"]) }
+            var flatten = false
+            if let kill = trips.first(where: { $0.action == "kill_switch" }) {
+                try killSwitch.turnOn(reason: "circuit breaker \(kill.breaker): \(kill.detail)", at: time)
+                flatten = config.policy.circuitBreakers.flattenOnKill
+            }
+            throw Halt(reason: "circuit breaker: " + trips.map(\.detail).joined(separator: "; "), checks: trips.map(\.breaker),
+                       flatten: flatten)
         }
-        let regime = RegimeDetector.detect(config.signals.regime, benchmark: snapshot.symbol(benchmark))
-        try record(cycleId, time, "regime", regime)
+
+        let regime = RegimeDetector.detect(config.signals.regime, benchmark: snapshot.symbol(config.signals.regime.benchmark))
+        try j.record(.regime, regime)
         summary.regime = regime.regime
         let universe = UniverseBuilder.build(config.universe, regime: regime.regime, market: snapshot)
-        try record(cycleId, time, "universe", universe)
+        try j.record(.universe, universe)
+        report.universe = universe
         summary.universeSize = universe.eligible.count
         summary.universeBreakdown = universe.breakdown
-        summary.timingsMs.universe = ms(clock.now - mark)
+        summary.timingsMs.universe = ms(ContinuousClock().now - startedAt)
 
-        // Triggers.
-        mark = clock.now
+        var mark = ContinuousClock().now
         let eligible = Set(universe.eligible.map(\.symbol))
         let scan = TriggerEngine.scan(config.signals.triggers, regime: regime.regime,
                                       symbols: snapshot.symbols.filter { eligible.contains($0.symbol) })
-        try record(cycleId, time, "triggers", scan)
+        try j.record(.triggers, scan)
         summary.triggersDetected = scan.triggers.count
         summary.topTriggers = scan.triggers.prefix(5).map {
             .init(symbol: $0.symbol, kind: $0.kind, direction: $0.direction, strength: Format.round($0.strength))
         }
-        summary.timingsMs.triggers = ms(clock.now - mark)
+        summary.timingsMs.triggers = ms(ContinuousClock().now - mark)
 
         // Rules: the only stage that creates proposals.
-        mark = clock.now
+        mark = ContinuousClock().now
         let proposals = RulesEngine.propose(config.signals.rules, tiers: config.universe.tiers, regime: regime.regime,
                                             universe: universe, triggers: scan.triggers, snapshot: snapshot)
-        try ledger.append(proposals.map { p in
-            try NewEvent.json(cycleId, "proposal", time, symbol: p.symbol, p)
-        })
+        try j.record(.proposal, each: proposals, symbol: { $0.symbol })
+        report.proposals = proposals
         summary.proposalsGenerated = proposals.count
         summary.baseTrades = proposals.map {
             .init(proposalId: $0.id, symbol: $0.symbol, side: $0.side, sizePct: Format.round($0.sizePct),
                   conviction: Format.round($0.conviction), reason: $0.reason, stopLossPct: $0.stopLossPct,
                   takeProfitPct: $0.takeProfitPct)
         }
-        summary.timingsMs.rules = ms(clock.now - mark)
+        summary.timingsMs.rules = ms(ContinuousClock().now - mark)
         guard !proposals.isEmpty else {
             summary.status = .noOpportunities
             summary.noTradeReason = scan.triggers.isEmpty
                 ? "no triggers on \(universe.eligible.count) eligible symbols"
                 : "\(scan.triggers.count) triggers, none strong enough or long-only eligible for a proposal"
-            return
+            throw Done()
         }
+    }
 
-        // Invariant 6 again: the kill switch may have been turned on while the market was read, and the
-        // reviewers are the first stage that can cost money.
-        if let reason = killSwitch.status().reason {
-            try record(cycleId, time, "halted", CycleNote(reason: reason))
-            summary.status = .halted
-            summary.noTradeReason = reason
-            log.warning("halted before the reviewers", metadata: ["reason": "\(reason)"])
-            return
-        }
+    /// Reviews, policy and execution of this cycle's proposals.
+    private func reviewAndExecute(snapshot: MarketSnapshot, marks: [String: Double], summary: inout CycleSummary,
+                                  report: inout CycleReport, journal j: inout CycleJournal, log: Logger) async throws {
+        let time = j.time
+        let proposals = report.proposals
+        // Invariant 6 again: the kill switch may have been turned on while the market was read, and the reviewers
+        // are the first stage that can cost money.
+        if let reason = killSwitch.status().reason { throw Halt(reason: reason, checks: ["kill_switch"]) }
 
-        // Reviewers: M1 -> M2 -> M3, bounded, budgeted, cached. Spend, cache and news risk come from the ledger.
-        mark = clock.now
+        // Reviewers: M1 -> M2 -> M3, bounded, budgeted, cached. Spend, cache and news risk come from the store.
+        var mark = ContinuousClock().now
+        let state = j.portfolio.state(now: time, marks: marks)
         let tape = snapshot.symbols.filter { s in proposals.contains { $0.symbol == s.symbol } }.map(TapeFacts.init)
-        let history = try ReviewHistory.load(ledger: ledger, now: time, ttlMinutes: config.app.reviewCache.ttlMinutes,
-                                             policy: config.policy.reviewers.newsRisk)
-        let news = try await newsForCycle(cycleId: cycleId, time: time, proposals: proposals, log: log)
+        let history = board.reviewers.isEmpty ? ReviewHistory()
+            : try ReviewHistory.load(store: store, now: time, ttlMinutes: config.app.reviewCache.ttlMinutes,
+                                     policy: config.policy.reviewers.newsRisk)
+        let news = try await newsSource?.items(cycleId: j.cycleId, time: time, store: store, log: log) ?? []
         let inputs = CycleInputs(tape: tape, state: state, news: news, newsRiskHistory: history.newsRisk, killSwitchOn: false)
-        try record(cycleId, time, "cycle_inputs", inputs)
+        try j.record(.cycleInputs, inputs)
         let spend = board.hasPaidReviewers
             ? SpendGuard(budget: config.policy.aiBudget, now: time, history: history.spend) : nil
-        let outcome = await board.run(ReviewContext(cycleId: cycleId, time: time, proposals: proposals, tape: tape,
+        let outcome = await board.run(ReviewContext(cycleId: j.cycleId, time: time, proposals: proposals, tape: tape,
                                                     policy: config.policy, news: news, spend: spend,
                                                     cache: ReviewCache(seed: history.cache)),
                                       newsRiskHistory: history.newsRisk)
-        try ledger.append(outcome.tiers.map { tier in
-            try NewEvent.json(cycleId, "review", time, tier)
-        })
+        try j.record(.review, each: outcome.tiers, symbol: { _ in nil })
+        report.reviewCostUsd = outcome.costUsd
+        report.reviewCalls = outcome.calls
         summary.review = .init(outcome, budget: config.policy.aiBudget)
-        summary.timingsMs.review = ms(clock.now - mark)
+        summary.timingsMs.review = ms(ContinuousClock().now - mark)
 
         // Risk: the policy engine has the final say.
-        mark = clock.now
+        mark = ContinuousClock().now
         let (decisions, shadow) = Self.decide(config: config, proposals: proposals, outcome: outcome, inputs: inputs, time: time)
-        try ledger.append(decisions.map { d in
-            try NewEvent.json(cycleId, "policy_evaluation", time, symbol: d.symbol, d)
-        })
+        try j.record(.policyEvaluation, each: decisions, symbol: { $0.symbol })
         // Shadow: what the policy would have decided with no reviews at all.
-        try record(cycleId, time, "shadow", shadow)
+        try j.record(.shadow, shadow)
+        report.decisions = decisions
         summary.review.shadow = shadow.counts
         summary.decisions = decisions.map(CycleSummary.DecisionSummary.init)
         summary.violatedChecks = Array(Set(decisions.flatMap(\.violatedChecks))).sorted()
         let approved = decisions.filter(\.approved)
         summary.proposalsApproved = approved.count
-        summary.timingsMs.risk = ms(clock.now - mark)
-
+        summary.timingsMs.risk = ms(ContinuousClock().now - mark)
         guard !approved.isEmpty else {
             summary.status = .noTrade
             summary.noTradeReason = Self.noTradeReason(decisions)
@@ -277,72 +364,41 @@ public struct CycleRunner: Sendable {
         }
 
         // Execution. Kill switch again: it may have been turned on while the reviewers ran.
-        mark = clock.now
-        if let reason = killSwitch.status().reason {
-            try record(cycleId, time, "halted", CycleNote(reason: reason))
-            summary.status = .halted
-            summary.noTradeReason = reason
-            return
-        }
+        if let reason = killSwitch.status().reason { throw Halt(reason: reason, checks: ["kill_switch"]) }
         var orders: [OrderIntent] = []
         for decision in approved {
             guard let proposal = proposals.first(where: { $0.id == decision.proposalId }),
                   let tape = snapshot.symbol(proposal.symbol) else { continue }
-            let intent = executor.intent(for: ExecutionRequest(cycleId: cycleId, time: time, proposal: proposal, decision: decision,
+            var intent = executor.intent(for: ExecutionRequest(cycleId: j.cycleId, time: time, proposal: proposal, decision: decision,
                                                                equityUsd: state.equityUsd, price: proposal.referencePrice))
+            // One position per symbol: an opposite entry would net against it, which no rule asks for.
+            if let open = j.portfolio.account.position(proposal.symbol), open.side != proposal.side {
+                intent.status = "refused_opposite_position"
+                try j.record([.order(intent, time: time)])
+                orders.append(intent)
+                continue
+            }
             // Invariant 8: the intent is in the ledger before the order is sent.
-            try record(cycleId, time, "order_intent", intent, symbol: intent.symbol)
+            try j.record(.orderIntent, symbol: intent.symbol, intent)
             let quote = MarketQuote(bid: tape.bid, ask: tape.ask,
                                     depthUsd: proposal.side == .buy ? tape.askDepthUSD : tape.bidDepthUSD)
             let outcome = try await executor.execute(intent, tier: proposal.tier, quote: quote, time: time)
-            try ledger.append([try NewEvent.json(cycleId, "order_result", time, symbol: outcome.order.symbol, outcome.order)]
-                              + outcome.fills.map { try PaperEvent.fill($0).newEvent(cycleId: cycleId, time: time) })
-            for fill in outcome.fills { scratch.paper?.apply(.fill(fill)) }
+            // LIVE records its own order events as it sends; read them back before recording the outcome.
+            try j.catchUp()
+            try j.record([.order(outcome.order, time: time)] + outcome.fills.map(PortfolioEvent.fill))
             orders.append(outcome.order)
         }
-        summary.timingsMs.execution = ms(clock.now - mark)
         if mode == .dryRun {
             summary.dryRunOrders = orders
             summary.status = .approvedDryRun
         } else {
             summary.executedTrades = orders
-            let filled = orders.filter { StateProjection.tradedStatuses.contains($0.status) }
+            let filled = orders.filter { Portfolio.tradedStatuses.contains($0.status) }
             summary.status = filled.isEmpty ? .noTrade : .executed
             if filled.isEmpty {
                 summary.noTradeReason = "approved orders did not fill: " + orders.map { "\($0.symbol) \($0.status)" }.joined(separator: ", ")
             }
         }
-    }
-
-    /// Records the trips, turns the kill switch on for a drawdown trip (flattening PAPER positions when the
-    /// policy says so), and halts the cycle.
-    private func trip(_ trips: [BreakerTrip], cycleId: String, time: Int64, paper: inout PaperBook?, snapshot: MarketSnapshot,
-                      summary: inout CycleSummary, log: Logger) throws {
-        try ledger.append(trips.map { try NewEvent.json(cycleId, "circuit_breaker", time, $0) })
-        summary.circuitBreakers = trips
-        summary.status = .halted
-        summary.noTradeReason = "circuit breaker: " + trips.map(\.detail).joined(separator: "; ")
-        for t in trips { log.warning("circuit breaker tripped", metadata: ["breaker": "\(t.breaker)", "detail": "\(t.detail)"]) }
-        guard let kill = trips.first(where: { $0.action == "kill_switch" }) else { return }
-        try killSwitch.turnOn(reason: "circuit breaker \(kill.breaker): \(kill.detail)", at: time)
-        if config.policy.circuitBreakers.flattenOnKill, let book = paper, !book.account.positions.isEmpty {
-            let events = PaperDesk.flatten(book, snapshot: snapshot, settings: config.app.paper, time: time, reason: "flatten")
-            try ledger.append(events.map { try $0.newEvent(cycleId: cycleId, time: time) })
-            for event in events { paper?.apply(event) }
-            for case .fill(let fill) in events { summary.exits.append(fill) }
-        }
-    }
-
-    /// PAPER: marks the book to the cycle's prices and records the point (P&L windows and drawdown use these).
-    private func recordEquity(cycleId: String, time: Int64, scratch: CycleScratch, summary: inout CycleSummary) throws {
-        let book = try scratch.paper ?? PaperBook.rebuild(ledger: ledger, startingEquity: config.app.portfolio.startingEquityUsd)
-        let point = book.point(marks: scratch.marks)
-        try record(cycleId, time, "equity", point)
-        summary.portfolio = .init(equityUsd: Format.round(point.equityUsd, 2), openPositions: point.openPositions)
-        summary.portfolio.cashUsd = Format.round(point.cashUsd, 2)
-        summary.portfolio.realizedPnlUsd = Format.round(book.account.realizedPnlUsd, 2)
-        summary.portfolio.feesUsd = Format.round(book.account.feesUsd, 4)
-        summary.portfolio.fundingUsd = Format.round(book.account.fundingUsd, 4)
     }
 
     /// The policy decisions with the reviews, and the rules-only shadow. Pure: replay calls it with recorded inputs.
@@ -354,12 +410,6 @@ public struct CycleRunner: Sendable {
                                       input: input)
         let rulesOnly = engine.decide(proposals.map { ReviewedProposal(proposal: $0, reviews: []) }, input: input)
         return (decisions, ShadowOutcome(withReviews: decisions, rulesOnly: rulesOnly))
-    }
-
-    /// News items for M1 (fetched from the allow-listed feeds when due, stored in the ledger).
-    private func newsForCycle(cycleId: String, time: Int64, proposals: [Proposal], log: Logger) async throws -> [NewsItem] {
-        guard let newsSource else { return [] }
-        return try await newsSource.items(cycleId: cycleId, time: time, ledger: ledger, log: log)
     }
 
     /// One sentence per rejected proposal: who or what stopped it.
@@ -375,21 +425,10 @@ public struct CycleRunner: Sendable {
         }.joined(separator: " | ")
     }
 
-    private func record<T: Encodable>(_ cycleId: String, _ time: Int64, _ type: String, _ value: T, symbol: String? = nil) throws {
-        try ledger.append(NewEvent.json(cycleId, type, time, symbol: symbol, value))
-    }
-
     private func ms(_ d: Duration) -> Double {
         let c = d.components
         return Format.round(Double(c.seconds) * 1_000 + Double(c.attoseconds) / 1e15, 3)
     }
-}
-
-/// What a cycle carries from stage to stage besides its summary: the latest prices, and in PAPER the book
-/// (rebuilt from the ledger once at the start, then updated with every fill this cycle records).
-struct CycleScratch {
-    var marks: [String: Double] = [:]
-    var paper: PaperBook?
 }
 
 /// Cycle ids: `c-<decision time, compact UTC>-<4 random hex>`, e.g. `c-20261120T220000Z-7f3a`.

@@ -162,24 +162,13 @@ struct DashboardData: Sendable {
         return matches.count == 1 ? matches[0] : nil
     }
 
+    /// The open positions of the mode the ledger was last run in, from the one portfolio every mode rebuilds
+    /// (PAPER fills, or the LIVE book reconciliation keeps), with the stop and the exit ladder's untaken rungs.
     func positions() throws -> [PositionView] {
         let ladder = config?.signals.exits.ladder ?? ExitsConfig().ladder
-        if (try latestSummary()?.1.mode ?? config?.app.mode) == .live {
-            // LIVE: the book reconciliation keeps; the stop is the entry's stop distance, the take-profit rungs the
-            // same exit ladder as PAPER.
-            return try LiveBook.rebuild(ledger: ledger).positions.values.sorted { $0.symbol < $1.symbol }.map { p in
-                let direction = p.quantity >= 0 ? 1.0 : -1.0
-                let stop = p.entryPrice * (1 - direction * p.stopLossPct / 100)
-                let risk = abs(p.entryPrice - stop)
-                return PositionView(symbol: p.symbol, side: direction > 0 ? .buy : .sell, quantity: abs(p.quantity),
-                                    entryPrice: p.entryPrice, entryTime: UTC.iso8601(p.openedAt), markPrice: nil,
-                                    stopPrice: Format.round(stop, 8),
-                                    takeProfitPrices: ladder.map { Format.round(p.entryPrice + direction * $0.r * risk, 8) },
-                                    unrealizedPnlUsd: nil)
-            }
-        }
-        let starting = config?.app.portfolio.startingEquityUsd ?? 10_000
-        let book = try PaperBook.rebuild(ledger: ledger, startingEquity: starting)
+        let mode = try latestSummary()?.1.mode ?? config?.app.mode ?? .paper
+        let starting = mode == .live ? nil : (config?.app.portfolio.startingEquityUsd ?? 10_000)
+        let (book, _) = try Portfolio.rebuild(store: ledger, mode: mode, startingEquity: starting)
         return book.account.positions.map { p in
             let direction = p.side == .buy ? 1.0 : -1.0
             let targets = ladder.dropFirst(p.rungsTaken).map { p.entryPrice + direction * $0.r * p.initialRisk }

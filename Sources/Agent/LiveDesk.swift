@@ -4,6 +4,7 @@ import Foundation
 import Ledger
 import Market
 import Model
+import Pipeline
 
 /// Appends LIVE events to the ledger (durable before it returns: the ledger runs `synchronous=FULL`).
 struct LedgerRecorder: LiveRecorder {
@@ -11,6 +12,10 @@ struct LedgerRecorder: LiveRecorder {
 
     func record<T: Encodable & Sendable>(cycleId: String, time: Int64, type: String, symbol: String?, _ value: T) throws {
         try ledger.append(NewEvent.json(cycleId, type, time, symbol: symbol, value))
+    }
+
+    func record(cycleId: String, time: Int64, batch: [LiveRecord]) throws {
+        try ledger.append(batch.map { NewEvent(cycleId: cycleId, type: $0.type, time: time, symbol: $0.symbol, payload: $0.payload) })
     }
 }
 
@@ -63,6 +68,24 @@ struct LiveFunding: Codable, Sendable, Equatable {
 /// `live_equity`: the account's equity as read from the venue at the start of a LIVE cycle.
 struct LiveEquity: Codable, Sendable, Equatable {
     var equityUsd: Double
+    /// Cash in quote assets (USD, USDT, USDC); nil in ledgers written before it was recorded.
+    var cashUsd: Double?
+    /// True when `equityUsd` already values positions at the venue's mark (Binance: wallet + unrealised P&L).
+    /// False for spot, whose holdings the portfolio marks to the cycle's prices.
+    var positionsMarked: Bool = true
+
+    init(equityUsd: Double, cashUsd: Double? = nil, positionsMarked: Bool = true) {
+        self.equityUsd = equityUsd
+        self.cashUsd = cashUsd
+        self.positionsMarked = positionsMarked
+    }
+
+    init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        equityUsd = try c.decode(Double.self, forKey: .equityUsd)
+        cashUsd = try c.decodeIfPresent(Double.self, forKey: .cashUsd)
+        positionsMarked = try c.decodeIfPresent(Bool.self, forKey: .positionsMarked) ?? (cashUsd == nil)
+    }
 }
 
 /// The LIVE book, rebuilt from ledger events in order: our orders with their latest known state, the positions
@@ -300,6 +323,14 @@ struct LiveDesk: Sendable {
             try book.apply(type: type, time: time, payload: payload)
         }
 
+        /// Records several events in one write and applies them.
+        mutating func emitTogether(_ records: [LiveRecord]) throws {
+            if act {
+                try desk.ledger.append(records.map { NewEvent(cycleId: cycleId, type: $0.type, time: time, symbol: $0.symbol, payload: $0.payload) })
+            }
+            for r in records { try book.apply(type: r.type, time: time, payload: r.payload) }
+        }
+
         /// Re-reads the book after orders were sent through the sender (which records on its own).
         mutating func reload() throws {
             if act { book = try LiveBook.rebuild(ledger: desk.ledger) }
@@ -417,11 +448,18 @@ struct LiveDesk: Sendable {
             }
         }
 
-        // 5. Every managed position needs a working stop.
+        // 5. Every managed position needs working stops that cover its whole size (a crash between an add-on's fill
+        //    and its stop leaves the old stop covering only the first part).
         let executor = executor(haltReason: { nil })
         for position in j.book.positions.values.sorted(by: { $0.symbol < $1.symbol }) where position.managed {
-            guard j.book.stops(on: position.symbol).isEmpty else { continue }
-            if restopped.contains(position.symbol) {
+            let working = j.book.stops(on: position.symbol)
+            let covered = working.reduce(0.0) { $0 + $1.intent.quantity }
+            let size = abs(position.quantity)
+            if !working.isEmpty && covered >= size - max(1e-9, size * 1e-6) { continue }
+            if !working.isEmpty {
+                note("stop_shortfall", position.symbol, "stops cover \(Format.number(covered)) of \(Format.number(size))", critical: false,
+                     action: "protective stop replaced for the full size")
+            } else if restopped.contains(position.symbol) {
                 note("stop_resized", position.symbol, "stop replaced for the corrected size \(position.quantity)", critical: false,
                      action: "protective stop placed for the new size")
             } else {
@@ -429,14 +467,23 @@ struct LiveDesk: Sendable {
                      action: "protective stop placed (or the position closed if it could not be)")
             }
             guard act, let entry = position.entryClientOrderId else { continue }
-            _ = try await executor.protect(symbol: position.symbol, entryClientOrderId: entry, quantity: position.quantity,
-                                           entryPrice: position.entryPrice, stopLossPct: position.stopLossPct,
-                                           attempt: j.book.count(.stop, parent: entry) + 1, cycleId: cycleId, time: time)
+            // Spot stops hold the coins they sell, so the old ones go first; futures keep them until the new one works.
+            let holdsBalance = !(venue is BinanceFutures)
+            if holdsBalance {
+                for stop in working where stop.isLive { try await cancel(stop.intent, reason: "replaced by a stop for the full size", journal: &j) }
+            }
+            let protected = try await executor.protect(symbol: position.symbol, entryClientOrderId: entry, quantity: position.quantity,
+                                                       entryPrice: position.entryPrice, stopLossPct: position.stopLossPct,
+                                                       attempt: j.book.count(.stop, parent: entry) + 1, cycleId: cycleId, time: time)
             try j.reload()
+            if !holdsBalance && protected {
+                for stop in working where stop.isLive { try await cancel(stop.intent, reason: "replaced by a stop for the full size", journal: &j) }
+            }
         }
 
         // 6. Futures guard, funding and equity.
         var equity: Double?
+        var cashUsd: Double?
         if let futures = venue as? BinanceFutures {
             let balances = try await futures.balances()
             let wallet = balances.filter { Self.quoteAssets.contains($0.asset) }.reduce(0) { $0 + Dec.double($1.total) }
@@ -498,10 +545,12 @@ struct LiveDesk: Sendable {
             let balances = try await venue.balances()
             let cash = balances.filter { Self.quoteAssets.contains($0.asset) }.reduce(0) { $0 + Dec.double($1.total) }
             equity = cash + j.book.positions.values.reduce(0) { $0 + abs($1.quantity) * $1.entryPrice }
+            cashUsd = cash
         }
         if let equity {
             report.equityUsd = equity
-            try j.emit("live_equity", symbol: nil, LiveEquity(equityUsd: equity))
+            // Spot holdings are valued at entry here; the portfolio marks them to the cycle's prices.
+            try j.emit("live_equity", symbol: nil, LiveEquity(equityUsd: equity, cashUsd: cashUsd, positionsMarked: cashUsd == nil))
         }
 
         if !critical.isEmpty { try j.emit("review_required", symbol: nil, ReviewRequired(reasons: critical)) }
@@ -524,13 +573,7 @@ struct LiveDesk: Sendable {
 
     /// Records a venue answer for one of our orders (and the fill it adds).
     private func record(_ result: LiveOrderResult, side: OrderSide, previous: Double, into j: inout Journal) throws {
-        try j.emit("live_order_result", symbol: result.symbol, result)
-        let added = result.filledQuantity - previous
-        if added > 1e-12 {
-            try j.emit("live_fill", symbol: result.symbol, LiveFill(
-                clientOrderId: result.clientOrderId, symbol: result.symbol, side: side, quantity: added,
-                price: result.averagePrice ?? 0, purpose: result.purpose, time: j.time))
-        }
+        try j.emitTogether(LiveOrderSender.resultRecords(result, side: side, previouslyFilled: previous, time: j.time))
     }
 
     /// Cancels one of our orders, ledger first (`live_cancel`, then its final `live_order_result`).
@@ -546,6 +589,91 @@ struct LiveDesk: Sendable {
                 clientOrderId: intent.clientOrderId, symbol: intent.symbol, purpose: intent.purpose, status: "CANCELLED",
                 error: "\(error)", source: "cancel"))
         }
+    }
+
+    /// The exit policy on the venue (`signals.yaml` `exits`, the same rules PAPER and backtests simulate), for the
+    /// positions the agent manages:
+    /// - the time stop: past `time_stop_hours` our orders on the symbol are cancelled and the rest is closed;
+    /// - the ladder: each remaining rung rests as a reduce-only take-profit (Binance `TAKE_PROFIT_MARKET`). Coinbase
+    ///   spot cannot rest them beside a stop that covers the whole position (both hold the same coins), so there
+    ///   the stop alone rests and rungs are not placed;
+    /// - the stop follows `ExitManager.trail` (breakeven after a rung, then ATR trailing; never looser) and is
+    ///   replaced for the whole remaining quantity whenever it moves (futures: the new one first; spot: the old one
+    ///   is cancelled first because it holds the coins).
+    /// Returns the protection changes for the portfolio to record.
+    func manageExits(positions: [PaperPosition], snapshot: MarketSnapshot, plan: ExitsConfig, atrPeriod: Int,
+                     cycleId: String, time: Int64) async throws -> [ProtectionUpdate] {
+        var j = Journal(desk: self, cycleId: cycleId, time: time, act: true, book: try LiveBook.rebuild(ledger: ledger))
+        let sender = LiveOrderSender(venue: venue, recorder: recorder)
+        let restsTakeProfits = venue is BinanceFutures
+        var updates: [ProtectionUpdate] = []
+        for position in positions.sorted(by: { $0.symbol < $1.symbol }) {
+            guard let held = j.book.positions[position.symbol], held.managed, let entry = held.entryClientOrderId,
+                  let tape = snapshot.symbol(position.symbol) else { continue }
+            let sign: Double = position.side == .buy ? 1 : -1
+            let remaining = abs(held.quantity)
+            let ours = j.book.orderIds.compactMap { j.book.orders[$0] }.filter { $0.intent.symbol == position.symbol && $0.isLive }
+
+            if Double(time - position.entryTime) >= plan.timeStopHours * 3_600 {
+                for order in ours { try await cancel(order.intent, reason: "time stop", journal: &j) }
+                _ = try await sender.send(LiveProtection.closeRequest(symbol: position.symbol, positionSign: sign, quantity: remaining,
+                                                                      referencePrice: tape.last,
+                                                                      clientOrderId: ClientOrderId.derived(from: entry, suffix: "ts")),
+                                          purpose: .timeStop, parent: entry, reason: "time stop after \(Format.number(plan.timeStopHours))h",
+                                          cycleId: cycleId, time: time)
+                try j.reload()
+                continue
+            }
+
+            var p = position
+            let checkedFrom = p.managedThrough.map { $0 + tape.interval.seconds } ?? p.entryTime
+            let bars = tape.candles.filter { $0.time >= checkedFrom && $0.time >= p.entryTime }
+            let atr = Indicators.atr(tape.candles, period: atrPeriod).last ?? nil
+            for bar in bars { ExitManager.trail(&p, bar: bar, atr: atr, plan: plan) }
+            if let last = bars.last {
+                updates.append(ProtectionUpdate(symbol: p.symbol, stopPrice: p.stopPrice, highWater: p.highWater, rungsTaken: p.rungsTaken,
+                                                managedThrough: last.time, reason: p.stopPrice != position.stopPrice ? "trailing" : "checked"))
+            }
+
+            if restsTakeProfits {
+                var resting = ours.filter { $0.intent.purpose == .takeProfit }.reduce(0.0) { $0 + $1.intent.quantity - $1.filled }
+                for rung in p.rungsTaken..<plan.ladder.count {
+                    guard let target = ExitManager.target(p, rung: rung, plan: plan) else { break }
+                    let id = ClientOrderId.derived(from: entry, suffix: "tp\(rung + 1)")
+                    guard j.book.orders[id] == nil else { continue }
+                    let quantity = min(p.initialQuantity * plan.ladder[rung].fraction, remaining - resting)
+                    guard quantity > remaining * 1e-6 else { break }
+                    _ = try await sender.send(LiveProtection.takeProfitRequest(symbol: p.symbol, positionSign: sign, quantity: quantity,
+                                                                               target: target, clientOrderId: id),
+                                              purpose: .takeProfit, parent: entry,
+                                              reason: "take-profit rung \(rung + 1) at \(Format.number(plan.ladder[rung].r))R",
+                                              cycleId: cycleId, time: time)
+                    resting += quantity
+                }
+                try j.reload()
+            }
+
+            // The stop: replaced for the whole remaining quantity when the policy moved it.
+            let stops = j.book.stops(on: p.symbol).filter(\.isLive)
+            guard let current = stops.compactMap({ $0.intent.triggerPrice }).first else { continue }
+            let tighter = position.side == .buy ? p.stopPrice > current * (1 + 1e-4) : p.stopPrice < current * (1 - 1e-4)  // a tick is below 1 bp
+            guard tighter else { continue }
+            if !restsTakeProfits {
+                for stop in stops { try await cancel(stop.intent, reason: "stop moved to \(Format.number(p.stopPrice))", journal: &j) }
+            }
+            let id = ClientOrderId.derived(from: entry, suffix: "sl\(j.book.count(.stop, parent: entry) + 1)")
+            let placed = try await sender.send(LiveProtection.stopRequest(venue: venue.name, symbol: p.symbol, quantity: sign * remaining,
+                                                                          trigger: p.stopPrice, offsetPct: settings.stopLimitOffsetPct,
+                                                                          clientOrderId: id),
+                                               purpose: .stop, parent: entry,
+                                               reason: "stop moved from \(Format.number(current)) to \(Format.number(p.stopPrice))",
+                                               cycleId: cycleId, time: time)
+            try j.reload()
+            if restsTakeProfits, placed.isLive {
+                for stop in stops { try await cancel(stop.intent, reason: "replaced by the moved stop \(id)", journal: &j) }
+            }
+        }
+        return updates
     }
 
     /// Positions as the venue holds them: Binance positions, or Coinbase base-asset balances as long positions.

@@ -11,7 +11,7 @@ enum MarketSource {
         var series: [CandleSeries] = []
         for source in config.sim.csv {
             do {
-                let loaded = try CandleCSV.load(path: source.path, symbol: source.symbol.isEmpty ? nil : source.symbol)
+                let loaded = try replaySeries(source)
                 if !loaded.gaps.isEmpty || !loaded.duplicateTimes.isEmpty {
                     logger.warning("CSV has gaps or duplicate hours", metadata: [
                         "file": "\(source.path)", "gaps": "\(loaded.gaps.count)", "duplicates": "\(loaded.duplicateTimes.count)"])
@@ -22,5 +22,20 @@ enum MarketSource {
             }
         }
         return ReplayMarket(series: series)
+    }
+
+    /// One `sim.csv` file at its bar length: the configured `timeframe`, else the file's most common spacing.
+    static func replaySeries(_ source: CSVSource) throws -> CandleSeries {
+        let symbol = source.symbol.isEmpty ? nil : source.symbol
+        if let tf = source.timeframe {
+            guard let interval = BarInterval(tf) else { throw CLIError.badInput("sim.csv \(source.path): timeframe '\(tf)' is not a bar length from 1m to 1d") }
+            return try CandleCSV.load(path: source.path, symbol: symbol, interval: interval.seconds)
+        }
+        let first = try CandleCSV.load(path: source.path, symbol: symbol)
+        guard let inferred = BarInterval.inferred(from: first.candles.map(\.time)) else {
+            throw CLIError.badInput("sim.csv \(source.path): the bars are not evenly spaced, so their length cannot be inferred; set timeframe (e.g. 1h, 4h) on this entry")
+        }
+        if inferred.seconds == first.interval { return first }
+        return try CandleCSV.load(path: source.path, symbol: symbol, interval: inferred.seconds)
     }
 }

@@ -38,7 +38,7 @@ public struct NewsIngest: Sendable {
         config.app.news.feeds.isEmpty ? nil : NewsIngest(config: config.app.news, universe: config.universe, transport: transport)
     }
 
-    func items(cycleId: String, time: Int64, ledger: Ledger, log: Logger) async throws -> [NewsItem] {
+    func items(cycleId: String, time: Int64, store ledger: any EventStore, log: Logger) async throws -> [NewsItem] {
         let maxAge = Int64(config.maxAgeHours * 3_600)
         var known = Dictionary(try ledger.events(types: ["news_item"], since: time - maxAge - 86_400)
             .filter { $0.time <= time }
@@ -64,7 +64,7 @@ public struct NewsIngest: Sendable {
                 }
             }
             try ledger.append(fresh.map { try NewEvent.json(cycleId, "news_item", time, $0) })
-            try ledger.append(NewEvent.json(cycleId, "news_fetch", time, record))
+            try ledger.append([NewEvent.json(cycleId, "news_fetch", time, record)])
         }
         return known.values.filter { time - $0.published <= maxAge && $0.published <= time + 3_600 }
             .sorted { $0.published != $1.published ? $0.published > $1.published : $0.id < $1.id }

@@ -71,11 +71,11 @@ struct ReviewHistory {
     var cache: [String: CachedReview] = [:]
     var newsRisk: [NewsRiskFlag] = []
 
-    static func load(ledger: Ledger, now: Int64, ttlMinutes: Double, policy: NewsRiskPolicy) throws -> ReviewHistory {
+    static func load(store: any EventStore, now: Int64, ttlMinutes: Double, policy: NewsRiskPolicy) throws -> ReviewHistory {
         var h = ReviewHistory()
         let riskHours = policy.highRiskBlockHours + policy.mediumRiskHours
         let horizon = max(86_400, Int64(riskHours * 3_600), Int64(ttlMinutes * 60))
-        for event in try ledger.events(types: ["review"], since: now - horizon) where event.time <= now {
+        for event in try store.events(types: [EventKind.review.rawValue], since: now - horizon) where event.time <= now {
             let record = try event.value(TierRecord.self)
             let a = record.answer
             if event.time > now - 86_400, a.callCount > 0 || a.costUsd > 0 {

@@ -51,7 +51,7 @@ public struct MetricsAccumulator: Sendable {
     public let periodsPerYear: Double
     /// At most about this many points are kept for the chart (2x before halving).
     public let maxCurvePoints: Int
-    private(set) var bars = 0
+    public private(set) var bars = 0
     private var lastEquity: Double
     private var peak: Double
     private var maxDrawdown = 0.0

@@ -4,12 +4,15 @@ import Model
 
 /// Writes the trade list as CSV and the self-contained HTML report.
 public enum ReportWriter {
-    /// `entry_time,exit_time,side,entry_price,exit_price,size,fees,pnl` (times ISO 8601 UTC; side of the entry).
+    /// The trade list's columns, shared by `agent backtest --trades` and `agent trades --csv`.
+    public static let tradeColumns = "entry_time,exit_time,symbol,side,entry_price,exit_price,size,fees,pnl,exit_reason"
+
+    /// `tradeColumns` rows (times ISO 8601 UTC; side of the entry).
     public static func tradesCSV(_ trades: [BacktestTrade]) -> String {
-        var out = "entry_time,exit_time,side,entry_price,exit_price,size,fees,pnl\n"
+        var out = tradeColumns + "\n"
         for t in trades {
-            out += "\(BacktestCalendar.iso(t.entryTime)),\(BacktestCalendar.iso(t.exitTime)),\(t.side.rawValue),"
-            out += "\(t.entryPrice),\(t.exitPrice),\(t.size),\(t.fees),\(t.pnl)\n"
+            out += "\(BacktestCalendar.iso(t.entryTime)),\(BacktestCalendar.iso(t.exitTime)),\(t.symbol),\(t.side.rawValue),"
+            out += "\(t.entryPrice),\(t.exitPrice),\(t.size),\(t.fees),\(t.pnl),\(t.exitReason)\n"
         }
         return out
     }

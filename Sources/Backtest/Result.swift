@@ -18,6 +18,8 @@ public struct BacktestTrade: Codable, Sendable, Equatable {
     public var fees: Double
     /// Net of fees (funding is accounted for on the account, not per trade).
     public var pnl: Double
+    /// What closed it (`stop_loss`, `take_profit_1`, `trailing_stop`, `time_stop`, `flatten`, `end_of_data`, ...).
+    public var exitReason: String
 
     /// From the paper account's closed trade.
     public init(_ t: ClosedTrade) {
@@ -30,6 +32,7 @@ public struct BacktestTrade: Codable, Sendable, Equatable {
         size = t.quantity
         fees = t.feesUsd
         pnl = t.pnlUsd
+        exitReason = t.exitReason
     }
 }
 
@@ -81,6 +84,23 @@ public struct BacktestRun: Codable, Sendable, Equatable {
     /// Reviewer sources used (`offline`, `replay`, a provider), and AI spend.
     public var reviewerSource: String?
     public var reviewCostUsd: Double?
+
+    public init(label: String, metrics: BacktestMetrics, trades: [BacktestTrade], equityCurve: [EquityPoint], cycles: Int? = nil,
+                proposals: Int? = nil, approved: Int? = nil, violatedChecks: [String: Int]? = nil, vetoes: [String: Int]? = nil,
+                universeExclusions: [String: Int]? = nil, reviewerSource: String? = nil, reviewCostUsd: Double? = nil) {
+        self.label = label
+        self.metrics = metrics
+        self.trades = trades
+        self.equityCurve = equityCurve
+        self.cycles = cycles
+        self.proposals = proposals
+        self.approved = approved
+        self.violatedChecks = violatedChecks
+        self.vetoes = vetoes
+        self.universeExclusions = universeExclusions
+        self.reviewerSource = reviewerSource
+        self.reviewCostUsd = reviewCostUsd
+    }
 }
 
 /// The whole backtest answer printed by `agent backtest --json`.

@@ -22,7 +22,7 @@ portfolio:
 
 sim:
   seed: 42                   # same seed + same --now = the same market, bit for bit
-  csv: []                    # replay OHLCV files instead, e.g. [{path: ../shared/data/coinbase_btcusd_1h.csv, symbol: BTC-USD}]
+  csv: []                    # replay OHLCV files instead, e.g. [{path: ../shared/data/coinbase_btcusd_1h.csv, symbol: BTC-USD, timeframe: 1h}] (timeframe: inferred when absent)
 
 logging:
   level: info                # trace, debug, info, notice, warning, error, critical (logs go to stderr)

@@ -98,6 +98,8 @@ public struct CSVSource: Codable, Sendable, Equatable {
     public var path: String
     /// The symbol the file's candles belong to; empty = from the file.
     public var symbol: String
+    /// The bar length (`1m` ... `1d`, e.g. `4h`); absent = inferred from the file's spacing.
+    public var timeframe: String?
 }
 
 public struct LoggingConfig: Codable, Sendable, Equatable {

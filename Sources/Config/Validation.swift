@@ -23,6 +23,9 @@ enum Validation {
                 "unknown level '\(c.logging.level)': one of \(logLevels.joined(separator: ", "))")
         for (i, source) in c.sim.csv.enumerated() {
             v.check(!source.path.isEmpty, at: "sim.csv.\(i).path", "a CSV source needs a path")
+            if let tf = source.timeframe {
+                v.check(BarInterval(tf) != nil, at: "sim.csv.\(i).timeframe", "'\(tf)' is not a bar length from 1m to 1d (e.g. 15m, 1h, 4h, 1d)")
+            }
         }
         for tier in ReviewerTier.allCases {
             let key = "reviewers.\(tier.rawValue.lowercased())"

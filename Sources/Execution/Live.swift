@@ -20,6 +20,10 @@ public enum LiveOrderPurpose: String, Codable, Sendable {
     case guardClose = "guard_close"
     /// `agent kill on --flatten`: close everything.
     case flatten
+    /// A rung of the take-profit ladder (`signals.yaml` `exits.ladder`), resting reduce-only on the venue.
+    case takeProfit = "take_profit"
+    /// The time stop (`exits.time_stop_hours`): what remains is closed reduce-only.
+    case timeStop = "time_stop"
 
     /// Whether the order may only reduce a position.
     public var reducesOnly: Bool { self != .entry }
@@ -140,10 +144,25 @@ public struct ProtectionAlarm: Codable, Sendable, Equatable {
     public var action: String
 }
 
+/// One event for `LiveRecorder.record(batch:)`.
+public struct LiveRecord: Sendable {
+    public var type: String
+    public var symbol: String?
+    public var payload: Data
+
+    public init<T: Encodable>(type: String, symbol: String?, _ value: T) throws {
+        self.type = type
+        self.symbol = symbol
+        payload = try JSONCoding.encoder().encode(value)
+    }
+}
+
 /// Where LIVE events go: the ledger, in the order given. Appending must be durable before it returns.
 public protocol LiveRecorder: Sendable {
     /// Appends one event of `type` with `value` as its JSON payload.
     func record<T: Encodable & Sendable>(cycleId: String, time: Int64, type: String, symbol: String?, _ value: T) throws
+    /// Appends several events atomically: all of them or none (an order's result and its fill).
+    func record(cycleId: String, time: Int64, batch: [LiveRecord]) throws
 }
 
 /// How LIVE trades, from `policy.yaml` (`execution`, `risk.max_leverage`, `futures`).
@@ -172,16 +191,19 @@ public struct LiveSettings: Sendable, Equatable {
 }
 
 /// Test-only crash points for the restart tests: when the environment variable `AGENT_TEST_CRASH_AT` names a
-/// point, the process exits at once with status 137 (as if killed). Read only by LIVE code; never set it in use.
+/// point, the process exits at once with status 137 (as if killed). Compiled into debug builds only: a release
+/// build ignores the variable.
 ///
 /// Points: `before_send` (intent recorded, request not sent), `after_send` (the venue took the order, its answer
 /// is not recorded), `after_fill` (the entry's fill is recorded, the stop is not), `after_stop_send` (the stop
 /// was placed, its answer is not recorded).
 public enum LiveTestHook {
     public static func reached(_ point: String) {
+        #if DEBUG
         guard let wanted = ProcessInfo.processInfo.environment["AGENT_TEST_CRASH_AT"], wanted == point else { return }
         FileHandle.standardError.write(Data("AGENT_TEST_CRASH_AT=\(point): exiting with 137 (test hook)\n".utf8))
         _exit(137)
+        #endif
     }
 }
 
@@ -243,7 +265,8 @@ public struct LiveOrderSender: Sendable {
             }
             result = Self.result(order, purpose: purpose, source: "send")
         } catch {
-            switch error.disposition {
+            // An answer we cannot read may still mean the venue acted on it: look it up, never call it nothing.
+            switch error.reason == .badResponse ? .unknownOutcome : error.disposition {
             case .unknownOutcome:
                 // The connector looked it up once already; try once more before calling it unknown.
                 if let found = try? await venue.order(symbol: prepared.symbol, clientOrderId: prepared.clientOrderId) {
@@ -264,13 +287,21 @@ public struct LiveOrderSender: Sendable {
     /// Records a result and, when more quantity filled than `previouslyFilled`, the new fill.
     public func recordResult(_ result: LiveOrderResult, side: OrderSide, previouslyFilled: Double, cycleId: String,
                              time: Int64) throws {
-        try recorder.record(cycleId: cycleId, time: time, type: "live_order_result", symbol: result.symbol, result)
+        try recorder.record(cycleId: cycleId, time: time,
+                            batch: Self.resultRecords(result, side: side, previouslyFilled: previouslyFilled, time: time))
+    }
+
+    /// An order's result and, when more filled than `previouslyFilled`, its fill: written together, so no crash can
+    /// leave a FILLED result without the fill that opened the position.
+    public static func resultRecords(_ result: LiveOrderResult, side: OrderSide, previouslyFilled: Double, time: Int64) throws -> [LiveRecord] {
+        var records = [try LiveRecord(type: "live_order_result", symbol: result.symbol, result)]
         let added = result.filledQuantity - previouslyFilled
         if added > 1e-12 {
-            try recorder.record(cycleId: cycleId, time: time, type: "live_fill", symbol: result.symbol, LiveFill(
+            records.append(try LiveRecord(type: "live_fill", symbol: result.symbol, LiveFill(
                 clientOrderId: result.clientOrderId, symbol: result.symbol, side: side, quantity: added,
-                price: result.averagePrice ?? 0, purpose: result.purpose, time: time))
+                price: result.averagePrice ?? 0, purpose: result.purpose, time: time)))
         }
+        return records
     }
 
     /// The result recorded for an order the venue reported.
@@ -326,6 +357,28 @@ public enum LiveProtection {
         }
         return OrderRequest(symbol: symbol, side: side, kind: kind, quantity: Dec.from(abs(quantity)),
                             clientOrderId: clientOrderId, reduceOnly: true, referencePrice: Dec.from(entryPrice))
+    }
+
+    /// A stop for `quantity` (signed: positive long) at an explicit `trigger` (a moved stop: breakeven or trailing).
+    public static func stopRequest(venue: String, symbol: String, quantity: Double, trigger: Double, offsetPct: Double,
+                                   clientOrderId: String) -> OrderRequest {
+        let long = quantity > 0
+        let kind: OrderKind
+        if venue == "coinbase" {
+            let limit = long ? trigger * (1 - offsetPct / 100) : trigger * (1 + offsetPct / 100)
+            kind = .stopLimit(stopPrice: Dec.from(trigger), limitPrice: Dec.from(limit))
+        } else {
+            kind = .stopMarket(triggerPrice: Dec.from(trigger))
+        }
+        return OrderRequest(symbol: symbol, side: long ? .sell : .buy, kind: kind, quantity: Dec.from(abs(quantity)),
+                            clientOrderId: clientOrderId, reduceOnly: true, referencePrice: Dec.from(trigger))
+    }
+
+    /// A reduce-only take-profit for `quantity` (unsigned) of a position whose sign is `positionSign`, triggered at `target`.
+    public static func takeProfitRequest(symbol: String, positionSign: Double, quantity: Double, target: Double,
+                                         clientOrderId: String) -> OrderRequest {
+        OrderRequest(symbol: symbol, side: positionSign > 0 ? .sell : .buy, kind: .takeProfitMarket(triggerPrice: Dec.from(target)),
+                     quantity: Dec.from(abs(quantity)), clientOrderId: clientOrderId, reduceOnly: true, referencePrice: Dec.from(target))
     }
 
     /// A reduce-only market order taking `quantity` (unsigned) off a position whose sign is `positionSign`.

@@ -120,10 +120,13 @@ public struct ClosedTrade: Codable, Sendable, Equatable {
     public var quantity: Double
     public var feesUsd: Double
     public var pnlUsd: Double
+    /// What closed it: `stop_loss`, `take_profit_1`..., `trailing_stop`, `time_stop`, `flatten`, `liquidation`,
+    /// `end_of_data`, or a LIVE order purpose.
+    public var exitReason: String
 
     /// A closed trade (the account makes these; backtest metrics and tests build them too).
     public init(symbol: String, side: Side, entryTime: Int64, exitTime: Int64, entryPrice: Double, exitPrice: Double,
-                quantity: Double, feesUsd: Double, pnlUsd: Double) {
+                quantity: Double, feesUsd: Double, pnlUsd: Double, exitReason: String = "") {
         self.symbol = symbol
         self.side = side
         self.entryTime = entryTime
@@ -133,6 +136,7 @@ public struct ClosedTrade: Codable, Sendable, Equatable {
         self.quantity = quantity
         self.feesUsd = feesUsd
         self.pnlUsd = pnlUsd
+        self.exitReason = exitReason
     }
 }
 
@@ -199,7 +203,8 @@ public struct PaperAccount: Codable, Sendable, Equatable {
         openFees[p.symbol] = (openFees[p.symbol] ?? 0) - entryFees
         closedTrades.append(ClosedTrade(symbol: p.symbol, side: p.side, entryTime: p.entryTime, exitTime: fill.time,
                                         entryPrice: p.entryPrice, exitPrice: fill.price, quantity: qty,
-                                        feesUsd: entryFees + fill.feeUsd, pnlUsd: pnl - entryFees - fill.feeUsd))
+                                        feesUsd: entryFees + fill.feeUsd, pnlUsd: pnl - entryFees - fill.feeUsd,
+                                        exitReason: fill.reason))
         p.quantity -= qty
         if p.quantity <= p.initialQuantity * 1e-9 {
             positions.remove(at: i)
@@ -207,6 +212,30 @@ public struct PaperAccount: Codable, Sendable, Equatable {
         } else {
             positions[i] = p
         }
+    }
+
+    /// Sets a position's size to what the venue holds (LIVE reconciliation); 0 removes it. The part removed leaves
+    /// at its entry price: the venue's own fills for it are unknown.
+    public mutating func correct(symbol: String, quantity: Double) {
+        guard let i = positions.firstIndex(where: { $0.symbol == symbol }) else { return }
+        if quantity <= positions[i].initialQuantity * 1e-9 || quantity <= 0 {
+            cashUsd += positions[i].entryPrice * positions[i].quantity
+            positions.remove(at: i)
+            openFees[symbol] = nil
+            return
+        }
+        cashUsd += positions[i].entryPrice * (positions[i].quantity - quantity)
+        positions[i].quantity = quantity
+        positions[i].initialQuantity = max(positions[i].initialQuantity, quantity)
+    }
+
+    /// Takes over a position the venue holds that the agent did not open (LIVE `reconcile --ack`).
+    public mutating func adopt(symbol: String, side: Side, quantity: Double, price: Double, time: Int64) {
+        guard quantity > 0, position(symbol) == nil else { return }
+        cashUsd -= quantity * price
+        positions.append(PaperPosition(symbol: symbol, tier: .eventDriven, side: side, quantity: quantity, initialQuantity: quantity,
+                                       entryPrice: price, entryTime: time, stopPrice: 0, initialRisk: 0, rungsTaken: 0,
+                                       highWater: price, entryNotionalUsd: quantity * price, managedThrough: nil))
     }
 
     /// Applies a funding payment (positive = paid by us).
@@ -233,10 +262,53 @@ public struct ProtectionUpdate: Codable, Sendable, Equatable {
     public var rungsTaken: Int
     public var managedThrough: Int64
     public var reason: String
+
+    public init(symbol: String, stopPrice: Double, highWater: Double, rungsTaken: Int, managedThrough: Int64, reason: String) {
+        self.symbol = symbol
+        self.stopPrice = stopPrice
+        self.highWater = highWater
+        self.rungsTaken = rungsTaken
+        self.managedThrough = managedThrough
+        self.reason = reason
+    }
 }
 
 /// Decides protective exits for one position over the bars since it was last managed.
 public enum ExitManager {
+    /// The trailing rule, shared by simulated exits and LIVE (where the venue executes the stop and the rungs): the
+    /// high-water mark follows the bar, and after the first rung the stop trails it by `trailing_atr` ATRs. The stop
+    /// never loosens. Returns whether anything changed.
+    @discardableResult
+    public static func trail(_ p: inout PaperPosition, bar: Candle, atr: Double?, plan: ExitsConfig) -> Bool {
+        let long = p.side == .buy
+        var changed = false
+        let extreme = long ? max(p.highWater, bar.high) : min(p.highWater, bar.low)
+        if extreme != p.highWater {
+            p.highWater = extreme
+            changed = true
+        }
+        if p.rungsTaken > 0, let atr, atr > 0 {
+            let trail = long ? p.highWater - plan.trailingAtr * atr : p.highWater + plan.trailingAtr * atr
+            if long ? trail > p.stopPrice : trail < p.stopPrice {
+                p.stopPrice = trail
+                changed = true
+            }
+        }
+        return changed
+    }
+
+    /// The price of ladder rung `index` (0-based): `r` times the initial risk beyond the entry.
+    public static func target(_ p: PaperPosition, rung index: Int, plan: ExitsConfig) -> Double? {
+        guard index < plan.ladder.count, p.initialRisk > 0 else { return nil }
+        let r = plan.ladder[index].r
+        return p.side == .buy ? p.entryPrice + r * p.initialRisk : p.entryPrice - r * p.initialRisk
+    }
+
+    /// The stop after a rung is taken: at least breakeven.
+    public static func breakeven(_ p: PaperPosition) -> Double {
+        p.side == .buy ? max(p.stopPrice, p.entryPrice) : min(p.stopPrice, p.entryPrice)
+    }
+
     public struct Outcome: Sendable, Equatable {
         public var fills: [PaperFill]
         public var update: ProtectionUpdate?
@@ -245,8 +317,8 @@ public enum ExitManager {
     /// Walks `bars` (oldest first, all after the position's last check) and returns the exits they trigger.
     /// Within a bar the stop is assumed hit before any target (the conservative order). Exits fill at the
     /// level, or at the bar's open when it gapped through, less `slippageBps`; fees are taker.
-    public static func manage(_ position: PaperPosition, bars: [Candle], atr: Double?, plan: ExitsConfig,
-                              settings: PaperConfig, now: Int64) -> Outcome {
+    public static func manage(_ position: PaperPosition, bars: [Candle], interval: BarInterval = .oneHour, atr: Double?,
+                              plan: ExitsConfig, settings: PaperConfig, now: Int64) -> Outcome {
         var p = position
         var fills: [PaperFill] = []
         var changed = false
@@ -259,7 +331,7 @@ public enum ExitManager {
             fills.append(PaperFill(clientOrderId: "paper-\(p.symbol)-\(bar.time)-\(reason)", symbol: p.symbol, tier: p.tier,
                                    side: long ? .sell : .buy, quantity: q, price: price,
                                    feeUsd: q * price * settings.takerFeeBps / 10_000, liquidity: "taker",
-                                   time: bar.time + 3_600, reason: reason))
+                                   time: bar.time + interval.seconds, reason: reason))
             p.quantity -= q
         }
         /// The level, or the open when the bar gapped through it (worse for us).
@@ -275,29 +347,16 @@ public enum ExitManager {
                 break
             }
             // 2. Take-profit rungs; after the first, the stop is at least breakeven.
-            while p.rungsTaken < plan.ladder.count, p.initialRisk > 0 {
-                let rung = plan.ladder[p.rungsTaken]
-                let target = long ? p.entryPrice + rung.r * p.initialRisk : p.entryPrice - rung.r * p.initialRisk
+            while let target = target(p, rung: p.rungsTaken, plan: plan) {
                 guard long ? bar.high >= target : bar.low <= target else { break }
-                take(p.initialQuantity * rung.fraction, touch: level(target, bar: bar, adverse: false), bar: bar,
+                take(p.initialQuantity * plan.ladder[p.rungsTaken].fraction, touch: level(target, bar: bar, adverse: false), bar: bar,
                      reason: "take_profit_\(p.rungsTaken + 1)")
                 p.rungsTaken += 1
-                p.stopPrice = long ? max(p.stopPrice, p.entryPrice) : min(p.stopPrice, p.entryPrice)
+                p.stopPrice = breakeven(p)
                 changed = true
             }
             // 3. Trailing stop after the first rung: never loosens.
-            let extreme = long ? max(p.highWater, bar.high) : min(p.highWater, bar.low)
-            if extreme != p.highWater {
-                p.highWater = extreme
-                changed = true
-            }
-            if p.rungsTaken > 0, let atr, atr > 0 {
-                let trail = long ? p.highWater - plan.trailingAtr * atr : p.highWater + plan.trailingAtr * atr
-                if long ? trail > p.stopPrice : trail < p.stopPrice {
-                    p.stopPrice = trail
-                    changed = true
-                }
-            }
+            if trail(&p, bar: bar, atr: atr, plan: plan) { changed = true }
         }
         // 4. Time stop at the last bar's close.
         if p.quantity > 0, let last = bars.last, Double(now - p.entryTime) >= plan.timeStopHours * 3_600 {

@@ -87,7 +87,11 @@ public actor Coinbase: VenueMarketData, TradingVenue {
         }
         if status >= 500 || status == 408 { return make(idempotent ? .retryable : .unknownOutcome, .serverError) }
         if status == 401 || status == 403 { return make(.rejected, .authentication) }
-        if status == 404 { return make(.rejected, .unknownOrder) }
+        if status == 404 {
+            // "ProductID could not be found" is about the symbol, not an order: say so, or it reads as a lost order.
+            let aboutProduct = message.lowercased().contains("product")
+            return make(.rejected, aboutProduct ? .unknownProduct : .unknownOrder)
+        }
         return make(.rejected, .invalidRequest)
     }
 

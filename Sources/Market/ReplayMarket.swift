@@ -59,7 +59,7 @@ public struct ReplayMarket: MarketDataSource {
         for symbol in symbols {
             if let snap = symbolSnapshot(symbol, at: time, historyHours: historyHours) { out.append(snap) }
         }
-        return MarketSnapshot(time: time, symbols: out)
+        return MarketSnapshot(time: time, symbols: out, interval: out.first?.interval ?? series.values.first.flatMap { BarInterval(seconds: $0.interval) })
     }
 
     /// Synchronous core of `snapshot` for one symbol.
@@ -90,7 +90,8 @@ public struct ReplayMarket: MarketDataSource {
         }
         let half = spreadBps / 20_000
         let depth = depthFraction * volume
-        return SymbolSnapshot(symbol: symbol, candles: visible, bid: last.close * (1 - half),
+        return SymbolSnapshot(symbol: symbol, candles: visible, interval: BarInterval(seconds: interval) ?? .oneHour,
+                              bid: last.close * (1 - half),
                               ask: last.close * (1 + half), bidDepthUSD: depth, askDepthUSD: depth,
                               volume24hUSD: volume, fundingRate: nil)
     }

@@ -20,6 +20,8 @@ public struct VenueError: Error, Sendable, Equatable, CustomStringConvertible {
         case timestampOutOfWindow = "timestamp_out_of_window"
         case authentication
         case unknownOrder = "unknown_order"
+        /// The venue does not list the symbol (a typo, a delisting, or spot/futures mixed up).
+        case unknownProduct = "unknown_product"
         case insufficientFunds = "insufficient_funds"
         case ruleViolation = "rule_violation"
         case invalidRequest = "invalid_request"

@@ -27,8 +27,10 @@ public struct Candle: Codable, Sendable, Equatable, Hashable {
 /// The tape of one symbol at the decision time: what the pipeline and the M2 reviewer see.
 public struct SymbolSnapshot: Codable, Sendable, Equatable {
     public var symbol: String
-    /// 1h candles, oldest first, all closed at or before the snapshot time.
+    /// Candles of `interval`, oldest first, all closed at or before the snapshot time.
     public var candles: [Candle]
+    /// The bar length of `candles`.
+    public var interval: BarInterval
     public var bid: Double
     public var ask: Double
     /// USD resting within 20 bps of the mid on the bid side and on the ask side.
@@ -39,10 +41,11 @@ public struct SymbolSnapshot: Codable, Sendable, Equatable {
     /// Funding rate per 8h settlement for perpetual-style symbols (0.0001 = 0.01%); nil for spot.
     public var fundingRate: Double?
 
-    public init(symbol: String, candles: [Candle], bid: Double, ask: Double,
+    public init(symbol: String, candles: [Candle], interval: BarInterval = .oneHour, bid: Double, ask: Double,
                 bidDepthUSD: Double, askDepthUSD: Double, volume24hUSD: Double, fundingRate: Double? = nil) {
         self.symbol = symbol
         self.candles = candles
+        self.interval = interval
         self.bid = bid
         self.ask = ask
         self.bidDepthUSD = bidDepthUSD
@@ -64,10 +67,17 @@ public struct SymbolSnapshot: Codable, Sendable, Equatable {
     /// The thinner side of the book within 20 bps, in USD.
     public var depthUSD: Double { min(bidDepthUSD, askDepthUSD) }
 
-    /// Percent change of the close over the last `hours` 1h candles (nil without enough history).
+    /// How many of this tape's bars cover `hours` (at least one).
+    public func bars(hours: Int) -> Int { interval.bars(hours: hours) }
+
+    /// When the newest bar closed (nil without candles).
+    public var lastClose: Int64? { candles.last.map { $0.time + interval.seconds } }
+
+    /// Percent change of the close over the last `hours` (converted to bars; nil without enough history).
     public func changePct(hours: Int) -> Double? {
-        guard hours > 0, candles.count > hours else { return nil }
-        let then = candles[candles.count - 1 - hours].close
+        let n = bars(hours: hours)
+        guard n > 0, candles.count > n else { return nil }
+        let then = candles[candles.count - 1 - n].close
         guard then > 0, let now = candles.last?.close else { return nil }
         return (now - then) / then * 100
     }
@@ -78,10 +88,13 @@ public struct MarketSnapshot: Codable, Sendable, Equatable {
     /// The decision time (Unix seconds). Only bars that closed at or before it are included.
     public var time: Int64
     public var symbols: [SymbolSnapshot]
+    /// The bar length the source serves (each symbol's tape carries its own too).
+    public var interval: BarInterval
 
-    public init(time: Int64, symbols: [SymbolSnapshot]) {
+    public init(time: Int64, symbols: [SymbolSnapshot], interval: BarInterval? = nil) {
         self.time = time
         self.symbols = symbols
+        self.interval = interval ?? symbols.first?.interval ?? .oneHour
     }
 
     public func symbol(_ name: String) -> SymbolSnapshot? { symbols.first { $0.symbol == name } }

@@ -6,7 +6,7 @@ public struct TapeFacts: Codable, Sendable, Equatable {
     public var depthUsd: Double
     public var change24hPct: Double
     public var volume24hUsd: Double
-    /// Last hour's volume over the 24h hourly average.
+    /// The last bar's volume over the average bar of the 24h before it.
     public var volumeRatio: Double
     public var fundingRate: Double?
 
@@ -24,7 +24,7 @@ public struct TapeFacts: Codable, Sendable, Equatable {
 
     public init(_ tape: SymbolSnapshot) {
         let candles = tape.candles
-        let prior = candles.dropLast().suffix(24)
+        let prior = candles.dropLast().suffix(tape.bars(hours: 24))
         let average = prior.isEmpty ? 0 : prior.reduce(0) { $0 + $1.volume } / Double(prior.count)
         self.init(symbol: tape.symbol, price: tape.last, spreadBps: tape.spreadBps, depthUsd: tape.depthUSD,
                   change24hPct: tape.changePct(hours: 24) ?? 0, volume24hUsd: tape.volume24hUSD,

@@ -117,12 +117,12 @@ public enum Indicators {
         return out
     }
 
-    /// Annualised volatility in percent from the hourly log returns of the last `hours` bars.
-    public static func annualizedVolatilityPct(_ closes: [Double], hours: Int) -> Double? {
-        guard hours >= 2, closes.count > hours else { return nil }
-        let window = closes.suffix(hours + 1)
+    /// Annualised volatility in percent from the log returns of the last `bars` bars of length `interval`.
+    public static func annualizedVolatilityPct(_ closes: [Double], bars: Int, interval: BarInterval) -> Double? {
+        guard bars >= 2, closes.count > bars else { return nil }
+        let window = closes.suffix(bars + 1)
         var returns: [Double] = []
-        returns.reserveCapacity(hours)
+        returns.reserveCapacity(bars)
         var previous: Double?
         for close in window {
             if let p = previous, p > 0, close > 0 { returns.append(log(close / p)) }
@@ -131,7 +131,7 @@ public enum Indicators {
         guard returns.count >= 2 else { return nil }
         let mean = returns.reduce(0, +) / Double(returns.count)
         let variance = returns.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(returns.count - 1)
-        return variance.squareRoot() * (24.0 * 365.0).squareRoot() * 100
+        return variance.squareRoot() * interval.perYear.squareRoot() * 100
     }
 }
 

@@ -14,7 +14,7 @@ public struct TriggerScan: Codable, Sendable, Equatable {
     public var suppressed: [SuppressedTrigger]
 }
 
-/// Deterministic signals on 1h candles. Thresholds come from signals.yaml, scaled per regime.
+/// Deterministic signals on candles of any bar length (windows are in hours, converted to bars). Thresholds come from signals.yaml, scaled per regime.
 public enum TriggerEngine {
     public static func scan(_ config: TriggersConfig, regime: Regime, symbols: [SymbolSnapshot]) -> TriggerScan {
         let m = config.regimeThresholdMultiplier.value(for: regime)
@@ -49,8 +49,9 @@ public enum TriggerEngine {
         let symbol = tape.symbol
         var out: [Trigger] = []
 
-        if config.volumeSpike.enabled, candles.count > config.volumeSpike.lookbackHours {
-            let prior = candles.dropLast().suffix(config.volumeSpike.lookbackHours)
+        let volumeBars = tape.bars(hours: config.volumeSpike.lookbackHours)
+        if config.volumeSpike.enabled, candles.count > volumeBars {
+            let prior = candles.dropLast().suffix(volumeBars)
             let average = prior.reduce(0) { $0 + $1.volume } / Double(prior.count)
             let threshold = config.volumeSpike.ratio * m
             if average > 0 {
@@ -64,8 +65,9 @@ public enum TriggerEngine {
             }
         }
 
-        if config.breakout.enabled, candles.count > config.breakout.lookbackHours {
-            let prior = candles.dropLast().suffix(config.breakout.lookbackHours)
+        let breakoutBars = tape.bars(hours: config.breakout.lookbackHours)
+        if config.breakout.enabled, candles.count > breakoutBars {
+            let prior = candles.dropLast().suffix(breakoutBars)
             let high = prior.map(\.high).max() ?? .infinity
             let low = prior.map(\.low).min() ?? 0
             let clearance = config.breakout.minClearancePct * m
@@ -86,10 +88,10 @@ public enum TriggerEngine {
 
         if config.reversal.enabled {
             let rsi = Indicators.rsi(closes, period: config.reversal.rsiPeriod)
-            let recent = rsi.suffix(6).compactMap { $0 }
+            let recent = rsi.suffix(tape.bars(hours: 6)).compactMap { $0 }
             if let minRSI = recent.min(), let lastRSI = rsi.last ?? nil {
                 let oversold = config.reversal.oversold / m
-                let low24 = candles.suffix(24).map(\.low).min() ?? last.low
+                let low24 = candles.suffix(tape.bars(hours: 24)).map(\.low).min() ?? last.low
                 let bounce = (last.close - low24) / low24 * 100
                 let previous = candles[candles.count - 2]
                 if minRSI <= oversold, bounce >= config.reversal.minBouncePct * m, last.close > previous.close {
@@ -126,13 +128,15 @@ public enum TriggerEngine {
         }
 
         if config.trend.enabled {
-            out.append(contentsOf: trendSignals(config.trend, multiplier: m, symbol: symbol, candles: candles, closes: closes))
+            out.append(contentsOf: trendSignals(config.trend, multiplier: m, symbol: symbol, candles: candles, closes: closes,
+                                                breakoutBars: tape.bars(hours: config.trend.breakoutLookbackHours)))
         }
         return out
     }
 
     /// EMA(fast)/EMA(slow) trend with ATR: pullback entries near the fast EMA and breakouts in an uptrend.
-    static func trendSignals(_ config: TrendConfig, multiplier m: Double, symbol: String, candles: [Candle], closes: [Double]) -> [Trigger] {
+    static func trendSignals(_ config: TrendConfig, multiplier m: Double, symbol: String, candles: [Candle], closes: [Double],
+                             breakoutBars: Int) -> [Trigger] {
         guard let fast = Indicators.ema(closes, period: config.fastEma).last ?? nil,
               let slow = Indicators.ema(closes, period: config.slowEma).last ?? nil,
               let atr = Indicators.atr(candles, period: config.atrPeriod).last ?? nil,
@@ -148,8 +152,8 @@ public enum TriggerEngine {
                                detail: "uptrend (EMA\(config.fastEma) > EMA\(config.slowEma) by \(fmt(separation)) ATR), pullback to EMA\(config.fastEma) held",
                                metrics: metrics))
         }
-        if candles.count > config.breakoutLookbackHours {
-            let high = candles.dropLast().suffix(config.breakoutLookbackHours).map(\.high).max() ?? .infinity
+        if candles.count > breakoutBars {
+            let high = candles.dropLast().suffix(breakoutBars).map(\.high).max() ?? .infinity
             if last.close > high {
                 out.append(Trigger(symbol: symbol, kind: .trendBreakout, direction: .up,
                                    strength: min(max((last.close - high) / atr + separation / 4, 0), 1),

@@ -24,7 +24,8 @@ public enum RegimeDetector {
         }
         let change24h = tape.changePct(hours: 24)
         let closes = tape.candles.map(\.close)
-        let volatility = Indicators.annualizedVolatilityPct(closes, hours: min(config.trendLookbackHours, closes.count - 1))
+        let volatility = Indicators.annualizedVolatilityPct(closes, bars: min(tape.bars(hours: config.trendLookbackHours), closes.count - 1),
+                                                           interval: tape.interval)
         func reading(_ regime: Regime, _ reason: String) -> RegimeReading {
             RegimeReading(regime: regime, benchmark: config.benchmark, trendPct: trend, change24hPct: change24h,
                           volatilityPct: volatility, reason: reason)
@@ -112,8 +113,8 @@ public enum UniverseBuilder {
             if tape.depthUSD < tierConfig.minDepthUsd {
                 reasons.append("depth \(usd(tape.depthUSD)) within 20 bps < \(usd(tierConfig.minDepthUsd))")
             }
-            if tape.candles.count < 48 {
-                reasons.append("only \(tape.candles.count) hours of history")
+            if tape.candles.count < tape.bars(hours: 48) {
+                reasons.append("only \(fmt(Double(tape.candles.count * Int(tape.interval.seconds)) / 3_600)) hours of history (48 needed)")
             }
             members.append(UniverseMember(symbol: symbol, tier: tier, eligible: reasons.isEmpty, exclusions: reasons,
                                           spreadBps: tape.spreadBps, depthUsd: tape.depthUSD,

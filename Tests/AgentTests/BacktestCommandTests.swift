@@ -21,7 +21,7 @@ import Testing
         #expect(json["strategy"] as? String == "ema_cross")
         #expect(metrics["max_drawdown"] != nil && metrics["profit_factor"] != nil)
         let trades = try String(contentsOfFile: dir + "/t.csv", encoding: .utf8).split(whereSeparator: \.isNewline)
-        #expect(trades.first == "entry_time,exit_time,side,entry_price,exit_price,size,fees,pnl")
+        #expect(trades.first == "entry_time,exit_time,symbol,side,entry_price,exit_price,size,fees,pnl,exit_reason")
         #expect(trades.count - 1 == metrics["trades"] as? Int)
         #expect(FileManager.default.fileExists(atPath: dir + "/r/index.html"))
     }

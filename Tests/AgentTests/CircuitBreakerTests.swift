@@ -85,7 +85,7 @@ import Testing
         let first = await runner.run(at: decisionTime)
         #expect(first.status == .executed)
         // An earlier peak far above today's equity: a 50% drawdown.
-        try runner.ledger.append(NewEvent.json("c-test", "equity", decisionTime - 86_400 * 3,
+        try runner.ledger!.append(NewEvent.json("c-test", "equity", decisionTime - 86_400 * 3,
                                                EquityPoint(equityUsd: 20_000, cashUsd: 20_000, openPositions: 0, marks: [])))
         let halted = await runner.run(at: decisionTime + 3_600)
         #expect(halted.status == .halted)
@@ -93,9 +93,9 @@ import Testing
         #expect(halted.review.calls == 0 && halted.decisions.isEmpty)
         #expect(runner.killSwitch.status().isOn)
         #expect(!halted.exits.isEmpty && halted.exits.allSatisfy { $0.reason == "flatten" })
-        let book = try PaperBook.rebuild(ledger: runner.ledger, startingEquity: 10_000)
+        let book = try Portfolio.rebuild(store: runner.ledger!, mode: .paper, startingEquity: 10_000).0
         #expect(book.account.positions.isEmpty)
-        let events = try runner.ledger.events(cycleId: halted.cycleId).map(\.type)
+        let events = try runner.ledger!.events(cycleId: halted.cycleId).map(\.type)
         #expect(events.contains("circuit_breaker"))
         #expect(!events.contains("review"))
     }
@@ -113,7 +113,7 @@ import Testing
         runner.market = Down()
         let s = await runner.run(at: decisionTime)
         #expect(s.status == .error)
-        let trip = try runner.ledger.events(types: ["circuit_breaker"]).first?.value(BreakerTrip.self)
+        let trip = try runner.ledger!.events(types: ["circuit_breaker"]).first?.value(BreakerTrip.self)
         #expect(trip?.breaker == "venue_disconnected")
         #expect(trip?.detail.contains("connection refused") == true)
     }

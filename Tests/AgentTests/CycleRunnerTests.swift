@@ -81,7 +81,7 @@ func makeRunner(dataDir: String, reviewers: [any Reviewer]? = nil, overrides: [S
         let runner = try makeRunner(dataDir: data)
         let summary = await runner.run(at: decisionTime)
         #expect(summary.status == .approvedDryRun)
-        let events = try runner.ledger.events(cycleId: summary.cycleId)
+        let events = try runner.ledger!.events(cycleId: summary.cycleId)
         func same<T: Codable>(_ type: T.Type, _ e: LedgerEvent) throws {
             let value = try e.value(T.self)
             #expect(try JSONCoding.encoder().encode(value) == e.payload, "\(e.type) does not round-trip")
@@ -113,7 +113,7 @@ func makeRunner(dataDir: String, reviewers: [any Reviewer]? = nil, overrides: [S
         let data = Fixtures.tempDir()
         let runner = try makeRunner(dataDir: data)
         let summary = await runner.run(at: decisionTime)
-        let events = try runner.ledger.events(cycleId: summary.cycleId)
+        let events = try runner.ledger!.events(cycleId: summary.cycleId)
         let intents = events.filter { $0.type == "order_intent" }
         #expect(!intents.isEmpty)
         for intent in intents {

@@ -115,9 +115,11 @@ import Testing
         let trail = try s.ledger.events().filter { ["universe", "triggers", "regime"].contains($0.type) }
             .map { "\($0.type): \(String(decoding: $0.payload, as: UTF8.self).prefix(1500))" }.joined(separator: "\n")
         #expect(summary["status"] as? String == "EXECUTED", "\(out.stdout.prefix(3000))\n\(trail)")
-        let entries = s.fake.clientIds.filter { !$0.hasSuffix("-sl") }
+        let entries = s.fake.clientIds.filter { !$0.hasSuffix("-sl") && !$0.contains("-tp") }
         #expect(entries.count == 1)
-        #expect(s.fake.clientIds.count == 2)                    // the entry and its stop
+        // The entry, its stop, and the three rungs of the take-profit ladder resting reduce-only.
+        #expect(s.fake.clientIds.count == 2 + 3)
+        #expect(s.fake.clientIds.filter { $0.contains("-tp") }.allSatisfy { s.fake.order($0)?["reduceOnly"] == "true" })
         try s.expectConsistent("live run")
         let types = try s.ledger.events().map(\.type)
         let intent = try #require(types.firstIndex(of: "order_intent"))

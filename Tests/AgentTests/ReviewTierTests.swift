@@ -61,7 +61,7 @@ let opinionated: @Sendable (FakeLLMRequest) -> StubResponse = { r in
         #expect(vetoed.reviewerViolatedChecks == ["max_open_positions"])
         #expect(!vetoed.violatedChecks.contains("max_open_positions"))  // the policy's own checks stay its own
 
-        let events = try runner.ledger.events(cycleId: summary.cycleId)
+        let events = try runner.ledger!.events(cycleId: summary.cycleId)
         let tiers = try events.filter { $0.type == "review" }.map { try $0.value(TierRecord.self) }
         #expect(tiers.map(\.reviewer) == [.m1, .m2, .m3])
         for t in tiers {
@@ -77,7 +77,7 @@ let opinionated: @Sendable (FakeLLMRequest) -> StubResponse = { r in
         let ledgerText = events.map { String(decoding: $0.payload, as: UTF8.self) }.joined()
         #expect(!ledgerText.contains("test-key-not-real"))
 
-        let audit = try Auditor.report(ledger: runner.ledger, since: nil, check: nil)
+        let audit = try Auditor.report(ledger: runner.ledger!, since: nil, check: nil)
         #expect(audit.shadow.blocked >= 1)
         #expect(audit.aiCalls == 3)
         #expect(Auditor.text(audit, check: nil).contains("AI tier vs rules only"))
@@ -94,7 +94,7 @@ let opinionated: @Sendable (FakeLLMRequest) -> StubResponse = { r in
         server.stop()
         let requestsBefore = server.requests.count
 
-        let report = try await Replayer.replay(cycleId: summary.cycleId, ledger: runner.ledger, config: runner.config)
+        let report = try await Replayer.replay(cycleId: summary.cycleId, ledger: runner.ledger!, config: runner.config)
         #expect(report.matches, "\(report.differences)")
         #expect(report.decisionsCompared == summary.proposalsGenerated)
         #expect(report.violatedChecksReplayed == summary.violatedChecks)
@@ -102,7 +102,7 @@ let opinionated: @Sendable (FakeLLMRequest) -> StubResponse = { r in
         #expect(server.requests.count == requestsBefore)
 
         let stricter = try Fixtures.defaults(llmOverrides(server, extra: ["policy.risk.min_combined_conviction=0.99"]))
-        let changed = try await Replayer.replay(cycleId: summary.cycleId, ledger: runner.ledger, config: stricter)
+        let changed = try await Replayer.replay(cycleId: summary.cycleId, ledger: runner.ledger!, config: stricter)
         #expect(!changed.matches)
         #expect(changed.differences.contains { $0.field.hasSuffix(".approved") && $0.recorded == "true" && $0.replayed == "false" })
         #expect(changed.differences.contains { $0.field == "violated_checks" })
@@ -173,10 +173,10 @@ let opinionated: @Sendable (FakeLLMRequest) -> StubResponse = { r in
         #expect(runner.newsSource != nil)
         let summary = await runner.run(at: decisionTime)
         #expect(feed.requests.count == 1)
-        let items = try runner.ledger.events(types: ["news_item"]).map { try $0.value(NewsItem.self) }
+        let items = try runner.ledger!.events(types: ["news_item"]).map { try $0.value(NewsItem.self) }
         #expect(items.count == 2)
         #expect(items.first { $0.title.hasPrefix("Solana") }?.symbols.contains("BTC-USD") == true)
-        let m1 = try runner.ledger.events(cycleId: summary.cycleId).filter { $0.type == "review" }
+        let m1 = try runner.ledger!.events(cycleId: summary.cycleId).filter { $0.type == "review" }
             .map { try $0.value(TierRecord.self) }.first { $0.reviewer == .m1 }
         let given = m1?.answer.request?.newsIds.values.flatMap { $0 } ?? []
         let proposed = Set(summary.baseTrades.map(\.symbol))

@@ -88,7 +88,7 @@ import Testing
         let path = try ReportWriter.write(report, to: dir)
         #expect(FileManager.default.fileExists(atPath: path))
         let csv = try String(contentsOfFile: (dir as NSString).appendingPathComponent("trades.csv"), encoding: .utf8)
-        #expect(csv.hasPrefix("entry_time,exit_time,side,entry_price,exit_price,size,fees,pnl\n"))
+        #expect(csv.hasPrefix(ReportWriter.tradeColumns + "\n"))
         #expect(csv.split(separator: "\n").count == run.trades.count + 1)
     }
 

@@ -86,7 +86,7 @@ import Testing
         var closes: [Double] = [100]
         for i in 0..<24 { closes.append(closes.last! * exp(i % 2 == 0 ? r : -r)) }
         let expected = r * (24.0 / 23.0).squareRoot() * (24.0 * 365).squareRoot() * 100
-        let vol = Indicators.annualizedVolatilityPct(closes, hours: 24)
+        let vol = Indicators.annualizedVolatilityPct(closes, bars: 24, interval: .oneHour)
         #expect(vol.map { abs($0 - expected) < 1e-6 } == true)
     }
 }

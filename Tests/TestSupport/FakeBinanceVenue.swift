@@ -111,7 +111,7 @@ public final class FakeBinanceVenue: @unchecked Sendable {
                 return error(-1000, "Unknown error, please check your request or try again later.", status: 503)
             case .serviceUnavailable:
                 return error(-1001, "Service Unavailable.", status: 503)
-            case .unknownErrorAfterExecuting, .slowAnswer:
+            case .unknownErrorAfterExecuting, .slowAnswer, .garbledAfterExecuting:
                 executeThenFault = fault
             }
         }
@@ -124,6 +124,8 @@ public final class FakeBinanceVenue: @unchecked Sendable {
             return error(-1000, "Unknown error, please check your request or try again later.", status: 503)
         case .slowAnswer(let seconds)?:
             return response.delayed(by: seconds)
+        case .garbledAfterExecuting?:
+            return json("{\"orderId\": <html>upstream reset</html>")
         default:
             return response
         }

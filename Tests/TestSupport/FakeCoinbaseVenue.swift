@@ -67,7 +67,7 @@ public final class FakeCoinbaseVenue: @unchecked Sendable {
                 return json(#"{"error":"UNAVAILABLE","message":"service unavailable"}"#, status: 503)
             case .timestampOutsideWindow:
                 return json(#"{"error":"UNAUTHENTICATED","message":"expired"}"#, status: 401)
-            case .unknownErrorAfterExecuting, .slowAnswer:
+            case .unknownErrorAfterExecuting, .slowAnswer, .garbledAfterExecuting:
                 after = fault
             }
         }
@@ -78,6 +78,7 @@ public final class FakeCoinbaseVenue: @unchecked Sendable {
         switch after {
         case .unknownErrorAfterExecuting?: return json(#"{"error":"UNAVAILABLE","message":"upstream"}"#, status: 503)
         case .slowAnswer(let s)?: return response.delayed(by: s)
+        case .garbledAfterExecuting?: return json(#"{"success": tru"#)
         default: return response
         }
     }

@@ -16,6 +16,8 @@ public enum VenueFault: Sendable, Equatable {
     case serviceUnavailable
     /// The request is executed, but the answer comes only after `seconds` (the client times out first).
     case slowAnswer(seconds: Double)
+    /// The request is executed, then answered 200 with a body that is not the expected JSON.
+    case garbledAfterExecuting
 }
 
 /// Thread-safe fault queue and counters shared by the fake venues.

@@ -1,0 +1,265 @@
+import Config
+import Execution
+import Foundation
+import Ledger
+import Model
+
+/// The one portfolio state of every mode: cash, positions with their protection, realised P&L, fees, funding,
+/// equity marks (peak, day and week starts), loss streaks and loss times, and the trades the frequency checks
+/// count. It is rebuilt from events in seq order, the same way in a backtest, in PAPER and in LIVE; every breaker
+/// and every policy check reads it through `state(now:marks:)`.
+///
+/// - PAPER and backtests: `paper_fill`, `paper_funding`, `protection_update`, `equity`, `order_result`.
+/// - LIVE: `live_fill` (entries open, every other purpose reduces), `live_position_correction` and adopted
+///   positions (the venue is the truth for sizes), `live_funding`, `live_equity` (the venue's balances), `equity`.
+/// - DRY_RUN: only `order_result` (would-be orders count as trades; nothing fills).
+///
+/// Memory stays flat however long the ledger is: equity marks are folded into the peak and the day and week
+/// starts, and trades older than the frequency window are dropped.
+struct Portfolio: Sendable {
+    static let eventKinds: [EventKind] = [.paperFill, .paperFunding, .protectionUpdate, .equity, .orderResult,
+                                          .liveOrderIntent, .liveFill, .livePositionCorrection, .reviewAck, .liveFunding, .liveEquity]
+    static var eventTypes: [String] { eventKinds.map(\.rawValue) }
+
+    /// The kinds each mode's book is made of: a data dir used for PAPER and then LIVE keeps two separate books.
+    static func kinds(of mode: Mode) -> Set<EventKind> {
+        switch mode {
+        case .dryRun: [.orderResult]
+        case .paper: [.paperFill, .paperFunding, .protectionUpdate, .equity, .orderResult]
+        case .live: [.liveOrderIntent, .liveFill, .livePositionCorrection, .reviewAck, .liveFunding, .liveEquity, .equity,
+                     .protectionUpdate, .orderResult]
+        }
+    }
+    /// How far back trades count for the frequency checks.
+    static let tradeWindow: Int64 = 7 * 86_400
+    static let tradedStatuses: Set<String> = ["simulated", "filled", "partially_filled"]
+
+    let mode: Mode
+    /// The configured starting equity (nil in LIVE: the venue's first reading is the start).
+    let startingEquity: Double?
+    var account: PaperAccount
+    /// The latest recorded price per symbol.
+    var marks: [String: Double] = [:]
+    /// Trades within the window, oldest first.
+    private(set) var trades: [TradeRecord] = []
+    private(set) var peakEquity: Double?
+    private var lastPoint: (time: Int64, equityUsd: Double)?
+    /// The equity of the last mark before the current UTC day (and ISO week) began, with the day (week) it belongs to.
+    private var dayStart: (day: Int64, equityUsd: Double)?
+    private var weekStart: (week: Int64, equityUsd: Double)?
+    /// LIVE: the venue's balances at the last reconciliation.
+    private(set) var venue: LiveEquity?
+    /// LIVE: what each entry was for, so its fill opens a position with the right tier and stop distance.
+    private var entryIntents: [String: (tier: Tier?, stopLossPct: Double?)] = [:]
+    private var countedEntries: Set<String> = []
+    private var countedRungs: Set<String> = []
+    /// Positions adopted at `reconcile --ack`: tracked, never traded by the agent.
+    private(set) var unmanaged: Set<String> = []
+
+    init(mode: Mode, startingEquity: Double?) {
+        self.mode = mode
+        self.startingEquity = startingEquity
+        account = PaperAccount(cashUsd: startingEquity ?? 0)
+    }
+
+    static func rebuild(store: any EventStore, mode: Mode, startingEquity: Double?) throws -> (Portfolio, Int64) {
+        var p = Portfolio(mode: mode, startingEquity: startingEquity)
+        let seq = try p.catchUp(store: store, after: 0)
+        return (p, seq)
+    }
+
+    /// Applies every portfolio event of `store` after `seq`; returns the store's last seq.
+    mutating func catchUp(store: any EventStore, after seq: Int64) throws -> Int64 {
+        let end = try store.lastSeq()
+        guard end > seq else { return seq }
+        try store.forEach(afterSeq: seq, types: Self.eventTypes) { try apply($0) }
+        return end
+    }
+
+    mutating func apply(_ event: LedgerEvent) throws {
+        guard let kind = EventKind(rawValue: event.type), Self.kinds(of: mode).contains(kind) else { return }
+        switch kind {
+        case .paperFill: apply(.fill(try event.value(PaperFill.self)))
+        case .paperFunding: apply(.funding(try event.value(FundingPayment.self)))
+        case .protectionUpdate: apply(.protection(try event.value(ProtectionUpdate.self)))
+        case .equity:
+            let point = try event.value(EquityPoint.self)
+            if (point.mode ?? .paper) == mode { apply(.equity(point, time: event.time)) }
+        case .orderResult: apply(.order(try event.value(OrderIntent.self), time: event.time))
+        case .liveOrderIntent:
+            let intent = try event.value(LiveOrderIntent.self)
+            if intent.purpose == .entry { entryIntents[intent.clientOrderId] = (intent.tier, intent.stopLossPct) }
+        case .liveFill: applyLive(try event.value(LiveFill.self), time: event.time)
+        case .livePositionCorrection:
+            let c = try event.value(PositionCorrection.self)
+            account.correct(symbol: c.symbol, quantity: abs(c.to))
+        case .reviewAck:
+            for a in try event.value(ReviewAck.self).adoptedPositions {
+                account.adopt(symbol: a.symbol, side: a.quantity >= 0 ? .buy : .sell, quantity: abs(a.quantity),
+                              price: a.entryPrice, time: event.time)
+                unmanaged.insert(a.symbol)
+            }
+        case .liveFunding:
+            let f = try event.value(LiveFunding.self)
+            account.applyFunding(symbol: f.symbol, paymentUsd: -f.amount)
+        case .liveEquity: venue = try event.value(LiveEquity.self)
+        default: break
+        }
+    }
+
+    mutating func apply(_ event: PortfolioEvent) {
+        switch event {
+        case .fill(let f):
+            account.apply(f)
+            marks[f.symbol] = f.price
+            if f.reason != "entry", account.position(f.symbol) == nil { unmanaged.remove(f.symbol) }
+        case .funding(let f): account.applyFunding(symbol: f.symbol, paymentUsd: f.paymentUsd)
+        case .protection(let u): account.update(u)
+        case .equity(let point, let time): mark(point, time: time)
+        case .order(let order, let time):
+            // LIVE counts the venue's fills instead (`live_fill`), so a lost answer still counts once found.
+            guard order.mode == mode, mode != .live, Self.tradedStatuses.contains(order.status) else { return }
+            addTrade(TradeRecord(time: time, symbol: order.symbol, side: order.side))
+        }
+    }
+
+    private mutating func applyLive(_ fill: LiveFill, time: Int64) {
+        let side: Side = fill.side == .buy ? .buy : .sell
+        let entry = fill.purpose == .entry
+        if entry, countedEntries.insert(fill.clientOrderId).inserted {
+            addTrade(TradeRecord(time: time, symbol: fill.symbol, side: side))
+        }
+        let intent = entryIntents[fill.clientOrderId]
+        apply(.fill(PaperFill(clientOrderId: fill.clientOrderId, symbol: fill.symbol, tier: intent?.tier ?? .rotational,
+                              side: side, quantity: fill.quantity, price: fill.price, feeUsd: 0, liquidity: "taker",
+                              time: fill.time, reason: entry ? "entry" : fill.purpose.rawValue,
+                              stopLossPct: entry ? intent?.stopLossPct ?? 10 : nil)))
+        // A rung of the ladder filled on the venue: the same protection step as a simulated rung (breakeven next).
+        if fill.purpose == .takeProfit, countedRungs.insert(fill.clientOrderId).inserted, let p = account.position(fill.symbol) {
+            var next = p
+            next.rungsTaken += 1
+            account.update(ProtectionUpdate(symbol: p.symbol, stopPrice: ExitManager.breakeven(next), highWater: p.highWater,
+                                            rungsTaken: next.rungsTaken, managedThrough: p.managedThrough ?? fill.time,
+                                            reason: "take profit rung \(next.rungsTaken) filled on the venue"))
+        }
+    }
+
+    private mutating func addTrade(_ trade: TradeRecord) {
+        trades.append(trade)
+        if let first = trades.first, first.time <= trade.time - Self.tradeWindow {
+            trades.removeAll { $0.time <= trade.time - Self.tradeWindow }
+        }
+    }
+
+    private mutating func mark(_ point: EquityPoint, time: Int64) {
+        for m in point.marks { marks[m.symbol] = m.price }
+        let day = Self.day(time), week = Self.week(time)
+        if let last = lastPoint {
+            if Self.day(last.time) != day { dayStart = (day, last.equityUsd) }
+            if Self.week(last.time) != week { weekStart = (week, last.equityUsd) }
+        }
+        lastPoint = (time, point.equityUsd)
+        peakEquity = max(peakEquity ?? point.equityUsd, point.equityUsd)
+    }
+
+    /// The UTC day and the ISO week (Monday 00:00) a time falls in, as whole days since the epoch.
+    static func day(_ t: Int64) -> Int64 { (t - t.mod(86_400)) / 86_400 }
+    static func week(_ t: Int64) -> Int64 { let d = day(t); return d - (d + 3).mod(7) }  // 1970-01-01 was a Thursday
+
+    /// Equity at `marks` (fresher prices win over recorded ones). LIVE: the venue's equity, with spot holdings
+    /// marked to the cycle's prices rather than their entry prices.
+    func equityUsd(marks fresh: [String: Double] = [:]) -> Double {
+        let all = marks.merging(fresh) { _, new in new }
+        if mode == .live, let venue {
+            if venue.positionsMarked { return venue.equityUsd }
+            return account.positions.reduce(venue.cashUsd ?? venue.equityUsd) { $0 + $1.quantity * (all[$1.symbol] ?? $1.entryPrice) }
+        }
+        return account.equity(marks: all)
+    }
+
+    /// The mark recorded at the end of a cycle.
+    func point(marks fresh: [String: Double]) -> EquityPoint {
+        let all = marks.merging(fresh) { _, new in new }
+        return EquityPoint(equityUsd: equityUsd(marks: fresh), cashUsd: mode == .live ? venue?.cashUsd ?? account.cashUsd : account.cashUsd,
+                           openPositions: account.positions.count,
+                           marks: account.positions.map { SymbolPrice(symbol: $0.symbol, price: all[$0.symbol] ?? $0.entryPrice) },
+                           mode: mode)
+    }
+
+    /// The policy's and the breakers' view at `now`.
+    func state(now: Int64, marks fresh: [String: Double]) -> PortfolioState {
+        let current = equityUsd(marks: fresh)
+        let all = marks.merging(fresh) { _, new in new }
+        let start = startingEquity ?? lastPoint?.equityUsd ?? current
+        /// The last mark before the period `key` began, else the start.
+        func opening(_ key: Int64, of period: (Int64) -> Int64, recorded: (key: Int64, equityUsd: Double)?) -> Double {
+            guard let last = lastPoint else { return start }
+            let lastKey = period(last.time)
+            if lastKey < key { return last.equityUsd }
+            if lastKey == key, let recorded, recorded.key == key { return recorded.equityUsd }
+            return start
+        }
+        let dayOpen = opening(Self.day(now), of: Self.day, recorded: dayStart.map { ($0.day, $0.equityUsd) })
+        let weekOpen = opening(Self.week(now), of: Self.week, recorded: weekStart.map { ($0.week, $0.equityUsd) })
+        var losses = 0
+        var lastLoss: Int64?
+        for trade in account.closedTrades.reversed() {
+            guard trade.pnlUsd < 0 else { break }
+            losses += 1
+            lastLoss = max(lastLoss ?? trade.exitTime, trade.exitTime)
+        }
+        let positions = account.positions.map { p in
+            OpenPosition(symbol: p.symbol, tier: p.tier, side: p.side,
+                         sizePct: current > 0 ? p.quantity * (all[p.symbol] ?? p.entryPrice) / current * 100 : 0,
+                         openedAt: p.entryTime)
+        }
+        var state = PortfolioState(equityUsd: current, peakEquityUsd: max(peakEquity ?? start, start, current),
+                                   dayStartEquityUsd: dayOpen, weekStartEquityUsd: weekOpen, openPositions: positions,
+                                   recentTrades: trades.filter { $0.time > now - Self.tradeWindow && $0.time <= now },
+                                   consecutiveLosses: losses, lastLossTime: lastLoss)
+        state.lossTimes = account.closedTrades.filter { $0.pnlUsd < 0 && $0.exitTime > now - Self.tradeWindow && $0.exitTime <= now }
+            .map(\.exitTime)
+        return state
+    }
+}
+
+/// What the cycle records about the portfolio, typed: the journal encodes it for the store and applies it to the
+/// portfolio in one step, so the in-memory state never differs from what the store holds.
+enum PortfolioEvent: Sendable, Equatable {
+    case fill(PaperFill)
+    case funding(FundingPayment)
+    case protection(ProtectionUpdate)
+    case equity(EquityPoint, time: Int64)
+    case order(OrderIntent, time: Int64)
+
+    var kind: EventKind {
+        switch self {
+        case .fill: .paperFill
+        case .funding: .paperFunding
+        case .protection: .protectionUpdate
+        case .equity: .equity
+        case .order: .orderResult
+        }
+    }
+
+    var symbol: String? {
+        switch self {
+        case .fill(let f): f.symbol
+        case .funding(let f): f.symbol
+        case .protection(let u): u.symbol
+        case .equity: nil
+        case .order(let o, _): o.symbol
+        }
+    }
+
+    func payload() throws -> Data {
+        let e = JSONCoding.encoder()
+        switch self {
+        case .fill(let f): return try e.encode(f)
+        case .funding(let f): return try e.encode(f)
+        case .protection(let u): return try e.encode(u)
+        case .equity(let p, _): return try e.encode(p)
+        case .order(let o, _): return try e.encode(o)
+        }
+    }
+}
