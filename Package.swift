@@ -12,6 +12,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/apple/swift-crypto", "3.12.0"..<"5.0.0"),
+        // The operator web server (`agent serve`) and its Prometheus metrics. Only the Serve target links them.
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1", traits: ["FullFoundation"]),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         // System libraries and the C shim for libcurl's variadic calls.
@@ -42,13 +46,26 @@ let package = Package(
         .target(name: "Execution", dependencies: ["Model", "Config", "Market"]),
         // Loopback HTTP servers (a fake LLM among them) for tests and `agent bench`: 127.0.0.1 only.
         .target(name: "Loopback"),
+        // Inline SVG charts and HTML escaping, shared by the backtest report and the operator dashboard.
+        .target(name: "Charts"),
         // Historical replay through the same stages, metrics, reports.
-        .target(name: "Backtest", dependencies: ["Model", "Config", "Market", "Pipeline", "Review", "Policy", "Execution"]),
+        .target(name: "Backtest", dependencies: ["Model", "Config", "Market", "Pipeline", "Review", "Policy", "Execution", "Charts"]),
         // SQLite event store and projections.
         .target(name: "Ledger", dependencies: ["Model", .product(name: "GRDB", package: "GRDB.swift")]),
+        // Operator alerts: channel formats (Slack, Discord, Telegram, webhook) and bounded delivery over libcurl.
+        .target(name: "Alerts", dependencies: ["Config", "HTTP"]),
+        // The operator web server: dashboard pages, JSON API, auth, /metrics. The only target that links Hummingbird.
+        .target(name: "Serve", dependencies: [
+            "Charts",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "Metrics", package: "swift-metrics"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
+        ]),
         // Cycle runner, interval loop, audits and the command line.
         .target(name: "Agent", dependencies: [
             "Model", "Config", "Market", "News", "Pipeline", "Review", "Policy", "Execution", "Ledger", "HTTP", "Backtest", "Loopback",
+            "Alerts", "Serve", "Charts",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Crypto", package: "swift-crypto"),
@@ -68,7 +85,9 @@ let package = Package(
         .testTarget(name: "ExecutionTests", dependencies: ["Execution", "Config", "TestSupport"]),
         .testTarget(name: "PolicyTests", dependencies: ["Policy", "Review", "TestSupport"]),
         .testTarget(name: "ReviewTests", dependencies: ["Review", "Policy", "HTTP", "TestSupport"]),
-        .testTarget(name: "AgentTests", dependencies: ["Agent", "Ledger", "TestSupport"]),
+        .testTarget(name: "AgentTests", dependencies: ["Agent", "Ledger", "HTTP", "TestSupport"]),
+        .testTarget(name: "AlertsTests", dependencies: ["Alerts", "Config", "HTTP", "TestSupport"]),
+        .testTarget(name: "ServeTests", dependencies: ["Serve", "Charts", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -217,6 +217,7 @@ struct BacktestCommand: AsyncParsableCommand {
         } else {
             backtestReport = try await runPipeline(series: series, notes: notes, span: span, from: fromTime, to: toTime)
         }
+        backtestReport.prices = series.map { PriceLine($0) }
         try output(backtestReport)
     }
 

@@ -49,10 +49,10 @@ struct BenchCommand: AsyncParsableCommand {
         Each benchmark runs in its own child process so its peak memory (VmHWM) is its own. Build in release for \
         meaningful numbers: swift run -c release agent bench
 
-        Benchmarks: ema_cross, pipeline, indicators, cycle, review, review_history, ledger.
+        Benchmarks: ema_cross, pipeline, indicators, cycle, review, review_history, ledger, serve (dashboard latency while cycles write).
         """)
 
-    static let names = ["ema_cross", "pipeline", "indicators", "cycle", "review", "review_history", "ledger"]
+    static let names = ["ema_cross", "pipeline", "indicators", "cycle", "review", "review_history", "ledger", "serve"]
 
     @Option(help: "Run only this benchmark (ema_cross, pipeline, indicators, cycle, review, review_history, ledger).")
     var only: String?
@@ -145,6 +145,7 @@ struct BenchCommand: AsyncParsableCommand {
         case "cycle": return try await cycle()
         case "review": return try await review()
         case "review_history": return try await reviewHistory()
+        case "serve": return try await serveLoad()
         default: return try ledger()
         }
     }

@@ -161,7 +161,7 @@ public struct AgentCommand: AsyncParsableCommand {
           agent show <cycle id>                 one cycle's full trail
         """,
         subcommands: [Run.self, Audit.self, Show.self, ConfigCommand.self, Kill.self, LedgerCommand.self, MarketCommand.self, ReconcileCommand.self,
-                      BacktestCommand.self, BenchCommand.self, TradesCommand.self],
+                      BacktestCommand.self, BenchCommand.self, TradesCommand.self, ServeCommand.self, AlertsCommand.self],
         defaultSubcommand: Run.self)
 
     public init() {}
@@ -194,9 +194,13 @@ struct Run: AsyncParsableCommand {
     @Option(help: ArgumentHelp("wall (default): cycles follow the real time. simulated: with --interval and --now, cycles run back to back and the decision clock advances by the interval each time (PAPER or DRY_RUN over replayed data at full speed).", valueName: "clock"))
     var clock: DecisionClock = .wall
 
+    @Option(help: ArgumentHelp("With --interval: also serve the dashboard, API and /metrics on 127.0.0.1:PORT in this process (as `agent serve`).", valueName: "port"))
+    var serve: Int?
+
     @OptionGroup var common: CommonOptions
 
     func validate() throws {
+        if serve != nil && interval == nil { throw ValidationError("--serve goes with --interval (or run `agent serve` beside the loop)") }
         if once && interval != nil { throw ValidationError("use either --once or --interval, not both") }
         // The same range as app.yaml's loop.interval_minutes.
         if let interval, !(0.001...10_080).contains(interval) {
@@ -230,9 +234,14 @@ struct Run: AsyncParsableCommand {
                 if once {
                     let summary = await setup.runner.run(at: time ?? UTC.now())
                     try printSummary(summary)
+                    setup.alerts?.cycleFinished()
+                    await setup.alerts?.drain(seconds: setup.alertsDrainSeconds)
                     if summary.status == .error { throw ExitCode(1) }
                 } else if let interval {
-                    try await runLoop(setup: setup, interval: interval)
+                    try await OperatorService.alongside(port: serve, dataDir: common.dataDir, config: setup.config) {
+                        try await runLoop(setup: setup, interval: interval)
+                    }
+                    await setup.alerts?.drain(seconds: setup.alertsDrainSeconds)
                 }
             }
         }
@@ -258,6 +267,7 @@ struct Run: AsyncParsableCommand {
             let time = pinned.map { schedule.time(of: slot, from: $0) } ?? UTC.now()
             let summary = await setup.runner.run(at: time)
             try printSummary(summary)
+            setup.alerts?.cycleFinished()
             count += 1
             if let cycles, count >= cycles { break }
             if stop.isStopped { break }
@@ -335,6 +345,10 @@ struct IntervalSchedule {
 struct RunSetup {
     var config: LoadedConfig
     var runner: CycleRunner
+    /// Operator alerts, delivered off the cycle's path (nil when no channel is configured).
+    var alerts: AlertFeed?
+    /// `--once` waits this long at most for its alerts before the process exits.
+    var alertsDrainSeconds: Double { min(config.app.alerts.timeoutSeconds * Double(config.app.alerts.maxAttempts) + 1, 20) }
 
     init(_ common: CommonOptions) throws {
         config = try common.loadConfig()
@@ -395,6 +409,7 @@ struct RunSetup {
             logger.warning("LIVE mode: real orders on \(exchange)", metadata: ["exchange": "\(exchange)"])
         }
         runner.newsSource = NewsIngest.make(config: config)
+        alerts = AlertFeed.make(config: config.app.alerts, ledger: ledger, environment: ProcessInfo.processInfo.environment, logger: logger)
     }
 }
 

@@ -1,3 +1,4 @@
+import Charts
 import Foundation
 import Model
 
@@ -34,49 +35,105 @@ public enum ReportWriter {
         }
     }
 
-    static func escape(_ s: String) -> String {
-        s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
-            .replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "\"", with: "&quot;")
-    }
+    static func escape(_ s: String) -> String { HTMLText.escape(s) }
 
     static func pct(_ v: Double?) -> String { v.map { String(format: "%.2f%%", $0 * 100) } ?? "–" }
     static func num(_ v: Double?, _ places: Int = 2) -> String { v.map { String(format: "%.\(places)f", $0) } ?? "–" }
+    static func day(_ t: Double) -> String { String(BacktestCalendar.iso(Int64(t)).prefix(10)) }
 
-    /// An inline SVG line chart of `values` over `times` (filled below when `area`).
-    static func svg(times: [Int64], values: [Double], color: String, area: Bool, invert: Bool, title: String) -> String {
-        let width = 900.0, height = 220.0, pad = 40.0
-        guard let t0 = times.first, let t1 = times.last, values.count == times.count, values.count > 1 else {
-            return "<p>\(escape(title)): not enough points to draw.</p>"
+    /// Equity with a buy-and-hold line beside it: the initial equity spread equally over the symbols at the first
+    /// point and held.
+    static func equityChart(_ r: BacktestReport) -> String {
+        let curve = r.run.equityCurve
+        var series = [ChartSeries(label: r.run.label, points: curve.map { ChartPoint(x: Double($0.time), y: $0.equity) }, color: "#1565c0")]
+        if let hold = buyAndHold(r) {
+            series.append(ChartSeries(label: "buy and hold", points: hold, color: "#757575", dashed: true))
         }
-        var lo = values.min() ?? 0, hi = values.max() ?? 1
-        if invert { lo = 0 }
-        if hi - lo < 1e-12 { hi = lo + 1 }
-        let span = Double(max(t1 - t0, 1))
-        func x(_ t: Int64) -> Double { pad + Double(t - t0) / span * (width - 2 * pad) }
-        func y(_ v: Double) -> Double {
-            let f = (v - lo) / (hi - lo)
-            return invert ? pad / 2 + f * (height - pad) : height - pad / 2 - f * (height - pad)
+        return SVGChart.line(title: "Equity", series: series, xLabel: day, yLabel: { num($0) })
+    }
+
+    static func buyAndHold(_ r: BacktestReport) -> [ChartPoint]? {
+        let curve = r.run.equityCurve
+        guard let first = curve.first, let lines = r.prices, !lines.isEmpty else { return nil }
+        let bases = lines.map { $0.close(at: first.time) }
+        guard bases.allSatisfy({ ($0 ?? 0) > 0 }) else { return nil }
+        let initial = r.run.metrics.initialEquity
+        return curve.map { p in
+            let growth = zip(lines, bases).map { line, base in (line.close(at: p.time) ?? 0) / (base ?? 1) }
+            return ChartPoint(x: Double(p.time), y: initial * growth.reduce(0, +) / Double(lines.count))
         }
-        var path = ""
-        for (i, (t, v)) in zip(times, values).enumerated() {
-            path += String(format: "%@%.1f,%.1f ", i == 0 ? "M" : "L", x(t), y(v))
+    }
+
+    /// Drawdown in percent, on an axis from its own worst point to 0.
+    static func drawdownChart(_ r: BacktestReport) -> String {
+        let points = r.run.equityCurve.map { ChartPoint(x: Double($0.time), y: -$0.drawdown * 100) }
+        let worst = min(points.map(\.y).min() ?? 0, -0.01)
+        return SVGChart.line(title: "Drawdown from the running peak",
+                             series: [ChartSeries(label: "drawdown", points: points, color: "#c62828", area: true)],
+                             yRange: worst...0, xLabel: day, yLabel: { String(format: "%.1f%%", $0) })
+    }
+
+    /// One price chart per symbol (up to four) with entry (triangle up) and exit (triangle down) markers.
+    static func priceCharts(_ r: BacktestReport) -> String {
+        guard let lines = r.prices, let t0 = r.run.equityCurve.first?.time, let t1 = r.run.equityCurve.last?.time else {
+            return "<p class=\"empty\">No price data in this report.</p>"
         }
-        let base = invert ? y(0) : height - pad / 2
-        let fill = area ? String(format: "<path d=\"%@L%.1f,%.1f L%.1f,%.1f Z\" fill=\"%@\" fill-opacity=\"0.25\" stroke=\"none\"/>",
-                                 path, x(t1), base, x(t0), base, color) : ""
-        let top = invert ? pct(-lo) : num(hi)
-        let bottom = invert ? pct(-hi) : num(lo)
-        return """
-        <svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 \(Int(width)) \(Int(height))" width="100%" role="img" aria-label="\(escape(title))">
-        <text x="\(pad)" y="14" font-size="12">\(escape(title))</text>
-        <text x="2" y="\(Int(pad / 2 + 10))" font-size="10">\(invert ? "0%" : top)</text>
-        <text x="2" y="\(Int(height - pad / 2))" font-size="10">\(bottom)</text>
-        <text x="\(pad)" y="\(Int(height - 4))" font-size="10">\(BacktestCalendar.iso(t0).prefix(10))</text>
-        <text x="\(Int(width - pad - 60))" y="\(Int(height - 4))" font-size="10">\(BacktestCalendar.iso(t1).prefix(10))</text>
-        <line x1="\(pad)" y1="\(Int(height - pad / 2))" x2="\(width - pad)" y2="\(Int(height - pad / 2))" stroke="#999"/>
-        \(fill)<path d="\(path)" fill="none" stroke="\(color)" stroke-width="1.2"/>
-        </svg>
-        """
+        return lines.prefix(4).map { line in
+            let points = zip(line.times, line.closes).filter { $0.0 >= t0 && $0.0 <= t1 }.map { ChartPoint(x: Double($0.0), y: $0.1) }
+            var markers: [ChartMarker] = []
+            for t in r.run.trades where t.symbol == line.symbol {
+                let long = t.side == .buy
+                markers.append(ChartMarker(point: ChartPoint(x: Double(t.entryTime), y: t.entryPrice), shape: .up,
+                                           color: long ? "#2e7d32" : "#6a1b9a",
+                                           note: "\(long ? "long" : "short") entry \(BacktestCalendar.iso(t.entryTime)) @ \(num(t.entryPrice, 4))"))
+                markers.append(ChartMarker(point: ChartPoint(x: Double(t.exitTime), y: t.exitPrice), shape: .down,
+                                           color: t.pnl >= 0 ? "#1565c0" : "#c62828",
+                                           note: "exit \(BacktestCalendar.iso(t.exitTime)) @ \(num(t.exitPrice, 4)), pnl \(num(t.pnl, 2))"))
+                if markers.count >= 1_000 { break }
+            }
+            return SVGChart.line(title: "\(line.symbol) close, entries ▲ and exits ▼",
+                                 series: [ChartSeries(label: line.symbol, points: points, color: "#37474f")], markers: markers,
+                                 height: 260, xLabel: day, yLabel: { num($0) })
+        }.joined(separator: "\n")
+    }
+
+    /// Month-by-month returns of the equity curve (month-end over the previous month-end), one row per year.
+    static func monthlyReturns(_ r: BacktestReport) -> String {
+        let curve = r.run.equityCurve
+        guard !curve.isEmpty else { return "<p class=\"empty\">No equity curve.</p>" }
+        var monthEnd: [(year: Int, month: Int, equity: Double)] = []
+        for p in curve {
+            let iso = BacktestCalendar.iso(p.time)
+            let year = Int(iso.prefix(4)) ?? 0, month = Int(iso.dropFirst(5).prefix(2)) ?? 0
+            if let last = monthEnd.last, last.year == year, last.month == month {
+                monthEnd[monthEnd.count - 1].equity = p.equity
+            } else {
+                monthEnd.append((year, month, p.equity))
+            }
+        }
+        var returns: [Int: [Int: Double]] = [:]
+        var yearly: [Int: (start: Double, end: Double)] = [:]
+        var previous = r.run.metrics.initialEquity
+        for m in monthEnd {
+            if previous > 0 { returns[m.year, default: [:]][m.month] = m.equity / previous - 1 }
+            yearly[m.year] = (yearly[m.year]?.start ?? previous, m.equity)
+            previous = m.equity
+        }
+        let names = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+        var out = "<table><tr><th>year</th>" + names.map { "<th>\($0)</th>" }.joined() + "<th>year</th></tr>\n"
+        for year in returns.keys.sorted() {
+            out += "<tr><td>\(year)</td>"
+            for month in 1...12 {
+                if let v = returns[year]?[month] {
+                    out += "<td class=\"\(v >= 0 ? "win" : "loss")\">\(pct(v))</td>"
+                } else {
+                    out += "<td></td>"
+                }
+            }
+            let y = yearly[year].map { $0.start > 0 ? $0.end / $0.start - 1 : 0 }
+            out += "<td class=\"\((y ?? 0) >= 0 ? "win" : "loss")\">\(pct(y))</td></tr>\n"
+        }
+        return out + "</table>"
     }
 
     static func metricsRows(_ runs: [BacktestRun]) -> String {
@@ -100,8 +157,6 @@ public enum ReportWriter {
     /// The report as one HTML page with inline SVG charts and no external resources.
     public static func html(_ r: BacktestReport) -> String {
         let runs = [r.run] + (r.rulesOnly.map { [$0] } ?? [])
-        let curve = r.run.equityCurve
-        let times = curve.map(\.time)
         var trades = ""
         for t in r.run.trades.prefix(5_000) {
             trades += "<tr><td>\(BacktestCalendar.iso(t.entryTime))</td><td>\(BacktestCalendar.iso(t.exitTime))</td>"
@@ -130,10 +185,14 @@ public enum ReportWriter {
         <h2>Metrics</h2>
         <table>\(metricsRows(runs))</table>
         <p>Per-bar simple returns; Sharpe and Sortino annualised with √(bars per year), risk-free 0; CAGR over 365-day years.</p>
+        <h2>Price</h2>
+        \(priceCharts(r))
         <h2>Equity</h2>
-        \(svg(times: times, values: curve.map(\.equity), color: "#1565c0", area: false, invert: false, title: "Equity (\(r.run.label))"))
+        \(equityChart(r))
         <h2>Drawdown</h2>
-        \(svg(times: times, values: curve.map { -$0.drawdown }, color: "#c62828", area: true, invert: true, title: "Drawdown from the running peak"))
+        \(drawdownChart(r))
+        <h2>Monthly returns</h2>
+        \(monthlyReturns(r))
         <h2>Data</h2><ul>\(data)</ul>
         <h2>Costs</h2><ul>\(costs)</ul>
         \(notes.isEmpty ? "" : "<h2>Notes</h2><ul>\(notes)</ul>")

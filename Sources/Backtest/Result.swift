@@ -119,6 +119,8 @@ public struct BacktestReport: Codable, Sendable, Equatable {
     public var rulesOnly: BacktestRun?
     /// What could not be done (e.g. no connector candle store), so nothing is silently skipped.
     public var notes: [String]
+    /// Close prices per symbol for the report's price chart and buy-and-hold line (absent in older reports).
+    public var prices: [PriceLine]?
 
     public init(strategy: String, symbols: [String], timeframe: String, from: String, to: String, data: [DataNote],
                 costs: [String: String], run: BacktestRun, rulesOnly: BacktestRun?, notes: [String]) {
@@ -146,5 +148,37 @@ extension DataNote {
                  gapExamples: s.gaps.prefix(5).map {
                      "\(BacktestCalendar.iso($0.after))..\(BacktestCalendar.iso($0.before)) (\($0.missingBars) bars)"
                  })
+    }
+}
+
+/// A symbol's close prices, decimated to about `maxPoints`, for the report's charts.
+public struct PriceLine: Codable, Sendable, Equatable {
+    public var symbol: String
+    public var times: [Int64]
+    public var closes: [Double]
+
+    public init(symbol: String, times: [Int64], closes: [Double]) {
+        self.symbol = symbol
+        self.times = times
+        self.closes = closes
+    }
+
+    public init(_ s: CandleSeries, maxPoints: Int = 1_000) {
+        let step = max(1, s.candles.count / max(maxPoints, 1))
+        var picked = Swift.stride(from: 0, to: s.candles.count, by: step).map { s.candles[$0] }
+        if let last = s.candles.last, picked.last?.time != last.time { picked.append(last) }
+        self.init(symbol: s.symbol, times: picked.map(\.time), closes: picked.map(\.close))
+    }
+
+    /// The last close at or before `time` (the first close before the line starts).
+    public func close(at time: Int64) -> Double? {
+        guard !times.isEmpty else { return nil }
+        var lo = 0, hi = times.count - 1
+        if time < times[0] { return closes[0] }
+        while lo < hi {
+            let mid = (lo + hi + 1) / 2
+            if times[mid] <= time { lo = mid } else { hi = mid - 1 }
+        }
+        return closes[lo]
     }
 }

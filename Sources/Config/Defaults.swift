@@ -91,6 +91,17 @@ prices:
     o3-mini: {input_per_mtok: 1.10, output_per_mtok: 4.40}
     claude-sonnet-4: {input_per_mtok: 3.00, output_per_mtok: 15.00}
     claude-haiku-4-5: {input_per_mtok: 1.00, output_per_mtok: 5.00}
+
+# Operator alerts. Each channel names the environment variable holding its webhook URL (for telegram: the bot API
+# base https://api.telegram.org/bot<TOKEN>); URLs and tokens never go in this file, the logs or the ledger.
+# e.g. channels: [{name: ops, kind: slack, url_env: AGENT_SLACK_URL, events: [halted, circuit_breaker, error],
+#                  min_interval_seconds: 300}]
+# kinds: slack, discord, telegram (needs chat_id), webhook (JSON POST)
+# events: trade, exit, halted, circuit_breaker, manual_review, protection_alarm, error, budget_exhausted, daily_summary
+alerts:
+  channels: []
+  timeout_seconds: 5   # per delivery attempt; deliveries never run on the cycle's path
+  max_attempts: 3      # then the failure is recorded in the ledger
 """#
 
     /// `config/universe.yaml`

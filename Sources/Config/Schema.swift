@@ -21,6 +21,8 @@ public struct AppConfig: Codable, Sendable, Equatable {
     public var news: NewsConfig
     /// Connection settings of the real venues (`--exchange coinbase|binance`).
     public var venues: VenuesConfig
+    /// Operator alerts to Slack, Discord, Telegram or a webhook.
+    public var alerts: AlertsConfig
 }
 
 /// Where the real venues are and how the connectors pace themselves.

@@ -8,6 +8,7 @@ enum Validation {
     static let logLevels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
 
     static func app(_ c: AppConfig, _ v: inout ConfigValidator) {
+        alerts(c.alerts, &v)
         v.range(c.paper.takerFeeBps, 0...1_000, at: "paper.taker_fee_bps")
         v.range(c.paper.makerFeeBps, -100...1_000, at: "paper.maker_fee_bps")
         v.range(c.paper.baseSlippageBps, 0...1_000, at: "paper.base_slippage_bps")

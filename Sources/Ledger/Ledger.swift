@@ -257,6 +257,12 @@ public final class Ledger: Sendable {
         }
     }
 
+    /// Wraps an already opened pool (`Ledger.openReadOnly`).
+    init(path: String, pool: DatabasePool) {
+        self.path = path
+        self.pool = pool
+    }
+
     /// Explains why `directory` could not be created: names an ancestor that exists but is not a
     /// directory, or falls back to the file system's message.
     private static func diagnoseDirectoryFailure(_ directory: String, _ error: any Error) -> String {
@@ -379,16 +385,16 @@ public final class Ledger: Sendable {
 
     // MARK: Reading
 
-    private static let columns = "seq, cycle_id, type, time, recorded_at, symbol, payload"
+    static let columns = "seq, cycle_id, type, time, recorded_at, symbol, payload"
 
-    private static func event(from row: Row) -> LedgerEvent {
+    static func event(from row: Row) -> LedgerEvent {
         let payload: String = row["payload"]
         return LedgerEvent(seq: row["seq"], cycleId: row["cycle_id"], type: row["type"], time: row["time"],
                            recordedAt: row["recorded_at"], symbol: row["symbol"], payload: Data(payload.utf8))
     }
 
     /// Runs a read on a snapshot reader, turning failures into `LedgerError`.
-    private func read<T>(_ operation: String, _ body: (Database) throws -> T) throws(LedgerError) -> T {
+    func read<T>(_ operation: String, _ body: (Database) throws -> T) throws(LedgerError) -> T {
         do {
             return try pool.read(body)
         } catch {

@@ -279,7 +279,7 @@ public struct Decision: Codable, Sendable, Equatable {
     }
 }
 
-public enum CycleStatus: String, Codable, Sendable {
+public enum CycleStatus: String, Codable, Sendable, CaseIterable {
     case approvedDryRun = "APPROVED_DRY_RUN"
     case executed = "EXECUTED"
     case noTrade = "NO_TRADE"

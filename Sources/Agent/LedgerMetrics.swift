@@ -1,0 +1,83 @@
+import Foundation
+import Ledger
+import Model
+import Review
+import Serve
+
+/// Derives the `/metrics` families from the ledger: counters from every event since seq 0 (so they survive
+/// restarts), gauges from the latest state. Each scrape reads only the events appended since the last one.
+/// Blocking (ledger reads): callers run it off the cooperative pool. Scrapes are serialized by a lock.
+final class LedgerMetricsFeed: @unchecked Sendable {
+    static let eventTypes = ["cycle_finished", "cycle_failed", "cycle_abandoned", "review", "policy_evaluation", "alert_failed"]
+
+    let ledger: Ledger
+    let dataDir: String
+    private let metrics = OperatorMetrics()
+    private var cursor: Int64 = 0
+    private var lastSummary: CycleSummary?
+    private let lock = NSLock()
+
+    init(ledger: Ledger, dataDir: String) {
+        self.ledger = ledger
+        self.dataDir = dataDir
+    }
+
+    /// Reads new events and renders the exposition.
+    func render() -> String {
+        lock.withLock {
+            do {
+                try refresh()
+            } catch {
+                metrics.error(kind: "metrics_read")
+            }
+            return metrics.render()
+        }
+    }
+
+    private func refresh() throws {
+        let end = try ledger.lastSeq()
+        guard end > cursor else { return updateGauges() }
+        try ledger.forEach(afterSeq: cursor, types: Self.eventTypes) { e in
+            guard e.seq <= end else { return }
+            switch e.type {
+            case "cycle_finished":
+                guard let s = try? e.value(CycleSummary.self) else { metrics.error(kind: "unreadable_event"); return }
+                let t = s.timingsMs
+                metrics.cycleFinished(status: s.status.rawValue, stageMilliseconds: [
+                    "universe": t.universe, "triggers": t.triggers, "rules": t.rules, "review": t.review,
+                    "risk": t.risk, "execution": t.execution, "total": t.total,
+                ])
+                if s.status == .error { metrics.error(kind: "cycle") }
+                lastSummary = s
+            case "cycle_failed": break  // counted through its cycle_finished (status ERROR)
+            case "cycle_abandoned": metrics.error(kind: "cycle_abandoned")
+            case "alert_failed": metrics.error(kind: "alert_delivery")
+            case "review":
+                guard let tier = try? e.value(TierRecord.self) else { return }
+                metrics.aiCalls(tier: tier.reviewer.rawValue, source: tier.answer.source)
+                if tier.answer.failure != nil { metrics.error(kind: "reviewer") }
+            case "policy_evaluation":
+                guard let d = try? e.value(Decision.self) else { return }
+                for check in d.violatedChecks { metrics.policyViolation(check: check) }
+            default: break
+            }
+        }
+        cursor = end
+        updateGauges()
+    }
+
+    private func updateGauges() {
+        let kill = KillSwitch(dataDir: dataDir).status()
+        metrics.halted(kill.isOn || lastSummary?.status == .halted)
+        if let s = lastSummary {
+            metrics.equity(usd: s.portfolio.equityUsd)
+            metrics.openPositions(s.portfolio.openPositions)
+            metrics.aiSpend(window: "cycle", usd: s.review.costUsd)
+            if let rem = s.review.remaining {
+                metrics.aiSpend(window: "day", usd: rem.daySpentUsd)
+            }
+        }
+        // The connectors do not record their request-weight use in the ledger yet: 0 until they do.
+        metrics.venueWeightUsed(0)
+    }
+}
