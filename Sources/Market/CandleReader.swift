@@ -91,18 +91,22 @@ public enum CandleReader {
         return try builder.series()
     }
 
-    /// Streams the file's candles oldest first into `step`, starting from `initial()`, without materialising
-    /// the series when the file is oldest first (the common case). A file in another order is loaded, sorted
-    /// and replayed; `step` then starts again from a fresh `initial()`.
-    public static func replay<State>(_ options: Options, initial: () -> State,
+    /// Streams the file's candles oldest first into `step`, starting from `initial(symbol)`, without
+    /// materialising the series when the file is oldest first (the common case). A file in another order is
+    /// loaded, sorted and replayed; `step` then starts again from a fresh `initial(symbol)`.
+    public static func replay<State>(_ options: Options, initial: (_ symbol: String) -> State,
                                      step: (inout State, Candle) -> Void) throws(MarketError) -> (State, CandleSummary) {
-        let streamed: Result<(State, CandleSummary), MarketError> = withoutActuallyEscaping(step) { step in
-            var forward = ForwardSink(options, state: initial(), step: step)
-            do throws(MarketError) {
-                try read(path: options.source, options, into: &forward)
-                return .success((forward.state, try forward.summary()))
-            } catch {
-                return .failure(error)
+        let streamed: Result<(State, CandleSummary), MarketError> = withoutActuallyEscaping(initial) { initial in
+            withoutActuallyEscaping(step) { step in
+                var forward = ForwardSink(options, initial: initial, step: step)
+                do throws(MarketError) {
+                    try read(path: options.source, options, into: &forward)
+                    let summary = try forward.summary()
+                    guard let state = forward.state else { throw MarketError(source: options.source, message: "no candles") }
+                    return .success((state, summary))
+                } catch {
+                    return .failure(error)
+                }
             }
         }
         switch streamed {
@@ -110,7 +114,7 @@ public enum CandleReader {
             return done
         case .failure(let error) where error.message == unorderedMessage:
             let series = try load(options)
-            var state = initial()
+            var state = initial(series.symbol)
             for c in series.candles { step(&state, c) }
             return (state, series.summary)
         case .failure(let error):
@@ -285,7 +289,8 @@ let unorderedMessage = "\u{0}rows are not oldest first"
 /// the pass with `unordered` so the caller can load and sort instead.
 struct ForwardSink<State>: CandleSink {
     let options: CandleReader.Options
-    var state: State
+    let initial: (String) -> State
+    var state: State?
     let step: (inout State, Candle) -> Void
     var symbol = ""
     var count = 0
@@ -296,13 +301,16 @@ struct ForwardSink<State>: CandleSink {
     var gaps: [CandleGap] = []
     var duplicates: [Int64] = []
 
-    init(_ options: CandleReader.Options, state: State, step: @escaping (inout State, Candle) -> Void) {
+    init(_ options: CandleReader.Options, initial: @escaping (String) -> State, step: @escaping (inout State, Candle) -> Void) {
         self.options = options
-        self.state = state
+        self.initial = initial
         self.step = step
     }
 
-    mutating func setSymbol(_ symbol: String) { self.symbol = symbol }
+    mutating func setSymbol(_ symbol: String) {
+        self.symbol = symbol
+        state = initial(symbol)
+    }
 
     @inline(__always)
     mutating func add(_ candle: Candle, raw: Int64, line: Int) throws(MarketError) {
@@ -322,7 +330,7 @@ struct ForwardSink<State>: CandleSink {
         } else {
             first = candle.time
         }
-        step(&state, candle)
+        if state != nil { step(&state!, candle) }
         count += 1
         lastTime = candle.time
         lastRaw = raw

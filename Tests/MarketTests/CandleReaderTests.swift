@@ -158,7 +158,7 @@ struct CandleReaderTests {
             let options = CandleReader.Options(source: path)
             let loaded = try CandleReader.load(options)
             var starts = 0
-            let (seen, summary) = try CandleReader.replay(options, initial: { () -> [Candle] in starts += 1; return [] },
+            let (seen, summary) = try CandleReader.replay(options, initial: { (_: String) -> [Candle] in starts += 1; return [] },
                                                           step: { $0.append($1) })
             #expect(seen == loaded.candles)
             #expect(summary == loaded.summary)
