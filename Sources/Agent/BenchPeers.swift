@@ -190,12 +190,16 @@ extension BenchCommand {
             try Self.writeKlineCSV(base: base, count: n, to: path)
             let label = n % 1_000_000 == 0 ? "\(n / 1_000_000)m" : "\(n)"
             let agent = try best([exe, "backtest", "--data", path, "--strategy", "ema_cross", "--timeframe", "1m",
-                                  "--quiet", "--json"], repeats: repeats, warmup: warmup)
+                                  "--quiet"], repeats: repeats, warmup: warmup)
             details["agent_\(label)_wall_seconds"] = agent.best.wall
             details["agent_\(label)_cpu_seconds"] = agent.best.cpu
             details["agent_\(label)_peak_mib"] = agent.best.peakMib
             details["agent_\(label)_candles_per_second"] = Double(n) / agent.best.wall
-            if let trades = Self.jsonNumber(agent.best.output, key: "trades") { details["agent_\(label)_trades"] = trades }
+            // The text report's `trades` row (the JSON one would add the whole trade list to the measurement).
+            if let row = agent.best.output.split(separator: "\n").first(where: { $0.hasPrefix("trades ") }),
+               let trades = row.split(separator: " ").last.flatMap({ Double($0) }) {
+                details["agent_\(label)_trades"] = trades
+            }
             totalSeconds += agent.best.wall
             totalItems += n
             if let python = peer.path {

@@ -430,6 +430,10 @@ struct RowReader {
         case nil:
             if let header {
                 let columns = try resolve(header.names, at: header.line, firstRow: line, into: &sink)
+                if columns.needed + 2 > fields.starts.count {
+                    fields.deallocate()
+                    fields = CandleBytes.Fields(capacity: columns.needed + 2)
+                }
                 layout = .header(columns)
                 try headerRow(line, number, columns, into: &sink)
                 return

@@ -78,6 +78,14 @@ struct CandleReaderTests {
         #expect(error("[[1704067200000, 10, 9, 11, 10.5, 100]]", "k.json") == "k.json:1 [0]: high/low do not bracket open and close")
     }
 
+    @Test("a wide header (more than 64 columns before the candle columns) is read")
+    func manyColumns() throws {
+        let extra = (0..<70).map { "x\($0)" }.joined(separator: ",")
+        let values = (0..<70).map { _ in "0" }.joined(separator: ",")
+        let s = try parse("\(extra),timestamp,open,high,low,close,volume\n\(values),1704067200,1,2,1,1.5,3\n")
+        #expect(s.candles == [Candle(time: 1_704_067_200, open: 1, high: 2, low: 1, close: 1.5, volume: 3)])
+    }
+
     @Test("mixed symbols in one CSV are an error naming both lines")
     func mixedSymbols() {
         let text = "date,symbol,open,high,low,close,volume\n2024-01-01 00:00:00,BTCUSD,1,2,1,1,5\n2024-01-01 01:00:00,BTC/USD,1,2,1,1,5\n2024-01-01 02:00:00,ETHUSD,1,2,1,1,5\n"
