@@ -61,6 +61,7 @@ public enum CandleFiles {
 
     /// Streams the file's candles oldest first into `step` without materialising the series (see
     /// `CandleReader.replay`): memory stays flat in the file's length.
+    @inlinable
     public static func replay<State>(path: String, symbol: String? = nil, interval: Int64 = 3_600, initial: (_ symbol: String) -> State,
                                      step: (inout State, Candle) -> Void) throws(BacktestError) -> (State, CandleSummary) {
         do {

@@ -74,6 +74,8 @@ enum CandleBytes {
         guard let base = bytes.baseAddress else { return 0 }
         let end = bytes.count
         var start = 0
+        // Lone `\r` are rare: look for one once per chunk, then per line only if the chunk has any.
+        let anyReturn = memchr(base, Int32(carriageReturn), end) != nil
         while start < end {
             let found = memchr(base + start, Int32(newline), end - start)
             let stop: Int
@@ -85,7 +87,7 @@ enum CandleBytes {
             }
             // Lone `\r` inside the line are line breaks too; a trailing `\r` belongs to `\r\n`.
             var lineStart = start
-            while let cr = memchr(base + lineStart, Int32(carriageReturn), stop - lineStart) {
+            while anyReturn, let cr = memchr(base + lineStart, Int32(carriageReturn), stop - lineStart) {
                 let at = UnsafePointer(cr.assumingMemoryBound(to: UInt8.self)) - base
                 if at == stop - 1 && found != nil { break }
                 try body(Line(start: base + lineStart, count: at - lineStart), number)

@@ -94,31 +94,38 @@ public enum CandleReader {
     /// Streams the file's candles oldest first into `step`, starting from `initial(symbol)`, without
     /// materialising the series when the file is oldest first (the common case). A file in another order is
     /// loaded, sorted and replayed; `step` then starts again from a fresh `initial(symbol)`.
+    @inlinable
     public static func replay<State>(_ options: Options, initial: (_ symbol: String) -> State,
                                      step: (inout State, Candle) -> Void) throws(MarketError) -> (State, CandleSummary) {
-        let streamed: Result<(State, CandleSummary), MarketError> = withoutActuallyEscaping(initial) { initial in
-            withoutActuallyEscaping(step) { step in
-                var forward = ForwardSink(options, initial: initial, step: step)
+        // Inlined into the caller, so `State` is concrete there and the per-row closure is specialised.
+        var state: State?
+        let summary = try stream(options, start: { state = initial($0) }, row: { step(&state!, $0) })
+        if let summary, let state { return (state, summary) }
+        // Not oldest first: load, sort, replay from a fresh state.
+        let series = try load(options)
+        var fresh = initial(series.symbol)
+        for c in series.candles { step(&fresh, c) }
+        return (fresh, series.summary)
+    }
+
+    /// The non-generic streaming pass of `replay`: nil when the rows turned out not to be oldest first.
+    @usableFromInline
+    static func stream(_ options: Options, start: (String) -> Void, row: (Candle) -> Void) throws(MarketError) -> CandleSummary? {
+        let result: Result<CandleSummary, MarketError> = withoutActuallyEscaping(start) { start in
+            withoutActuallyEscaping(row) { row in
+                var forward = ForwardSink(options, start: start, row: row)
                 do throws(MarketError) {
                     try read(path: options.source, options, into: &forward)
-                    let summary = try forward.summary()
-                    guard let state = forward.state else { throw MarketError(source: options.source, message: "no candles") }
-                    return .success((state, summary))
+                    return .success(try forward.summary())
                 } catch {
                     return .failure(error)
                 }
             }
         }
-        switch streamed {
-        case .success(let done):
-            return done
-        case .failure(let error) where error.message == unorderedMessage:
-            let series = try load(options)
-            var state = initial(series.symbol)
-            for c in series.candles { step(&state, c) }
-            return (state, series.summary)
-        case .failure(let error):
-            throw error
+        switch result {
+        case .success(let summary): return summary
+        case .failure(let error) where error.message == unorderedMessage: return nil
+        case .failure(let error): throw error
         }
     }
 
@@ -287,11 +294,10 @@ let unorderedMessage = "\u{0}rows are not oldest first"
 
 /// Passes rows straight to a step function while they come oldest first; the first row out of order ends
 /// the pass with `unordered` so the caller can load and sort instead.
-struct ForwardSink<State>: CandleSink {
+struct ForwardSink: CandleSink {
     let options: CandleReader.Options
-    let initial: (String) -> State
-    var state: State?
-    let step: (inout State, Candle) -> Void
+    let start: (String) -> Void
+    let row: (Candle) -> Void
     var symbol = ""
     var count = 0
     var first: Int64?
@@ -301,15 +307,15 @@ struct ForwardSink<State>: CandleSink {
     var gaps: [CandleGap] = []
     var duplicates: [Int64] = []
 
-    init(_ options: CandleReader.Options, initial: @escaping (String) -> State, step: @escaping (inout State, Candle) -> Void) {
+    init(_ options: CandleReader.Options, start: @escaping (String) -> Void, row: @escaping (Candle) -> Void) {
         self.options = options
-        self.initial = initial
-        self.step = step
+        self.start = start
+        self.row = row
     }
 
     mutating func setSymbol(_ symbol: String) {
         self.symbol = symbol
-        state = initial(symbol)
+        start(symbol)
     }
 
     @inline(__always)
@@ -330,7 +336,7 @@ struct ForwardSink<State>: CandleSink {
         } else {
             first = candle.time
         }
-        if state != nil { step(&state!, candle) }
+        row(candle)
         count += 1
         lastTime = candle.time
         lastRaw = raw
