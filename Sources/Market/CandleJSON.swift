@@ -114,14 +114,7 @@ enum JSONCandles {
                             throw MarketError(source: "\(options.source):\(cellLine):\(cellColumn)",
                                               message: "[\(row)][\(column)] \(names[column]): expected a number or a numeric string")
                         }
-                        switch column {
-                        case 0: v.0 = x
-                        case 1: v.1 = x
-                        case 2: v.2 = x
-                        case 3: v.3 = x
-                        case 4: v.4 = x
-                        default: v.5 = x
-                        }
+                        KlineRow.set(&v, column, x)
                     } else {
                         try skipValue(&s, options.source)
                     }

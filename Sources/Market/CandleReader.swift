@@ -666,14 +666,7 @@ struct RowReader {
             guard let x = numbers.double(cell), x.isFinite else {
                 throw fail(number, "\(Self.klineNames[i]): expected a number, found '\(CandleBytes.text(cell))'")
             }
-            switch i {
-            case 0: v.0 = x
-            case 1: v.1 = x
-            case 2: v.2 = x
-            case 3: v.3 = x
-            case 4: v.4 = x
-            default: v.5 = x
-            }
+            KlineRow.set(&v, i, x)
         }
         let candle = try KlineRow.candle(v, check: check, at: "\(options.source):\(number)")
         rows += 1
@@ -683,6 +676,19 @@ struct RowReader {
 
 /// The checks of a kline row (CSV or JSON), with the messages of `CandleFiles`.
 enum KlineRow {
+    /// Sets value `i` (0 = open time ... 5 = volume) of a row.
+    @inline(__always)
+    static func set(_ v: inout (Double, Double, Double, Double, Double, Double), _ i: Int, _ x: Double) {
+        switch i {
+        case 0: v.0 = x
+        case 1: v.1 = x
+        case 2: v.2 = x
+        case 3: v.3 = x
+        case 4: v.4 = x
+        default: v.5 = x
+        }
+    }
+
     @inline(__always)
     static func candle(_ v: (Double, Double, Double, Double, Double, Double), check: RowCheck,
                        at: @autoclosure () -> String) throws(MarketError) -> (candle: Candle, raw: Int64) {
