@@ -209,6 +209,7 @@ extension BenchCommand {
                 details["backtesting_py_\(label)_peak_mib"] = bt.best.peakMib
                 if let trades = Self.jsonNumber(bt.best.output, key: "trades") { details["backtesting_py_\(label)_trades"] = trades }
                 details["speedup_\(label)_wall"] = bt.best.wall / agent.best.wall
+                details["speedup_\(label)_cpu"] = bt.best.cpu / max(agent.best.cpu, 1e-9)
             }
             try? FileManager.default.removeItem(atPath: path)
         }
