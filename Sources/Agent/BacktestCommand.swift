@@ -91,6 +91,9 @@ struct BacktestCommand: AsyncParsableCommand {
     @Option(help: "Perpetuals: Binance leverage tiers JSON (maintenance brackets), e.g. ../shared/data/binance_usdm_leverage_tiers.json.")
     var leverageTiers: String?
 
+    @Option(help: "Scale test: mirror-tile the data to this many candles (as `agent bench` does: every other copy runs backwards in time), e.g. 10000000.")
+    var tile: Int?
+
     @Option(help: "Walk-forward windows, e.g. train=4M,test=2M,step=1M (needs --grid).")
     var walkForward: String?
 
@@ -139,6 +142,8 @@ struct BacktestCommand: AsyncParsableCommand {
         if walkForward != nil && grid == nil { throw ValidationError("--walk-forward needs --grid FILE") }
         if maxCombinations < 1 { throw ValidationError("--max-combinations must be at least 1") }
         if funding != nil && fundingRate != nil { throw ValidationError("use either --funding FILE or --funding-rate, not both") }
+        if leverage < 1 { throw ValidationError("--leverage must be at least 1") }
+        if let tile, tile < 1 || tile > 1_000_000_000 { throw ValidationError("--tile must be between 1 and 1000000000 candles") }
         if let tier, Tier(rawValue: tier) == nil {
             throw ValidationError("--tier must be one of \(Tier.allCases.map(\.rawValue).joined(separator: ", "))")
         }
@@ -174,9 +179,19 @@ struct BacktestCommand: AsyncParsableCommand {
         if let fromTime, let toTime, fromTime >= toTime {
             throw CLIError.badInput("--from \(from ?? "") is not before --to \(to ?? ""): no bar could trade")
         }
+        if strategy == "ema_cross", walkForward == nil, data.count == 1 {
+            // Streamed: the candles are never held, so memory stays flat in the file's length.
+            try output(try emaCrossStreamed(path: data[0], interval: interval, from: fromTime, to: toTime))
+            return
+        }
         var series: [CandleSeries] = []
         for path in data {
-            series.append(try CandleFiles.load(path: path, symbol: data.count == 1 ? symbol : nil, interval: interval))
+            var loaded = try CandleFiles.load(path: path, symbol: data.count == 1 ? symbol : nil, interval: interval)
+            if let tile {
+                loaded = CandleSeries(symbol: loaded.symbol, candles: MirrorTile(base: loaded.candles, count: tile, interval: interval).materialize(),
+                                      source: "\(path) (mirror-tiled to \(tile) candles)", interval: interval)
+            }
+            series.append(loaded)
         }
         let notes = series.map(DataNote.of)
         for n in notes where n.gaps > 0 || n.duplicateBars > 0 {
@@ -219,6 +234,59 @@ struct BacktestCommand: AsyncParsableCommand {
         }
         backtestReport.prices = series.map { PriceLine($0) }
         try output(backtestReport)
+    }
+
+    /// `ema_cross` on one file, streamed from the reader (or from the mirror tile) into the engine.
+    private func emaCrossStreamed(path: String, interval: Int64, from: Int64?, to: Int64?) throws -> BacktestReport {
+        let params = emaParameters(fast: fast, slow: slow)
+        let progress = ProgressReporter(label: "backtest ema_cross", enabled: !quiet)
+        let end = to ?? .max
+        let tradeFrom = from ?? .min
+        var engine: EMACrossEngine
+        let note: DataNote
+        let symbol: String
+        var span: (first: Int64, last: Int64) = (0, 0)
+        if let tile {
+            let base = try CandleFiles.load(path: path, symbol: self.symbol, interval: interval)
+            let tiled = MirrorTile(base: base.candles, count: tile, interval: interval)
+            engine = EMACrossEngine(parameters: params, symbol: base.symbol, interval: interval, tradeFrom: tradeFrom)
+            var i = 0
+            tiled.forEachOpenClose { t, o, c in
+                if t + interval <= end { engine.step(time: t, open: o, close: c) }
+                if i & 0xFFFFF == 0 { progress.update(i, tile) }
+                i += 1
+            }
+            progress.update(tile, tile)
+            let last = tiled.startTime + Int64(max(tiled.count - 1, 0)) * interval
+            note = DataNote.of(CandleSummary(symbol: base.symbol, source: "\(path) (mirror-tiled to \(tile) candles)",
+                                             interval: interval, count: tiled.count, first: tiled.count > 0 ? tiled.startTime : nil,
+                                             last: tiled.count > 0 ? last : nil, gaps: [], duplicateTimes: []))
+            symbol = base.symbol
+            span = (tiled.startTime, last)
+        } else {
+            let (done, summary) = try CandleFiles.replay(
+                path: path, symbol: self.symbol, interval: interval,
+                initial: { symbol in (engine: EMACrossEngine(parameters: params, symbol: symbol, interval: interval, tradeFrom: tradeFrom), bars: 0) },
+                step: { state, c in
+                    if c.time + interval <= end { state.engine.step(time: c.time, open: c.open, close: c.close) }
+                    state.bars += 1
+                })
+            engine = done.engine
+            progress.update(summary.count, summary.count)
+            note = DataNote.of(summary)
+            symbol = summary.symbol
+            span = (summary.first ?? 0, summary.last ?? 0)
+        }
+        if note.gaps > 0 || note.duplicateBars > 0 {
+            FileHandle.standardError.write(Data("agent backtest: \(note.source): \(note.gaps) gaps (\(note.missingBars) missing bars), \(note.duplicateBars) duplicate bars — reported, not filled\n".utf8))
+        }
+        let run = engine.finish()
+        return BacktestReport(
+            strategy: "ema_cross", symbols: [symbol], timeframe: timeframe,
+            from: BacktestCalendar.iso(from ?? span.first), to: BacktestCalendar.iso(to ?? span.last + interval), data: [note],
+            costs: ["commission": "\(params.commission) of notional per leg", "slippage_bps": "\(params.slippageBps)",
+                    "fills": "next bar's open", "sizing": params.fixedQuantity.map { "fixed \($0)" } ?? "all equity"],
+            run: run, rulesOnly: nil, notes: [])
     }
 
     private func emaParameters(fast: Int, slow: Int) -> EMACrossParameters {

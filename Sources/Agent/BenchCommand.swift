@@ -49,16 +49,50 @@ struct BenchCommand: AsyncParsableCommand {
         Each benchmark runs in its own child process so its peak memory (VmHWM) is its own. Build in release for \
         meaningful numbers: swift run -c release agent bench
 
-        Benchmarks: ema_cross, pipeline, indicators, cycle, review, review_history, ledger, serve (dashboard latency while cycles write).
+        Benchmarks:
+          ema_cross         the ema_cross engine alone, streaming mirror-tiled candles (--candles)
+          backtest_command  `agent backtest --strategy ema_cross` as a whole process (wall, CPU, peak RSS) on \
+        kline files of --command-candles rows, beside backtesting.py's EMA cross on the same files
+          loader            the candle reader on a --loader-rows kline CSV (load and streamed replay)
+          pipeline          the full pipeline backtest (--pipeline-candles)
+          indicators        EMA, SMA, ATR, RSI, rolling max/min kernels (--indicator-values), beside TA-Lib's C
+          cycle             one --once cycle on the sim venue (--symbols, --cycles)
+          review            the AI review stage against a fake LLM server on 127.0.0.1
+          review_history    2,000 cycles of reviews into one ledger: per-cycle review time stays flat
+          ledger            append and state rebuild (--ledger-events)
+          serve             dashboard, API and /metrics latency while DRY_RUN cycles write the same ledger
+
+        Peers (backtesting.py 0.6.6, TA-Lib) run when a Python with `backtesting`, `talib` and `pandas` is found \
+        (--python, AGENT_BENCH_PYTHON, else python3 on PATH); otherwise they are skipped with a note. The default \
+        data (../shared/data/coinbase_btcusd_1h.csv) is found from any directory.
         """)
 
-    static let names = ["ema_cross", "pipeline", "indicators", "cycle", "review", "review_history", "ledger", "serve"]
+    static let names = ["ema_cross", "backtest_command", "loader", "pipeline", "indicators", "cycle", "review", "review_history",
+                        "ledger", "serve"]
 
-    @Option(help: "Run only this benchmark (ema_cross, pipeline, indicators, cycle, review, review_history, ledger).")
+    @Option(help: "Run only this benchmark (ema_cross, backtest_command, loader, pipeline, indicators, cycle, review, review_history, ledger, serve).")
     var only: String?
 
-    @Option(help: "Candle file to tile (default: ../shared/data/coinbase_btcusd_1h.csv, else a synthetic walk).")
+    @Option(help: "Candle file to tile (default: the shared coinbase_btcusd_1h.csv, found from any directory, else a synthetic walk).")
     var data: String?
+
+    @Option(help: "Measured runs per benchmark (the best is reported).")
+    var repeats: Int = 3
+
+    @Option(help: "Unmeasured warm-up runs before them.")
+    var warmup: Int = 1
+
+    @Option(help: "backtest_command: measured runs of the peer (backtesting.py is slow at 10M).")
+    var peerRepeats: Int = 1
+
+    @Option(help: "backtest_command: file sizes in candles, comma-separated.")
+    var commandCandles: String = "1000000,10000000"
+
+    @Option(help: "loader: rows of the kline CSV.")
+    var loaderRows: Int = 1_000_000
+
+    @Option(help: "Python with backtesting.py and TA-Lib for the peers (default: AGENT_BENCH_PYTHON, else python3).")
+    var python: String?
 
     @Option(help: "ema_cross: candles, mirror-tiled from the data.")
     var candles: Int = 10_000_000
@@ -67,7 +101,7 @@ struct BenchCommand: AsyncParsableCommand {
     var pipelineCandles: Int = 20_000
 
     @Option(help: "indicators: values per kernel.")
-    var indicatorValues: Int = 2_000_000
+    var indicatorValues: Int = 10_000_000
 
     @Option(help: "cycle: symbols in the sim catalog.")
     var symbols: Int = 30
@@ -88,9 +122,11 @@ struct BenchCommand: AsyncParsableCommand {
         if let only, !Self.names.contains(only) {
             throw ValidationError("--only must be one of \(Self.names.joined(separator: ", "))")
         }
-        if candles < 1 || pipelineCandles < 1 || indicatorValues < 2 || symbols < 1 || cycles < 1 || ledgerEvents < 1 {
+        if candles < 1 || pipelineCandles < 1 || indicatorValues < 2 || symbols < 1 || cycles < 1 || ledgerEvents < 1
+            || loaderRows < 1 || repeats < 1 || warmup < 0 || peerRepeats < 1 {
             throw ValidationError("sizes must be positive")
         }
+        if commandCandleCounts.isEmpty { throw ValidationError("--command-candles: positive counts, e.g. 1000000,10000000") }
     }
 
     func run() async throws {
@@ -119,8 +155,10 @@ struct BenchCommand: AsyncParsableCommand {
         process.executableURL = URL(fileURLWithPath: exe)
         var args = ["bench", "--only", name, "--candles", "\(candles)", "--pipeline-candles", "\(pipelineCandles)",
                     "--indicator-values", "\(indicatorValues)", "--symbols", "\(symbols)", "--cycles", "\(cycles)",
-                    "--ledger-events", "\(ledgerEvents)"]
+                    "--ledger-events", "\(ledgerEvents)", "--repeats", "\(repeats)", "--warmup", "\(warmup)",
+                    "--peer-repeats", "\(peerRepeats)", "--command-candles", commandCandles, "--loader-rows", "\(loaderRows)"]
         if let data { args += ["--data", data] }
+        if let python { args += ["--python", python] }
         process.arguments = args
         let out = Pipe()
         process.standardOutput = out
@@ -146,13 +184,15 @@ struct BenchCommand: AsyncParsableCommand {
         case "review": return try await review()
         case "review_history": return try await reviewHistory()
         case "serve": return try await serveLoad()
+        case "backtest_command": return try backtestCommand()
+        case "loader": return try loader()
         default: return try ledger()
         }
     }
 
     /// The base series to tile: the shared BTC data, else a deterministic synthetic walk.
-    private func baseCandles() throws -> (candles: [Candle], source: String) {
-        let path = data ?? "../shared/data/coinbase_btcusd_1h.csv"
+    func baseCandles() throws -> (candles: [Candle], source: String) {
+        let path = data ?? Self.sharedDataPath() ?? "../shared/data/coinbase_btcusd_1h.csv"
         if FileManager.default.fileExists(atPath: path) {
             do {
                 return (try CandleFiles.load(path: path).candles, path)
@@ -175,7 +215,12 @@ struct BenchCommand: AsyncParsableCommand {
         return (candles, "synthetic random walk (shared data not found)")
     }
 
-    private static func seconds(_ d: Duration) -> Double {
+    var commandCandleCounts: [Int] {
+        let counts = commandCandles.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+        return counts.allSatisfy { $0 > 0 } ? counts : []
+    }
+
+    static func seconds(_ d: Duration) -> Double {
         let c = d.components
         return Double(c.seconds) + Double(c.attoseconds) / 1e18
     }
@@ -218,41 +263,77 @@ struct BenchCommand: AsyncParsableCommand {
     private func indicators() throws -> BenchResult {
         let (base, source) = try baseCandles()
         let tiled = MirrorTile(base: base, count: indicatorValues).materialize()
-        let closes = tiled.map(\.close)
+        let closes = tiled.map(\.close), highs = tiled.map(\.high), lows = tiled.map(\.low)
         let clock = ContinuousClock()
         var details: [String: Double] = [:]
         var total = 0.0
         var checksum = 0.0
-        func time(_ name: String, _ body: () -> Double) {
-            let start = clock.now
-            checksum += body()
-            let s = Self.seconds(clock.now - start)
-            total += s
-            details["\(name)_values_per_second"] = Double(indicatorValues) / s
+        var kernels = 0
+        var ours: [String: [Double?]] = [:]
+        // Best of --repeats after --warmup, like the TA-Lib side.
+        func time(_ name: String, keep: Bool = false, _ body: () -> [Double?]) {
+            var best = Double.infinity
+            var last: [Double?] = []
+            for round in 0..<(warmup + repeats) {
+                let start = clock.now
+                last = body()
+                let s = Self.seconds(clock.now - start)
+                if round >= warmup { best = min(best, s) }
+            }
+            checksum += last.last.flatMap { $0 } ?? 0
+            if keep { ours[name] = last }
+            total += best
+            kernels += 1
+            details["\(name)_values_per_second"] = Double(indicatorValues) / best
         }
-        time("ema_14") { Indicators.ema(closes, period: 14).last.flatMap { $0 } ?? 0 }
-        time("sma_14") { Indicators.sma(closes, period: 14).last.flatMap { $0 } ?? 0 }
-        time("atr_14") { Indicators.atr(tiled, period: 14).last.flatMap { $0 } ?? 0 }
-        time("rsi_14") { Indicators.rsi(closes, period: 14).last.flatMap { $0 } ?? 0 }
-        time("ema_14_streaming") {
+        func stream(_ name: String, _ body: () -> Double) {
+            var best = Double.infinity
+            for round in 0..<(warmup + repeats) {
+                let start = clock.now
+                checksum += body()
+                let s = Self.seconds(clock.now - start)
+                if round >= warmup { best = min(best, s) }
+            }
+            total += best
+            kernels += 1
+            details["\(name)_values_per_second"] = Double(indicatorValues) / best
+        }
+        time("ema_14", keep: true) { Indicators.ema(closes, period: 14) }
+        time("sma_14", keep: true) { Indicators.sma(closes, period: 14) }
+        time("atr_14", keep: true) { Indicators.atr(tiled, period: 14) }
+        time("rsi_14", keep: true) { Indicators.rsi(closes, period: 14) }
+        time("max_20", keep: true) { Indicators.rollingHigh(highs, period: 20) }
+        time("min_20", keep: true) { Indicators.rollingLow(lows, period: 20) }
+        stream("ema_14_streaming") {
             var state = EMAState(period: 14)
             for c in closes { state.update(c) }
             return state.value ?? 0
         }
-        time("rsi_14_streaming") {
+        stream("rsi_14_streaming") {
             var state = RSIState(period: 14)
             for c in closes { state.update(c) }
             return state.value ?? 0
         }
-        time("atr_14_streaming") {
+        stream("atr_14_streaming") {
             var state = ATRState(period: 14)
             for c in tiled { state.update(high: c.high, low: c.low, close: c.close) }
             return state.value ?? 0
         }
         details["checksum"] = checksum
-        return BenchResult(name: "indicators", items: indicatorValues * 7, unit: "values", seconds: total,
-                           perSecond: Double(indicatorValues * 7) / total, details: details,
-                           note: "\(indicatorValues) values per kernel, mirror-tiled from \(source); array kernels return [Double?] like TA-Lib")
+        var note = "\(indicatorValues) values per kernel, mirror-tiled from \(source), best of \(repeats) after \(warmup) warm-up; array kernels return [Double?] like TA-Lib's NaN-padded output"
+        if let peer = try talibPeer(closes: closes, highs: highs, lows: lows, ours: ours) {
+            details.merge(peer) { a, _ in a }
+            for name in ours.keys {
+                if let mine = details["\(name)_values_per_second"], let theirs = peer["talib_\(name)_values_per_second"] {
+                    details["\(name)_speed_vs_talib"] = mine / theirs
+                }
+            }
+            note += "; TA-Lib \(peerPython().note) timed on the C call only, values compared (max relative difference)"
+        } else {
+            note += "; \(peerPython().note)"
+        }
+        return BenchResult(name: "indicators", items: indicatorValues * kernels, unit: "values", seconds: total,
+                           perSecond: Double(indicatorValues * kernels) / total, details: details, note: note)
     }
 
     private func cycle() async throws -> BenchResult {

@@ -32,54 +32,48 @@ public enum Timeframe {
     }
 }
 
-/// Loads candle files for backtests: CryptoDataDownload-style CSV (via `CandleCSV`), Binance kline CSV
-/// (with or without a header) and Binance kline JSON (`[[open_time, "open", "high", "low", "close", "volume", ...]]`).
+/// Loads candle files for backtests: every format `CandleReader` reads — CSV with a header (CryptoDataDownload,
+/// generic `timestamp,open,...`, CryptoCompare, wide per-coin tables), Binance kline CSV (with or without a
+/// header) and JSON klines (`[[open_time, "open", "high", "low", "close", "volume", ...]]`, Binance/freqtrade/ccxt).
+/// Files are read byte by byte in chunks, never held whole.
 ///
 /// Gaps and duplicate bars are reported on the returned series (`gaps`, `duplicateTimes`), never filled.
 /// Candles stored by the venue connectors: the connectors keep no candle store yet, so there is nothing to load.
 public enum CandleFiles {
-    /// Loads one file; the format is detected from its content.
+    /// Loads one file; `symbol` overrides what the file says. Errors name `path:line`.
     public static func load(path: String, symbol: String? = nil, interval: Int64 = 3_600) throws(BacktestError) -> CandleSeries {
-        let data: Data
         do {
-            data = try Data(contentsOf: URL(fileURLWithPath: path))
+            return try CandleReader.load(CandleReader.Options(source: path, symbol: symbol, interval: interval))
         } catch {
-            throw BacktestError(source: path, message: "cannot read file: \(error.localizedDescription)")
+            throw BacktestError(source: error.source, message: error.message)
         }
-        guard let text = String(data: data, encoding: .utf8) else {
-            throw BacktestError(source: path, message: "not UTF-8 text")
-        }
-        return try parse(text, source: path, symbol: symbol, interval: interval)
     }
 
     /// Parses file content (see `load`). `source` names the file in errors and gives the fallback symbol.
     public static func parse(_ text: String, source: String, symbol: String? = nil,
                              interval: Int64 = 3_600) throws(BacktestError) -> CandleSeries {
-        let trimmed = text.drop { $0.isWhitespace || $0 == "\u{FEFF}" }
-        let stem = URL(fileURLWithPath: source).deletingPathExtension().lastPathComponent
-        if trimmed.hasPrefix("[") {
-            return try parseKlineJSON(text, source: source, symbol: symbol ?? guessSymbol(stem), interval: interval)
-        }
-        // Headerless Binance kline CSV: the first line starts with a number.
-        if let first = trimmed.split(whereSeparator: \.isNewline).first,
-           let cell = first.split(separator: ",").first, Int64(cell.trimmingCharacters(in: .whitespaces)) != nil {
-            return try parseKlineCSV(text, source: source, symbol: symbol ?? guessSymbol(stem), interval: interval)
-        }
         do {
-            return try CandleCSV.parse(text, source: source, symbol: symbol, interval: interval)
+            return try CandleReader.parse(text, CandleReader.Options(source: source, symbol: symbol, interval: interval))
+        } catch {
+            throw BacktestError(source: error.source, message: error.message)
+        }
+    }
+
+    /// Streams the file's candles oldest first into `step` without materialising the series (see
+    /// `CandleReader.replay`): memory stays flat in the file's length.
+    @inlinable
+    public static func replay<State>(path: String, symbol: String? = nil, interval: Int64 = 3_600, initial: (_ symbol: String) -> State,
+                                     step: (inout State, Candle) -> Void) throws(BacktestError) -> (State, CandleSummary) {
+        do {
+            return try CandleReader.replay(CandleReader.Options(source: path, symbol: symbol, interval: interval),
+                                           initial: initial, step: step)
         } catch {
             throw BacktestError(source: error.source, message: error.message)
         }
     }
 
     /// `BTCUSDT-1h-2024-01` -> `BTC-USDT`; anything else is upper-cased.
-    static func guessSymbol(_ stem: String) -> String {
-        let head = stem.split(whereSeparator: { $0 == "-" || $0 == "_" }).first.map(String.init)?.uppercased() ?? stem.uppercased()
-        for quote in ["USDT", "USDC", "USD", "BUSD", "EUR"] where head.hasSuffix(quote) && head.count > quote.count {
-            return "\(head.dropLast(quote.count))-\(quote)"
-        }
-        return head
-    }
+    static func guessSymbol(_ stem: String) -> String { CandleReader.guessSymbol(stem) }
 
     /// Unix seconds from a Binance open time in seconds, milliseconds or microseconds.
     static func seconds(_ raw: Double) -> Int64 {
@@ -87,101 +81,19 @@ public enum CandleFiles {
         if raw >= 1e11 { return Int64((raw / 1e3).rounded(.down)) }
         return Int64(raw.rounded(.down))
     }
+}
 
-    private static func parseKlineCSV(_ text: String, source: String, symbol: String,
-                                      interval: Int64) throws(BacktestError) -> CandleSeries {
-        var rows: [(line: Int, candle: Candle)] = []
-        var number = 0
-        for raw in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline) {
-            number += 1
-            let line = raw.trimmingCharacters(in: .whitespaces)
-            if line.isEmpty { continue }
-            let f = line.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
-            guard f.count >= 6 else {
-                throw BacktestError(source: "\(source):\(number)", message: "expected at least 6 fields (open_time, open, high, low, close, volume), found \(f.count)")
-            }
-            let values = try numbers(f[0..<6], names: ["open_time", "open", "high", "low", "close", "volume"],
-                                     at: "\(source):\(number)")
-            rows.append((number, try candle(values, at: "\(source):\(number)", interval: interval)))
-        }
-        return try series(rows, source: source, symbol: symbol, interval: interval)
-    }
-
-    private static func parseKlineJSON(_ text: String, source: String, symbol: String,
-                                       interval: Int64) throws(BacktestError) -> CandleSeries {
-        let parsed: Any
-        do {
-            parsed = try JSONSerialization.jsonObject(with: Data(text.utf8))
-        } catch {
-            throw BacktestError(source: source, message: "invalid JSON: \(error.localizedDescription)")
-        }
-        guard let array = parsed as? [Any] else {
-            throw BacktestError(source: source, message: "expected a JSON array of klines")
-        }
-        var rows: [(line: Int, candle: Candle)] = []
-        for (i, item) in array.enumerated() {
-            let at = "\(source)[\(i)]"
-            guard let row = item as? [Any], row.count >= 6 else {
-                throw BacktestError(source: at, message: "expected an array [open_time, open, high, low, close, volume, ...]")
-            }
-            var values: [Double] = []
-            for (j, name) in ["open_time", "open", "high", "low", "close", "volume"].enumerated() {
-                let cell = row[j]
-                if let n = cell as? NSNumber, let v = Optional(n.doubleValue), v.isFinite {
-                    values.append(v)
-                } else if let s = cell as? String, let v = Double(s), v.isFinite {
-                    values.append(v)
-                } else {
-                    throw BacktestError(source: "\(at)[\(j)]", message: "\(name): expected a number, found \(cell)")
-                }
-            }
-            rows.append((i, try candle(values, at: at, interval: interval)))
-        }
-        return try series(rows, source: source, symbol: symbol, interval: interval)
-    }
-
-    private static func numbers(_ cells: ArraySlice<String>, names: [String], at: String) throws(BacktestError) -> [Double] {
-        var out: [Double] = []
-        for (cell, name) in zip(cells, names) {
-            guard let v = Double(cell), v.isFinite else {
-                throw BacktestError(source: at, message: "\(name): expected a number, found '\(cell)'")
-            }
-            out.append(v)
-        }
-        return out
-    }
-
-    private static func candle(_ v: [Double], at: String, interval: Int64) throws(BacktestError) -> Candle {
-        let (open, high, low, close, volume) = (v[1], v[2], v[3], v[4], v[5])
-        guard open > 0, high > 0, low > 0, close > 0 else {
-            throw BacktestError(source: at, message: "prices must be positive")
-        }
-        guard volume >= 0 else { throw BacktestError(source: at, message: "volume: negative") }
-        guard high >= max(open, close, low), low <= min(open, close) else {
-            throw BacktestError(source: at, message: "high/low do not bracket open and close")
-        }
-        let t = seconds(v[0])
-        let floored = t >= 0 ? t / interval * interval : -((-t + interval - 1) / interval) * interval
-        return Candle(time: floored, open: open, high: high, low: low, close: close, volume: volume)
-    }
-
-    /// Sorts, keeps the first row of each bar, lists duplicates and gaps.
-    private static func series(_ rows: [(line: Int, candle: Candle)], source: String, symbol: String,
-                               interval: Int64) throws(BacktestError) -> CandleSeries {
-        guard !rows.isEmpty else { throw BacktestError(source: source, message: "no candles") }
-        var seen = Set<Int64>()
-        var candles: [Candle] = []
-        var duplicates: [Int64] = []
-        for (_, c) in rows {
-            if seen.insert(c.time).inserted { candles.append(c) } else { duplicates.append(c.time) }
-        }
-        candles.sort { $0.time < $1.time }
-        var gaps: [CandleGap] = []
-        for (a, b) in zip(candles, candles.dropFirst()) where b.time - a.time > interval {
-            gaps.append(CandleGap(after: a.time, before: b.time, missingBars: Int((b.time - a.time) / interval) - 1))
-        }
-        return CandleSeries(symbol: symbol, candles: candles, gaps: gaps, duplicateTimes: duplicates.sorted(),
-                            source: source, interval: interval)
+extension DataNote {
+    /// Summarises a streamed file's extent, gaps and duplicates (as `of(_:)` does for a loaded series).
+    public static func of(_ s: CandleSummary) -> DataNote {
+        DataNote(source: s.source, symbol: s.symbol, candles: s.count,
+                 first: s.first.map { BacktestCalendar.iso($0) },
+                 last: s.last.map { BacktestCalendar.iso($0) },
+                 gaps: s.gaps.count, missingBars: s.gaps.reduce(0) { $0 + $1.missingBars },
+                 duplicateBars: s.duplicateTimes.count,
+                 gapExamples: s.gaps.prefix(5).map {
+                     "\(BacktestCalendar.iso($0.after))..\(BacktestCalendar.iso($0.before)) (\($0.missingBars) bars)"
+                 })
     }
 }
 

@@ -139,16 +139,7 @@ public struct BacktestReport: Codable, Sendable, Equatable {
 
 extension DataNote {
     /// Summarises a series' extent, gaps and duplicates.
-    public static func of(_ s: CandleSeries) -> DataNote {
-        DataNote(source: s.source, symbol: s.symbol, candles: s.candles.count,
-                 first: s.candles.first.map { BacktestCalendar.iso($0.time) },
-                 last: s.candles.last.map { BacktestCalendar.iso($0.time) },
-                 gaps: s.gaps.count, missingBars: s.gaps.reduce(0) { $0 + $1.missingBars },
-                 duplicateBars: s.duplicateTimes.count,
-                 gapExamples: s.gaps.prefix(5).map {
-                     "\(BacktestCalendar.iso($0.after))..\(BacktestCalendar.iso($0.before)) (\($0.missingBars) bars)"
-                 })
-    }
+    public static func of(_ s: CandleSeries) -> DataNote { of(s.summary) }
 }
 
 /// A symbol's close prices, decimated to about `maxPoints`, for the report's charts.

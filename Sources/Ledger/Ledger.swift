@@ -257,12 +257,6 @@ public final class Ledger: Sendable {
         }
     }
 
-    /// Wraps an already opened pool (`Ledger.openReadOnly`).
-    init(path: String, pool: DatabasePool) {
-        self.path = path
-        self.pool = pool
-    }
-
     /// Explains why `directory` could not be created: names an ancestor that exists but is not a
     /// directory, or falls back to the file system's message.
     private static func diagnoseDirectoryFailure(_ directory: String, _ error: any Error) -> String {

@@ -2,21 +2,13 @@ import Foundation
 import GRDB
 
 extension Ledger {
-    /// Opens an existing ledger for reading only (WAL snapshot readers; no migration, no write lock), so a
-    /// reader such as `agent serve` never blocks the running loop. Appending through it fails.
+    /// Opens an existing ledger for reading only, so a reader such as `agent serve` never blocks the running loop:
+    /// the one read-only open, `init(readingAt:)`, with the message a server wants when there is no ledger yet.
     public static func openReadOnly(path: String) throws(LedgerError) -> Ledger {
         guard FileManager.default.fileExists(atPath: path) else {
             throw LedgerError(path: path, operation: "open read-only", message: "no ledger file (run `agent --once` first, or pass --data-dir)")
         }
-        var configuration = Configuration()
-        configuration.label = "Ledger (read-only)"
-        configuration.readonly = true
-        configuration.busyMode = .timeout(10)
-        do {
-            return Ledger(path: path, pool: try DatabasePool(path: path, configuration: configuration))
-        } catch {
-            throw LedgerError.wrap(error, path: path, operation: "open read-only")
-        }
+        return try Ledger(readingAt: path)
     }
 }
 
@@ -28,8 +20,9 @@ extension Ledger {
         let placeholders = Array(repeating: "?", count: types.count).joined(separator: ", ")
         let sql = "SELECT \(Self.columns) FROM events WHERE seq < ? AND type IN (\(placeholders)) ORDER BY seq DESC LIMIT ?"
         let arguments: StatementArguments = [beforeSeq ?? Int64.max] + StatementArguments(types) + [limit]
+        let skipped = try quarantinedSeqs()
         return try read("page events before seq \(beforeSeq.map(String.init) ?? "end")") { db in
             try Row.fetchAll(db, sql: sql, arguments: arguments).map(Self.event(from:))
-        }
+        }.filter { !skipped.contains($0.seq) }
     }
 }

@@ -10,49 +10,84 @@ import Model
 ///   `period` changes / true ranges; both need one prior bar, so their first value is at index `period`.
 /// - Rolling high/low include the current bar.
 public enum Indicators {
+    /// An output array of `count` values written by `body` through a raw buffer (no per-element bounds checks,
+    /// no nil pre-fill); `body` must write every index.
+    @inline(__always)
+    private static func output(_ count: Int, _ body: (UnsafeMutableBufferPointer<Double?>) -> Void) -> [Double?] {
+        [Double?](unsafeUninitializedCapacity: count) { buffer, initialized in
+            body(buffer)
+            initialized = count
+        }
+    }
+
     /// Simple moving average.
     public static func sma(_ values: [Double], period: Int) -> [Double?] {
         guard period > 0 else { return Array(repeating: nil, count: values.count) }
-        var out = [Double?](repeating: nil, count: values.count)
-        var sum = 0.0
-        for i in values.indices {
-            sum += values[i]
-            if i >= period { sum -= values[i - period] }
-            if i >= period - 1 { out[i] = sum / Double(period) }
+        return values.withUnsafeBufferPointer { v in
+            output(v.count) { out in
+                var sum = 0.0
+                let n = Double(period)
+                for i in 0..<v.count {
+                    sum += v[i]
+                    if i >= period { sum -= v[i - period] }
+                    out.initializeElement(at: i, to: i >= period - 1 ? sum / n : nil)
+                }
+            }
         }
-        return out
     }
 
-    /// Exponential moving average, SMA-seeded.
+    /// Exponential moving average, SMA-seeded (the same arithmetic as `EMAState`).
     public static func ema(_ values: [Double], period: Int) -> [Double?] {
-        var out = [Double?](repeating: nil, count: values.count)
-        var state = EMAState(period: period)
-        for i in values.indices { out[i] = state.update(values[i]) }
-        return out
+        let p = max(period, 1)
+        let alpha = 2.0 / Double(p + 1)
+        return values.withUnsafeBufferPointer { v in
+            output(v.count) { out in
+                var sum = 0.0
+                let warm = min(p - 1, v.count)
+                for i in 0..<warm {
+                    sum += v[i]
+                    out.initializeElement(at: i, to: nil)
+                }
+                guard v.count >= p else { return }
+                sum += v[p - 1]
+                var value = sum / Double(p)
+                out.initializeElement(at: p - 1, to: value)
+                var i = p
+                while i < v.count {
+                    value = value + alpha * (v[i] - value)
+                    out.initializeElement(at: i, to: value)
+                    i += 1
+                }
+            }
+        }
     }
 
     /// Relative strength index with Wilder smoothing.
     public static func rsi(_ closes: [Double], period: Int) -> [Double?] {
-        var out = [Double?](repeating: nil, count: closes.count)
-        guard period > 0, closes.count > period else { return out }
-        var gain = 0.0, loss = 0.0
-        for i in 1...period {
-            let change = closes[i] - closes[i - 1]
-            if change > 0 { gain += change } else { loss -= change }
+        guard period > 0, closes.count > period else { return [Double?](repeating: nil, count: closes.count) }
+        return closes.withUnsafeBufferPointer { c in
+            output(c.count) { out in
+                var gain = 0.0, loss = 0.0
+                out.initializeElement(at: 0, to: nil)
+                for i in 1...period {
+                    let change = c[i] - c[i - 1]
+                    if change > 0 { gain += change } else { loss -= change }
+                    if i < period { out.initializeElement(at: i, to: nil) }
+                }
+                gain /= Double(period)
+                loss /= Double(period)
+                out.initializeElement(at: period, to: rsiValue(gain: gain, loss: loss))
+                let n = Double(period)
+                var i = period + 1
+                while i < c.count {
+                    let change = c[i] - c[i - 1]
+                    gain = (gain * (n - 1) + max(change, 0)) / n
+                    loss = (loss * (n - 1) + max(-change, 0)) / n
+                    out.initializeElement(at: i, to: rsiValue(gain: gain, loss: loss))
+                    i += 1
+                }
+            }
         }
-        gain /= Double(period)
-        loss /= Double(period)
-        out[period] = rsiValue(gain: gain, loss: loss)
-        let n = Double(period)
-        var i = period + 1
-        while i < closes.count {
-            let change = closes[i] - closes[i - 1]
-            gain = (gain * (n - 1) + max(change, 0)) / n
-            loss = (loss * (n - 1) + max(-change, 0)) / n
-            out[i] = rsiValue(gain: gain, loss: loss)
-            i += 1
-        }
-        return out
     }
 
     private static func rsiValue(gain: Double, loss: Double) -> Double {
@@ -68,20 +103,30 @@ public enum Indicators {
 
     /// Average true range with Wilder smoothing.
     public static func atr(_ candles: [Candle], period: Int) -> [Double?] {
-        var out = [Double?](repeating: nil, count: candles.count)
-        guard period > 0, candles.count > period else { return out }
-        var sum = 0.0
-        for i in 1...period { sum += trueRange(candles, at: i) }
-        var value = sum / Double(period)
-        out[period] = value
-        let n = Double(period)
-        var i = period + 1
-        while i < candles.count {
-            value = (value * (n - 1) + trueRange(candles, at: i)) / n
-            out[i] = value
-            i += 1
+        guard period > 0, candles.count > period else { return [Double?](repeating: nil, count: candles.count) }
+        return candles.withUnsafeBufferPointer { c in
+            @inline(__always) func range(_ i: Int) -> Double {
+                let bar = c[i], prevClose = c[i - 1].close
+                return max(bar.high - bar.low, abs(bar.high - prevClose), abs(bar.low - prevClose))
+            }
+            return output(c.count) { out in
+                var sum = 0.0
+                out.initializeElement(at: 0, to: nil)
+                for i in 1...period {
+                    sum += range(i)
+                    if i < period { out.initializeElement(at: i, to: nil) }
+                }
+                var value = sum / Double(period)
+                out.initializeElement(at: period, to: value)
+                let n = Double(period)
+                var i = period + 1
+                while i < c.count {
+                    value = (value * (n - 1) + range(i)) / n
+                    out.initializeElement(at: i, to: value)
+                    i += 1
+                }
+            }
         }
-        return out
     }
 
     /// Highest value of the last `period` values, the current one included.
@@ -95,26 +140,33 @@ public enum Indicators {
     }
 
     /// `supersedes(new, old)`: the newer value makes the older one irrelevant for every later window.
+    @inline(__always)
     private static func rolling(_ values: [Double], period: Int, supersedes: (Double, Double) -> Bool) -> [Double?] {
-        var out = [Double?](repeating: nil, count: values.count)
-        guard period > 0 else { return out }
-        // Monotonic deque of indices: O(n) overall.
-        var deque: [Int] = []
-        deque.reserveCapacity(period + 1)
-        var head = 0
-        for i in values.indices {
-            while deque.count > head, let last = deque.last, supersedes(values[i], values[last]) {
-                deque.removeLast()
-            }
-            deque.append(i)
-            if deque[head] <= i - period { head += 1 }
-            if i >= period - 1 { out[i] = values[deque[head]] }
-            if head > 1024 {
-                deque.removeFirst(head)
-                head = 0
+        guard period > 0 else { return [Double?](repeating: nil, count: values.count) }
+        // Monotonic deque of indices in a ring of `period + 1` slots: O(n) overall, no allocation per value.
+        let slots = period + 1
+        let ring = UnsafeMutablePointer<Int>.allocate(capacity: slots)
+        defer { ring.deallocate() }
+        return values.withUnsafeBufferPointer { v in
+            output(v.count) { out in
+                var head = 0, count = 0
+                for i in 0..<v.count {
+                    let x = v[i]
+                    while count > 0 {
+                        let lastSlot = (head + count - 1) % slots
+                        guard supersedes(x, v[ring[lastSlot]]) else { break }
+                        count -= 1
+                    }
+                    ring[(head + count) % slots] = i
+                    count += 1
+                    if ring[head] <= i - period {
+                        head = head + 1 == slots ? 0 : head + 1
+                        count -= 1
+                    }
+                    out.initializeElement(at: i, to: i >= period - 1 ? v[ring[head]] : nil)
+                }
             }
         }
-        return out
     }
 
     /// Annualised volatility in percent from the log returns of the last `bars` bars of length `interval`.

@@ -55,3 +55,37 @@ import Testing
         #expect(near(c.map { ema.update($0) }, handEMA(c, 21), 1e-9))
     }
 }
+
+/// The raw-buffer array kernels give bit-for-bit the values of the streaming states and of a plain loop.
+@Suite struct IndicatorKernelIdentityTests {
+    @Test func arrayKernelsEqualTheStreamingStatesExactly() {
+        var state: UInt64 = 11
+        var price = 100.0
+        var candles: [Candle] = []
+        for i in 0..<5_000 {
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            let next = price * (1 + (Double(state >> 11) / Double(1 << 53) - 0.5) * 0.04)
+            candles.append(Candle(time: Int64(i) * 3_600, open: price, high: max(price, next) * 1.003,
+                                  low: min(price, next) * 0.997, close: next, volume: 1))
+            price = next
+        }
+        let closes = candles.map(\.close)
+        for period in [1, 2, 14, 50] {
+            var ema = EMAState(period: period), rsi = RSIState(period: period), atr = ATRState(period: period)
+            var sma = SMAState(period: period)
+            let e = Indicators.ema(closes, period: period), r = Indicators.rsi(closes, period: period)
+            let a = Indicators.atr(candles, period: period), s = Indicators.sma(closes, period: period)
+            let hi = Indicators.rollingHigh(closes, period: period), lo = Indicators.rollingLow(closes, period: period)
+            for (i, c) in candles.enumerated() {
+                #expect(e[i] == ema.update(c.close))
+                #expect(r[i] == rsi.update(c.close))
+                #expect(a[i] == atr.update(high: c.high, low: c.low, close: c.close))
+                let window = closes[max(0, i - period + 1)...i]
+                #expect(hi[i] == (i >= period - 1 ? window.max() : nil))
+                #expect(lo[i] == (i >= period - 1 ? window.min() : nil))
+                _ = sma.update(c.close)
+                if let v = s[i], let w = sma.value { #expect(abs(v - w) <= 1e-9 * abs(w)) } else { #expect(s[i] == nil && sma.value == nil) }
+            }
+        }
+    }
+}

@@ -122,7 +122,7 @@ struct CandleCSVTests {
             try CandleCSV.parse("\(header)\n2024-01-01 00:00:00,1,2,1,1,5\n2024-01-01 01:00:00,1,2,1,abc,5\n",
                                 source: "bad.csv")
         }
-        expectError("bad.csv:1: header: missing column 'low' (found: date,open,high,close,volume)") {
+        expectError("bad.csv:1: header: missing column 'low' (found: date,open,high,close,volume; needed: a date/time column, open, high, low, close and a base volume column)") {
             try CandleCSV.parse("date,open,high,close,volume\n2024-01-01 00:00:00,1,2,1,5\n", source: "bad.csv")
         }
         expectError("bad.csv:2: date: expected a date (YYYY-MM-DD HH-AM, YYYY-MM-DD HH:MM:SS, ISO 8601 or Unix time), found '2024-01-01 13-PM'") {
@@ -137,7 +137,7 @@ struct CandleCSVTests {
         expectError("bad.csv:2: high: 0.5 is below open, close or low") {
             try CandleCSV.parse("\(header)\n2024-01-01 00:00:00,1,0.5,0.4,1,5\n", source: "bad.csv")
         }
-        expectError("bad.csv:1: header: missing a date/time column (one of unix, timestamp, time, date, datetime, date_time, open_time)") {
+        expectError("bad.csv:1: header: missing a date/time column (one of unix, timestamp, time, date, datetime, date_time, open_time, open time) (found: when,open,high,low,close,volume; needed: a date/time column, open, high, low, close and a base volume column)") {
             try CandleCSV.parse("when,open,high,low,close,volume\nx,1,1,1,1,1\n", source: "bad.csv")
         }
         expectError("bad.csv:1: no data rows after the header") {
