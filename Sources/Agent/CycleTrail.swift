@@ -83,7 +83,7 @@ enum CycleTrail {
                 proposals.append(p)
                 let parts = p.components.map { "\($0.name) \(fmt($0.value))" }.joined(separator: " + ")
                 line("  \(p.id) \(p.side.rawValue) \(p.symbol) \(fmt(p.sizePct))% of equity, conviction \(fmt(p.conviction)) = \(parts)")
-                line("     stop -\(fmt(p.stopLossPct))%  take profit +\(fmt(p.takeProfitPct))%  at \(fmt(p.referencePrice))  — \(p.reason)")
+                line("     stop -\(fmt(p.stopLossPct))%  take profit +\(fmt(p.takeProfitPct))%  at \(Format.price(p.referencePrice))  — \(p.reason)")
             case "review":
                 let r = try e.value(TierRecord.self)
                 line()

@@ -125,9 +125,6 @@ struct LiveBook: Sendable {
     var fundingIds: Set<String> = []
     var lastFundingTime: Int64?
     var equity: [(time: Int64, equityUsd: Double)] = []
-    /// The first fill of each entry, as a trade for the frequency checks (the venue's truth, so an entry whose
-    /// answer was lost in a crash still counts once reconciliation finds it).
-    var entryTrades: [String: TradeRecord] = [:]
 
     var requiresManualReview: Bool { !reviewReasons.isEmpty }
 
@@ -189,9 +186,6 @@ struct LiveBook: Sendable {
 
     private mutating func applyFill(_ fill: LiveFill, time: Int64) {
         let signed = fill.quantity * Double(fill.side.sign)
-        if fill.purpose == .entry, entryTrades[fill.clientOrderId] == nil {
-            entryTrades[fill.clientOrderId] = TradeRecord(time: time, symbol: fill.symbol, side: fill.side == .buy ? .buy : .sell)
-        }
         if fill.purpose == .entry {
             let intent = orders[fill.clientOrderId]?.intent
             var p = positions[fill.symbol] ?? Position(
@@ -230,23 +224,6 @@ struct LiveBook: Sendable {
     /// Orders last known to be working, oldest first.
     var liveOrders: [Order] { orderIds.compactMap { orders[$0] }.filter(\.isLive) }
 
-    /// Portfolio state for the policy: equity from the venue, positions from the book, trades from entry fills,
-    /// P&L windows from `live_equity` points.
-    func portfolioState(equityUsd: Double, now: Int64) -> PortfolioState {
-        let trades = entryTrades.values.filter { $0.time > now - StateProjection.tradeWindow && $0.time <= now }
-            .sorted { ($0.time, $0.symbol) < ($1.time, $1.symbol) }
-        let day = now - now.mod(86_400)
-        let daysSinceEpoch = day / 86_400
-        let monday = (daysSinceEpoch - (daysSinceEpoch + 3).mod(7)) * 86_400
-        func before(_ t: Int64) -> Double { equity.last { $0.time < t }?.equityUsd ?? equity.first?.equityUsd ?? equityUsd }
-        let peak = equity.map(\.equityUsd).reduce(equityUsd, max)
-        let open = positions.values.sorted { $0.symbol < $1.symbol }.map { p in
-            OpenPosition(symbol: p.symbol, tier: p.tier, side: p.quantity > 0 ? .buy : .sell,
-                         sizePct: equityUsd > 0 ? abs(p.quantity) * p.entryPrice / equityUsd * 100 : 0, openedAt: p.openedAt)
-        }
-        return PortfolioState(equityUsd: equityUsd, peakEquityUsd: peak, dayStartEquityUsd: before(day),
-                              weekStartEquityUsd: before(monday), openPositions: open, recentTrades: trades)
-    }
 }
 
 /// The comparison of the ledger's LIVE book with the venue, and what was done about each difference.

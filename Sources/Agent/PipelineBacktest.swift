@@ -196,7 +196,7 @@ public struct PipelineBacktest: Sendable {
         let trades = account.closedTrades
         let run = BacktestRun(label: label,
                               metrics: metrics.finish(trades: trades, feesPaid: account.feesUsd, fundingPaid: account.fundingUsd),
-                              trades: trades.map(BacktestTrade.init), equityCurve: metrics.curve, cycles: clock.count,
+                              trades: account.tradeLegs.map(BacktestTrade.init), equityCurve: metrics.curve, cycles: clock.count,
                               proposals: proposalsTotal, approved: approvedTotal, violatedChecks: violated, vetoes: vetoes, universeExclusions: excluded,
                               reviewerSource: source, reviewCostUsd: source == nil ? nil : reviewCost)
         return Outcome(run: run, cycles: cycles)

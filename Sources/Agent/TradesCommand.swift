@@ -56,7 +56,7 @@ struct TradesCommand: AsyncParsableCommand {
     static func trades(ledger: any EventStore, mode: Mode?, startingEquity: Double) throws -> [BacktestTrade] {
         let chosen = try mode ?? (ledger.events(types: [EventKind.liveFill.rawValue], limit: 1).isEmpty ? .paper : .live)
         let (portfolio, _) = try Portfolio.rebuild(store: ledger, mode: chosen, startingEquity: chosen == .live ? nil : startingEquity)
-        return portfolio.account.closedTrades.map(BacktestTrade.init)
+        return portfolio.account.tradeLegs.map(BacktestTrade.init)
     }
 
     static func text(_ trades: [BacktestTrade]) -> String {

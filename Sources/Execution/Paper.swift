@@ -104,9 +104,18 @@ public struct PaperPosition: Codable, Sendable, Equatable {
     public var entryNotionalUsd: Double
     /// Open time of the last bar whose prices were checked against the protection (nil: none yet).
     public var managedThrough: Int64?
+    /// The entries that built the position, with what is left of each (an add-on is a leg of its own).
+    public var legs: [EntryLeg] = []
 
     /// Signed P&L per unit at `price`.
     func pnlPerUnit(at price: Double) -> Double { side == .buy ? price - entryPrice : entryPrice - price }
+}
+
+/// One entry fill of a position: its own time and price, and how much of it is still open.
+public struct EntryLeg: Codable, Sendable, Equatable {
+    public var time: Int64
+    public var price: Double
+    public var quantity: Double
 }
 
 /// A closed round trip (for streaks, win rate and the trade list).
@@ -147,7 +156,11 @@ public struct PaperAccount: Codable, Sendable, Equatable {
     public var realizedPnlUsd: Double = 0
     public var feesUsd: Double = 0
     public var fundingUsd: Double = 0
+    /// One per exit, at the position's average entry: what metrics and loss streaks count.
     public var closedTrades: [ClosedTrade] = []
+    /// The same exits split over the entries that built each position (pro rata), each with its own entry time and
+    /// price: the trade list as it happened. Quantities, fees and P&L add up to `closedTrades` exactly.
+    public var tradeLegs: [ClosedTrade] = []
     /// Fees of the open part of each position, charged to the trade when it closes.
     private var openFees: [String: Double] = [:]
 
@@ -179,6 +192,7 @@ public struct PaperAccount: Codable, Sendable, Equatable {
                 p.quantity = total
                 p.initialQuantity += fill.quantity
                 p.entryNotionalUsd += cost
+                p.legs.append(EntryLeg(time: fill.time, price: fill.price, quantity: fill.quantity))
                 positions[i] = p
             } else {
                 let stopPct = fill.stopLossPct ?? 10
@@ -186,7 +200,8 @@ public struct PaperAccount: Codable, Sendable, Equatable {
                 positions.append(PaperPosition(symbol: fill.symbol, tier: fill.tier, side: fill.side, quantity: fill.quantity,
                                                initialQuantity: fill.quantity, entryPrice: fill.price, entryTime: fill.time,
                                                stopPrice: stop, initialRisk: abs(fill.price - stop), rungsTaken: 0,
-                                               highWater: fill.price, entryNotionalUsd: cost, managedThrough: nil))
+                                               highWater: fill.price, entryNotionalUsd: cost, managedThrough: nil,
+                                               legs: [EntryLeg(time: fill.time, price: fill.price, quantity: fill.quantity)]))
             }
             openFees[fill.symbol, default: 0] += fill.feeUsd
             return
@@ -201,10 +216,11 @@ public struct PaperAccount: Codable, Sendable, Equatable {
         let share = p.quantity > 0 ? qty / p.quantity : 1
         let entryFees = (openFees[p.symbol] ?? 0) * share
         openFees[p.symbol] = (openFees[p.symbol] ?? 0) - entryFees
-        closedTrades.append(ClosedTrade(symbol: p.symbol, side: p.side, entryTime: p.entryTime, exitTime: fill.time,
-                                        entryPrice: p.entryPrice, exitPrice: fill.price, quantity: qty,
-                                        feesUsd: entryFees + fill.feeUsd, pnlUsd: pnl - entryFees - fill.feeUsd,
-                                        exitReason: fill.reason))
+        let trade = ClosedTrade(symbol: p.symbol, side: p.side, entryTime: p.entryTime, exitTime: fill.time,
+                                entryPrice: p.entryPrice, exitPrice: fill.price, quantity: qty,
+                                feesUsd: entryFees + fill.feeUsd, pnlUsd: pnl - entryFees - fill.feeUsd, exitReason: fill.reason)
+        closedTrades.append(trade)
+        tradeLegs += Self.split(trade, of: &p, exitPrice: fill.price)
         p.quantity -= qty
         if p.quantity <= p.initialQuantity * 1e-9 {
             positions.remove(at: i)
@@ -225,6 +241,8 @@ public struct PaperAccount: Codable, Sendable, Equatable {
             return
         }
         cashUsd += positions[i].entryPrice * (positions[i].quantity - quantity)
+        let keep = positions[i].quantity > 0 ? quantity / positions[i].quantity : 1
+        for l in positions[i].legs.indices { positions[i].legs[l].quantity *= keep }
         positions[i].quantity = quantity
         positions[i].initialQuantity = max(positions[i].initialQuantity, quantity)
     }
@@ -235,7 +253,31 @@ public struct PaperAccount: Codable, Sendable, Equatable {
         cashUsd -= quantity * price
         positions.append(PaperPosition(symbol: symbol, tier: .eventDriven, side: side, quantity: quantity, initialQuantity: quantity,
                                        entryPrice: price, entryTime: time, stopPrice: 0, initialRisk: 0, rungsTaken: 0,
-                                       highWater: price, entryNotionalUsd: quantity * price, managedThrough: nil))
+                                       highWater: price, entryNotionalUsd: quantity * price, managedThrough: nil,
+                                       legs: [EntryLeg(time: time, price: price, quantity: quantity)]))
+    }
+
+    /// `trade` (an exit of the whole position's average) as one row per entry leg, each leg giving up the same share;
+    /// a single-leg position gives `trade` itself.
+    static func split(_ trade: ClosedTrade, of p: inout PaperPosition, exitPrice: Double) -> [ClosedTrade] {
+        let open = p.legs.reduce(0) { $0 + $1.quantity }
+        guard p.legs.count > 1, open > 0 else {
+            if !p.legs.isEmpty { p.legs[0].quantity = max(0, p.legs[0].quantity - trade.quantity) }
+            return [trade]
+        }
+        let share = trade.quantity / open
+        var rows: [ClosedTrade] = []
+        for i in p.legs.indices where p.legs[i].quantity > 0 {
+            let leg = p.legs[i]
+            let q = leg.quantity * share
+            let weight = leg.quantity / open
+            let gross = (p.side == .buy ? exitPrice - leg.price : leg.price - exitPrice) * q
+            rows.append(ClosedTrade(symbol: trade.symbol, side: trade.side, entryTime: leg.time, exitTime: trade.exitTime,
+                                    entryPrice: leg.price, exitPrice: exitPrice, quantity: q, feesUsd: trade.feesUsd * weight,
+                                    pnlUsd: gross - trade.feesUsd * weight, exitReason: trade.exitReason))
+            p.legs[i].quantity -= q
+        }
+        return rows
     }
 
     /// Applies a funding payment (positive = paid by us).

@@ -3,6 +3,14 @@ import Foundation
 /// Numbers in the human-readable texts (reasons, check details, audits).
 public enum Format {
     /// At most 2 decimals, no trailing zeros: 3, 2.5, -0.13.
+    /// A price: two decimals from 1 up, else six significant digits, so a coin at 0.0000213 does not print as 0.
+    public static func price(_ x: Double) -> String {
+        guard x.isFinite, x != 0, abs(x) < 1 else { return number(x) }
+        var s = String(format: "%.*f", max(2, 5 - Int(log10(abs(x)).rounded(.down))), x)
+        while s.hasSuffix("0") { s.removeLast() }
+        return s
+    }
+
     public static func number(_ x: Double) -> String {
         guard x.isFinite else { return x > 0 ? "inf" : (x < 0 ? "-inf" : "nan") }
         let rounded = (x * 100).rounded() / 100

@@ -71,3 +71,78 @@ import Testing
                                   operation: "GET /orders", idempotent: true).reason == .unknownOrder)
     }
 }
+
+/// The exit policy on Coinbase spot: a stop-limit holds the coins it sells, so the moved stop replaces the old one
+/// after cancelling it (never two at once), no take-profit rests beside it, and the time stop closes what is left.
+@Suite(.serialized) struct CoinbaseExitTests {
+    struct Rig {
+        let fake: FakeCoinbaseVenue
+        let ledger: Ledger
+        let desk: LiveDesk
+
+        init() throws {
+            fake = try FakeCoinbaseVenue()
+            let venue = Coinbase(settings: CoinbaseSettings(baseURL: fake.baseURL, limits: VenueLimits(maxRetries: 1, timeout: 5)),
+                                 credentials: try CoinbaseCredentials(keyName: FakeCoinbaseVenue.keyName, privateKey: fake.privateKeyPEM))
+            ledger = try Ledger(path: Fixtures.tempDir("agent-live-cb-exits") + "/agent.sqlite")
+            desk = LiveDesk(venue: venue, ledger: ledger, settings: LiveRig.defaultSettings)
+        }
+
+        /// A filled 0.0333 ETH long at 3000 with its stop-limit at 2850; returns the position as the portfolio sees it.
+        func enter() async throws -> PaperPosition {
+            _ = try await desk.executor(haltReason: { nil }).execute(
+                LiveRig.intent(), tier: .core, quote: MarketQuote(bid: 2999, ask: 3000, depthUsd: 1e6), time: 1_767_225_600)
+            let portfolio = try Portfolio.rebuild(store: ledger, mode: .live, startingEquity: nil).0
+            return try #require(portfolio.account.position("ETH-USD"))
+        }
+
+        func snapshot(at time: Int64) -> MarketSnapshot {
+            let bars = (0..<3).map { i in
+                Candle(time: 1_767_225_600 + Int64(i) * 3_600, open: 3000, high: 3010, low: 2995, close: 3005, volume: 10)
+            }
+            return MarketSnapshot(time: time, symbols: [SymbolSnapshot(symbol: "ETH-USD", candles: bars, bid: 3004, ask: 3006,
+                                                                       bidDepthUSD: 1e6, askDepthUSD: 1e6, volume24hUSD: 1e9)])
+        }
+
+        var orderBodies: [String] { fake.requests("/orders", method: "POST").map { String(decoding: $0.body, as: UTF8.self) } }
+    }
+
+    @Test func aMovedStopReplacesTheOldOneAndNoTakeProfitRests() async throws {
+        let rig = try Rig()
+        var position = try await rig.enter()
+        #expect(rig.orderBodies.count == 2)
+        // The first rung was taken: the policy's stop is at breakeven now.
+        position.rungsTaken = 1
+        position.stopPrice = ExitManager.breakeven(position)
+        let plan = try Fixtures.defaults([]).signals.exits
+        _ = try await rig.desk.manageExits(positions: [position], snapshot: rig.snapshot(at: 1_767_236_400), plan: plan,
+                                           atrPeriod: 14, cycleId: "c-20260101T030000Z-0e0f", time: 1_767_236_400)
+        let bodies = rig.orderBodies
+        #expect(bodies.count == 3, "\(bodies)")
+        #expect(!bodies.contains { $0.contains("limit_limit_gtc") && !$0.contains("stop_limit") })   // no resting take-profit
+        let moved = bodies.last ?? ""
+        #expect(moved.contains("stop_limit_stop_limit_gtc") && moved.contains(#""stop_price":"3000""#) && moved.contains("0.0333"))
+        let book = try LiveBook.rebuild(ledger: rig.ledger)
+        let stops = book.stops(on: "ETH-USD").filter(\.isLive)
+        #expect(stops.count == 1 && stops.first?.intent.triggerPrice == 3000)
+        // The old stop was cancelled before the new one was sent (it held the coins).
+        let types = try rig.ledger.events().map(\.type)
+        let cancel = try #require(types.lastIndex(of: "live_cancel"))
+        let lastIntent = try #require(types.lastIndex(of: "live_order_intent"))
+        #expect(cancel < lastIntent)
+    }
+
+    @Test func theTimeStopClosesWhatIsLeft() async throws {
+        let rig = try Rig()
+        let position = try await rig.enter()
+        let plan = try Fixtures.defaults([]).signals.exits
+        let late = position.entryTime + Int64(plan.timeStopHours * 3_600) + 60
+        _ = try await rig.desk.manageExits(positions: [position], snapshot: rig.snapshot(at: late), plan: plan, atrPeriod: 14,
+                                           cycleId: "c-20260104T000100Z-0a0a", time: late)
+        let book = try LiveBook.rebuild(ledger: rig.ledger)
+        #expect(book.stops(on: "ETH-USD").filter(\.isLive).isEmpty)
+        let close = try #require(book.orders.values.first { $0.intent.purpose == .timeStop })
+        #expect(close.intent.reduceOnly && close.intent.side == .sell && close.intent.quantity == 0.0333)
+        #expect(book.positions["ETH-USD"] == nil, "still held: \(String(describing: book.positions["ETH-USD"]?.quantity))")
+    }
+}

@@ -193,3 +193,32 @@ func bar(_ t: Int64, open: Double, high: Double, low: Double, close c: Double, v
         #expect(close(fill?.feeUsd, 100 * 94 * (1 - 0.0005) * 0.001))
     }
 }
+
+/// Issue 15 item 12: an add-on entry is listed as its own leg, at its own time and price (each within its bar),
+/// and the legs add up exactly to the exit the account booked at the average entry.
+@Suite struct TradeLegTests {
+    @Test func anAddOnIsListedAsItsOwnLegAndTheLegsAddUp() {
+        var account = PaperAccount(cashUsd: 10_000)
+        func fill(_ q: Double, _ price: Double, _ t: Int64, _ reason: String) -> PaperFill {
+            PaperFill(clientOrderId: "o\(t)", symbol: "BTC-USD", tier: .core, side: reason == "entry" ? .buy : .sell, quantity: q,
+                      price: price, feeUsd: q * price * 0.0006, liquidity: "taker", time: t, reason: reason, stopLossPct: 5)
+        }
+        account.apply(fill(1, 100, 3_600, "entry"))
+        account.apply(fill(1, 120, 7_200, "entry"))              // the add-on
+        account.apply(fill(0.5, 130, 10_800, "take_profit_1"))
+        account.apply(fill(1.5, 90, 14_400, "stop_loss"))
+        #expect(account.closedTrades.count == 2)
+        #expect(account.tradeLegs.count == 4)
+        #expect(Set(account.tradeLegs.map(\.entryTime)) == [3_600, 7_200])
+        #expect(Set(account.tradeLegs.map(\.entryPrice)) == [100, 120])    // never the 110 average
+        for (exit, reason) in [(10_800 as Int64, "take_profit_1"), (14_400, "stop_loss")] {
+            let booked = account.closedTrades.filter { $0.exitTime == exit }
+            let legs = account.tradeLegs.filter { $0.exitTime == exit }
+            #expect(legs.allSatisfy { $0.exitReason == reason })
+            #expect(abs(legs.reduce(0) { $0 + $1.quantity } - booked.reduce(0) { $0 + $1.quantity }) < 1e-12)
+            #expect(abs(legs.reduce(0) { $0 + $1.pnlUsd } - booked.reduce(0) { $0 + $1.pnlUsd }) < 1e-9)
+            #expect(abs(legs.reduce(0) { $0 + $1.feesUsd } - booked.reduce(0) { $0 + $1.feesUsd }) < 1e-12)
+        }
+        #expect(account.positions.isEmpty)
+    }
+}
