@@ -63,6 +63,9 @@ public struct CycleRunner: Sendable {
     let keeper = PortfolioKeeper()
     /// Ids of backtest cycles are derived from the time (no random suffix), so runs are reproducible.
     var deterministicIds = false
+    /// Whether each cycle also decides rules-only (the `shadow` event and the summary's counts). A backtest runs its
+    /// own rules-only run beside it, so it turns this off; decisions are the same either way.
+    var decidesShadow = true
 
     /// A runner over the SQLite ledger, with the mode's default desk (PAPER exits from the config; DRY_RUN none).
     public init(config: LoadedConfig, mode: Mode, exchange: String, market: any MarketDataSource, ledger: Ledger,
@@ -326,9 +329,12 @@ public struct CycleRunner: Sendable {
         var mark = ContinuousClock().now
         let state = j.portfolio.state(now: time, marks: marks)
         let tape = snapshot.symbols.filter { s in proposals.contains { $0.symbol == s.symbol } }.map(TapeFacts.init)
-        let history = board.reviewers.isEmpty ? ReviewHistory()
-            : try ReviewHistory.load(store: store, now: time, ttlMinutes: config.app.reviewCache.ttlMinutes,
+        // Spend and the cache come only from paid reviewers, news risk only from news: without either the history is
+        // empty by construction, and a backtest need not read its store on every bar.
+        let history = board.hasPaidReviewers || newsSource != nil
+            ? try ReviewHistory.load(store: store, now: time, ttlMinutes: config.app.reviewCache.ttlMinutes,
                                      policy: config.policy.reviewers.newsRisk)
+            : ReviewHistory()
         let news = try await newsSource?.items(cycleId: j.cycleId, time: time, store: store, log: log) ?? []
         let inputs = CycleInputs(tape: tape, state: state, news: news, newsRiskHistory: history.newsRisk, killSwitchOn: false)
         try j.record(.cycleInputs, inputs)
@@ -346,12 +352,15 @@ public struct CycleRunner: Sendable {
 
         // Risk: the policy engine has the final say.
         mark = ContinuousClock().now
-        let (decisions, shadow) = Self.decide(config: config, proposals: proposals, outcome: outcome, inputs: inputs, time: time)
+        let (decisions, shadow) = Self.decide(config: config, proposals: proposals, outcome: outcome, inputs: inputs, time: time,
+                                              shadow: decidesShadow)
         try j.record(.policyEvaluation, each: decisions, symbol: { $0.symbol })
         // Shadow: what the policy would have decided with no reviews at all.
-        try j.record(.shadow, shadow)
+        if let shadow {
+            try j.record(.shadow, shadow)
+            summary.review.shadow = shadow.counts
+        }
         report.decisions = decisions
-        summary.review.shadow = shadow.counts
         summary.decisions = decisions.map(CycleSummary.DecisionSummary.init)
         summary.violatedChecks = Array(Set(decisions.flatMap(\.violatedChecks))).sorted()
         let approved = decisions.filter(\.approved)
@@ -404,10 +413,17 @@ public struct CycleRunner: Sendable {
     /// The policy decisions with the reviews, and the rules-only shadow. Pure: replay calls it with recorded inputs.
     static func decide(config: LoadedConfig, proposals: [Proposal], outcome: ReviewOutcome, inputs: CycleInputs,
                        time: Int64) -> ([Decision], ShadowOutcome) {
+        let (decisions, shadow) = decide(config: config, proposals: proposals, outcome: outcome, inputs: inputs, time: time, shadow: true)
+        return (decisions, shadow ?? ShadowOutcome(withReviews: decisions, rulesOnly: decisions))
+    }
+
+    static func decide(config: LoadedConfig, proposals: [Proposal], outcome: ReviewOutcome, inputs: CycleInputs,
+                       time: Int64, shadow: Bool) -> ([Decision], ShadowOutcome?) {
         let engine = PolicyEngine(policy: config.policy, universe: config.universe)
         let input = PolicyInput(now: time, killSwitchOn: inputs.killSwitchOn, state: inputs.state, tape: inputs.tape)
         let decisions = engine.decide(proposals.map { ReviewedProposal(proposal: $0, reviews: outcome.reviews(for: $0.id)) },
                                       input: input)
+        guard shadow else { return (decisions, nil) }
         let rulesOnly = engine.decide(proposals.map { ReviewedProposal(proposal: $0, reviews: []) }, input: input)
         return (decisions, ShadowOutcome(withReviews: decisions, rulesOnly: rulesOnly))
     }

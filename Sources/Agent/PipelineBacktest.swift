@@ -112,6 +112,7 @@ public struct PipelineBacktest: Sendable {
                                  executor: PaperExecutor(settings: c.app.paper), killSwitch: SimulatedKillSwitch(), desk: desk,
                                  logger: Logger(label: "backtest", factory: { _ in SwiftLogNoOpLogHandler() }))
         runner.deterministicIds = true
+        runner.decidesShadow = false
         return runner
     }
 
@@ -128,7 +129,13 @@ public struct PipelineBacktest: Sendable {
         let interval = series.first?.interval ?? 3_600
         let replay = ReplayMarket(series: series, spreadBps: settings.spreadBps, depthFraction: settings.depthFraction)
         let market = FundedMarket(replay: replay, funding: settings.funding)
-        let runner = runner(market: market, store: MemoryEventStore())
+        // The cycle reads reviews back only for paid reviewers' spend and cache (a backtest has no news feed).
+        let paid: Bool
+        switch reviewers {
+        case .none: paid = false
+        case .board(let board, _, _): paid = board.hasPaidReviewers
+        }
+        let runner = runner(market: market, store: MemoryEventStore(keeping: paid ? [.review] : []))
         let from = settings.from ?? .min
         let clock = decisionTimes.filter { $0 >= from }
 
