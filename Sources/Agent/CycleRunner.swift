@@ -34,7 +34,6 @@ struct CycleReport: Sendable {
     var proposals: [Proposal] = []
     var decisions: [Decision] = []
     var reviewCostUsd = 0.0
-    var reviewCalls = 0
 }
 
 /// The one decision cycle of every mode and of backtests:
@@ -346,7 +345,6 @@ public struct CycleRunner: Sendable {
                                       newsRiskHistory: history.newsRisk)
         try j.record(.review, each: outcome.tiers, symbol: { _ in nil })
         report.reviewCostUsd = outcome.costUsd
-        report.reviewCalls = outcome.calls
         summary.review = .init(outcome, budget: config.policy.aiBudget)
         summary.timingsMs.review = ms(ContinuousClock().now - mark)
 

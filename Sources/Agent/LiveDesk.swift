@@ -279,6 +279,10 @@ struct LiveDesk: Sendable {
     var settings: LiveSettings
     static let quoteAssets: Set<String> = ["USD", "USDT", "USDC"]
 
+    /// Spot: a resting stop holds the coins it would sell, so no second sell order (a take-profit, a replacement
+    /// stop) can rest beside it. Futures reduce-only orders hold nothing.
+    var stopsHoldTheirCoins: Bool { !(venue is BinanceFutures) }
+
     var recorder: LedgerRecorder { LedgerRecorder(ledger: ledger) }
 
     /// The executor for entries, sharing this desk's venue, ledger and settings.
@@ -445,7 +449,7 @@ struct LiveDesk: Sendable {
             }
             guard act, let entry = position.entryClientOrderId else { continue }
             // Spot stops hold the coins they sell, so the old ones go first; futures keep them until the new one works.
-            let holdsBalance = !(venue is BinanceFutures)
+            let holdsBalance = stopsHoldTheirCoins
             if holdsBalance {
                 for stop in working where stop.isLive { try await cancel(stop.intent, reason: "replaced by a stop for the full size", journal: &j) }
             }
@@ -582,7 +586,7 @@ struct LiveDesk: Sendable {
                      cycleId: String, time: Int64) async throws -> [ProtectionUpdate] {
         var j = Journal(desk: self, cycleId: cycleId, time: time, act: true, book: try LiveBook.rebuild(ledger: ledger))
         let sender = LiveOrderSender(venue: venue, recorder: recorder)
-        let restsTakeProfits = venue is BinanceFutures
+        let restsTakeProfits = !stopsHoldTheirCoins
         var updates: [ProtectionUpdate] = []
         for position in positions.sorted(by: { $0.symbol < $1.symbol }) {
             guard let held = j.book.positions[position.symbol], held.managed, let entry = held.entryClientOrderId,

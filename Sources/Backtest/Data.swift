@@ -19,17 +19,8 @@ public struct BacktestError: Error, Sendable, Equatable, CustomStringConvertible
 
 /// Bar lengths accepted by `--timeframe`.
 public enum Timeframe {
-    /// Seconds per bar for `1m`, `5m`, `15m`, `30m`, `1h`, `2h`, `4h`, `6h`, `8h`, `12h`, `1d`; nil otherwise.
-    public static func seconds(_ text: String) -> Int64? {
-        let t = text.trimmingCharacters(in: .whitespaces).lowercased()
-        guard let unit = t.last, let n = Int64(t.dropLast()), n > 0 else { return nil }
-        switch unit {
-        case "m": return n * 60
-        case "h": return n * 3_600
-        case "d": return n * 86_400
-        default: return nil
-        }
-    }
+    /// Seconds per bar for any length from `1m` to `1d` (`BarInterval`, the one parser); nil otherwise.
+    public static func seconds(_ text: String) -> Int64? { BarInterval(text)?.seconds }
 }
 
 /// Loads candle files for backtests: every format `CandleReader` reads — CSV with a header (CryptoDataDownload,

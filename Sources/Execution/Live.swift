@@ -345,18 +345,11 @@ public enum LiveProtection {
     /// Binance a reduce-only stop-market on the mark price; Coinbase a stop-limit with the limit `offsetPct` beyond.
     public static func stopRequest(venue: String, symbol: String, quantity: Double, entryPrice: Double, stopLossPct: Double,
                                    offsetPct: Double, clientOrderId: String) -> OrderRequest {
-        let long = quantity > 0
-        let trigger = long ? entryPrice * (1 - stopLossPct / 100) : entryPrice * (1 + stopLossPct / 100)
-        let side: OrderSide = long ? .sell : .buy
-        let kind: OrderKind
-        if venue == "coinbase" {
-            let limit = long ? trigger * (1 - offsetPct / 100) : trigger * (1 + offsetPct / 100)
-            kind = .stopLimit(stopPrice: Dec.from(trigger), limitPrice: Dec.from(limit))
-        } else {
-            kind = .stopMarket(triggerPrice: Dec.from(trigger))
-        }
-        return OrderRequest(symbol: symbol, side: side, kind: kind, quantity: Dec.from(abs(quantity)),
-                            clientOrderId: clientOrderId, reduceOnly: true, referencePrice: Dec.from(entryPrice))
+        let trigger = quantity > 0 ? entryPrice * (1 - stopLossPct / 100) : entryPrice * (1 + stopLossPct / 100)
+        var request = stopRequest(venue: venue, symbol: symbol, quantity: quantity, trigger: trigger, offsetPct: offsetPct,
+                                  clientOrderId: clientOrderId)
+        request.referencePrice = Dec.from(entryPrice)
+        return request
     }
 
     /// A stop for `quantity` (signed: positive long) at an explicit `trigger` (a moved stop: breakeven or trailing).
