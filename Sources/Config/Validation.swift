@@ -55,6 +55,9 @@ enum Validation {
 
     /// An LLM tier needs a price (except local servers, which cost 0), a key variable name for paid APIs, and sane limits.
     static func reviewer(_ r: ReviewerConfig, key: String, prices: PriceTable, _ v: inout ConfigValidator) {
+        // Invariant 11, for every provider (offline too: a shared file must not carry a venue key into a later switch).
+        v.check(!VenueCredentials.isVenueCredential(r.apiKeyEnv), at: "\(key).api_key_env",
+                "api_key_env '\(r.apiKeyEnv)' names a venue credential: a reviewer is never handed an exchange key")
         guard r.provider != "offline" else { return }
         if r.provider == "openai" || r.provider == "anthropic" {
             v.check(prices.models[r.model] != nil, at: "\(key).model",
@@ -64,9 +67,7 @@ enum Validation {
         }
         v.check(r.baseUrl.isEmpty || r.baseUrl.hasPrefix("http://") || r.baseUrl.hasPrefix("https://"), at: "\(key).base_url",
                 "base_url '\(r.baseUrl)' must start with http:// or https://")
-        // Invariant 11: a reviewer never receives a venue key, and its own key goes only over https or to loopback.
-        v.check(!VenueCredentials.isVenueCredential(r.apiKeyEnv), at: "\(key).api_key_env",
-                "api_key_env '\(r.apiKeyEnv)' names a venue credential: a reviewer is never handed an exchange key")
+        // Invariant 11: its own key goes only over https or to loopback.
         v.check(r.apiKeyEnv.isEmpty || r.baseUrl.isEmpty || Endpoint.mayCarryKey(r.baseUrl), at: "\(key).base_url",
                 "base_url '\(r.baseUrl)' is plain http to a non-loopback host: the key in api_key_env would travel unencrypted (use https, or 127.0.0.1)")
         // A remote OpenAI-compatible endpoint may bill: it needs a price (an entry of 0 acknowledges a free one).

@@ -29,6 +29,12 @@ import Testing
     }
 
     /// The composition root refuses every way a venue secret could reach a reviewer, naming the setting only.
+    /// Even a tier that sends nothing (offline) may not name a venue credential: the refusal holds for any provider.
+    @Test func anOfflineTierNamingAVenueCredentialIsRefusedToo() {
+        #expect(throws: (any Error).self) { try Fixtures.defaults(["app.reviewers.m1.api_key_env=BINANCE_API_SECRET"]) }
+        #expect(throws: (any Error).self) { try Fixtures.defaults(["app.reviewers.m3.api_key_env=COINBASE_API_PRIVATE_KEY"]) }
+    }
+
     @Test func theCompositionRootRefusesVenueSecretsInAnyForm() throws {
         let secret = "fake-coinbase-private-key-0123456789"
         let environment = ["COINBASE_API_PRIVATE_KEY": secret, "COPIED_KEY": secret, "OPENAI_KEY": "sk-test-not-real-0001"]
