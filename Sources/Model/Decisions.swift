@@ -49,19 +49,32 @@ public struct Trigger: Codable, Sendable, Equatable {
     public var direction: Direction
     /// 0...1, how far past its threshold the signal is.
     public var strength: Double
-    /// Human-readable evidence, e.g. "volume 3.4x the 24h average".
-    public var detail: String
+    /// Human-readable evidence, e.g. "volume 3.4x the 24h average" (formatted when read).
+    public var detail: String {
+        get { evidence.text }
+        set { evidence = Explanation(newValue) }
+    }
+    public var evidence: Explanation
     /// The numbers behind the signal (name -> value), for audits.
     public var metrics: [String: Double]
 
+    enum CodingKeys: String, CodingKey {
+        case symbol, kind, direction, strength, evidence = "detail", metrics
+    }
+
     public init(symbol: String, kind: TriggerKind, direction: Direction, strength: Double,
-                detail: String, metrics: [String: Double] = [:]) {
+                detail: Explanation, metrics: [String: Double] = [:]) {
         self.symbol = symbol
         self.kind = kind
         self.direction = direction
         self.strength = strength
-        self.detail = detail
+        self.evidence = detail
         self.metrics = metrics
+    }
+
+    public init(symbol: String, kind: TriggerKind, direction: Direction, strength: Double,
+                detail: String, metrics: [String: Double] = [:]) {
+        self.init(symbol: symbol, kind: kind, direction: direction, strength: strength, detail: Explanation(detail), metrics: metrics)
     }
 }
 
@@ -90,14 +103,32 @@ public struct Proposal: Codable, Sendable, Equatable {
     public var components: [ConvictionComponent]
     public var stopLossPct: Double
     public var takeProfitPct: Double
-    public var reason: String
+    /// Why the rules proposed it: its triggers' evidence (formatted when read).
+    public var reason: String {
+        get { rationale.text }
+        set { rationale = Explanation(newValue) }
+    }
+    public var rationale: Explanation
     public var triggers: [TriggerKind]
     /// The price the proposal was made at (last close).
     public var referencePrice: Double
 
+    enum CodingKeys: String, CodingKey {
+        case id, symbol, tier, side, sizePct, leverage, conviction, components, stopLossPct, takeProfitPct,
+             rationale = "reason", triggers, referencePrice
+    }
+
     public init(id: String, symbol: String, tier: Tier, side: Side, sizePct: Double, leverage: Double = 1, conviction: Double,
                 components: [ConvictionComponent], stopLossPct: Double, takeProfitPct: Double,
                 reason: String, triggers: [TriggerKind], referencePrice: Double) {
+        self.init(id: id, symbol: symbol, tier: tier, side: side, sizePct: sizePct, leverage: leverage, conviction: conviction,
+                  components: components, stopLossPct: stopLossPct, takeProfitPct: takeProfitPct,
+                  rationale: Explanation(reason), triggers: triggers, referencePrice: referencePrice)
+    }
+
+    public init(id: String, symbol: String, tier: Tier, side: Side, sizePct: Double, leverage: Double = 1, conviction: Double,
+                components: [ConvictionComponent], stopLossPct: Double, takeProfitPct: Double,
+                rationale: Explanation, triggers: [TriggerKind], referencePrice: Double) {
         self.id = id
         self.symbol = symbol
         self.tier = tier
@@ -108,7 +139,7 @@ public struct Proposal: Codable, Sendable, Equatable {
         self.components = components
         self.stopLossPct = stopLossPct
         self.takeProfitPct = takeProfitPct
-        self.reason = reason
+        self.rationale = rationale
         self.triggers = triggers
         self.referencePrice = referencePrice
     }
@@ -232,14 +263,27 @@ public struct CheckResult: Codable, Sendable, Equatable {
     public var value: Double?
     /// The limit it was compared against.
     public var limit: Double?
-    public var detail: String
+    /// The comparison in words (formatted when read).
+    public var detail: String {
+        get { explanation.text }
+        set { explanation = Explanation(newValue) }
+    }
+    public var explanation: Explanation
 
-    public init(name: String, passed: Bool, value: Double? = nil, limit: Double? = nil, detail: String) {
+    enum CodingKeys: String, CodingKey {
+        case name, passed, value, limit, explanation = "detail"
+    }
+
+    public init(name: String, passed: Bool, value: Double? = nil, limit: Double? = nil, detail: Explanation) {
         self.name = name
         self.passed = passed
         self.value = value
         self.limit = limit
-        self.detail = detail
+        self.explanation = detail
+    }
+
+    public init(name: String, passed: Bool, value: Double? = nil, limit: Double? = nil, detail: String) {
+        self.init(name: name, passed: passed, value: value, limit: limit, detail: Explanation(detail))
     }
 }
 

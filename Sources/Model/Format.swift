@@ -2,7 +2,6 @@ import Foundation
 
 /// Numbers in the human-readable texts (reasons, check details, audits).
 public enum Format {
-    /// At most 2 decimals, no trailing zeros: 3, 2.5, -0.13.
     /// A price: two decimals from 1 up, else six significant digits, so a coin at 0.0000213 does not print as 0.
     public static func price(_ x: Double) -> String {
         guard x.isFinite, x != 0, abs(x) < 1 else { return number(x) }
@@ -11,12 +10,31 @@ public enum Format {
         return s
     }
 
+    /// At most 2 decimals, no trailing zeros: 3, 2.5, -0.13.
+    ///
+    /// Written with integer arithmetic (no `String(format:)`): it runs for every policy check of every proposal.
     public static func number(_ x: Double) -> String {
         guard x.isFinite else { return x > 0 ? "inf" : (x < 0 ? "-inf" : "nan") }
         let rounded = (x * 100).rounded() / 100
         if rounded == rounded.rounded(), abs(rounded) < 1e15 { return String(Int64(rounded)) }
-        var s = String(format: "%.2f", rounded)
-        while s.hasSuffix("0") { s.removeLast() }
+        let scaled = (rounded * 100).rounded()
+        guard abs(scaled) < 9e15 else {
+            var s = String(format: "%.2f", rounded)
+            while s.hasSuffix("0") { s.removeLast() }
+            return s
+        }
+        let cents = Int64(scaled)
+        let magnitude = cents.magnitude
+        let whole = magnitude / 100, fraction = magnitude % 100
+        var s = cents < 0 ? "-" : ""
+        s += String(whole)
+        s += "."
+        if fraction % 10 == 0 {
+            s += String(fraction / 10)
+        } else {
+            if fraction < 10 { s += "0" }
+            s += String(fraction)
+        }
         return s
     }
 

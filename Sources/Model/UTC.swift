@@ -9,18 +9,26 @@ public enum UTC {
         return out
     }
 
+    /// `YYYY<d>MM<d>DDThh<t>mm<t>ssZ`, zero-padded by hand (it is built for every cycle; `String(format:)` is slow).
+    private static func stamp(_ p: tm, dateSeparator: String, timeSeparator: String) -> String {
+        func pad(_ value: Int32, _ width: Int) -> String {
+            let digits = String(value)
+            return digits.count >= width ? digits : String(repeating: "0", count: width - digits.count) + digits
+        }
+        return pad(p.tm_year + 1900, 4) + dateSeparator + pad(p.tm_mon + 1, 2) + dateSeparator + pad(p.tm_mday, 2) + "T"
+            + pad(p.tm_hour, 2) + timeSeparator + pad(p.tm_min, 2) + timeSeparator + pad(p.tm_sec, 2) + "Z"
+    }
+
     /// `2026-11-20T22:00:00Z`
     public static func iso8601(_ t: Int64) -> String {
         let p = parts(t)
-        return String(format: "%04d-%02d-%02dT%02d:%02d:%02dZ", Int(p.tm_year) + 1900, Int(p.tm_mon) + 1, Int(p.tm_mday),
-                      Int(p.tm_hour), Int(p.tm_min), Int(p.tm_sec))
+        return stamp(p, dateSeparator: "-", timeSeparator: ":")
     }
 
     /// `20261120T220000Z`
     public static func compact(_ t: Int64) -> String {
         let p = parts(t)
-        return String(format: "%04d%02d%02dT%02d%02d%02dZ", Int(p.tm_year) + 1900, Int(p.tm_mon) + 1, Int(p.tm_mday),
-                      Int(p.tm_hour), Int(p.tm_min), Int(p.tm_sec))
+        return stamp(p, dateSeparator: "", timeSeparator: "")
     }
 
     /// Parses `2026-11-20T22:00:00Z`, `2026-11-20T22:00Z`, `2026-11-20 22:00:00`, `2026-11-20`, with an

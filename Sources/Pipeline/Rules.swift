@@ -43,12 +43,12 @@ public enum RulesEngine {
             }
             let conviction = min(max(components.reduce(0) { $0 + $1.value }, 0), 1)
             let tierConfig = tiers.config(for: member.tier)
-            let reason = group.triggers.sorted { $0.strength > $1.strength }.map(\.detail).joined(separator: "; ")
+            let evidence = group.triggers.sorted { $0.strength > $1.strength }.map(\.evidence)
             drafts.append(Proposal(
                 id: "", symbol: group.symbol, tier: member.tier, side: side, sizePct: member.maxSizePct,
                 leverage: config.leverage, conviction: conviction, components: components,
                 stopLossPct: tierConfig.stopLossPct, takeProfitPct: tierConfig.takeProfitPct,
-                reason: reason, triggers: kinds, referencePrice: tape.last))
+                rationale: .later(evidence.map(\.text).joined(separator: "; ")), triggers: kinds, referencePrice: tape.last))
         }
         drafts.sort { $0.conviction != $1.conviction ? $0.conviction > $1.conviction : $0.symbol < $1.symbol }
         return drafts.prefix(max(config.maxProposals, 0)).enumerated().map { index, draft in

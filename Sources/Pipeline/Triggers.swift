@@ -59,7 +59,7 @@ public enum TriggerEngine {
                 if ratio >= threshold {
                     out.append(Trigger(symbol: symbol, kind: .volumeSpike, direction: last.close >= last.open ? .up : .down,
                                        strength: strength(ratio, threshold: threshold),
-                                       detail: "volume \(fmt(ratio))x the \(config.volumeSpike.lookbackHours)h average",
+                                       detail: .later("volume \(fmt(ratio))x the \(config.volumeSpike.lookbackHours)h average"),
                                        metrics: ["volume_ratio": ratio, "threshold": threshold]))
                 }
             }
@@ -76,12 +76,12 @@ public enum TriggerEngine {
             if above >= clearance {
                 out.append(Trigger(symbol: symbol, kind: .breakout, direction: .up,
                                    strength: strength(above, threshold: max(clearance, 0.01)),
-                                   detail: "close \(fmt(above))% above the \(config.breakout.lookbackHours)h high",
+                                   detail: .later("close \(fmt(above))% above the \(config.breakout.lookbackHours)h high"),
                                    metrics: ["clearance_pct": above, "prior_high": high]))
             } else if below >= clearance {
                 out.append(Trigger(symbol: symbol, kind: .breakout, direction: .down,
                                    strength: strength(below, threshold: max(clearance, 0.01)),
-                                   detail: "close \(fmt(below))% below the \(config.breakout.lookbackHours)h low",
+                                   detail: .later("close \(fmt(below))% below the \(config.breakout.lookbackHours)h low"),
                                    metrics: ["clearance_pct": below, "prior_low": low]))
             }
         }
@@ -97,7 +97,7 @@ public enum TriggerEngine {
                 if minRSI <= oversold, bounce >= config.reversal.minBouncePct * m, last.close > previous.close {
                     out.append(Trigger(symbol: symbol, kind: .reversal, direction: .up,
                                        strength: strength(bounce, threshold: config.reversal.minBouncePct * m),
-                                       detail: "RSI \(fmt(minRSI)) recovered to \(fmt(lastRSI)), +\(fmt(bounce))% off the 24h low",
+                                       detail: .later("RSI \(fmt(minRSI)) recovered to \(fmt(lastRSI)), +\(fmt(bounce))% off the 24h low"),
                                        metrics: ["rsi_min": minRSI, "rsi": lastRSI, "bounce_pct": bounce]))
                 }
             }
@@ -108,11 +108,11 @@ public enum TriggerEngine {
             let confirm = config.momentum.change4hPct * m
             if c24 >= threshold, c4 >= confirm {
                 out.append(Trigger(symbol: symbol, kind: .momentum, direction: .up, strength: strength(c24, threshold: threshold),
-                                   detail: "Momentum up (+\(fmt(c24))% in 24h, +\(fmt(c4))% in 4h)",
+                                   detail: .later("Momentum up (+\(fmt(c24))% in 24h, +\(fmt(c4))% in 4h)"),
                                    metrics: ["change_24h_pct": c24, "change_4h_pct": c4]))
             } else if c24 <= -threshold, c4 <= -confirm {
                 out.append(Trigger(symbol: symbol, kind: .momentum, direction: .down, strength: strength(-c24, threshold: threshold),
-                                   detail: "Momentum down (\(fmt(c24))% in 24h, \(fmt(c4))% in 4h)",
+                                   detail: .later("Momentum down (\(fmt(c24))% in 24h, \(fmt(c4))% in 4h)"),
                                    metrics: ["change_24h_pct": c24, "change_4h_pct": c4]))
             }
         }
@@ -122,7 +122,7 @@ public enum TriggerEngine {
             if abs(c1) >= threshold {
                 out.append(Trigger(symbol: symbol, kind: .priceMove, direction: c1 > 0 ? .up : .down,
                                    strength: strength(abs(c1), threshold: threshold),
-                                   detail: "price \(c1 > 0 ? "+" : "")\(fmt(c1))% in 1h",
+                                   detail: .later("price \(c1 > 0 ? "+" : "")\(fmt(c1))% in 1h"),
                                    metrics: ["change_1h_pct": c1]))
             }
         }
@@ -149,7 +149,7 @@ public enum TriggerEngine {
         if last.low <= fast + pullbackBand, last.close > fast {
             out.append(Trigger(symbol: symbol, kind: .trendPullback, direction: .up,
                                strength: min(max(separation / 2, 0), 1),
-                               detail: "uptrend (EMA\(config.fastEma) > EMA\(config.slowEma) by \(fmt(separation)) ATR), pullback to EMA\(config.fastEma) held",
+                               detail: .later("uptrend (EMA\(config.fastEma) > EMA\(config.slowEma) by \(fmt(separation)) ATR), pullback to EMA\(config.fastEma) held"),
                                metrics: metrics))
         }
         if candles.count > breakoutBars {
@@ -157,7 +157,7 @@ public enum TriggerEngine {
             if last.close > high {
                 out.append(Trigger(symbol: symbol, kind: .trendBreakout, direction: .up,
                                    strength: min(max((last.close - high) / atr + separation / 4, 0), 1),
-                                   detail: "uptrend breakout above the \(config.breakoutLookbackHours)h high",
+                                   detail: .later("uptrend breakout above the \(config.breakoutLookbackHours)h high"),
                                    metrics: metrics.merging(["prior_high": high]) { a, _ in a }))
             }
         }

@@ -96,8 +96,11 @@ public struct PolicyEngine: Sendable {
         let state = input.state
         let now = input.now
         var checks: [CheckResult] = []
-        func check(_ name: String, _ passed: Bool, value: Double? = nil, limit: Double? = nil, _ detail: String) {
-            checks.append(CheckResult(name: name, passed: passed, value: value, limit: limit, detail: detail))
+        // The sentence of each check is formatted only when read (the ledger's encoder, `agent show`): a backtest
+        // decides thousands of proposals and reads none of them.
+        func check(_ name: String, _ passed: Bool, value: Double? = nil, limit: Double? = nil,
+                   _ detail: @autoclosure @escaping @Sendable () -> String) {
+            checks.append(CheckResult(name: name, passed: passed, value: value, limit: limit, detail: Explanation(deferred: detail)))
         }
 
         check("kill_switch", !input.killSwitchOn, input.killSwitchOn ? "kill switch is on" : "kill switch is off")
@@ -164,13 +167,14 @@ public struct PolicyEngine: Sendable {
         var size = max(p.sizePct.isFinite ? p.sizePct : 0, 0)
         func cap(_ name: String, room: Double, limit: Double, what: String) {
             let room = max(room, 0)
-            if size <= room + 1e-9 {
-                check(name, true, value: size, limit: limit, "\(what): \(fmt(size))% fits in \(fmt(room))% of room (cap \(fmt(limit))%)")
+            let current = size
+            if current <= room + 1e-9 {
+                check(name, true, value: current, limit: limit, "\(what): \(fmt(current))% fits in \(fmt(room))% of room (cap \(fmt(limit))%)")
             } else if risk.cutToCaps, room >= risk.minSizePct {
-                check(name, true, value: size, limit: limit, "\(what): cut from \(fmt(size))% to \(fmt(room))% (cap \(fmt(limit))%)")
+                check(name, true, value: current, limit: limit, "\(what): cut from \(fmt(current))% to \(fmt(room))% (cap \(fmt(limit))%)")
                 size = room
             } else {
-                check(name, false, value: size, limit: limit, "\(what): \(fmt(size))% exceeds the \(fmt(room))% of room left (cap \(fmt(limit))%)")
+                check(name, false, value: current, limit: limit, "\(what): \(fmt(current))% exceeds the \(fmt(room))% of room left (cap \(fmt(limit))%)")
             }
         }
         let tierCap = risk.maxPositionPct.value(for: p.tier)
@@ -188,8 +192,9 @@ public struct PolicyEngine: Sendable {
         }
         cap("max_total_at_risk_pct", room: risk.maxTotalAtRiskPct - running.totalPct, limit: risk.maxTotalAtRiskPct,
             what: "total exposure")
-        check("min_size_pct", size >= risk.minSizePct, value: size, limit: risk.minSizePct,
-              "size \(fmt(size))% vs the smallest tradable \(fmt(risk.minSizePct))%")
+        let finalSize = size
+        check("min_size_pct", finalSize >= risk.minSizePct, value: finalSize, limit: risk.minSizePct,
+              "size \(fmt(finalSize))% vs the smallest tradable \(fmt(risk.minSizePct))%")
 
         // Futures guard: an isolated position at the proposal's leverage is liquidated about (1/leverage - MMR)
         // from its entry. Unlevered (spot) proposals are ~100% away and always pass. The LIVE executor repeats

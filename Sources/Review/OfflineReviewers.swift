@@ -16,6 +16,7 @@ public enum OfflineReviewers {
 
 /// M1 without a news source: neutral on every proposal.
 public struct OfflineNewsReviewer: Reviewer {
+    public var answersAtOnce: Bool { true }
     public init() {}
     public var tier: ReviewerTier { .m1 }
     public func review(_ context: ReviewContext) async -> ReviewerAnswer {
@@ -28,6 +29,7 @@ public struct OfflineNewsReviewer: Reviewer {
 
 /// M2 on the tape: vetoes illiquid books and parabolic moves on thin depth; otherwise nudges by tape quality.
 public struct OfflineTapeReviewer: Reviewer {
+    public var answersAtOnce: Bool { true }
     public init() {}
     public var tier: ReviewerTier { .m2 }
 
@@ -78,6 +80,7 @@ public struct OfflineTapeReviewer: Reviewer {
 
 /// M3: checks the combined conviction and the tape against the policy; approves or vetoes with the checks it sees violated.
 public struct OfflineGovernor: Reviewer {
+    public var answersAtOnce: Bool { true }
     public init() {}
     public var tier: ReviewerTier { .m3 }
 

@@ -64,7 +64,8 @@ public struct ReviewOutcome: Codable, Sendable, Equatable {
 }
 
 /// Runs the three tiers, one batched call each, enforcing the bounds on every answer. M1 and M2 are
-/// independent and run concurrently (M1 claims the budget first); M3 runs after both, seeing their reviews.
+/// independent and run concurrently (M1 claims the budget first; inline when every tier answers at once, as the
+/// offline ones do); M3 runs after both, seeing their reviews.
 public struct ReviewBoard: Sendable {
     public var reviewers: [any Reviewer]
     public var policy: PolicyConfig
@@ -99,7 +100,12 @@ public struct ReviewBoard: Sendable {
         // only after the one before it, so which call a tight budget refuses does not depend on timing.
         var running: [(tier: ReviewerTier, task: Task<ReviewerAnswer, Never>)] = []
         var previous: AdmissionGate?
-        for reviewer in reviewers where reviewer.tier != .m3 {
+        let inline = reviewers.allSatisfy(\.answersAtOnce)
+        for reviewer in reviewers where reviewer.tier != .m3 && inline {
+            records.append(await settle(reviewer.tier, await reviewer.review(base), context: base, newsRiskHistory: newsRiskHistory,
+                                        applied: &applied))
+        }
+        for reviewer in reviewers where reviewer.tier != .m3 && !inline {
             await previous?.wait()
             let gate = AdmissionGate()
             var ctx = base

@@ -220,8 +220,15 @@ public actor AdmissionGate {
 /// A reviewer tier: M1 news, M2 tape or M3 governor. Offline and LLM-backed providers implement the same contract.
 public protocol Reviewer: Sendable {
     var tier: ReviewerTier { get }
+    /// Whether it answers from the context alone, at once, with no I/O and no budget (the offline tiers). A board of
+    /// such reviewers runs them inline, in tier order, with the same answers (nothing to overlap).
+    var answersAtOnce: Bool { get }
     /// Reviews all proposals of a cycle at once. Must not throw: failures are reported in `failure`.
     func review(_ context: ReviewContext) async -> ReviewerAnswer
+}
+
+extension Reviewer {
+    public var answersAtOnce: Bool { false }
 }
 
 /// Enforces the reviewer contract on an untrusted answer. This is where invariants 1 and 2 live.
