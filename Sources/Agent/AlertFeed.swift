@@ -14,11 +14,11 @@ import Review
 
 /// The alert outcome events (`AlertDelivery` payloads).
 enum AlertRecord {
-    static func type(_ outcome: AlertDelivery.Outcome) -> String {
+    static func type(_ outcome: AlertDelivery.Outcome) -> EventKind {
         switch outcome {
-        case .delivered: "alert_delivered"
-        case .failed: "alert_failed"
-        case .suppressed: "alert_suppressed"
+        case .delivered: .alertDelivered
+        case .failed: .alertFailed
+        case .suppressed: .alertSuppressed
         }
     }
 }

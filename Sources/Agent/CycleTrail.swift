@@ -40,7 +40,7 @@ enum CycleTrail {
             case "cycle_started":
                 let s = try e.value(CycleStart.self)
                 line("Cycle \(cycleId)")
-                line("  decision time \(s.timestamp)   mode \(s.mode.rawValue)   exchange \(s.exchange)")
+                line("  decision time \(s.timestamp)   mode \(s.mode.rawValue)   exchange \(s.exchange.rawValue)")
                 line("  config \(s.configHash)")
                 line("  policy \(s.policyHash)")
                 line("  prompts " + s.promptHashes.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value.prefix(19))…" }.joined(separator: "  "))
@@ -140,7 +140,7 @@ enum CycleTrail {
                 line("Order intent \(o.clientOrderId): \(o.side.rawValue) \(o.symbol) \(fmt(o.sizePct))% = $\(fmt(o.notionalUsd)) (\(o.quantity) @ \(fmt(o.price))), stop -\(fmt(o.stopLossPct))%, take profit +\(fmt(o.takeProfitPct))%")
             case "order_result":
                 let o = try e.value(OrderIntent.self)
-                line("  \(o.clientOrderId): \(o.status) (\(o.mode.rawValue))")
+                line("  \(o.clientOrderId): \(o.status.rawValue) (\(o.mode.rawValue))")
             case "cycle_failed":
                 line()
                 line("FAILED: \(try e.value(CycleNote.self).reason)")

@@ -36,7 +36,7 @@ struct OperatorStatus: Codable, Sendable, Equatable {
     }
 
     @Nullable var mode: Mode?
-    @Nullable var exchange: String?
+    @Nullable var exchange: Exchange?
     var killSwitch: KillSwitchState
     /// The kill switch is on, or the last cycle halted.
     var halted: Bool
@@ -239,6 +239,6 @@ struct DashboardData: Sendable {
         let note = reason.isEmpty ? "from the dashboard" : "from the dashboard: \(reason)"
         try KillSwitch(dataDir: dataDir).turnOn(reason: note, at: now)
         let writer = try Ledger(path: ledger.path)
-        try writer.append(NewEvent.json("manual-\(UTC.compact(now))", "kill_switch", now, CycleNote(reason: "on (web) \(note)")))
+        try writer.append(NewEvent.json("manual-\(UTC.compact(now))", .killSwitch, now, CycleNote(reason: "on (web) \(note)")))
     }
 }

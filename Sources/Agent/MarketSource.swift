@@ -5,8 +5,8 @@ import Model
 
 /// The market a run reads: the `sim` market (or CSV replay when `sim.csv` lists files), or a venue's public data.
 enum MarketSource {
-    static func make(exchange: String, config: AppConfig, logger: Logger) throws -> any MarketDataSource {
-        if exchange != "sim" { return try VenueFactory.market(exchange: exchange, config: config) }
+    static func make(exchange: Exchange, config: AppConfig, logger: Logger) throws -> any MarketDataSource {
+        if exchange.trades { return try VenueFactory.market(exchange: exchange, config: config) }
         if config.sim.csv.isEmpty { return SimMarket(seed: config.sim.seed) }
         var series: [CandleSeries] = []
         for source in config.sim.csv {

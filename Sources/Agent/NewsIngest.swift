@@ -63,8 +63,8 @@ public struct NewsIngest: Sendable {
                     record.feeds.append(.init(name: fetch.name, url: fetch.url, entries: 0, newItems: 0, error: error.description))
                 }
             }
-            try ledger.append(fresh.map { try NewEvent.json(cycleId, "news_item", time, $0) })
-            try ledger.append([NewEvent.json(cycleId, "news_fetch", time, record)])
+            try ledger.append(fresh.map { try NewEvent.json(cycleId, .newsItem, time, $0) })
+            try ledger.append([NewEvent.json(cycleId, .newsFetch, time, record)])
         }
         return known.values.filter { time - $0.published <= maxAge && $0.published <= time + 3_600 }
             .sorted { $0.published != $1.published ? $0.published > $1.published : $0.id < $1.id }

@@ -32,7 +32,6 @@ struct Portfolio: Sendable {
     }
     /// How far back trades count for the frequency checks.
     static let tradeWindow: Int64 = 7 * 86_400
-    static let tradedStatuses: Set<String> = ["simulated", "filled", "partially_filled"]
 
     let mode: Mode
     /// The configured starting equity (nil in LIVE: the venue's first reading is the start).
@@ -118,7 +117,7 @@ struct Portfolio: Sendable {
         case .equity(let point, let time): mark(point, time: time)
         case .order(let order, let time):
             // LIVE counts the venue's fills instead (`live_fill`), so a lost answer still counts once found.
-            guard order.mode == mode, mode != .live, Self.tradedStatuses.contains(order.status) else { return }
+            guard order.mode == mode, mode != .live, order.status.traded else { return }
             addTrade(TradeRecord(time: time, symbol: order.symbol, side: order.side))
         }
     }

@@ -8,7 +8,7 @@ public struct CycleSummary: Codable, Sendable, Equatable {
     public var cycleId: String
     public var timestamp: String
     public var mode: Mode
-    public var exchange: String
+    public var exchange: Exchange
     public var status: CycleStatus
     @Nullable public var regime: Regime?
     public var universeSize: Int
