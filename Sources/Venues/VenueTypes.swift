@@ -1,19 +1,9 @@
 import Foundation
+import Market
 import Model
 
 // Venue-neutral trading values and the `TradingVenue` protocol the PAPER/LIVE executors use.
 // Quantities and prices are `Decimal` so exchange increments round exactly; market data stays `Double`.
-
-/// Buy or sell.
-public enum OrderSide: String, Codable, Sendable, CaseIterable {
-    case buy = "BUY"
-    case sell = "SELL"
-
-    /// +1 for buy/long, -1 for sell/short.
-    public var sign: Int { self == .buy ? 1 : -1 }
-    /// The other side.
-    public var opposite: OrderSide { self == .buy ? .sell : .buy }
-}
 
 /// What kind of order to place.
 public enum OrderKind: Sendable, Equatable {
@@ -39,7 +29,7 @@ public enum OrderKind: Sendable, Equatable {
         case .stopLimit: "stop-limit"
         case .stopMarket: "stop-market"
         case .takeProfitMarket: "take-profit-market"
-        case .takeProfitBracket: "take-profit-bracket"
+        case .takeProfitBracket: "take-profit-bracket"   // LiveOrderIntent.bracketKind
         }
     }
 
@@ -77,27 +67,6 @@ public struct OrderRequest: Sendable, Equatable {
         self.reduceOnly = reduceOnly
         self.referencePrice = referencePrice
     }
-}
-
-/// The life-cycle state of an order, mapped from each venue's vocabulary.
-public enum OrderStatus: String, Codable, Sendable {
-    case open = "OPEN"
-    case partiallyFilled = "PARTIALLY_FILLED"
-    case filled = "FILLED"
-    case cancelled = "CANCELLED"
-    case rejected = "REJECTED"
-    case expired = "EXPIRED"
-    /// Conditional order waiting for its trigger.
-    case pending = "PENDING"
-    /// The outcome could not be established (no readable answer, lookup failed): never resent, looked up again.
-    case unknown = "UNKNOWN"
-    /// Looked up by client id (after a crash or a lost answer): the venue never received it.
-    case notFound = "NOT_FOUND"
-    /// Refused before it was sent (the symbol's rules) or by the venue: nothing happened.
-    case failed = "FAILED"
-
-    /// Whether the order can still fill.
-    public var isLive: Bool { self == .open || self == .partiallyFilled || self == .pending }
 }
 
 /// An order as the venue reports it.

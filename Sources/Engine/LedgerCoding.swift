@@ -2,25 +2,31 @@ import Foundation
 import Ledger
 import Model
 
-extension NewEvent {
+package extension NewEvent {
     /// An event whose payload is `value` in the product's JSON convention (snake_case keys).
     /// Every writer goes through here or `NewEvent(cycleId:kind:...)`, so a misspelt kind cannot compile.
-    static func json<T: Encodable>(_ cycleId: String, _ kind: EventKind, _ time: Int64, symbol: String? = nil, _ value: T) throws -> NewEvent {
+    package static func json<T: Encodable>(_ cycleId: String, _ kind: EventKind, _ time: Int64, symbol: String? = nil, _ value: T) throws -> NewEvent {
         NewEvent(cycleId: cycleId, kind: kind, time: time, symbol: symbol, payload: try JSONCoding.encoder().encode(value))
     }
 }
 
 /// A payload that does not decode: names the event so the problem can be found.
-struct PayloadError: Error, CustomStringConvertible {
-    var seq: Int64
-    var type: String
-    var message: String
-    var description: String { "ledger event #\(seq) (\(type)): \(message)" }
+package struct PayloadError: Error, CustomStringConvertible {
+    package var seq: Int64
+    package var type: String
+    package var message: String
+    package var description: String { "ledger event #\(seq) (\(type)): \(message)" }
+
+    package init(seq: Int64, type: String, message: String) {
+        self.seq = seq
+        self.type = type
+        self.message = message
+    }
 }
 
-extension LedgerEvent {
+package extension LedgerEvent {
     /// Decodes the payload written by `NewEvent.json`.
-    func value<T: Decodable>(_ type: T.Type) throws -> T {
+    package func value<T: Decodable>(_ type: T.Type) throws -> T {
         do {
             return try JSONCoding.decoder().decode(T.self, from: payload)
         } catch {
