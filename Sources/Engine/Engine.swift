@@ -131,7 +131,7 @@ package struct CycleJournal {
         if let first = seqs.first, first > seq + 1 {
             // Someone else wrote between our last event and these: apply theirs first, in order.
             let before = seq
-            try store.forEach(afterSeq: before, types: Portfolio.eventTypes) { e in
+            try store.forEach(afterSeq: before, kinds: Portfolio.eventKinds) { e in
                 if e.seq < first { try portfolio.apply(e) }
             }
         }

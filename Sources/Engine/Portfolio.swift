@@ -19,7 +19,6 @@ import Model
 package struct Portfolio: Sendable {
     package static let eventKinds: [EventKind] = [.paperFill, .paperFunding, .protectionUpdate, .equity, .orderResult,
                                           .liveOrderIntent, .liveFill, .livePositionCorrection, .reviewAck, .liveFunding, .liveEquity]
-    package static var eventTypes: [String] { eventKinds.map(\.rawValue) }
 
     /// The kinds each mode's book is made of: a data dir used for PAPER and then LIVE keeps two separate books.
     package static func kinds(of mode: Mode) -> Set<EventKind> {
@@ -71,7 +70,7 @@ package struct Portfolio: Sendable {
     package mutating func catchUp(store: any EventStore, after seq: Int64) throws -> Int64 {
         let end = try store.lastSeq()
         guard end > seq else { return seq }
-        try store.forEach(afterSeq: seq, types: Self.eventTypes) { try apply($0) }
+        try store.forEach(afterSeq: seq, kinds: Self.eventKinds) { try apply($0) }
         return end
     }
 
