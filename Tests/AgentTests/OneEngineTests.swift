@@ -330,6 +330,8 @@ import Testing
         let t2 = t1 + 3_600
         let report = try await rig.desk.reconcile(cycleId: "c-20260101T020000Z-0c0c", time: t2, act: true)
         #expect(!report.requiresManualReview, "\(report.reviewReasons)")
+        // Reconciliation counts each bracket's stop: the rest is covered, nothing is replaced for a shortfall.
+        #expect(report.discrepancies.isEmpty, "\(report.discrepancies)")
         let after = try #require(try Portfolio.rebuild(store: rig.ledger, mode: .live, startingEquity: nil).0.account.position("ETH-USD"))
         #expect(after.rungsTaken == 1 && after.stopPrice == position.entryPrice)
         #expect(LiveDesk.same(after.quantity, 0.025))
@@ -357,6 +359,22 @@ import Testing
         _ = try await rig.desk.manageExits(positions: [after], snapshot: rig.snapshot(at: t2 + 60), plan: plan, atrPeriod: 14,
                                            cycleId: "c-20260101T020100Z-0d0d", time: t2 + 60)
         #expect(rig.orderBodies.count == sent)
+    }
+
+    /// A bracket that executes its stop, not its limit, is a stop-out: the portfolio counts no rung for it.
+    @Test func aBracketStoppedOutIsNotARungTaken() async throws {
+        let rig = try CoinbaseExitTests.Rig(strict: true)
+        let plan = try Fixtures.defaults([]).signals.exits
+        let position = try await rig.enter()
+        _ = try await rig.desk.manageExits(positions: [position], snapshot: rig.snapshot(at: 1_767_229_200), plan: plan,
+                                           atrPeriod: 14, cycleId: Self.cycle, time: 1_767_229_200)
+        let rung = ClientOrderId.derived(from: LiveRig.entryId, suffix: "tp1")
+        rig.fake.fill(rung, price: 2_849)   // the market fell through the stop: the bracket's stop leg executed
+        _ = try await rig.desk.reconcile(cycleId: "c-20260101T020000Z-0c0c", time: 1_767_232_800, act: true)
+        let fill = try #require(try rig.ledger.events(types: ["live_fill"]).last?.value(LiveFill.self))
+        #expect(fill.clientOrderId == rung && fill.purpose == .stop)
+        let after = try #require(try Portfolio.rebuild(store: rig.ledger, mode: .live, startingEquity: nil).0.account.position("ETH-USD"))
+        #expect(after.rungsTaken == 0 && after.stopPrice == position.stopPrice)
     }
 
     /// The ledger's intent of every order is exactly what the venue received: the same decimals, rounded once.
