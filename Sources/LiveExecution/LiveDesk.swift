@@ -686,15 +686,16 @@ package struct LiveDesk: Sendable {
 
     /// The slices a spot position's exits should rest as: one per remaining rung (its ladder fraction of the
     /// initial size, rounded down to the symbol's step, never more than is left) and the runner (the rest, so the
-    /// slices add up to exactly the remaining quantity).
-    static func slices(_ p: PaperPosition, remaining: Decimal, plan: ExitsConfig, step: Decimal) -> [Slice] {
+    /// slices add up to exactly the remaining quantity). A rung slice below the symbol's minimum size or notional
+    /// stays with the runner (the venue would refuse it, and the layout would be retried every cycle).
+    static func slices(_ p: PaperPosition, remaining: Decimal, plan: ExitsConfig, rules: SymbolRules) -> [Slice] {
         var out: [Slice] = []
         var left = remaining
         for rung in min(p.rungsTaken, plan.ladder.count)..<plan.ladder.count {
             guard let target = ExitManager.target(p, rung: rung, plan: plan) else { break }
-            let wanted = SymbolRules.floor(Dec.from(p.initialQuantity * plan.ladder[rung].fraction), step: step)
+            let wanted = SymbolRules.floor(Dec.from(p.initialQuantity * plan.ladder[rung].fraction), step: rules.stepSize)
             let quantity = min(wanted, left)
-            guard quantity > 0 else { break }
+            guard quantity > 0, quantity >= rules.minQuantity, quantity * Dec.from(target) >= rules.minNotional else { break }
             out.append(Slice(rung: rung, quantity: quantity, target: target))
             left -= quantity
         }
@@ -714,7 +715,7 @@ package struct LiveDesk: Sendable {
         let working = j.book.stops(on: p.symbol).filter(\.isLive)
         let rules = try await venue.rules(for: p.symbol)
         let size = SymbolRules.floor(Dec.from(remaining), step: rules.stepSize)
-        let wanted = Self.slices(p, remaining: size, plan: plan, step: rules.stepSize)
+        let wanted = Self.slices(p, remaining: size, plan: plan, rules: rules)
         let current = working.compactMap { $0.intent.triggerPrice.map(Dec.double) }.min(by: { long ? $0 < $1 : $0 > $1 })
         let resting = working.map { Slice(rung: $0.intent.rung, quantity: Dec.from($0.unfilled), target: nil) }
         let sameSlices = resting.count == wanted.count && zip(resting.sorted { ($0.rung ?? 99) < ($1.rung ?? 99) }, wanted).allSatisfy {

@@ -14,6 +14,7 @@ import Review
 @testable import Risk
 import TestSupport
 import Testing
+import Venues
 
 /// Backtest, PAPER and LIVE run one cycle: the same stages, the same portfolio state, the same exits and the same
 /// breakers. These tests would fail if any mode grew its own copy again.
@@ -359,6 +360,23 @@ import Testing
         _ = try await rig.desk.manageExits(positions: [after], snapshot: rig.snapshot(at: t2 + 60), plan: plan, atrPeriod: 14,
                                            cycleId: "c-20260101T020100Z-0d0d", time: t2 + 60)
         #expect(rig.orderBodies.count == sent)
+    }
+
+    /// The slices add up to exactly what is held; a rung too small for the product stays with the runner (the venue
+    /// would refuse it, and the exits would be laid out again every cycle).
+    @Test func theSlicesAddUpAndARungBelowTheMinimumStaysWithTheRunner() async throws {
+        let rig = try CoinbaseExitTests.Rig(strict: true)
+        let plan = try Fixtures.defaults([]).signals.exits
+        var position = try await rig.enter()
+        let rules = SymbolRules(symbol: "ETH-USD", venueSymbol: "ETH-USD", baseAsset: "ETH", quoteAsset: "USD", tickSize: 0.01,
+                                stepSize: Decimal(string: "0.0001")!, minQuantity: Decimal(string: "0.0001")!, minNotional: 1)
+        let full = LiveDesk.slices(position, remaining: Decimal(string: "0.0333")!, plan: plan, rules: rules)
+        #expect(full.map(\.rung) == [0, 1, 2, nil])
+        #expect(full.reduce(Decimal(0)) { $0 + $1.quantity } == Decimal(string: "0.0333")!)
+        #expect(full.last?.quantity == Decimal(string: "0.0084")!)
+        position.initialQuantity = 0.0012   // a rung would be 0.0003 ETH, under $1 at the rung
+        let small = LiveDesk.slices(position, remaining: Decimal(string: "0.0012")!, plan: plan, rules: rules)
+        #expect(small.map(\.rung) == [nil] && small.first?.quantity == Decimal(string: "0.0012")!)
     }
 
     /// A bracket that executes its stop, not its limit, is a stop-out: the portfolio counts no rung for it.
