@@ -16,11 +16,11 @@ import Risk
 
 /// The alert outcome events (`AlertDelivery` payloads).
 enum AlertRecord {
-    static func type(_ outcome: AlertDelivery.Outcome) -> String {
+    static func type(_ outcome: AlertDelivery.Outcome) -> EventKind {
         switch outcome {
-        case .delivered: "alert_delivered"
-        case .failed: "alert_failed"
-        case .suppressed: "alert_suppressed"
+        case .delivered: .alertDelivered
+        case .failed: .alertFailed
+        case .suppressed: .alertSuppressed
         }
     }
 }
@@ -45,7 +45,7 @@ final class AlertFeed: Sendable {
         if !missing.isEmpty { logger.warning("alert channels without a URL are skipped", metadata: ["channels": "\(missing.joined(separator: "; "))"]) }
         guard !channels.isEmpty else { return nil }
         var sent: [String: Set<String>] = [:]
-        for e in (try? ledger.events(types: ["alert_delivered"], beforeSeq: nil, limit: 2_000)) ?? [] {
+        for e in (try? ledger.events(kinds: [.alertDelivered], beforeSeq: nil, limit: 2_000)) ?? [] {
             if let d = try? e.value(AlertDelivery.self) { sent[d.channel, default: []].insert(d.key) }
         }
         let start = (try? ledger.meta(cursorKey)).flatMap { $0.flatMap { Int64($0) } } ?? ((try? ledger.lastSeq()) ?? 0)
@@ -195,7 +195,7 @@ final class AlertFeed: Sendable {
         guard let previous, previous < day, let start = UTC.parse(previous + "T00:00:00Z") else { return [] }
         let report = try Auditor.report(ledger: ledger, since: start, check: nil)
         let statuses = report.statuses.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
-        let equity = (try? ledger.events(types: ["cycle_finished"], beforeSeq: e.seq + 1, limit: 1).first?.value(CycleSummary.self))?.portfolio.equityUsd
+        let equity = (try? ledger.events(kinds: [.cycleFinished], beforeSeq: e.seq + 1, limit: 1).first?.value(CycleSummary.self))?.portfolio.equityUsd
         let text = "since \(previous): \(report.cycles) cycles (\(statuses)), \(report.halts) halts, AI $\(String(format: "%.4f", report.aiCostUsd))"
             + (equity.map { ", equity $\(Format.number($0))" } ?? "")
         return [AlertMessage(event: .dailySummary, cycleId: e.cycleId, title: "daily summary", text: text, key: "daily:\(previous)")]

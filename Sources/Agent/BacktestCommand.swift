@@ -500,9 +500,9 @@ enum RecordedReviewLoader {
         var proposals: [String: [String: (symbol: String, side: Side)]] = [:]
         var answers: [String: [ReviewerTier: ReviewerAnswer]] = [:]
         var times: [String: Int64] = [:]
-        for event in try ledger.events(types: ["proposal", "review"]) {
+        for event in try ledger.events(kinds: [.proposal, .review]) {
             times[event.cycleId] = event.time
-            if event.type == "proposal" {
+            if event.kind == .proposal {
                 let p = try event.value(Proposal.self)
                 proposals[event.cycleId, default: [:]][p.id] = (p.symbol, p.side)
             } else {

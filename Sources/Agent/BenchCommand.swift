@@ -348,7 +348,7 @@ struct BenchCommand: AsyncParsableCommand {
         config.universe.tiers.tier3EventDriven.symbols = catalog.filter { $0.tier == .eventDriven }.map(\.symbol)
         let ledger = try Ledger(path: (dir as NSString).appendingPathComponent("agent.sqlite"))
         let logger = Logger(label: "bench") { _ in SwiftLogNoOpLogHandler() }
-        let runner = CycleRunner(config: config, mode: .dryRun, exchange: "sim",
+        let runner = CycleRunner(config: config, mode: .dryRun, exchange: .sim,
                                  market: SimMarket(seed: 42, catalog: catalog), ledger: ledger,
                                  board: .offline(policy: config.policy), executor: DryRunExecutor(),
                                  killSwitch: KillSwitch(dataDir: dir), logger: logger)
@@ -437,8 +437,8 @@ struct BenchCommand: AsyncParsableCommand {
                 let order = OrderIntent(clientOrderId: "ag-bench-\(i)", cycleId: "c-bench-\(i / 10)", proposalId: "p\(i % 10)",
                                         symbol: i % 2 == 0 ? "BTC-USD" : "ETH-USD", side: .buy, sizePct: 1, notionalUsd: 100,
                                         quantity: 0.001, price: 100_000, stopLossPct: 6, takeProfitPct: 12, mode: .dryRun,
-                                        status: "simulated")
-                events.append(NewEvent(cycleId: order.cycleId, type: "order_result",
+                                        status: .simulated)
+                events.append(NewEvent(cycleId: order.cycleId, kind: .orderResult,
                                        time: now - Int64(ledgerEvents - i) * 6 * 86_400 / Int64(max(ledgerEvents, 1)),
                                        symbol: order.symbol, payload: try encoder.encode(order)))
             }

@@ -12,6 +12,7 @@ import Review
 import Risk
 
 extension Mode: ExpressibleByArgument {}
+extension Exchange: ExpressibleByArgument {}
 
 /// Where the configuration is, and `--set` overrides: every command that reads the YAML files.
 struct ConfigOptions: ParsableArguments {
@@ -51,7 +52,7 @@ struct DataDirOption: ParsableArguments {
 /// `--exchange`.
 struct VenueOption: ParsableArguments {
     @Option(help: "sim, coinbase or binance (overrides app.yaml's exchange).")
-    var exchange: String?
+    var exchange: Exchange?
 }
 
 /// `--now`: a pinned decision clock.
@@ -85,7 +86,7 @@ struct CommonOptions: ParsableArguments {
     @Option(help: "trace, debug, info, notice, warning, error or critical (overrides app.yaml).")
     var logLevel: String?
 
-    var exchange: String? { venue.exchange }
+    var exchange: Exchange? { venue.exchange }
     var dataDir: String { data.dataDir }
     var now: String? { clock.now }
     var overrides: [String] { config.overrides }
@@ -100,7 +101,7 @@ struct MarketOptions: ParsableArguments {
     @OptionGroup var config: ConfigOptions
     @OptionGroup var clock: ClockOption
 
-    var exchange: String? { venue.exchange }
+    var exchange: Exchange? { venue.exchange }
     func loadConfig() throws -> LoadedConfig { try config.loadConfig() }
     func pinnedTime() throws -> Int64? { try clock.pinnedTime() }
 }
@@ -112,7 +113,7 @@ struct ReconcileOptions: ParsableArguments {
     @OptionGroup var data: DataDirOption
     @OptionGroup var clock: ClockOption
 
-    var exchange: String? { venue.exchange }
+    var exchange: Exchange? { venue.exchange }
     var dataDir: String { data.dataDir }
     func loadConfig() throws -> LoadedConfig { try config.loadConfig() }
     func pinnedTime() throws -> Int64? { try clock.pinnedTime() }
@@ -317,7 +318,7 @@ struct IntervalSchedule {
                            reason: "the previous cycle ran past \(slots.count == 1 ? "this slot" : "these slots"): skipped, not caught up")
         log.warning("interval slots skipped", metadata: ["skipped": "\(slots.count)", "first": "\(note.firstSlot)"])
         let now = UTC.now()
-        try store.append([NewEvent.json("loop-\(UTC.compact(now))", "slots_skipped", now, note)])
+        try store.append([NewEvent.json("loop-\(UTC.compact(now))", .slotsSkipped, now, note)])
     }
 
     static func seconds(_ d: Duration) -> Double {
@@ -352,9 +353,6 @@ struct RunSetup {
                 throw CLIError.badInput("refusing to run LIVE: " + missing.joined(separator: "; "))
             }
         }
-        guard ["sim", "coinbase", "binance"].contains(exchange) else {
-            throw CLIError.badInput("unknown exchange '\(exchange)': use sim, coinbase or binance")
-        }
         let symbolProblems = config.symbolProblems(exchange: exchange)
         if !symbolProblems.isEmpty {
             throw CLIError.badInput("invalid configuration:\n" + symbolProblems.map(\.description).joined(separator: "\n"))
@@ -374,7 +372,7 @@ struct RunSetup {
             let desk = try LiveDesk.make(exchange: exchange, config: config, ledger: ledger)
             liveDesk = desk
             guard let data = desk.venue as? any MarketDataSource else {
-                throw CLIError.failed("the \(exchange) connector gives no market data")
+                throw CLIError.failed("the \(exchange.rawValue) connector gives no market data")
             }
             market = data
         } else {
@@ -391,7 +389,7 @@ struct RunSetup {
                              killSwitch: killSwitch, logger: logger)
         if let liveDesk { runner.desk = LivePositions(desk: liveDesk, exits: config.signals.exits, atrPeriod: config.signals.triggers.trend.atrPeriod) }
         if mode == .live {
-            logger.warning("LIVE mode: real orders on \(exchange)", metadata: ["exchange": "\(exchange)"])
+            logger.warning("LIVE mode: real orders on \(exchange.rawValue)", metadata: ["exchange": "\(exchange.rawValue)"])
         }
         runner.newsSource = NewsIngest.make(config: config)
         alerts = AlertFeed.make(config: config.app.alerts, ledger: ledger, environment: ProcessInfo.processInfo.environment, logger: logger)
@@ -400,14 +398,14 @@ struct RunSetup {
 
 /// The four conditions of LIVE trading (invariant 7).
 public enum LiveGate {
-    public static func requiredKeys(exchange: String) -> [String] { VenueCredentials.names(exchange: exchange) }
+    public static func requiredKeys(exchange: Exchange) -> [String] { VenueCredentials.names(exchange: exchange) }
 
     /// What is missing to trade LIVE (empty = all present). Never includes key values.
-    public static func missing(exchange: String, confirmLive: Bool, policy: PolicyConfig, environment: [String: String]) -> [String] {
+    public static func missing(exchange: Exchange, confirmLive: Bool, policy: PolicyConfig, environment: [String: String]) -> [String] {
         var missing: [String] = []
         if !confirmLive { missing.append("--confirm-live was not given") }
         if !policy.execution.allowLive { missing.append("policy.yaml execution.allow_live is false") }
-        if exchange == "sim" {
+        if !exchange.trades {
             missing.append("the sim market cannot trade LIVE (use --exchange coinbase or binance)")
         } else {
             let absent = requiredKeys(exchange: exchange).filter { (environment[$0] ?? "").isEmpty }

@@ -242,7 +242,7 @@ struct Kill: AsyncParsableCommand {
             do {
                 ledger = try LedgerAccess.writing(dataDir: dataDir, checked: true)
                 let note = "\(action.rawValue)\(flatten ? " --flatten" : "")\(reason.isEmpty ? "" : ": \(KillSwitch.excerpt(reason))")"
-                try ledger.append(NewEvent.json(id, "kill_switch", now, CycleNote(reason: note)))
+                try ledger.append(NewEvent.json(id, .killSwitch, now, CycleNote(reason: note)))
             } catch {
                 throw CLIError.failed("the kill switch is \(action == .on ? "ON" : "OFF"), but it could not be recorded in the ledger: \(error)")
             }

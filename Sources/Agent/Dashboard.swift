@@ -38,7 +38,7 @@ struct OperatorStatus: Codable, Sendable, Equatable {
     }
 
     @Nullable var mode: Mode?
-    @Nullable var exchange: String?
+    @Nullable var exchange: Exchange?
     var killSwitch: KillSwitchState
     /// The kill switch is on, or the last cycle halted.
     var halted: Bool
@@ -100,7 +100,7 @@ struct DashboardData: Sendable {
     let config: LoadedConfig?
 
     func latestSummary() throws -> (LedgerEvent, CycleSummary)? {
-        for event in try ledger.events(types: ["cycle_finished"], beforeSeq: nil, limit: 5) {
+        for event in try ledger.events(kinds: [.cycleFinished], beforeSeq: nil, limit: 5) {
             if let summary = try? event.value(CycleSummary.self) { return (event, summary) }
         }
         return nil
@@ -113,13 +113,13 @@ struct DashboardData: Sendable {
         var reason = latest?.1.noTradeReason ?? latest?.1.error
         if let (event, _) = latest {
             for e in try ledger.events(cycleId: event.cycleId) {
-                if e.type == "circuit_breaker", let trip = try? e.value(BreakerTrip.self) { breakers.append(trip) }
-                if e.type == "halted", reason == nil { reason = (try? e.value(CycleNote.self))?.reason }
+                if e.kind == .circuitBreaker, let trip = try? e.value(BreakerTrip.self) { breakers.append(trip) }
+                if e.kind == .halted, reason == nil { reason = (try? e.value(CycleNote.self))?.reason }
             }
         }
         let day = UTC.now() - UTC.now().mod(86_400)
         var todayUsd = 0.0, callsToday = 0
-        for event in try ledger.events(types: ["cycle_finished"], since: day) {
+        for event in try ledger.events(kinds: [.cycleFinished], since: day) {
             guard let s = try? event.value(CycleSummary.self) else { continue }
             todayUsd += s.review.costUsd
             callsToday += s.review.calls
@@ -143,7 +143,7 @@ struct DashboardData: Sendable {
         var out: [CycleSummary] = []
         var cursor = before
         while out.count < limit {
-            let page = try ledger.events(types: ["cycle_finished"], beforeSeq: cursor, limit: max(limit * 2, 50))
+            let page = try ledger.events(kinds: [.cycleFinished], beforeSeq: cursor, limit: max(limit * 2, 50))
             if page.isEmpty { break }
             for event in page {
                 cursor = event.seq
@@ -152,7 +152,7 @@ struct DashboardData: Sendable {
                 if out.count == limit { break }
             }
         }
-        let more = try cursor.map { try !ledger.events(types: ["cycle_finished"], beforeSeq: $0, limit: 1).isEmpty } ?? false
+        let more = try cursor.map { try !ledger.events(kinds: [.cycleFinished], beforeSeq: $0, limit: 1).isEmpty } ?? false
         return CyclePage(cycles: out, nextBefore: more ? cursor : nil)
     }
 
@@ -183,8 +183,8 @@ struct DashboardData: Sendable {
     }
 
     func trades(limit: Int) throws -> [TradeView] {
-        try ledger.events(types: ["paper_fill", "live_fill"], beforeSeq: nil, limit: limit).compactMap { e in
-            if e.type == "paper_fill", let f = try? e.value(PaperFill.self) {
+        try ledger.events(kinds: [.paperFill, .liveFill], beforeSeq: nil, limit: limit).compactMap { e in
+            if e.kind == .paperFill, let f = try? e.value(PaperFill.self) {
                 return TradeView(seq: e.seq, cycleId: e.cycleId, time: UTC.iso8601(f.time), symbol: f.symbol, side: f.side.rawValue,
                                  quantity: f.quantity, price: f.price, reason: f.reason, feeUsd: f.feeUsd, mode: .paper)
             }
@@ -198,13 +198,13 @@ struct DashboardData: Sendable {
 
     /// PAPER/LIVE equity points; in DRY_RUN (no book) the summaries' portfolio equity. Oldest first.
     func equity(limit: Int = 2_000) throws -> [EquityView] {
-        let points = try ledger.events(types: ["equity"], beforeSeq: nil, limit: limit).reversed().compactMap { e -> EquityView? in
+        let points = try ledger.events(kinds: [.equity], beforeSeq: nil, limit: limit).reversed().compactMap { e -> EquityView? in
             guard let p = try? e.value(EquityPoint.self) else { return nil }
             return EquityView(time: UTC.iso8601(e.time), unixTime: e.time, equityUsd: p.equityUsd, cashUsd: p.cashUsd,
                               openPositions: p.openPositions)
         }
         if !points.isEmpty { return Array(points) }
-        return try ledger.events(types: ["cycle_finished"], beforeSeq: nil, limit: limit).reversed().compactMap { e in
+        return try ledger.events(kinds: [.cycleFinished], beforeSeq: nil, limit: limit).reversed().compactMap { e in
             guard let s = try? e.value(CycleSummary.self) else { return nil }
             return EquityView(time: s.timestamp, unixTime: e.time, equityUsd: s.portfolio.equityUsd, cashUsd: s.portfolio.cashUsd,
                               openPositions: s.portfolio.openPositions)
@@ -225,7 +225,7 @@ struct DashboardData: Sendable {
     func violationsOverTime(since: Int64?, buckets: Int = 48) throws -> [(time: Int64, count: Int)] {
         var counts: [Int64: Int] = [:]
         let start = since ?? 0
-        try ledger.forEach(types: ["policy_evaluation"]) { e in
+        try ledger.forEach(kinds: [.policyEvaluation]) { e in
             guard e.recordedAt >= Double(start), let d = try? e.value(Decision.self), !d.violatedChecks.isEmpty else { return }
             counts[e.time - e.time.mod(3_600), default: 0] += d.violatedChecks.count
         }
@@ -241,6 +241,6 @@ struct DashboardData: Sendable {
         let note = reason.isEmpty ? "from the dashboard" : "from the dashboard: \(reason)"
         try KillSwitch(dataDir: dataDir).turnOn(reason: note, at: now)
         let writer = try Ledger(path: ledger.path)
-        try writer.append(NewEvent.json("manual-\(UTC.compact(now))", "kill_switch", now, CycleNote(reason: "on (web) \(note)")))
+        try writer.append(NewEvent.json("manual-\(UTC.compact(now))", .killSwitch, now, CycleNote(reason: "on (web) \(note)")))
     }
 }

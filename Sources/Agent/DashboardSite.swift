@@ -150,7 +150,7 @@ struct DashboardSite: OperatorSite {
         let s = try data.status()
         var out = "<div class=\"cards\">"
         out += card("Mode", h(s.mode?.rawValue ?? "–"))
-        out += card("Exchange", h(s.exchange ?? "–"))
+        out += card("Exchange", h(s.exchange?.rawValue ?? "–"))
         out += card("Kill switch", s.killSwitch.on ? "ON" : "off", s.killSwitch.on ? "bad" : "good")
         out += card("Circuit breakers", s.circuitBreakers.isEmpty ? "none tripped" : h(s.circuitBreakers.map(\.breaker).joined(separator: ", ")),
                     s.circuitBreakers.isEmpty ? "good" : "bad")

@@ -13,7 +13,7 @@ import Model
 /// by a process that died: it is taken over, and the takeover is recorded in the ledger.
 final class DataDirLock: Sendable {
     static let fileName = "agent.lock"
-    static let takeoverEventType = "data_dir_lock_takeover"
+    static let takeoverEventType = EventKind.dataDirLockTakeover
 
     let path: String
     private let descriptor: Int32

@@ -10,7 +10,7 @@ import Serve
 /// restarts), gauges from the latest state. Each scrape reads only the events appended since the last one.
 /// Blocking (ledger reads): callers run it off the cooperative pool. Scrapes are serialized by a lock.
 final class LedgerMetricsFeed: @unchecked Sendable {
-    static let eventTypes = ["cycle_finished", "cycle_failed", "cycle_abandoned", "review", "policy_evaluation", "alert_failed"]
+    static let eventKinds: [EventKind] = [.cycleFinished, .cycleFailed, .cycleAbandoned, .review, .policyEvaluation, .alertFailed]
 
     let ledger: Ledger
     let dataDir: String
@@ -39,10 +39,10 @@ final class LedgerMetricsFeed: @unchecked Sendable {
     private func refresh() throws {
         let end = try ledger.lastSeq()
         guard end > cursor else { return updateGauges() }
-        try ledger.forEach(afterSeq: cursor, types: Self.eventTypes) { e in
+        try ledger.forEach(afterSeq: cursor, kinds: Self.eventKinds) { e in
             guard e.seq <= end else { return }
-            switch e.type {
-            case "cycle_finished":
+            switch e.kind {
+            case .cycleFinished:
                 guard let s = try? e.value(CycleSummary.self) else { metrics.error(kind: "unreadable_event"); return }
                 let t = s.timingsMs
                 metrics.cycleFinished(status: s.status.rawValue, stageMilliseconds: [
@@ -51,14 +51,14 @@ final class LedgerMetricsFeed: @unchecked Sendable {
                 ])
                 if s.status == .error { metrics.error(kind: "cycle") }
                 lastSummary = s
-            case "cycle_failed": break  // counted through its cycle_finished (status ERROR)
-            case "cycle_abandoned": metrics.error(kind: "cycle_abandoned")
-            case "alert_failed": metrics.error(kind: "alert_delivery")
-            case "review":
+            case .cycleFailed: break  // counted through its cycle_finished (status ERROR)
+            case .cycleAbandoned: metrics.error(kind: "cycle_abandoned")
+            case .alertFailed: metrics.error(kind: "alert_delivery")
+            case .review:
                 guard let tier = try? e.value(TierRecord.self) else { return }
                 metrics.aiCalls(tier: tier.reviewer.rawValue, source: tier.answer.source)
                 if tier.answer.failure != nil { metrics.error(kind: "reviewer") }
-            case "policy_evaluation":
+            case .policyEvaluation:
                 guard let d = try? e.value(Decision.self) else { return }
                 for check in d.violatedChecks { metrics.policyViolation(check: check) }
             default: break

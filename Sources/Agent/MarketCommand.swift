@@ -50,7 +50,7 @@ struct MarketCommand: AsyncParsableCommand {
         try await AgentMain.guarded {
             let config = try common.loadConfig()
             let exchange = common.exchange ?? config.app.exchange
-            guard exchange != "sim" else {
+            guard exchange.trades else {
                 throw CLIError.badInput("agent market needs --exchange coinbase or binance")
             }
             let venue = try VenueFactory.market(exchange: exchange, config: config.app)
@@ -90,7 +90,7 @@ struct MarketCommand: AsyncParsableCommand {
                     }
                 case .funding:
                     guard let f = try await venue.funding(symbol: symbol) else {
-                        throw CLIError.badInput("\(exchange) is a spot venue: no funding")
+                        throw CLIError.badInput("\(exchange.rawValue) is a spot venue: no funding")
                     }
                     try emit(f) {
                         "\(f.symbol) mark \(Self.num(f.markPrice))  index \(Self.num(f.indexPrice))  funding \(Self.num(f.fundingRate * 100))%  next \(UTC.iso8601(f.nextFundingTime))"

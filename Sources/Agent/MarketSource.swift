@@ -6,8 +6,8 @@ import Venues
 
 /// The market a run reads: the `sim` market (or CSV replay when `sim.csv` lists files), or a venue's public data.
 package enum MarketSource {
-    package static func make(exchange: String, config: AppConfig, logger: Logger) throws -> any MarketDataSource {
-        if exchange != "sim" { return try VenueFactory.market(exchange: exchange, config: config) }
+    package static func make(exchange: Exchange, config: AppConfig, logger: Logger) throws -> any MarketDataSource {
+        if exchange.trades { return try VenueFactory.market(exchange: exchange, config: config) }
         if config.sim.csv.isEmpty { return SimMarket(seed: config.sim.seed) }
         var series: [CandleSeries] = []
         for source in config.sim.csv {

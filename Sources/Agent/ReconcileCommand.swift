@@ -42,8 +42,8 @@ struct ReconcileCommand: AsyncParsableCommand {
         do {
             let config = try common.loadConfig()
             let exchange = common.exchange ?? config.app.exchange
-            guard exchange == "coinbase" || exchange == "binance" else {
-                throw CLIError.badInput("reconcile needs a LIVE venue: --exchange coinbase or binance (got '\(exchange)')")
+            guard exchange.trades else {
+                throw CLIError.badInput("reconcile needs a LIVE venue: --exchange coinbase or binance (got '\(exchange.rawValue)')")
             }
             let absent = LiveGate.requiredKeys(exchange: exchange).filter { (ProcessInfo.processInfo.environment[$0] ?? "").isEmpty }
             guard absent.isEmpty else {
@@ -64,7 +64,7 @@ struct ReconcileCommand: AsyncParsableCommand {
             do {
                 report = try await desk.reconcile(cycleId: id, time: time, act: false)
             } catch {
-                throw CLIError.failed("reconcile against \(exchange): \(error)")
+                throw CLIError.failed("reconcile against \(exchange.rawValue): \(error)")
             }
             var acknowledged: ReviewAck?
             if ack {
@@ -74,7 +74,7 @@ struct ReconcileCommand: AsyncParsableCommand {
                         universe.tiers.config(for: universe.tier(of: symbol) ?? .eventDriven).stopLossPct
                     })
                 } catch {
-                    throw CLIError.failed("reconcile --ack against \(exchange): \(error)")
+                    throw CLIError.failed("reconcile --ack against \(exchange.rawValue): \(error)")
                 }
                 report.requiresManualReview = false
                 report.reviewReasons = []

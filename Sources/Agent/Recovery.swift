@@ -14,7 +14,7 @@ enum Recovery {
                 let events = try ledger.events(cycleId: cycleId)
                 guard let first = events.first, !events.contains(where: { terminalTypes.contains($0.type) }) else { continue }
                 let stages = events.map(\.type)
-                try ledger.append(NewEvent.json(cycleId, "cycle_abandoned", first.time,
+                try ledger.append(NewEvent.json(cycleId, .cycleAbandoned, first.time,
                                                 CycleNote(reason: "process stopped mid-cycle after: \(stages.joined(separator: ", "))")))
                 logger.warning("closed a cycle abandoned mid-way", metadata: ["cycle_id": "\(cycleId)", "last_stage": "\(stages.last ?? "")"])
             }

@@ -41,15 +41,15 @@ enum Replayer {
         let events = try ledger.events(cycleId: cycleId)
         guard let first = events.first else { throw NotReplayable(description: "no cycle '\(cycleId)' in the ledger") }
         let time = first.time
-        let proposals = try events.filter { $0.type == "proposal" }.map { try $0.value(Proposal.self) }
-        let recordedDecisions = try events.filter { $0.type == "policy_evaluation" }.map { try $0.value(Decision.self) }
-        let tiers = try events.filter { $0.type == "review" }.map { try $0.value(TierRecord.self) }
-        let summary = try events.last { $0.type == "cycle_finished" }.map { try $0.value(CycleSummary.self) }
-        let started = try events.first { $0.type == "cycle_started" }.map { try $0.value(CycleStart.self) }
+        let proposals = try events.filter { $0.kind == .proposal }.map { try $0.value(Proposal.self) }
+        let recordedDecisions = try events.filter { $0.kind == .policyEvaluation }.map { try $0.value(Decision.self) }
+        let tiers = try events.filter { $0.kind == .review }.map { try $0.value(TierRecord.self) }
+        let summary = try events.last { $0.kind == .cycleFinished }.map { try $0.value(CycleSummary.self) }
+        let started = try events.first { $0.kind == .cycleStarted }.map { try $0.value(CycleStart.self) }
 
         var replayedDecisions: [Decision] = []
         if !proposals.isEmpty, !recordedDecisions.isEmpty || !tiers.isEmpty {
-            guard let inputs = try events.first(where: { $0.type == "cycle_inputs" }).map({ try $0.value(CycleInputs.self) }) else {
+            guard let inputs = try events.first(where: { $0.kind == .cycleInputs }).map({ try $0.value(CycleInputs.self) }) else {
                 throw NotReplayable(description: "cycle \(cycleId) has no recorded cycle_inputs (recorded before replay support?)")
             }
             let board = ReviewBoard(reviewers: tiers.map { ReplayReviewer(tier: $0.reviewer, recorded: $0.answer) },
@@ -129,7 +129,7 @@ enum ReplayCommand {
             if let span = UTC.duration(since) { cutoff = UTC.now() - span } else if let t = UTC.parse(since) { cutoff = t } else {
                 throw CLIError.badInput("--replay-since '\(since)': expected a span like 24h or 7d (at most 100 years), or an ISO 8601 time")
             }
-            let started = try ledger.events(types: ["cycle_started"]).filter { $0.recordedAt >= Double(cutoff) || $0.time >= cutoff }
+            let started = try ledger.events(kinds: [.cycleStarted]).filter { $0.recordedAt >= Double(cutoff) || $0.time >= cutoff }
             ids = started.map(\.cycleId)
         }
         var allMatch = true

@@ -53,7 +53,7 @@ extension BenchCommand {
                                                         policy: config.policy, spend: spend,
                                                         cache: ReviewCache(seed: history.cache)),
                                           newsRiskHistory: history.newsRisk)
-            try ledger.append(outcome.tiers.map { try NewEvent.json("c-bench-\(i)", "review", time, $0) })
+            try ledger.append(outcome.tiers.map { try NewEvent.json("c-bench-\(i)", .review, time, $0) })
             totals.append(Self.milliseconds(clock.now - start))
             if outcome.calls != 2 { throw CLIError.failed("review_history bench: cycle \(i) made \(outcome.calls) calls, expected 2") }
         }

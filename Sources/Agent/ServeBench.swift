@@ -18,7 +18,7 @@ extension BenchCommand {
         let config = try ConfigLoader().load()
         let ledger = try Ledger(path: (dir as NSString).appendingPathComponent("agent.sqlite"))
         let logger = Logger(label: "bench") { _ in SwiftLogNoOpLogHandler() }
-        let runner = CycleRunner(config: config, mode: .dryRun, exchange: "sim", market: SimMarket(seed: 42), ledger: ledger,
+        let runner = CycleRunner(config: config, mode: .dryRun, exchange: .sim, market: SimMarket(seed: 42), ledger: ledger,
                                  board: .offline(policy: config.policy), executor: DryRunExecutor(),
                                  killSwitch: KillSwitch(dataDir: dir), logger: logger)
         let clock = ContinuousClock()

@@ -122,7 +122,7 @@ public struct PipelineBacktest: Sendable {
         }
         let desk = PaperPositions(exits: c.signals.exits, costs: c.app.paper, atrPeriod: c.signals.triggers.trend.atrPeriod,
                                   liquidation: settings.leverage > 1 ? .init(leverage: settings.leverage, brackets: settings.brackets) : nil)
-        var runner = CycleRunner(config: c, mode: .paper, exchange: "sim", market: market, store: store, board: board,
+        var runner = CycleRunner(config: c, mode: .paper, exchange: .sim, market: market, store: store, board: board,
                                  executor: PaperExecutor(settings: c.app.paper), killSwitch: SimulatedKillSwitch(), desk: desk,
                                  logger: Logger(label: "backtest", factory: { _ in SwiftLogNoOpLogHandler() }))
         runner.deterministicIds = true

@@ -110,11 +110,11 @@ extension YAMLNode {
 
 extension LoadedConfig {
     /// The quotes each venue can trade our `BASE-QUOTE` symbols in (a venue not listed takes any quote).
-    static let venueQuotes: [String: Set<String>] = ["binance": ["USD", "USDT", "USDC"]]
+    static let venueQuotes: [Exchange: Set<String>] = [.binance: ["USD", "USDT", "USDC"]]
 
     /// Universe symbols the venue cannot map, at their positions in universe.yaml (`--exchange` may differ from
     /// app.yaml's, so this is asked once the venue is known).
-    public func symbolProblems(exchange: String) -> [ConfigProblem] {
+    public func symbolProblems(exchange: Exchange) -> [ConfigProblem] {
         guard let quotes = Self.venueQuotes[exchange] else { return [] }
         let tree = trees.first { $0.name == "universe" }?.effective
         var problems: [ConfigProblem] = []
@@ -124,7 +124,7 @@ extension LoadedConfig {
                 let path = "tiers.\(tier.rawValue).symbols.\(i)"
                 let mark = tree?.mark(at: path) ?? SourceMark(file: "universe.yaml", line: 1, column: 1)
                 problems.append(ConfigProblem(mark: mark, message:
-                    "\(symbol): \(exchange) trades only \(quotes.sorted().joined(separator: ", ")) quotes (write e.g. BTC-USD)"))
+                    "\(symbol): \(exchange.rawValue) trades only \(quotes.sorted().joined(separator: ", ")) quotes (write e.g. BTC-USD)"))
             }
         }
         return problems

@@ -1,19 +1,20 @@
 import Foundation
+import Model
 
 /// The environment variables the venue connectors read their trading keys from. Invariant 11: a reviewer is
 /// never handed one, so an `api_key_env` naming one (or anything under a venue's prefix) is refused.
 public enum VenueCredentials {
     /// The variables each venue reads (LIVE needs all of its exchange's).
-    public static func names(exchange: String) -> [String] {
+    public static func names(exchange: Exchange) -> [String] {
         switch exchange {
-        case "coinbase": ["COINBASE_API_KEY_NAME", "COINBASE_API_PRIVATE_KEY"]
-        case "binance": ["BINANCE_API_KEY", "BINANCE_API_SECRET"]
-        default: []
+        case .coinbase: ["COINBASE_API_KEY_NAME", "COINBASE_API_PRIVATE_KEY"]
+        case .binance: ["BINANCE_API_KEY", "BINANCE_API_SECRET"]
+        case .sim: []
         }
     }
 
     /// Every venue's variables.
-    public static let all = names(exchange: "coinbase") + names(exchange: "binance")
+    public static let all = Exchange.allCases.flatMap { names(exchange: $0) }
 
     /// Names under these prefixes belong to a venue, whether or not a connector reads them today.
     public static let prefixes = ["BINANCE_", "COINBASE_"]

@@ -3,6 +3,7 @@ import Foundation
 import Model
 
 extension Mode: ConfigEnum {}
+extension Exchange: ConfigEnum {}
 extension Tier: ConfigEnum {}
 extension FailureMode: ConfigEnum {}
 extension BudgetFallback: ConfigEnum {}

@@ -8,7 +8,7 @@ import Model
 
 public struct AppConfig: Codable, Sendable, Equatable {
     public var mode: Mode
-    public var exchange: String
+    public var exchange: Exchange
     public var loop: LoopConfig
     public var portfolio: PortfolioConfig
     public var sim: SimConfig

@@ -3,7 +3,6 @@ import Model
 
 /// Range and consistency checks per file, reported at the position of the offending key.
 enum Validation {
-    static let exchanges = ["sim", "coinbase", "binance"]
     static let providers = ["offline", "openai", "anthropic", "openai_compatible"]
     static let logLevels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
 
@@ -14,8 +13,6 @@ enum Validation {
         v.range(c.paper.baseSlippageBps, 0...1_000, at: "paper.base_slippage_bps")
         v.range(c.paper.impactBpsAtDepth, 0...10_000, at: "paper.impact_bps_at_depth")
         v.range(c.paper.maxDepthMultiple, 0.01...100, at: "paper.max_depth_multiple")
-        v.check(exchanges.contains(c.exchange), at: "exchange",
-                "unknown exchange '\(c.exchange)': one of \(exchanges.joined(separator: ", "))")
         v.range(c.loop.intervalMinutes, 0.001...10_080, at: "loop.interval_minutes")
         v.range(c.loop.historyHours, 48...2_160, at: "loop.history_hours")
         v.range(c.portfolio.startingEquityUsd, 1...1e12, at: "portfolio.starting_equity_usd")

@@ -12,14 +12,14 @@ import Risk
 /// Payload of `cycle_started`.
 package struct CycleStart: Codable, Sendable {
     package var mode: Mode
-    package var exchange: String
+    package var exchange: Exchange
     package var timestamp: String
     package var configHash: String
     package var policyHash: String
     package var configSources: [ConfigSource]
     package var promptHashes: [String: String]
 
-    package init(mode: Mode, exchange: String, timestamp: String, configHash: String, policyHash: String, configSources: [ConfigSource], promptHashes: [String: String]) {
+    package init(mode: Mode, exchange: Exchange, timestamp: String, configHash: String, policyHash: String, configSources: [ConfigSource], promptHashes: [String: String]) {
         self.mode = mode
         self.exchange = exchange
         self.timestamp = timestamp
@@ -72,7 +72,7 @@ package struct CycleReport: Sendable {
 public struct CycleRunner: Sendable {
     public var config: LoadedConfig
     public var mode: Mode
-    public var exchange: String
+    public var exchange: Exchange
     public var market: any MarketDataSource
     package var store: any EventStore
     public var board: ReviewBoard
@@ -91,13 +91,13 @@ public struct CycleRunner: Sendable {
     package var decidesShadow = true
 
     /// A runner over the SQLite ledger, with the mode's default desk (PAPER exits from the config; DRY_RUN none).
-    public init(config: LoadedConfig, mode: Mode, exchange: String, market: any MarketDataSource, ledger: Ledger,
+    public init(config: LoadedConfig, mode: Mode, exchange: Exchange, market: any MarketDataSource, ledger: Ledger,
                 board: ReviewBoard, executor: any Executor, killSwitch: KillSwitch, logger: Logger) {
         self.init(config: config, mode: mode, exchange: exchange, market: market, store: ledger, board: board,
                   executor: executor, killSwitch: killSwitch, desk: Self.defaultDesk(mode: mode, config: config), logger: logger)
     }
 
-    package init(config: LoadedConfig, mode: Mode, exchange: String, market: any MarketDataSource, store: any EventStore,
+    package init(config: LoadedConfig, mode: Mode, exchange: Exchange, market: any MarketDataSource, store: any EventStore,
          board: ReviewBoard, executor: any Executor, killSwitch: any KillSwitchControl, desk: any PositionDesk, logger: Logger) {
         self.config = config
         self.mode = mode
@@ -404,7 +404,7 @@ public struct CycleRunner: Sendable {
                                                                equityUsd: state.equityUsd, price: proposal.referencePrice))
             // One position per symbol: an opposite entry would net against it, which no rule asks for.
             if let open = j.portfolio.account.position(proposal.symbol), open.side != proposal.side {
-                intent.status = "refused_opposite_position"
+                intent.status = .refusedOppositePosition
                 try j.record([.order(intent, time: time)])
                 orders.append(intent)
                 continue
@@ -424,10 +424,10 @@ public struct CycleRunner: Sendable {
             summary.status = .approvedDryRun
         } else {
             summary.executedTrades = orders
-            let filled = orders.filter { Portfolio.tradedStatuses.contains($0.status) }
+            let filled = orders.filter { $0.status.traded }
             summary.status = filled.isEmpty ? .noTrade : .executed
             if filled.isEmpty {
-                summary.noTradeReason = "approved orders did not fill: " + orders.map { "\($0.symbol) \($0.status)" }.joined(separator: ", ")
+                summary.noTradeReason = "approved orders did not fill: " + orders.map { "\($0.symbol) \($0.status.rawValue)" }.joined(separator: ", ")
             }
         }
     }

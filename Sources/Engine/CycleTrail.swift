@@ -37,22 +37,22 @@ package enum CycleTrail {
         for e in events {
           // An event this build cannot read is shown raw; the rest of the trail still prints.
           do {
-            switch e.type {
-            case "cycle_started":
+            switch e.kind {
+            case .cycleStarted:
                 let s = try e.value(CycleStart.self)
                 line("Cycle \(cycleId)")
-                line("  decision time \(s.timestamp)   mode \(s.mode.rawValue)   exchange \(s.exchange)")
+                line("  decision time \(s.timestamp)   mode \(s.mode.rawValue)   exchange \(s.exchange.rawValue)")
                 line("  config \(s.configHash)")
                 line("  policy \(s.policyHash)")
                 line("  prompts " + s.promptHashes.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value.prefix(19))…" }.joined(separator: "  "))
-            case "halted":
+            case .halted:
                 line()
                 line("HALTED: \(try e.value(CycleNote.self).reason)")
-            case "regime":
+            case .regime:
                 let r = try e.value(RegimeReading.self)
                 line()
                 line("Regime: \(r.regime.rawValue) (\(r.reason))")
-            case "universe":
+            case .universe:
                 let u = try e.value(UniverseResult.self)
                 line()
                 line("Universe: \(u.eligible.count) eligible of \(u.members.count)")
@@ -65,7 +65,7 @@ package enum CycleTrail {
                 for m in u.members where !m.eligible {
                     line("  excluded \(m.symbol): \(m.exclusions.joined(separator: "; "))")
                 }
-            case "triggers":
+            case .triggers:
                 let scan = try e.value(TriggerScan.self)
                 line()
                 line("Triggers: \(scan.triggers.count)")
@@ -75,7 +75,7 @@ package enum CycleTrail {
                 for s in scan.suppressed {
                     line("  suppressed \(s.trigger.symbol) \(s.trigger.kind.rawValue): \(s.reason)")
                 }
-            case "proposal":
+            case .proposal:
                 let p = try e.value(Proposal.self)
                 if proposals.isEmpty {
                     line()
@@ -85,7 +85,7 @@ package enum CycleTrail {
                 let parts = p.components.map { "\($0.name) \(fmt($0.value))" }.joined(separator: " + ")
                 line("  \(p.id) \(p.side.rawValue) \(p.symbol) \(fmt(p.sizePct))% of equity, conviction \(fmt(p.conviction)) = \(parts)")
                 line("     stop -\(fmt(p.stopLossPct))%  take profit +\(fmt(p.takeProfitPct))%  at \(Format.price(p.referencePrice))  — \(p.reason)")
-            case "review":
+            case .review:
                 let r = try e.value(TierRecord.self)
                 line()
                 let tokens = r.answer.inputTokens + r.answer.outputTokens
@@ -109,23 +109,23 @@ package enum CycleTrail {
                     line("  \(a.proposalId) \(effect)\(checks) — \(a.reason)")
                 }
                 for v in r.violations { line("  contract violation: \(v.detail)") }
-            case "cycle_inputs":
+            case .cycleInputs:
                 let i = try e.value(CycleInputs.self)
                 line()
                 line("Review inputs: tape of \(i.tape.count) symbols, \(i.news.count) news items, \(i.newsRiskHistory.count) earlier news risk flags")
-            case "news_item":
+            case .newsItem:
                 let n = try e.value(NewsItem.self)
                 line("  news \(n.id) [\(n.source)] \(n.symbols.joined(separator: ",")): \(n.title)")
-            case "news_fetch":
+            case .newsFetch:
                 line()
                 line("News fetch: \(String(decoding: e.payload, as: UTF8.self))")
-            case "shadow":
+            case .shadow:
                 let sh = try e.value(ShadowOutcome.self)
                 line()
                 line("Shadow (rules only, no reviews): " + sh.entries.map {
                     "\($0.proposalId) \($0.rulesOnlyApproved ? "approved \(fmt($0.rulesOnlySizePct))%" : "rejected") -> \($0.effect)"
                 }.joined(separator: "; "))
-            case "policy_evaluation":
+            case .policyEvaluation:
                 let d = try e.value(Decision.self)
                 line()
                 let verdict = d.approved ? "APPROVED at \(fmt(d.sizePct))% (proposed \(fmt(d.proposedSizePct))%)" : "REJECTED"
@@ -135,20 +135,20 @@ package enum CycleTrail {
                     let numbers = [c.value.map { "value \(fmt($0))" }, c.limit.map { "limit \(fmt($0))" }].compactMap { $0 }.joined(separator: ", ")
                     line("  \(c.passed ? "pass" : "FAIL") \(c.name.padding(toLength: 27, withPad: " ", startingAt: 0)) \(c.detail)\(numbers.isEmpty ? "" : "  (\(numbers))")")
                 }
-            case "order_intent":
+            case .orderIntent:
                 let o = try e.value(OrderIntent.self)
                 line()
                 line("Order intent \(o.clientOrderId): \(o.side.rawValue) \(o.symbol) \(fmt(o.sizePct))% = $\(fmt(o.notionalUsd)) (\(o.quantity) @ \(fmt(o.price))), stop -\(fmt(o.stopLossPct))%, take profit +\(fmt(o.takeProfitPct))%")
-            case "order_result":
+            case .orderResult:
                 let o = try e.value(OrderIntent.self)
-                line("  \(o.clientOrderId): \(o.status) (\(o.mode.rawValue))")
-            case "cycle_failed":
+                line("  \(o.clientOrderId): \(o.status.rawValue) (\(o.mode.rawValue))")
+            case .cycleFailed:
                 line()
                 line("FAILED: \(try e.value(CycleNote.self).reason)")
-            case "cycle_abandoned":
+            case .cycleAbandoned:
                 line()
                 line("ABANDONED: \(try e.value(CycleNote.self).reason)")
-            case "cycle_finished":
+            case .cycleFinished:
                 let s = try e.value(CycleSummary.self)
                 line()
                 line("Outcome: \(s.status.rawValue), \(s.proposalsApproved) of \(s.proposalsGenerated) proposals approved")
@@ -156,20 +156,20 @@ package enum CycleTrail {
                 if !s.violatedChecks.isEmpty { line("  violated checks: \(s.violatedChecks.joined(separator: ", "))") }
                 line("  review: \(s.review.calls) calls, \(s.review.cacheHits) cache hits, $\(fmt(s.review.costUsd)) of $\(fmt(s.review.budgetUsd)) budget")
                 line("  timings ms: universe \(fmt(s.timingsMs.universe)), triggers \(fmt(s.timingsMs.triggers)), rules \(fmt(s.timingsMs.rules)), review \(fmt(s.timingsMs.review)), risk \(fmt(s.timingsMs.risk)), execution \(fmt(s.timingsMs.execution)), total \(fmt(s.timingsMs.total))")
-            case "circuit_breaker":
+            case .circuitBreaker:
                 let t = try e.value(BreakerTrip.self)
                 line()
                 line("CIRCUIT BREAKER \(t.breaker) (\(t.action)): \(t.detail)")
-            case "paper_fill":
+            case .paperFill:
                 let f = try e.value(PaperFill.self)
                 line("Paper fill (\(f.reason)): \(f.side.rawValue) \(f.symbol) \(fmt(f.quantity)) @ \(fmt(f.price)) = $\(fmt(f.notionalUsd)), fee $\(fmt(f.feeUsd))\(f.partial ? ", partial" : "")")
-            case "paper_funding":
+            case .paperFunding:
                 let f = try e.value(FundingPayment.self)
                 line("Funding \(f.symbol) at \(UTC.iso8601(f.settlementTime)): rate \(fmt(f.rate * 100))% on $\(fmt(f.notionalUsd)) = $\(fmt(f.paymentUsd)) \(f.paymentUsd >= 0 ? "paid" : "received")")
-            case "protection_update":
+            case .protectionUpdate:
                 let u = try e.value(ProtectionUpdate.self)
                 line("Protection \(u.symbol): stop \(fmt(u.stopPrice)), high \(fmt(u.highWater)), rungs taken \(u.rungsTaken) (\(u.reason))")
-            case "equity":
+            case .equity:
                 let p = try e.value(EquityPoint.self)
                 line()
                 line("Equity $\(fmt(p.equityUsd)) (cash $\(fmt(p.cashUsd)), \(p.openPositions) open positions)")

@@ -103,19 +103,19 @@ package struct CycleJournal {
     /// Records a non-portfolio event; its payload is built only when the store keeps the kind.
     package mutating func record<T: Encodable>(_ kind: EventKind, symbol: String? = nil, _ value: @autoclosure () -> T) throws {
         guard store.keeps(kind) else { return }
-        try append([NewEvent.json(cycleId, kind.rawValue, time, symbol: symbol, value())])
+        try append([NewEvent.json(cycleId, kind, time, symbol: symbol, value())])
     }
 
     /// Records several events of one kind in one write.
     package mutating func record<T: Encodable>(_ kind: EventKind, each values: [T], symbol: (T) -> String?) throws {
         guard store.keeps(kind), !values.isEmpty else { return }
-        try append(values.map { try NewEvent.json(cycleId, kind.rawValue, time, symbol: symbol($0), $0) })
+        try append(values.map { try NewEvent.json(cycleId, kind, time, symbol: symbol($0), $0) })
     }
 
     /// Records portfolio events and applies them.
     package mutating func record(_ events: [PortfolioEvent]) throws {
         let kept = try events.filter { store.keeps($0.kind) }.map {
-            NewEvent(cycleId: cycleId, type: $0.kind.rawValue, time: time, symbol: $0.symbol, payload: try $0.payload())
+            NewEvent(cycleId: cycleId, kind: $0.kind, time: time, symbol: $0.symbol, payload: try $0.payload())
         }
         if !kept.isEmpty { try append(kept) }
         for e in events { portfolio.apply(e) }
@@ -131,7 +131,7 @@ package struct CycleJournal {
         if let first = seqs.first, first > seq + 1 {
             // Someone else wrote between our last event and these: apply theirs first, in order.
             let before = seq
-            try store.forEach(afterSeq: before, types: Portfolio.eventTypes) { e in
+            try store.forEach(afterSeq: before, kinds: Portfolio.eventKinds) { e in
                 if e.seq < first { try portfolio.apply(e) }
             }
         }

@@ -4,8 +4,9 @@ import Model
 
 package extension NewEvent {
     /// An event whose payload is `value` in the product's JSON convention (snake_case keys).
-    package static func json<T: Encodable>(_ cycleId: String, _ type: String, _ time: Int64, symbol: String? = nil, _ value: T) throws -> NewEvent {
-        NewEvent(cycleId: cycleId, type: type, time: time, symbol: symbol, payload: try JSONCoding.encoder().encode(value))
+    /// Every writer goes through here or `NewEvent(cycleId:kind:...)`, so a misspelt kind cannot compile.
+    package static func json<T: Encodable>(_ cycleId: String, _ kind: EventKind, _ time: Int64, symbol: String? = nil, _ value: T) throws -> NewEvent {
+        NewEvent(cycleId: cycleId, kind: kind, time: time, symbol: symbol, payload: try JSONCoding.encoder().encode(value))
     }
 }
 

@@ -52,11 +52,11 @@ public struct NewsIngest: Sendable {
 
     package func items(cycleId: String, time: Int64, store ledger: any EventStore, log: Logger) async throws -> [NewsItem] {
         let maxAge = Int64(config.maxAgeHours * 3_600)
-        var known = Dictionary(try ledger.events(types: ["news_item"], since: time - maxAge - 86_400)
+        var known = Dictionary(try ledger.events(kinds: [.newsItem], since: time - maxAge - 86_400)
             .filter { $0.time <= time }
             .map { e -> (String, NewsItem) in let item = try e.value(NewsItem.self); return (item.id, item) },
             uniquingKeysWith: { a, _ in a })
-        let lastFetch = try ledger.events(types: ["news_fetch"], limit: 1, newestFirst: true).first?.time
+        let lastFetch = try ledger.events(kinds: [.newsFetch], limit: 1, newestFirst: true).first?.time
         let due = lastFetch.map { Double(time - $0) >= config.pollIntervalMinutes * 60 || $0 > time } ?? true
         if due {
             var record = NewsFetchRecord(feeds: [])
@@ -75,8 +75,8 @@ public struct NewsIngest: Sendable {
                     record.feeds.append(.init(name: fetch.name, url: fetch.url, entries: 0, newItems: 0, error: error.description))
                 }
             }
-            try ledger.append(fresh.map { try NewEvent.json(cycleId, "news_item", time, $0) })
-            try ledger.append([NewEvent.json(cycleId, "news_fetch", time, record)])
+            try ledger.append(fresh.map { try NewEvent.json(cycleId, .newsItem, time, $0) })
+            try ledger.append([NewEvent.json(cycleId, .newsFetch, time, record)])
         }
         return known.values.filter { time - $0.published <= maxAge && $0.published <= time + 3_600 }
             .sorted { $0.published != $1.published ? $0.published > $1.published : $0.id < $1.id }

@@ -19,7 +19,6 @@ import Model
 package struct Portfolio: Sendable {
     package static let eventKinds: [EventKind] = [.paperFill, .paperFunding, .protectionUpdate, .equity, .orderResult,
                                           .liveOrderIntent, .liveFill, .livePositionCorrection, .reviewAck, .liveFunding, .liveEquity]
-    package static var eventTypes: [String] { eventKinds.map(\.rawValue) }
 
     /// The kinds each mode's book is made of: a data dir used for PAPER and then LIVE keeps two separate books.
     package static func kinds(of mode: Mode) -> Set<EventKind> {
@@ -32,7 +31,6 @@ package struct Portfolio: Sendable {
     }
     /// How far back trades count for the frequency checks.
     package static let tradeWindow: Int64 = 7 * 86_400
-    package static let tradedStatuses: Set<String> = ["simulated", "filled", "partially_filled"]
 
     package let mode: Mode
     /// The configured starting equity (nil in LIVE: the venue's first reading is the start).
@@ -72,7 +70,7 @@ package struct Portfolio: Sendable {
     package mutating func catchUp(store: any EventStore, after seq: Int64) throws -> Int64 {
         let end = try store.lastSeq()
         guard end > seq else { return seq }
-        try store.forEach(afterSeq: seq, types: Self.eventTypes) { try apply($0) }
+        try store.forEach(afterSeq: seq, kinds: Self.eventKinds) { try apply($0) }
         return end
     }
 
@@ -118,7 +116,7 @@ package struct Portfolio: Sendable {
         case .equity(let point, let time): mark(point, time: time)
         case .order(let order, let time):
             // LIVE counts the venue's fills instead (`live_fill`), so a lost answer still counts once found.
-            guard order.mode == mode, mode != .live, Self.tradedStatuses.contains(order.status) else { return }
+            guard order.mode == mode, mode != .live, order.status.traded else { return }
             addTrade(TradeRecord(time: time, symbol: order.symbol, side: order.side))
         }
     }

@@ -188,7 +188,7 @@ package final class ReviewHistoryStore: @unchecked Sendable {
                 : try store.events(types: nil, since: nil, symbol: nil, afterSeq: seq, limit: nil, newestFirst: false)
             for event in fresh {
                 seq = max(seq, event.seq)
-                guard event.type == "review", event.time >= from else { continue }
+                guard event.kind == .review, event.time >= from else { continue }
                 latest = max(latest, event.time)
                 let record = try event.value(TierRecord.self)
                 let a = record.answer

@@ -9,7 +9,7 @@ public struct CycleSummary: Codable, Sendable, Equatable {
     public var cycleId: String
     public var timestamp: String
     public var mode: Mode
-    public var exchange: String
+    public var exchange: Exchange
     public var status: CycleStatus
     @Nullable public var regime: Regime?
     public var universeSize: Int
@@ -226,7 +226,7 @@ public struct CycleSummary: Codable, Sendable, Equatable {
         }
     }
 
-    package init(cycleId: String, timestamp: String, mode: Mode, exchange: String, status: CycleStatus, regime: Regime? = nil, universeSize: Int, universeBreakdown: [String: Int], triggersDetected: Int, topTriggers: [TopTrigger], proposalsGenerated: Int, proposalsApproved: Int, baseTrades: [BaseTrade], decisions: [DecisionSummary], violatedChecks: [String], noTradeReason: String? = nil, review: ReviewSpend, executedTrades: [OrderIntent], dryRunOrders: [OrderIntent], exits: [PaperFill] = [], circuitBreakers: [BreakerTrip] = [], portfolio: PortfolioSummary, timingsMs: Timings, configHash: String, policyHash: String, error: String? = nil) {
+    package init(cycleId: String, timestamp: String, mode: Mode, exchange: Exchange, status: CycleStatus, regime: Regime? = nil, universeSize: Int, universeBreakdown: [String: Int], triggersDetected: Int, topTriggers: [TopTrigger], proposalsGenerated: Int, proposalsApproved: Int, baseTrades: [BaseTrade], decisions: [DecisionSummary], violatedChecks: [String], noTradeReason: String? = nil, review: ReviewSpend, executedTrades: [OrderIntent], dryRunOrders: [OrderIntent], exits: [PaperFill] = [], circuitBreakers: [BreakerTrip] = [], portfolio: PortfolioSummary, timingsMs: Timings, configHash: String, policyHash: String, error: String? = nil) {
         self.cycleId = cycleId
         self.timestamp = timestamp
         self.mode = mode

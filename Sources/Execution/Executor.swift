@@ -97,7 +97,7 @@ public struct DryRunExecutor: Executor {
 
     public func execute(_ intent: OrderIntent, tier: Tier, quote: MarketQuote, time: Int64) async throws(ExecutionError) -> ExecutionOutcome {
         var done = intent
-        done.status = "simulated"
+        done.status = .simulated
         return ExecutionOutcome(order: done)
     }
 }
@@ -120,10 +120,10 @@ public struct PaperExecutor: Executor {
         var order = intent
         guard let fill = PaperFillModel.market(side: intent.side, notionalUsd: intent.notionalUsd, bid: quote.bid, ask: quote.ask,
                                                depthUsd: quote.depthUsd, settings: settings) else {
-            order.status = "rejected"
+            order.status = .rejected
             return ExecutionOutcome(order: order)
         }
-        order.status = fill.partial ? "partially_filled" : "filled"
+        order.status = fill.partial ? .partiallyFilled : .filled
         order.quantity = fill.quantity
         order.price = fill.price
         return ExecutionOutcome(order: order, fills: [PaperFill(
@@ -143,6 +143,6 @@ extension OrderIntent {
             side: request.proposal.side, sizePct: request.decision.sizePct, notionalUsd: notional,
             quantity: request.price > 0 ? notional / request.price : 0, price: request.price,
             stopLossPct: request.proposal.stopLossPct, takeProfitPct: request.proposal.takeProfitPct,
-            mode: mode, status: "intended")
+            mode: mode, status: .intended)
     }
 }

@@ -26,17 +26,20 @@ public enum LiveOrderPurpose: String, Codable, Sendable {
     public var reducesOnly: Bool { self != .entry }
 }
 
-/// `live_order_intent`: recorded before the request is sent.
+/// `live_order_intent`: recorded before the request is sent, exactly as it is sent: quantity and prices are the
+/// decimals after the symbol's rules rounded them (`SymbolRules.prepare`), the same the venue receives.
 public struct LiveOrderIntent: Codable, Sendable, Equatable {
     public var clientOrderId: String
     public var symbol: String
     public var side: OrderSide
-    /// `market`, `stop-market`, `stop-limit`.
+    /// `market`, `stop-market`, `stop-limit`, `take-profit-market`, `take-profit-bracket` (`OrderKind.name`).
     public var kind: String
     /// Base units after the venue's rules were applied (never more than asked).
-    public var quantity: Double
-    public var triggerPrice: Double?
-    public var limitPrice: Double?
+    public var quantity: Decimal
+    /// The stop trigger (stops, brackets) or take-profit trigger.
+    public var triggerPrice: Decimal?
+    /// The limit price (stop-limits, brackets).
+    public var limitPrice: Decimal?
     public var reduceOnly: Bool
     public var purpose: LiveOrderPurpose
     /// The entry this order protects or closes (nil for entries).
@@ -45,10 +48,13 @@ public struct LiveOrderIntent: Codable, Sendable, Equatable {
     public var tier: Tier?
     public var stopLossPct: Double?
     public var reason: String
+    /// For take-profits: the ladder rung (0-based) this order takes.
+    public var rung: Int?
 
-    public init(clientOrderId: String, symbol: String, side: OrderSide, kind: String, quantity: Double,
-                triggerPrice: Double? = nil, limitPrice: Double? = nil, reduceOnly: Bool, purpose: LiveOrderPurpose,
-                parentClientOrderId: String? = nil, tier: Tier? = nil, stopLossPct: Double? = nil, reason: String) {
+    public init(clientOrderId: String, symbol: String, side: OrderSide, kind: String, quantity: Decimal,
+                triggerPrice: Decimal? = nil, limitPrice: Decimal? = nil, reduceOnly: Bool, purpose: LiveOrderPurpose,
+                parentClientOrderId: String? = nil, tier: Tier? = nil, stopLossPct: Double? = nil, reason: String,
+                rung: Int? = nil) {
         self.clientOrderId = clientOrderId
         self.symbol = symbol
         self.side = side
@@ -62,22 +68,26 @@ public struct LiveOrderIntent: Codable, Sendable, Equatable {
         self.tier = tier
         self.stopLossPct = stopLossPct
         self.reason = reason
+        self.rung = rung
     }
+
+    /// `kind` of a take-profit bracket (`OrderKind.takeProfitBracket` in Venues names itself so).
+    public static let bracketKind = "take-profit-bracket"
+
+    /// Base units as a double, for the book's arithmetic (through the decimal's text, so 0.0333 stays 0.0333).
+    public var size: Double { Double(quantity.description) ?? 0 }
+    /// Whether this order carries a stop for its quantity: a stop, or a take-profit bracket (its stop trigger).
+    public var carriesStop: Bool { purpose == .stop || kind == Self.bracketKind }
 }
 
 /// `live_order_result`: what the venue said (or that it could not say).
 public struct LiveOrderResult: Codable, Sendable, Equatable {
-    /// Venue statuses (`OPEN`, `PENDING`, `PARTIALLY_FILLED`, `FILLED`, `CANCELLED`, `REJECTED`, `EXPIRED`), or
-    /// `UNKNOWN` (the outcome could not be established), `NOT_FOUND` (looked up by client id after a crash: the
-    /// venue never received it), `FAILED` (refused before or by the venue; nothing happened).
-    public static let unknown = "UNKNOWN"
-    public static let notFound = "NOT_FOUND"
-    public static let failed = "FAILED"
-
     public var clientOrderId: String
     public var symbol: String
     public var purpose: LiveOrderPurpose
-    public var status: String
+    /// The venue's status, or `UNKNOWN` (the outcome could not be established), `NOT_FOUND` (looked up by client
+    /// id: the venue never received it), `FAILED` (refused before or by the venue; nothing happened).
+    public var status: OrderStatus
     public var venueOrderId: String?
     public var filledQuantity: Double
     public var averagePrice: Double?
@@ -85,7 +95,7 @@ public struct LiveOrderResult: Codable, Sendable, Equatable {
     /// `send` (the answer to our request), `lookup` (found by client id), `reconcile`.
     public var source: String
 
-    public init(clientOrderId: String, symbol: String, purpose: LiveOrderPurpose, status: String, venueOrderId: String? = nil,
+    public init(clientOrderId: String, symbol: String, purpose: LiveOrderPurpose, status: OrderStatus, venueOrderId: String? = nil,
                 filledQuantity: Double = 0, averagePrice: Double? = nil, error: String? = nil, source: String) {
         self.clientOrderId = clientOrderId
         self.symbol = symbol
@@ -99,9 +109,9 @@ public struct LiveOrderResult: Codable, Sendable, Equatable {
     }
 
     /// Whether the order can still fill (a working stop, a resting order).
-    public var isLive: Bool { ["OPEN", "PENDING", "PARTIALLY_FILLED"].contains(status) }
+    public var isLive: Bool { status.isLive }
     /// Whether the outcome is still to be established.
-    public var isUnresolved: Bool { status == Self.unknown }
+    public var isUnresolved: Bool { status == .unknown }
 }
 
 /// `live_fill`: quantity executed by one of our orders (the increase since the last recorded result).
@@ -156,11 +166,11 @@ public struct ProtectionAlarm: Codable, Sendable, Equatable {
 
 /// One event for `LiveRecorder.record(batch:)`.
 public struct LiveRecord: Sendable {
-    public var type: String
+    public var type: EventKind
     public var symbol: String?
     public var payload: Data
 
-    public init<T: Encodable>(type: String, symbol: String?, _ value: T) throws {
+    public init<T: Encodable>(type: EventKind, symbol: String?, _ value: T) throws {
         self.type = type
         self.symbol = symbol
         payload = try JSONCoding.encoder().encode(value)
@@ -170,7 +180,7 @@ public struct LiveRecord: Sendable {
 /// Where LIVE events go: the ledger, in the order given. Appending must be durable before it returns.
 public protocol LiveRecorder: Sendable {
     /// Appends one event of `type` with `value` as its JSON payload.
-    func record<T: Encodable & Sendable>(cycleId: String, time: Int64, type: String, symbol: String?, _ value: T) throws
+    func record<T: Encodable & Sendable>(cycleId: String, time: Int64, type: EventKind, symbol: String?, _ value: T) throws
     /// Appends several events atomically: all of them or none (an order's result and its fill).
     func record(cycleId: String, time: Int64, batch: [LiveRecord]) throws
 }

@@ -33,6 +33,28 @@ extension EventStore {
     public func forEach(types: [String], _ body: (LedgerEvent) throws -> Void) throws {
         try forEach(afterSeq: 0, types: types, body)
     }
+
+    /// Streams every kept event of `kinds` after `afterSeq`, in seq order.
+    public func forEach(afterSeq: Int64 = 0, kinds: [EventKind], _ body: (LedgerEvent) throws -> Void) throws {
+        try forEach(afterSeq: afterSeq, types: kinds.map(\.rawValue), body)
+    }
+
+    /// Kept events of `kinds` from `since` on, oldest first (or newest first).
+    public func events(kinds: [EventKind], since: Int64? = nil, limit: Int? = nil, newestFirst: Bool = false) throws(LedgerError) -> [LedgerEvent] {
+        try events(types: kinds.map(\.rawValue), since: since, symbol: nil, afterSeq: 0, limit: limit, newestFirst: newestFirst)
+    }
+}
+
+extension NewEvent {
+    /// An event of `kind` with an already-encoded JSON payload.
+    public init(cycleId: String, kind: EventKind, time: Int64, symbol: String? = nil, payload: Data) {
+        self.init(cycleId: cycleId, type: kind.rawValue, time: time, symbol: symbol, payload: payload)
+    }
+}
+
+extension LedgerEvent {
+    /// The event's kind (nil for a type this build does not know, e.g. written by a newer one).
+    public var kind: EventKind? { EventKind(rawValue: type) }
 }
 
 /// The store of a backtest: in memory, and only the kinds the cycle reads back (reviews for spend and cache,

@@ -6,6 +6,7 @@
 
 import Foundation
 import GRDB
+import Model
 
 // MARK: - Errors
 
@@ -551,7 +552,7 @@ public final class Ledger: Sendable {
     }
 
     /// The event type that quarantines another event. Its payload is ``Quarantine``.
-    public static let quarantineType = "ledger_quarantine"
+    public static let quarantineType = EventKind.ledgerQuarantine.rawValue
 
     /// Why an event is set aside. Events are never changed or deleted: a quarantine is itself an event, and
     /// the reading API (``forEach(afterSeq:types:_:)``, ``events(types:since:symbol:afterSeq:limit:newestFirst:)``,

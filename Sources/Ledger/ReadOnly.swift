@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import Model
 
 extension Ledger {
     /// Opens an existing ledger for reading only, so a reader such as `agent serve` never blocks the running loop:
@@ -24,5 +25,10 @@ extension Ledger {
         return try read("page events before seq \(beforeSeq.map(String.init) ?? "end")") { db in
             try Row.fetchAll(db, sql: sql, arguments: arguments).map(Self.event(from:))
         }.filter { !skipped.contains($0.seq) }
+    }
+
+    /// ``events(types:beforeSeq:limit:)`` by kind.
+    public func events(kinds: [EventKind], beforeSeq: Int64?, limit: Int) throws(LedgerError) -> [LedgerEvent] {
+        try events(types: kinds.map(\.rawValue), beforeSeq: beforeSeq, limit: limit)
     }
 }

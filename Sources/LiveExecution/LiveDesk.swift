@@ -12,12 +12,12 @@ import Venues
 package struct LedgerRecorder: LiveRecorder {
     package let ledger: Ledger
 
-    package func record<T: Encodable & Sendable>(cycleId: String, time: Int64, type: String, symbol: String?, _ value: T) throws {
+    package func record<T: Encodable & Sendable>(cycleId: String, time: Int64, type: EventKind, symbol: String?, _ value: T) throws {
         try ledger.append(NewEvent.json(cycleId, type, time, symbol: symbol, value))
     }
 
     package func record(cycleId: String, time: Int64, batch: [LiveRecord]) throws {
-        try ledger.append(batch.map { NewEvent(cycleId: cycleId, type: $0.type, time: time, symbol: $0.symbol, payload: $0.payload) })
+        try ledger.append(batch.map { NewEvent(cycleId: cycleId, kind: $0.type, time: time, symbol: $0.symbol, payload: $0.payload) })
     }
 
     package init(ledger: Ledger) {
@@ -28,8 +28,8 @@ package struct LedgerRecorder: LiveRecorder {
 /// The LIVE book, rebuilt from ledger events in order: our orders with their latest known state, the positions
 /// their fills opened (corrected to the venue's truth when they differ), and the manual-review flag.
 package struct LiveBook: Sendable {
-    package static let eventTypes = ["live_order_intent", "live_order_result", "live_fill", "live_position_correction",
-                             "review_required", "review_ack", "live_funding", "live_equity"]
+    package static let eventKinds: [EventKind] = [.liveOrderIntent, .liveOrderResult, .liveFill, .livePositionCorrection,
+                                                  .reviewRequired, .reviewAck, .liveFunding, .liveEquity]
 
     package struct Order: Sendable {
         package var intent: LiveOrderIntent
@@ -38,6 +38,8 @@ package struct LiveBook: Sendable {
         /// No answer recorded yet, or an unknown outcome: must be looked up by client id.
         package var isPending: Bool { result == nil || result?.isUnresolved == true }
         package var isLive: Bool { result?.isLive == true }
+        /// What is still to execute.
+        package var unfilled: Double { max(0, intent.size - filled) }
 
         package init(intent: LiveOrderIntent, result: LiveOrderResult? = nil) {
             self.intent = intent
@@ -83,42 +85,43 @@ package struct LiveBook: Sendable {
 
     package static func rebuild(ledger: Ledger) throws -> LiveBook {
         var book = LiveBook()
-        try ledger.forEach(types: eventTypes) { try book.apply($0) }
+        try ledger.forEach(kinds: eventKinds) { try book.apply($0) }
         return book
     }
 
     package mutating func apply(_ event: LedgerEvent) throws {
-        try apply(type: event.type, time: event.time, payload: event.payload, seq: event.seq)
+        guard let kind = event.kind else { return }
+        try apply(kind, time: event.time, payload: event.payload, seq: event.seq)
     }
 
-    package mutating func apply(type: String, time: Int64, payload: Data, seq: Int64 = 0) throws {
+    package mutating func apply(_ kind: EventKind, time: Int64, payload: Data, seq: Int64 = 0) throws {
         func value<T: Decodable>(_ t: T.Type) throws -> T {
             do {
                 return try JSONCoding.decoder().decode(T.self, from: payload)
             } catch {
-                throw PayloadError(seq: seq, type: type, message: "\(error)")
+                throw PayloadError(seq: seq, type: kind.rawValue, message: "\(error)")
             }
         }
-        switch type {
-        case "live_order_intent":
+        switch kind {
+        case .liveOrderIntent:
             let intent = try value(LiveOrderIntent.self)
             if orders[intent.clientOrderId] == nil { orderIds.append(intent.clientOrderId) }
             orders[intent.clientOrderId] = Order(intent: intent, result: orders[intent.clientOrderId]?.result)
-        case "live_order_result":
+        case .liveOrderResult:
             let result = try value(LiveOrderResult.self)
             orders[result.clientOrderId]?.result = result
-        case "live_fill":
+        case .liveFill:
             applyFill(try value(LiveFill.self), time: time)
-        case "live_position_correction":
+        case .livePositionCorrection:
             let c = try value(PositionCorrection.self)
             if abs(c.to) < 1e-12 {
                 positions[c.symbol] = nil
             } else {
                 positions[c.symbol]?.quantity = c.to
             }
-        case "review_required":
+        case .reviewRequired:
             reviewReasons += try value(ReviewRequired.self).reasons
-        case "review_ack":
+        case .reviewAck:
             let ack = try value(ReviewAck.self)
             reviewReasons = []
             for a in ack.adoptedPositions {
@@ -126,11 +129,11 @@ package struct LiveBook: Sendable {
                                                entryClientOrderId: nil, stopLossPct: 0, managed: false, openedAt: time)
             }
             adoptedOrders.formUnion(ack.adoptedOrders)
-        case "live_funding":
+        case .liveFunding:
             let f = try value(LiveFunding.self)
             fundingIds.insert(f.transactionId)
             lastFundingTime = max(lastFundingTime ?? f.settlementTime, f.settlementTime)
-        case "live_equity":
+        case .liveEquity:
             equity.append((time, try value(LiveEquity.self).equityUsd))
         default:
             break
@@ -162,14 +165,15 @@ package struct LiveBook: Sendable {
     /// Quantities summed from fills, rounded to 1e-10 so 0.03 - 0.01 is 0.02.
     package static func clean(_ q: Double) -> Double { (q * 1e10).rounded() / 1e10 }
 
-    /// Our working (or not yet answered) stops on `symbol`.
+    /// Our working (or not yet answered) orders on `symbol` that carry a stop: stops, and on spot the take-profit
+    /// brackets (each holds the stop for its slice).
     package func stops(on symbol: String) -> [Order] {
-        orderIds.compactMap { orders[$0] }.filter { $0.intent.symbol == symbol && $0.intent.purpose == .stop && ($0.isLive || $0.isPending) }
+        orderIds.compactMap { orders[$0] }.filter { $0.intent.symbol == symbol && $0.intent.carriesStop && ($0.isLive || $0.isPending) }
     }
 
-    /// How many orders of `purpose` were made for `parent` (to derive the next client id).
-    package func count(_ purpose: LiveOrderPurpose, parent: String?) -> Int {
-        orders.values.filter { $0.intent.purpose == purpose && $0.intent.parentClientOrderId == parent }.count
+    /// How many orders of `purpose` (and, for take-profits, of `rung`) were made for `parent`, to derive the next client id.
+    package func count(_ purpose: LiveOrderPurpose, parent: String?, rung: Int? = nil) -> Int {
+        orders.values.filter { $0.intent.purpose == purpose && $0.intent.parentClientOrderId == parent && (rung == nil || $0.intent.rung == rung) }.count
     }
 
     /// Orders whose outcome is still to be established, oldest first.
@@ -280,7 +284,7 @@ package struct LiveDesk: Sendable {
 
     /// Spot: a resting stop holds the coins it would sell, so no second sell order (a take-profit, a replacement
     /// stop) can rest beside it. Futures reduce-only orders hold nothing.
-    package var stopsHoldTheirCoins: Bool { !(venue is BinanceFutures) }
+    package var stopsHoldTheirCoins: Bool { venue.exitOrders.holdsCoins }
 
     package var recorder: LedgerRecorder { LedgerRecorder(ledger: ledger) }
 
@@ -297,18 +301,18 @@ package struct LiveDesk: Sendable {
         package let act: Bool
         package var book: LiveBook
 
-        package mutating func emit<T: Encodable & Sendable>(_ type: String, symbol: String?, _ value: T) throws {
+        package mutating func emit<T: Encodable & Sendable>(_ kind: EventKind, symbol: String?, _ value: T) throws {
             let payload = try JSONCoding.encoder().encode(value)
-            if act { try desk.ledger.append(NewEvent(cycleId: cycleId, type: type, time: time, symbol: symbol, payload: payload)) }
-            try book.apply(type: type, time: time, payload: payload)
+            if act { try desk.ledger.append(NewEvent(cycleId: cycleId, kind: kind, time: time, symbol: symbol, payload: payload)) }
+            try book.apply(kind, time: time, payload: payload)
         }
 
         /// Records several events in one write and applies them.
         package mutating func emitTogether(_ records: [LiveRecord]) throws {
             if act {
-                try desk.ledger.append(records.map { NewEvent(cycleId: cycleId, type: $0.type, time: time, symbol: $0.symbol, payload: $0.payload) })
+                try desk.ledger.append(records.map { NewEvent(cycleId: cycleId, kind: $0.type, time: time, symbol: $0.symbol, payload: $0.payload) })
             }
-            for r in records { try book.apply(type: r.type, time: time, payload: r.payload) }
+            for r in records { try book.apply(r.type, time: time, payload: r.payload) }
         }
 
         /// Re-reads the book after orders were sent through the sender (which records on its own).
@@ -329,7 +333,7 @@ package struct LiveDesk: Sendable {
     /// so the cycle need not rebuild it from the ledger again.
     package func reconcileBook(cycleId: String, time: Int64, act: Bool) async throws -> (report: ReconcileReport, book: LiveBook) {
         var j = Journal(desk: self, cycleId: cycleId, time: time, act: act, book: try LiveBook.rebuild(ledger: ledger))
-        var report = ReconcileReport(venue: venue.name, timestamp: UTC.iso8601(time), acted: act)
+        var report = ReconcileReport(venue: venue.exchange.rawValue, timestamp: UTC.iso8601(time), acted: act)
         var critical: [String] = []
         func note(_ kind: String, _ symbol: String?, _ detail: String, critical isCritical: Bool, action: String? = nil) {
             report.discrepancies.append(.init(kind: kind, symbol: symbol, detail: detail, critical: isCritical, action: act ? action : nil))
@@ -341,12 +345,12 @@ package struct LiveDesk: Sendable {
             let intent = order.intent
             do {
                 if let found = try await venue.order(symbol: intent.symbol, clientOrderId: intent.clientOrderId) {
-                    try record(LiveOrderSender.result(found, purpose: intent.purpose, source: "reconcile"), side: intent.side,
+                    try record(LiveOrderSender.result(found, purpose: intent.purpose, source: "reconcile"), intent: intent,
                                previous: order.filled, into: &j)
                 } else {
-                    try j.emit("live_order_result", symbol: intent.symbol, LiveOrderResult(
+                    try j.emit(.liveOrderResult, symbol: intent.symbol, LiveOrderResult(
                         clientOrderId: intent.clientOrderId, symbol: intent.symbol, purpose: intent.purpose,
-                        status: LiveOrderResult.notFound, error: "not on the venue at reconciliation: never received", source: "reconcile"))
+                        status: .notFound, error: "not on the venue at reconciliation: never received", source: "reconcile"))
                 }
             } catch {
                 note("order_unknown_state", intent.symbol, "\(intent.purpose.rawValue) \(intent.clientOrderId): lookup failed: \(error)", critical: true)
@@ -359,27 +363,27 @@ package struct LiveDesk: Sendable {
         for order in j.book.liveOrders {
             let intent = order.intent
             if let venueOrder = openById[intent.clientOrderId] {
-                if Dec.double(venueOrder.filledQuantity) > order.filled + 1e-12 || venueOrder.status.rawValue != order.result?.status {
-                    try record(LiveOrderSender.result(venueOrder, purpose: intent.purpose, source: "reconcile"), side: intent.side,
+                if Dec.double(venueOrder.filledQuantity) > order.filled + 1e-12 || venueOrder.status != order.result?.status {
+                    try record(LiveOrderSender.result(venueOrder, purpose: intent.purpose, source: "reconcile"), intent: intent,
                                previous: order.filled, into: &j)
                 }
                 continue
             }
             let found = try await venue.order(symbol: intent.symbol, clientOrderId: intent.clientOrderId)
             guard let found else {
-                try j.emit("live_order_result", symbol: intent.symbol, LiveOrderResult(
+                try j.emit(.liveOrderResult, symbol: intent.symbol, LiveOrderResult(
                     clientOrderId: intent.clientOrderId, symbol: intent.symbol, purpose: intent.purpose,
-                    status: LiveOrderResult.notFound, error: "no longer on the venue", source: "reconcile"))
-                try j.emit("manual_intervention", symbol: intent.symbol, ManualIntervention(
+                    status: .notFound, error: "no longer on the venue", source: "reconcile"))
+                try j.emit(.manualIntervention, symbol: intent.symbol, ManualIntervention(
                     kind: "order_missing", symbol: intent.symbol, clientOrderId: intent.clientOrderId,
                     detail: "working \(intent.purpose.rawValue) order vanished from the venue"))
                 note("order_missing", intent.symbol, "\(intent.clientOrderId) vanished from the venue", critical: false, action: "recorded")
                 continue
             }
-            try record(LiveOrderSender.result(found, purpose: intent.purpose, source: "reconcile"), side: intent.side,
+            try record(LiveOrderSender.result(found, purpose: intent.purpose, source: "reconcile"), intent: intent,
                        previous: order.filled, into: &j)
             if found.status == .cancelled || found.status == .expired {
-                try j.emit("manual_intervention", symbol: intent.symbol, ManualIntervention(
+                try j.emit(.manualIntervention, symbol: intent.symbol, ManualIntervention(
                     kind: "order_cancelled", symbol: intent.symbol, clientOrderId: intent.clientOrderId,
                     detail: "\(intent.purpose.rawValue) order \(found.status.rawValue.lowercased()) outside the agent"))
                 note("order_cancelled", intent.symbol, "\(intent.clientOrderId) was \(found.status.rawValue.lowercased()) outside the agent",
@@ -389,7 +393,7 @@ package struct LiveDesk: Sendable {
 
         // 3. Open orders the agent never placed.
         for o in open where j.book.orders[o.clientOrderId] == nil && !j.book.adoptedOrders.contains(o.clientOrderId) {
-            try j.emit("manual_intervention", symbol: o.symbol, ManualIntervention(
+            try j.emit(.manualIntervention, symbol: o.symbol, ManualIntervention(
                 kind: "unknown_order", symbol: o.symbol, clientOrderId: o.clientOrderId,
                 detail: "\(o.side.rawValue) \(o.type) \(Dec.double(o.quantity)) \(o.status.rawValue) not placed by the agent"))
             note("unknown_order", o.symbol, "\(o.clientOrderId.isEmpty ? o.orderId : o.clientOrderId): \(o.side.rawValue) \(o.type) not placed by the agent",
@@ -406,7 +410,7 @@ package struct LiveDesk: Sendable {
             let venueQty = venuePositions[symbol].map { Dec.double($0.quantity) } ?? 0
             if Self.same(ledgerQty, venueQty) { continue }
             if ours == nil {
-                try j.emit("manual_intervention", symbol: symbol, ManualIntervention(
+                try j.emit(.manualIntervention, symbol: symbol, ManualIntervention(
                     kind: "unknown_position", symbol: symbol, clientOrderId: nil,
                     detail: "the venue holds \(venueQty) the agent did not open"))
                 note("unknown_position", symbol, "the venue holds \(venueQty) \(symbol) the agent did not open", critical: true,
@@ -414,10 +418,10 @@ package struct LiveDesk: Sendable {
                 continue
             }
             let kind = abs(venueQty) < 1e-12 ? "position_closed" : "size_mismatch"
-            try j.emit("manual_intervention", symbol: symbol, ManualIntervention(
+            try j.emit(.manualIntervention, symbol: symbol, ManualIntervention(
                 kind: kind, symbol: symbol, clientOrderId: ours?.entryClientOrderId,
                 detail: "ledger \(ledgerQty), venue \(venueQty)"))
-            try j.emit("live_position_correction", symbol: symbol, PositionCorrection(
+            try j.emit(.livePositionCorrection, symbol: symbol, PositionCorrection(
                 symbol: symbol, from: ledgerQty, to: venueQty, reason: kind == "position_closed"
                     ? "closed outside the agent" : "the venue's size differs (fills while the agent was down, or by hand)"))
             note(kind, symbol, "ledger \(ledgerQty), venue \(venueQty)", critical: false, action: "ledger corrected to the venue's \(venueQty)")
@@ -433,7 +437,7 @@ package struct LiveDesk: Sendable {
         let executor = executor(haltReason: { nil })
         for position in j.book.positions.values.sorted(by: { $0.symbol < $1.symbol }) where position.managed {
             let working = j.book.stops(on: position.symbol)
-            let covered = working.reduce(0.0) { $0 + $1.intent.quantity }
+            let covered = working.reduce(0.0) { $0 + $1.unfilled }
             let size = abs(position.quantity)
             if !working.isEmpty && covered >= size - max(1e-9, size * 1e-6) { continue }
             if !working.isEmpty {
@@ -464,7 +468,7 @@ package struct LiveDesk: Sendable {
         // 6. Futures guard, funding and equity.
         var equity: Double?
         var cashUsd: Double?
-        if let futures = venue as? BinanceFutures {
+        if let futures = venue.futures {
             let balances = try await futures.balances()
             let wallet = balances.filter { Self.quoteAssets.contains($0.asset) }.reduce(0) { $0 + Dec.double($1.total) }
             let live = try await futures.positions()
@@ -481,7 +485,7 @@ package struct LiveDesk: Sendable {
                 let risk = FuturesGuard.evaluate(p, brackets: brackets[p.symbol] ?? [], thresholds: settings.futures,
                                                  crossMarginBalance: wallet + crossUpnl, crossMaintenance: crossMaintenance)
                 report.futuresRisk.append(risk)
-                try j.emit("futures_risk", symbol: p.symbol, risk)
+                try j.emit(.futuresRisk, symbol: p.symbol, risk)
                 guard risk.action != .none else { continue }
                 let ours = j.book.positions[p.symbol]
                 guard let ours, ours.managed, let entry = ours.entryClientOrderId else {
@@ -517,7 +521,7 @@ package struct LiveDesk: Sendable {
             }
             let since = (j.book.lastFundingTime.map { $0 + 1 }) ?? (time - 7 * 86_400)
             for income in try await futures.fundingIncome(since: since) where !j.book.fundingIds.contains(income.transactionId) {
-                try j.emit("live_funding", symbol: income.symbol, LiveFunding(
+                try j.emit(.liveFunding, symbol: income.symbol, LiveFunding(
                     symbol: income.symbol, amount: Dec.double(income.amount), asset: income.asset,
                     settlementTime: income.time, transactionId: income.transactionId))
             }
@@ -530,10 +534,10 @@ package struct LiveDesk: Sendable {
         if let equity {
             report.equityUsd = equity
             // Spot holdings are valued at entry here; the portfolio marks them to the cycle's prices.
-            try j.emit("live_equity", symbol: nil, LiveEquity(equityUsd: equity, cashUsd: cashUsd, positionsMarked: cashUsd == nil))
+            try j.emit(.liveEquity, symbol: nil, LiveEquity(equityUsd: equity, cashUsd: cashUsd, positionsMarked: cashUsd == nil))
         }
 
-        if !critical.isEmpty { try j.emit("review_required", symbol: nil, ReviewRequired(reasons: critical)) }
+        if !critical.isEmpty { try j.emit(.reviewRequired, symbol: nil, ReviewRequired(reasons: critical)) }
         let after = try await positionsOnVenue()
         report.positions = Set(after.keys).union(j.book.positions.keys).sorted().map { symbol in
             .init(symbol: symbol, ledgerQuantity: j.book.positions[symbol]?.quantity ?? 0,
@@ -543,30 +547,30 @@ package struct LiveDesk: Sendable {
         }
         report.orders = j.book.orderIds.suffix(50).compactMap { j.book.orders[$0] }.map {
             .init(clientOrderId: $0.intent.clientOrderId, symbol: $0.intent.symbol, purpose: $0.intent.purpose.rawValue,
-                  ledgerStatus: $0.result?.status ?? "INTENDED", venueStatus: openById[$0.intent.clientOrderId]?.status.rawValue)
+                  ledgerStatus: $0.result?.status.rawValue ?? "INTENDED", venueStatus: openById[$0.intent.clientOrderId]?.status.rawValue)
         }
         report.requiresManualReview = j.book.requiresManualReview
         report.reviewReasons = j.book.reviewReasons
-        if act { try j.emit("reconciliation", symbol: nil, report) }
+        if act { try j.emit(.reconciliation, symbol: nil, report) }
         return (report, j.book)
     }
 
     /// Records a venue answer for one of our orders (and the fill it adds).
-    private func record(_ result: LiveOrderResult, side: OrderSide, previous: Double, into j: inout Journal) throws {
-        try j.emitTogether(LiveOrderSender.resultRecords(result, side: side, previouslyFilled: previous, time: j.time))
+    private func record(_ result: LiveOrderResult, intent: LiveOrderIntent, previous: Double, into j: inout Journal) throws {
+        try j.emitTogether(LiveOrderSender.resultRecords(result, side: intent.side, previouslyFilled: previous, time: j.time, intent: intent))
     }
 
     /// Cancels one of our orders, ledger first (`live_cancel`, then its final `live_order_result`).
     private func cancel(_ intent: LiveOrderIntent, reason: String, journal j: inout Journal) async throws {
         guard j.act else { return }
-        try j.emit("live_cancel", symbol: intent.symbol, LiveCancel(clientOrderId: intent.clientOrderId, symbol: intent.symbol, reason: reason))
+        try j.emit(.liveCancel, symbol: intent.symbol, LiveCancel(clientOrderId: intent.clientOrderId, symbol: intent.symbol, reason: reason))
         let previous = j.book.orders[intent.clientOrderId]?.filled ?? 0
         do {
             let final = try await venue.cancelOrder(symbol: intent.symbol, clientOrderId: intent.clientOrderId)
-            try record(LiveOrderSender.result(final, purpose: intent.purpose, source: "cancel"), side: intent.side, previous: previous, into: &j)
+            try record(LiveOrderSender.result(final, purpose: intent.purpose, source: "cancel"), intent: intent, previous: previous, into: &j)
         } catch let error as VenueError where error.reason == .unknownOrder {
-            try j.emit("live_order_result", symbol: intent.symbol, LiveOrderResult(
-                clientOrderId: intent.clientOrderId, symbol: intent.symbol, purpose: intent.purpose, status: "CANCELLED",
+            try j.emit(.liveOrderResult, symbol: intent.symbol, LiveOrderResult(
+                clientOrderId: intent.clientOrderId, symbol: intent.symbol, purpose: intent.purpose, status: .cancelled,
                 error: "\(error)", source: "cancel"))
         }
     }
@@ -574,18 +578,18 @@ package struct LiveDesk: Sendable {
     /// The exit policy on the venue (`signals.yaml` `exits`, the same rules PAPER and backtests simulate), for the
     /// positions the agent manages:
     /// - the time stop: past `time_stop_hours` our orders on the symbol are cancelled and the rest is closed;
-    /// - the ladder: each remaining rung rests as a reduce-only take-profit (Binance `TAKE_PROFIT_MARKET`). Coinbase
-    ///   spot cannot rest them beside a stop that covers the whole position (both hold the same coins), so there
-    ///   the stop alone rests and rungs are not placed;
-    /// - the stop follows `ExitManager.trail` (breakeven after a rung, then ATR trailing; never looser) and is
-    ///   replaced for the whole remaining quantity whenever it moves (futures: the new one first; spot: the old one
-    ///   is cancelled first because it holds the coins).
+    /// - the stop follows `ExitManager.trail` (breakeven after a rung, then ATR trailing; never looser) and always
+    ///   covers the whole remaining quantity;
+    /// - the ladder, laid out by the venue's ``ExitOrderStyle``:
+    ///   - futures: each remaining rung rests as a reduce-only `TAKE_PROFIT_MARKET` beside one stop for the whole
+    ///     position; a moved stop is placed before the old one is cancelled;
+    ///   - spot: a resting sell holds its coins, so the position is split into slices: one bracket per remaining
+    ///     rung (limit at the rung, stop trigger at the stop) and a stop-limit for the rest (``layOutSlices``).
     /// Returns the protection changes for the portfolio to record.
     package func manageExits(positions: [PaperPosition], snapshot: MarketSnapshot, plan: ExitsConfig, atrPeriod: Int,
                      cycleId: String, time: Int64) async throws -> [ProtectionUpdate] {
         var j = Journal(desk: self, cycleId: cycleId, time: time, act: true, book: try LiveBook.rebuild(ledger: ledger))
         let sender = LiveOrderSender(venue: venue, recorder: recorder)
-        let restsTakeProfits = !stopsHoldTheirCoins
         var updates: [ProtectionUpdate] = []
         for position in positions.sorted(by: { $0.symbol < $1.symbol }) {
             guard let held = j.book.positions[position.symbol], held.managed, let entry = held.entryClientOrderId,
@@ -615,50 +619,152 @@ package struct LiveDesk: Sendable {
                                                 managedThrough: last.time, reason: p.stopPrice != position.stopPrice ? "trailing" : "checked"))
             }
 
-            if restsTakeProfits {
-                var resting = ours.filter { $0.intent.purpose == .takeProfit }.reduce(0.0) { $0 + $1.intent.quantity - $1.filled }
-                for rung in p.rungsTaken..<plan.ladder.count {
-                    guard let target = ExitManager.target(p, rung: rung, plan: plan) else { break }
-                    let id = ClientOrderId.derived(from: entry, suffix: "tp\(rung + 1)")
-                    guard j.book.orders[id] == nil else { continue }
-                    let quantity = min(p.initialQuantity * plan.ladder[rung].fraction, remaining - resting)
-                    guard quantity > remaining * 1e-6 else { break }
-                    _ = try await sender.send(LiveProtection.takeProfitRequest(symbol: p.symbol, positionSign: sign, quantity: quantity,
-                                                                               target: target, clientOrderId: id),
-                                              purpose: .takeProfit, parent: entry,
-                                              reason: "take-profit rung \(rung + 1) at \(Format.number(plan.ladder[rung].r))R",
-                                              cycleId: cycleId, time: time)
-                    resting += quantity
-                }
-                try j.reload()
-            }
-
-            // The stop: replaced for the whole remaining quantity when the policy moved it.
-            let stops = j.book.stops(on: p.symbol).filter(\.isLive)
-            guard let current = stops.compactMap({ $0.intent.triggerPrice }).first else { continue }
-            let tighter = position.side == .buy ? p.stopPrice > current * (1 + 1e-4) : p.stopPrice < current * (1 - 1e-4)  // a tick is below 1 bp
-            guard tighter else { continue }
-            if !restsTakeProfits {
-                for stop in stops { try await cancel(stop.intent, reason: "stop moved to \(Format.number(p.stopPrice))", journal: &j) }
-            }
-            let id = ClientOrderId.derived(from: entry, suffix: "sl\(j.book.count(.stop, parent: entry) + 1)")
-            let placed = try await sender.send(LiveProtection.stopRequest(venue: venue.name, symbol: p.symbol, quantity: sign * remaining,
-                                                                          trigger: p.stopPrice, offsetPct: settings.stopLimitOffsetPct,
-                                                                          clientOrderId: id),
-                                               purpose: .stop, parent: entry,
-                                               reason: "stop moved from \(Format.number(current)) to \(Format.number(p.stopPrice))",
-                                               cycleId: cycleId, time: time)
-            try j.reload()
-            if restsTakeProfits, placed.isLive {
-                for stop in stops { try await cancel(stop.intent, reason: "replaced by the moved stop \(id)", journal: &j) }
+            switch venue.exitOrders {
+            case .reduceOnlyConditional:
+                try await restTakeProfits(p, entry: entry, remaining: remaining, working: ours, plan: plan, sender: sender, journal: &j)
+                try await moveStop(p, entry: entry, remaining: remaining, sender: sender, journal: &j)
+            case .slicedBrackets:
+                try await layOutSlices(p, entry: entry, remaining: remaining, plan: plan, sender: sender, journal: &j)
             }
         }
         return updates
     }
 
+    /// Futures: every remaining rung rests as a reduce-only take-profit beside the stop (they hold nothing).
+    private func restTakeProfits(_ p: PaperPosition, entry: String, remaining: Double, working: [LiveBook.Order], plan: ExitsConfig,
+                                 sender: LiveOrderSender, journal j: inout Journal) async throws {
+        let sign: Double = p.side == .buy ? 1 : -1
+        var resting = working.filter { $0.intent.purpose == .takeProfit }.reduce(0.0) { $0 + $1.unfilled }
+        for rung in min(p.rungsTaken, plan.ladder.count)..<plan.ladder.count {
+            guard let target = ExitManager.target(p, rung: rung, plan: plan) else { break }
+            let id = ClientOrderId.derived(from: entry, suffix: "tp\(rung + 1)")
+            guard j.book.orders[id] == nil else { continue }
+            let quantity = min(p.initialQuantity * plan.ladder[rung].fraction, remaining - resting)
+            guard quantity > remaining * 1e-6 else { break }
+            _ = try await sender.send(LiveProtection.takeProfitRequest(symbol: p.symbol, positionSign: sign, quantity: quantity,
+                                                                       target: target, clientOrderId: id),
+                                      purpose: .takeProfit, parent: entry,
+                                      reason: "take-profit rung \(rung + 1) at \(Format.number(plan.ladder[rung].r))R", rung: rung,
+                                      cycleId: j.cycleId, time: j.time)
+            resting += quantity
+        }
+        try j.reload()
+    }
+
+    /// Futures: the stop is replaced for the whole remaining quantity when the policy moved it, the new one placed
+    /// before the old one is cancelled (reduce-only stops hold nothing).
+    private func moveStop(_ p: PaperPosition, entry: String, remaining: Double, sender: LiveOrderSender,
+                          journal j: inout Journal) async throws {
+        let sign: Double = p.side == .buy ? 1 : -1
+        let stops = j.book.stops(on: p.symbol).filter(\.isLive)
+        guard let current = stops.compactMap({ $0.intent.triggerPrice.map(Dec.double) }).first,
+              Self.tighter(p.stopPrice, than: current, long: p.side == .buy) else { return }
+        let id = ClientOrderId.derived(from: entry, suffix: "sl\(j.book.count(.stop, parent: entry) + 1)")
+        let placed = try await sender.send(LiveProtection.stopRequest(style: venue.exitOrders, symbol: p.symbol, quantity: sign * remaining,
+                                                                      trigger: p.stopPrice, offsetPct: settings.stopLimitOffsetPct,
+                                                                      clientOrderId: id),
+                                           purpose: .stop, parent: entry,
+                                           reason: "stop moved from \(Format.number(current)) to \(Format.number(p.stopPrice))",
+                                           cycleId: j.cycleId, time: j.time)
+        try j.reload()
+        if placed.isLive {
+            for stop in stops { try await cancel(stop.intent, reason: "replaced by the moved stop \(id)", journal: &j) }
+        }
+    }
+
+    /// Whether `stop` is tighter than `current` by more than a basis point (a tick is below that).
+    static func tighter(_ stop: Double, than current: Double, long: Bool) -> Bool {
+        long ? stop > current * (1 + 1e-4) : stop < current * (1 - 1e-4)
+    }
+
+    /// One slice of a spot position's exits: a rung's bracket (`rung` set) or the runner's stop.
+    struct Slice: Equatable {
+        var rung: Int?
+        var quantity: Decimal
+        var target: Double?
+    }
+
+    /// The slices a spot position's exits should rest as: one per remaining rung (its ladder fraction of the
+    /// initial size, rounded down to the symbol's step, never more than is left) and the runner (the rest, so the
+    /// slices add up to exactly the remaining quantity). A rung slice below the symbol's minimum size or notional
+    /// stays with the runner (the venue would refuse it, and the layout would be retried every cycle).
+    static func slices(_ p: PaperPosition, remaining: Decimal, plan: ExitsConfig, rules: SymbolRules) -> [Slice] {
+        var out: [Slice] = []
+        var left = remaining
+        for rung in min(p.rungsTaken, plan.ladder.count)..<plan.ladder.count {
+            guard let target = ExitManager.target(p, rung: rung, plan: plan) else { break }
+            let wanted = SymbolRules.floor(Dec.from(p.initialQuantity * plan.ladder[rung].fraction), step: rules.stepSize)
+            let quantity = min(wanted, left)
+            guard quantity > 0, quantity >= rules.minQuantity, quantity * Dec.from(target) >= rules.minNotional else { break }
+            out.append(Slice(rung: rung, quantity: quantity, target: target))
+            left -= quantity
+        }
+        if left > 0 { out.append(Slice(rung: nil, quantity: left, target: nil)) }
+        return out
+    }
+
+    /// Spot (Coinbase): each remaining rung's slice rests as one bracket (a limit at the rung and a stop trigger at
+    /// the stop on the same coins) and the rest under a stop-limit, so every coin of the position sits under the
+    /// stop at all times and no two orders hold the same coins. When the layout differs from what rests (a rung
+    /// filled, the size changed, the stop moved tighter), every slice is replaced: all of our exits on the symbol
+    /// are cancelled first (they hold the coins), ledger first, then the new slices are placed. A slice the venue
+    /// refuses falls to the runner's stop; a runner stop refused is a protection alarm.
+    private func layOutSlices(_ p: PaperPosition, entry: String, remaining: Double, plan: ExitsConfig, sender: LiveOrderSender,
+                              journal j: inout Journal) async throws {
+        let long = p.side == .buy
+        let working = j.book.stops(on: p.symbol).filter(\.isLive)
+        let rules = try await venue.rules(for: p.symbol)
+        let size = SymbolRules.floor(Dec.from(remaining), step: rules.stepSize)
+        let wanted = Self.slices(p, remaining: size, plan: plan, rules: rules)
+        let current = working.compactMap { $0.intent.triggerPrice.map(Dec.double) }.min(by: { long ? $0 < $1 : $0 > $1 })
+        let resting = working.map { Slice(rung: $0.intent.rung, quantity: Dec.from($0.unfilled), target: nil) }
+        let sameSlices = resting.count == wanted.count && zip(resting.sorted { ($0.rung ?? 99) < ($1.rung ?? 99) }, wanted).allSatisfy {
+            $0.rung == $1.rung && LiveDesk.same(Dec.double($0.quantity), Dec.double($1.quantity))
+        }
+        let stopMoved = current.map { Self.tighter(p.stopPrice, than: $0, long: long) } ?? true
+        guard !sameSlices || stopMoved else { return }
+        let stopPrice = current.map { stopMoved ? p.stopPrice : $0 } ?? p.stopPrice
+        let why = current.map { stopMoved ? "stop moved from \(Format.number($0)) to \(Format.number(stopPrice))" : "slices resized" }
+            ?? "exits laid out"
+        for order in working { try await cancel(order.intent, reason: "\(why): replaced by new slices", journal: &j) }
+
+        let sign: Double = long ? 1 : -1
+        var uncovered: Decimal = 0
+        for slice in wanted {
+            guard let rung = slice.rung, let target = slice.target else { continue }
+            let count = j.book.count(.takeProfit, parent: entry, rung: rung)
+            let id = ClientOrderId.derived(from: entry, suffix: count == 0 ? "tp\(rung + 1)" : "tp\(rung + 1)-\(count + 1)")
+            let placed = try await sender.send(LiveProtection.bracketRequest(symbol: p.symbol, positionSign: sign,
+                                                                             quantity: Dec.double(slice.quantity), target: target,
+                                                                             stop: stopPrice, clientOrderId: id),
+                                               purpose: .takeProfit, parent: entry,
+                                               reason: "take-profit rung \(rung + 1) at \(Format.number(plan.ladder[rung].r))R with its stop at \(Format.number(stopPrice)) (\(why))",
+                                               rung: rung, cycleId: j.cycleId, time: j.time)
+            try j.reload()
+            if !placed.isLive { uncovered += slice.quantity }
+        }
+        let runner = (wanted.last { $0.rung == nil }?.quantity ?? 0) + uncovered
+        guard runner > 0 else { return }
+        let id = ClientOrderId.derived(from: entry, suffix: "sl\(j.book.count(.stop, parent: entry) + 1)")
+        let placed = try await sender.send(LiveProtection.stopRequest(style: venue.exitOrders, symbol: p.symbol,
+                                                                      quantity: sign * Dec.double(runner), trigger: stopPrice,
+                                                                      offsetPct: settings.stopLimitOffsetPct, clientOrderId: id),
+                                           purpose: .stop, parent: entry,
+                                           reason: "stop for the \(Format.number(Dec.double(runner))) not under a rung's bracket (\(why))",
+                                           cycleId: j.cycleId, time: j.time)
+        try j.reload()
+        if !(placed.isLive || placed.status == .filled) {
+            // Nothing else to fall back to here; reconciliation replaces the stop for the full size next cycle.
+            try j.emit(.protectionAlarm, symbol: p.symbol, ProtectionAlarm(
+                symbol: p.symbol, entryClientOrderId: entry,
+                problem: "stop \(id) for \(Format.number(Dec.double(runner))) could not be placed: \(placed.status.rawValue) \(placed.error ?? "")",
+                action: "reconciliation places a stop for the full size"))
+        }
+    }
+
     /// Positions as the venue holds them: Binance positions, or Coinbase base-asset balances as long positions.
     package func positionsOnVenue() async throws -> [String: VenuePosition] {
-        if venue is BinanceFutures {
+        if venue.futures != nil {
             return Dictionary(try await venue.positions().map { ($0.symbol, $0) }, uniquingKeysWith: { a, _ in a })
         }
         var out: [String: VenuePosition] = [:]
@@ -692,14 +798,14 @@ package struct LiveDesk: Sendable {
                 throw CLIError.failed("refusing --ack: no price for \(symbol) to place its protective stop from; close it by hand or retry")
             }
             let base = "ag-adopt-\(UTC.compact(time))-\(symbol.split(separator: "-").first ?? "x")"
-            let stop = LiveProtection.stopRequest(venue: venue.name, symbol: symbol, quantity: quantity, entryPrice: reference,
+            let stop = LiveProtection.stopRequest(style: venue.exitOrders, symbol: symbol, quantity: quantity, entryPrice: reference,
                                                   stopLossPct: stopLossPct(symbol), offsetPct: settings.stopLimitOffsetPct,
                                                   clientOrderId: ClientOrderId.derived(from: base, suffix: "sl"))
             let placed = try await sender.send(stop, purpose: .stop, parent: base,
                                                reason: "protective stop for the adopted position \(symbol)", cycleId: cycleId, time: time)
-            guard placed.isLive || placed.status == "FILLED" else {
+            guard placed.isLive || placed.status == .filled else {
                 throw CLIError.failed("refusing --ack: the protective stop for the adopted \(Format.number(quantity)) \(symbol) was not accepted "
-                                      + "(\(placed.status)\(placed.error.map { ": \($0)" } ?? "")); nothing was adopted")
+                                      + "(\(placed.status.rawValue)\(placed.error.map { ": \($0)" } ?? "")); nothing was adopted")
             }
             adopted.append(.init(symbol: symbol, quantity: quantity, entryPrice: Dec.double(p.entryPrice) > 0 ? Dec.double(p.entryPrice) : reference))
         }
@@ -707,7 +813,7 @@ package struct LiveDesk: Sendable {
         let foreign = try await venue.openOrders(symbol: nil).map(\.clientOrderId)
             .filter { !mine.contains($0) && !book.adoptedOrders.contains($0) }
         let ack = ReviewAck(acknowledged: book.reviewReasons, adoptedPositions: adopted, adoptedOrders: foreign)
-        try ledger.append(NewEvent.json(cycleId, "review_ack", time, ack))
+        try ledger.append(NewEvent.json(cycleId, .reviewAck, time, ack))
         return ack
     }
 
@@ -724,7 +830,7 @@ package struct LiveDesk: Sendable {
         let held = try await positionsOnVenue()
         var targets: [(symbol: String, quantity: Double, parent: String?)] = j.book.positions.values
             .filter(\.managed).map { ($0.symbol, held[$0.symbol].map { Dec.double($0.quantity) } ?? $0.quantity, $0.entryClientOrderId) }
-        if venue is BinanceFutures {
+        if venue.futures != nil {
             for (symbol, p) in held where !targets.contains(where: { $0.symbol == symbol }) {
                 targets.append((symbol, Dec.double(p.quantity), nil))
             }
@@ -750,7 +856,7 @@ package struct LiveDesk: Sendable {
 
 /// Builds the LIVE desk for a run.
 package extension LiveDesk {
-    package static func make(exchange: String, config: LoadedConfig, ledger: Ledger,
+    package static func make(exchange: Exchange, config: LoadedConfig, ledger: Ledger,
                      environment: [String: String] = ProcessInfo.processInfo.environment) throws -> LiveDesk {
         LiveDesk(venue: try VenueFactory.trading(exchange: exchange, config: config.app, environment: environment),
                  ledger: ledger, settings: LiveSettings(config.policy))

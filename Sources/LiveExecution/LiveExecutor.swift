@@ -80,23 +80,23 @@ public struct LiveOrderSender: Sendable {
     /// Places `request` (rules applied first, so the intent records what is really sent). Returns the recorded
     /// result. Recording failures throw (nothing is sent when the intent could not be recorded).
     public func send(_ request: OrderRequest, purpose: LiveOrderPurpose, parent: String?, tier: Tier? = nil,
-                     stopLossPct: Double? = nil, reason: String, cycleId: String, time: Int64,
+                     stopLossPct: Double? = nil, reason: String, rung: Int? = nil, cycleId: String, time: Int64,
                      previouslyFilled: Double = 0) async throws -> LiveOrderResult {
         var prepared = request
         do {
-            prepared = try await venue.rules(for: request.symbol).prepare(request, venue: venue.name)
+            prepared = try await venue.rules(for: request.symbol).prepare(request, venue: venue.exchange.rawValue)
         } catch {
             // Nothing was sent: record the refusal against an intent of what was asked.
-            try recorder.record(cycleId: cycleId, time: time, type: "live_order_intent", symbol: request.symbol,
-                                Self.intent(request, purpose: purpose, parent: parent, tier: tier, stopLossPct: stopLossPct, reason: reason))
+            try recorder.record(cycleId: cycleId, time: time, type: .liveOrderIntent, symbol: request.symbol,
+                                Self.intent(request, purpose: purpose, parent: parent, tier: tier, stopLossPct: stopLossPct, reason: reason, rung: rung))
             let result = LiveOrderResult(clientOrderId: request.clientOrderId, symbol: request.symbol, purpose: purpose,
-                                         status: LiveOrderResult.failed, error: "\(error)", source: "send")
-            try recorder.record(cycleId: cycleId, time: time, type: "live_order_result", symbol: request.symbol, result)
+                                         status: .failed, error: "\(error)", source: "send")
+            try recorder.record(cycleId: cycleId, time: time, type: .liveOrderResult, symbol: request.symbol, result)
             return result
         }
         // Ledger first (invariant 8).
-        try recorder.record(cycleId: cycleId, time: time, type: "live_order_intent", symbol: request.symbol,
-                            Self.intent(prepared, purpose: purpose, parent: parent, tier: tier, stopLossPct: stopLossPct, reason: reason))
+        try recorder.record(cycleId: cycleId, time: time, type: .liveOrderIntent, symbol: request.symbol,
+                            Self.intent(prepared, purpose: purpose, parent: parent, tier: tier, stopLossPct: stopLossPct, reason: reason, rung: rung))
         LiveTestHook.reached(purpose == .entry ? "before_send" : "before_\(purpose.rawValue)_send")
         let result: LiveOrderResult
         do {
@@ -117,11 +117,11 @@ public struct LiveOrderSender: Sendable {
                     result = Self.result(found, purpose: purpose, source: "lookup")
                 } else {
                     result = LiveOrderResult(clientOrderId: prepared.clientOrderId, symbol: prepared.symbol, purpose: purpose,
-                                             status: LiveOrderResult.unknown, error: "\(error)", source: "send")
+                                             status: .unknown, error: "\(error)", source: "send")
                 }
             case .rejected, .retryable:
                 result = LiveOrderResult(clientOrderId: prepared.clientOrderId, symbol: prepared.symbol, purpose: purpose,
-                                         status: LiveOrderResult.failed, error: "\(error)", source: "send")
+                                         status: .failed, error: "\(error)", source: "send")
             }
         }
         try recordResult(result, side: prepared.side, previouslyFilled: previouslyFilled, cycleId: cycleId, time: time)
@@ -130,45 +130,55 @@ public struct LiveOrderSender: Sendable {
 
     /// Records a result and, when more quantity filled than `previouslyFilled`, the new fill.
     public func recordResult(_ result: LiveOrderResult, side: OrderSide, previouslyFilled: Double, cycleId: String,
-                             time: Int64) throws {
+                             time: Int64, intent: LiveOrderIntent? = nil) throws {
         try recorder.record(cycleId: cycleId, time: time,
-                            batch: Self.resultRecords(result, side: side, previouslyFilled: previouslyFilled, time: time))
+                            batch: Self.resultRecords(result, side: side, previouslyFilled: previouslyFilled, time: time, intent: intent))
     }
 
     /// An order's result and, when more filled than `previouslyFilled`, its fill: written together, so no crash can
     /// leave a FILLED result without the fill that opened the position.
-    public static func resultRecords(_ result: LiveOrderResult, side: OrderSide, previouslyFilled: Double, time: Int64) throws -> [LiveRecord] {
-        var records = [try LiveRecord(type: "live_order_result", symbol: result.symbol, result)]
+    ///
+    /// A take-profit bracket executes either its limit (the rung) or its stop: a fill on the stop's side of the limit
+    /// is recorded as a stop, so the portfolio does not count a stop-out as a rung taken.
+    public static func resultRecords(_ result: LiveOrderResult, side: OrderSide, previouslyFilled: Double, time: Int64,
+                                     intent: LiveOrderIntent? = nil) throws -> [LiveRecord] {
+        var records = [try LiveRecord(type: .liveOrderResult, symbol: result.symbol, result)]
         let added = result.filledQuantity - previouslyFilled
         if added > 1e-12 {
-            records.append(try LiveRecord(type: "live_fill", symbol: result.symbol, LiveFill(
+            var purpose = result.purpose
+            if let intent, intent.kind == LiveOrderIntent.bracketKind, let limit = intent.limitPrice.map(Dec.double),
+               let price = result.averagePrice, side == .sell ? price < limit * (1 - 1e-9) : price > limit * (1 + 1e-9) {
+                purpose = .stop
+            }
+            records.append(try LiveRecord(type: .liveFill, symbol: result.symbol, LiveFill(
                 clientOrderId: result.clientOrderId, symbol: result.symbol, side: side, quantity: added,
-                price: result.averagePrice ?? 0, purpose: result.purpose, time: time)))
+                price: result.averagePrice ?? 0, purpose: purpose, time: time)))
         }
         return records
     }
 
     /// The result recorded for an order the venue reported.
     public static func result(_ order: VenueOrder, purpose: LiveOrderPurpose, source: String) -> LiveOrderResult {
-        LiveOrderResult(clientOrderId: order.clientOrderId, symbol: order.symbol, purpose: purpose, status: order.status.rawValue,
+        LiveOrderResult(clientOrderId: order.clientOrderId, symbol: order.symbol, purpose: purpose, status: order.status,
                         venueOrderId: order.orderId, filledQuantity: Dec.double(order.filledQuantity),
                         averagePrice: order.averagePrice.map(Dec.double), source: source)
     }
 
+    /// The intent of a (prepared) request: its decimals as they are, so the ledger holds exactly what is sent.
     package static func intent(_ r: OrderRequest, purpose: LiveOrderPurpose, parent: String?, tier: Tier?, stopLossPct: Double?,
-                       reason: String) -> LiveOrderIntent {
+                       reason: String, rung: Int?) -> LiveOrderIntent {
         var trigger: Decimal?
         var limit: Decimal?
         switch r.kind {
         case .market: break
         case .limit(let p, _): limit = p
-        case .stopLimit(let s, let l): trigger = s; limit = l
+        case .stopLimit(let s, let l), .takeProfitBracket(let l, let s): trigger = s; limit = l
         case .stopMarket(let t), .takeProfitMarket(let t): trigger = t
         }
         return LiveOrderIntent(clientOrderId: r.clientOrderId, symbol: r.symbol, side: r.side, kind: r.kind.name,
-                               quantity: Dec.double(r.quantity), triggerPrice: trigger.map(Dec.double),
-                               limitPrice: limit.map(Dec.double), reduceOnly: r.reduceOnly, purpose: purpose,
-                               parentClientOrderId: parent, tier: tier, stopLossPct: stopLossPct, reason: reason)
+                               quantity: r.quantity, triggerPrice: trigger, limitPrice: limit, reduceOnly: r.reduceOnly,
+                               purpose: purpose, parentClientOrderId: parent, tier: tier, stopLossPct: stopLossPct,
+                               reason: reason, rung: rung)
     }
 }
 
@@ -186,25 +196,26 @@ public enum Dec {
 /// Protective stops, venue by venue.
 public enum LiveProtection {
     /// The stop order for a position of `quantity` (signed: positive long) entered at `entryPrice`:
-    /// Binance a reduce-only stop-market on the mark price; Coinbase a stop-limit with the limit `offsetPct` beyond.
-    public static func stopRequest(venue: String, symbol: String, quantity: Double, entryPrice: Double, stopLossPct: Double,
+    /// futures a reduce-only stop-market on the mark price; spot a stop-limit with the limit `offsetPct` beyond.
+    public static func stopRequest(style: ExitOrderStyle, symbol: String, quantity: Double, entryPrice: Double, stopLossPct: Double,
                                    offsetPct: Double, clientOrderId: String) -> OrderRequest {
         let trigger = quantity > 0 ? entryPrice * (1 - stopLossPct / 100) : entryPrice * (1 + stopLossPct / 100)
-        var request = stopRequest(venue: venue, symbol: symbol, quantity: quantity, trigger: trigger, offsetPct: offsetPct,
+        var request = stopRequest(style: style, symbol: symbol, quantity: quantity, trigger: trigger, offsetPct: offsetPct,
                                   clientOrderId: clientOrderId)
         request.referencePrice = Dec.from(entryPrice)
         return request
     }
 
     /// A stop for `quantity` (signed: positive long) at an explicit `trigger` (a moved stop: breakeven or trailing).
-    public static func stopRequest(venue: String, symbol: String, quantity: Double, trigger: Double, offsetPct: Double,
+    public static func stopRequest(style: ExitOrderStyle, symbol: String, quantity: Double, trigger: Double, offsetPct: Double,
                                    clientOrderId: String) -> OrderRequest {
         let long = quantity > 0
         let kind: OrderKind
-        if venue == "coinbase" {
+        switch style {
+        case .slicedBrackets:
             let limit = long ? trigger * (1 - offsetPct / 100) : trigger * (1 + offsetPct / 100)
             kind = .stopLimit(stopPrice: Dec.from(trigger), limitPrice: Dec.from(limit))
-        } else {
+        case .reduceOnlyConditional:
             kind = .stopMarket(triggerPrice: Dec.from(trigger))
         }
         return OrderRequest(symbol: symbol, side: long ? .sell : .buy, kind: kind, quantity: Dec.from(abs(quantity)),
@@ -215,6 +226,15 @@ public enum LiveProtection {
     public static func takeProfitRequest(symbol: String, positionSign: Double, quantity: Double, target: Double,
                                          clientOrderId: String) -> OrderRequest {
         OrderRequest(symbol: symbol, side: positionSign > 0 ? .sell : .buy, kind: .takeProfitMarket(triggerPrice: Dec.from(target)),
+                     quantity: Dec.from(abs(quantity)), clientOrderId: clientOrderId, reduceOnly: true, referencePrice: Dec.from(target))
+    }
+
+    /// A spot take-profit slice: `quantity` (unsigned) of a position whose sign is `positionSign` as one bracket, a
+    /// limit at `target` and a stop trigger at `stop` on the same coins.
+    public static func bracketRequest(symbol: String, positionSign: Double, quantity: Double, target: Double, stop: Double,
+                                      clientOrderId: String) -> OrderRequest {
+        OrderRequest(symbol: symbol, side: positionSign > 0 ? .sell : .buy,
+                     kind: .takeProfitBracket(limitPrice: Dec.from(target), stopTriggerPrice: Dec.from(stop)),
                      quantity: Dec.from(abs(quantity)), clientOrderId: clientOrderId, reduceOnly: true, referencePrice: Dec.from(target))
     }
 
@@ -258,15 +278,15 @@ public struct LiveExecutor: Executor {
         } catch let e as ExecutionError {
             throw e
         } catch {
-            throw ExecutionError(clientOrderId: intent.clientOrderId, message: "LIVE \(venue.name): \(error)")
+            throw ExecutionError(clientOrderId: intent.clientOrderId, message: "LIVE \(venue.exchange.rawValue): \(error)")
         }
     }
 
     private func place(_ intent: OrderIntent, tier: Tier, quote: MarketQuote, time: Int64) async throws -> ExecutionOutcome {
         var order = intent
         if let reason = haltReason() {
-            order.status = "halted"
-            try recorder.record(cycleId: intent.cycleId, time: time, type: "halted", symbol: intent.symbol,
+            order.status = .halted
+            try recorder.record(cycleId: intent.cycleId, time: time, type: .halted, symbol: intent.symbol,
                                 ["reason": "entry \(intent.clientOrderId) not sent: \(reason)"])
             return ExecutionOutcome(order: order)
         }
@@ -274,11 +294,11 @@ public struct LiveExecutor: Executor {
         let touch = side == .buy ? quote.ask : quote.bid
         let price = touch > 0 ? touch : intent.price
         guard price > 0, intent.notionalUsd > 0 else {
-            order.status = "rejected"
+            order.status = .rejected
             return ExecutionOutcome(order: order)
         }
         let quantity = intent.notionalUsd / price
-        if let futures = venue as? BinanceFutures {
+        if let futures = venue.futures {
             if let refusal = try await prepareFutures(futures, intent: intent, quantity: quantity * Double(side.sign), price: price, time: time) {
                 order.status = refusal
                 return ExecutionOutcome(order: order)
@@ -290,15 +310,15 @@ public struct LiveExecutor: Executor {
         let entry = try await sender.send(request, purpose: .entry, parent: nil, tier: tier, stopLossPct: intent.stopLossPct,
                                           reason: "approved proposal \(intent.proposalId)", cycleId: intent.cycleId, time: time)
         switch entry.status {
-        case LiveOrderResult.unknown:
+        case .unknown:
             // Invariant: an intended order in unknown state stops new entries until a person looks.
-            try recorder.record(cycleId: intent.cycleId, time: time, type: "review_required", symbol: intent.symbol,
+            try recorder.record(cycleId: intent.cycleId, time: time, type: .reviewRequired, symbol: intent.symbol,
                                 ReviewRequired(reasons: ["entry \(intent.clientOrderId) on \(intent.symbol) is in unknown state: \(entry.error ?? "no answer")"]))
-            order.status = "unknown"
+            order.status = .unknown
             return ExecutionOutcome(order: order)
         default:
             if entry.filledQuantity <= 0, !entry.isLive {
-                order.status = "rejected"
+                order.status = .rejected
                 return ExecutionOutcome(order: order)
             }
         }
@@ -308,7 +328,7 @@ public struct LiveExecutor: Executor {
         order.quantity = filled
         order.price = average
         order.notionalUsd = filled * average
-        order.status = entry.status == "FILLED" ? "filled" : (filled > 0 ? "partially_filled" : "open")
+        order.status = entry.status == .filled ? .filled : (filled > 0 ? .partiallyFilled : .open)
         if filled > 0 {
             _ = try await protect(symbol: intent.symbol, entryClientOrderId: intent.clientOrderId,
                                   quantity: filled * Double(side.sign), entryPrice: average, stopLossPct: intent.stopLossPct,
@@ -323,43 +343,43 @@ public struct LiveExecutor: Executor {
                         attempt: Int, cycleId: String, time: Int64) async throws -> Bool {
         let sender = LiveOrderSender(venue: venue, recorder: recorder)
         let stopId = ClientOrderId.derived(from: entryClientOrderId, suffix: attempt <= 1 ? "sl" : "sl\(attempt)")
-        let stop = LiveProtection.stopRequest(venue: venue.name, symbol: symbol, quantity: quantity, entryPrice: entryPrice,
+        let stop = LiveProtection.stopRequest(style: venue.exitOrders, symbol: symbol, quantity: quantity, entryPrice: entryPrice,
                                               stopLossPct: stopLossPct, offsetPct: settings.stopLimitOffsetPct, clientOrderId: stopId)
         let placed = try await sender.send(stop, purpose: .stop, parent: entryClientOrderId,
                                            reason: "protective stop \(stopLossPct)% from \(entryPrice)", cycleId: cycleId, time: time)
-        if placed.isLive || placed.status == "FILLED" { return true }
+        if placed.isLive || placed.status == .filled { return true }
         let closeId = ClientOrderId.derived(from: entryClientOrderId, suffix: attempt <= 1 ? "cl" : "cl\(attempt)")
         let close = LiveProtection.closeRequest(symbol: symbol, positionSign: quantity, quantity: abs(quantity),
                                                 referencePrice: entryPrice, clientOrderId: closeId)
         let closed = try await sender.send(close, purpose: .close, parent: entryClientOrderId,
                                            reason: "no working stop: closing", cycleId: cycleId, time: time)
-        try recorder.record(cycleId: cycleId, time: time, type: "protection_alarm", symbol: symbol, ProtectionAlarm(
+        try recorder.record(cycleId: cycleId, time: time, type: .protectionAlarm, symbol: symbol, ProtectionAlarm(
             symbol: symbol, entryClientOrderId: entryClientOrderId,
-            problem: "stop \(stopId) could not be placed: \(placed.status) \(placed.error ?? "")",
-            action: "reduce-only close \(closeId): \(closed.status)"))
-        try recorder.record(cycleId: cycleId, time: time, type: "review_required", symbol: symbol, ReviewRequired(
-            reasons: ["\(symbol) had no working stop (\(placed.error ?? placed.status)); close \(closeId) is \(closed.status)"]))
+            problem: "stop \(stopId) could not be placed: \(placed.status.rawValue) \(placed.error ?? "")",
+            action: "reduce-only close \(closeId): \(closed.status.rawValue)"))
+        try recorder.record(cycleId: cycleId, time: time, type: .reviewRequired, symbol: symbol, ReviewRequired(
+            reasons: ["\(symbol) had no working stop (\(placed.error ?? placed.status.rawValue)); close \(closeId) is \(closed.status.rawValue)"]))
         return false
     }
 
     /// Binance: margin type and leverage before the entry (recorded first), then the liquidation-distance check
     /// with the real brackets. Returns a refusal status, or nil to go on.
-    private func prepareFutures(_ futures: BinanceFutures, intent: OrderIntent, quantity: Double, price: Double,
-                                time: Int64) async throws -> String? {
+    private func prepareFutures(_ futures: any FuturesVenue, intent: OrderIntent, quantity: Double, price: Double,
+                                time: Int64) async throws -> OrderIntentStatus? {
         let brackets = try await futures.leverageBrackets(symbol: intent.symbol)
         let leverage = settings.leverage
         if let distance = FuturesGuard.entryLiquidationDistancePct(quantity: quantity, price: price, leverage: leverage, brackets: brackets),
            distance < settings.futures.minLiquidationDistancePct {
-            try recorder.record(cycleId: intent.cycleId, time: time, type: "futures_entry_refused", symbol: intent.symbol,
+            try recorder.record(cycleId: intent.cycleId, time: time, type: .futuresEntryRefused, symbol: intent.symbol,
                                 ["reason": "estimated liquidation \(Format.number(distance))% away, below the minimum \(Format.number(settings.futures.minLiquidationDistancePct))%"])
-            return "refused_liquidation_distance"
+            return .refusedLiquidationDistance
         }
-        try recorder.record(cycleId: intent.cycleId, time: time, type: "live_setting", symbol: intent.symbol,
+        try recorder.record(cycleId: intent.cycleId, time: time, type: .liveSetting, symbol: intent.symbol,
                             LiveSetting(symbol: intent.symbol, leverage: leverage, marginType: settings.marginType.rawValue))
         try await futures.setMarginType(symbol: intent.symbol, settings.marginType)
         let applied = try await futures.setLeverage(symbol: intent.symbol, leverage: leverage)
         guard applied <= leverage else {
-            return "refused_leverage_\(applied)"
+            return .refusedLeverage(applied)
         }
         return nil
     }

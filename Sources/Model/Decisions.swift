@@ -332,6 +332,74 @@ public enum CycleStatus: String, Codable, Sendable, CaseIterable {
     case error = "ERROR"
 }
 
+/// What became of an approved entry (`executed_trades[].status` in the summary, `order_result` in the ledger).
+public enum OrderIntentStatus: Codable, Sendable, Equatable, Hashable {
+    /// Recorded before it is sent.
+    case intended
+    /// DRY_RUN: what would have been placed.
+    case simulated
+    case filled
+    case partiallyFilled
+    /// LIVE: accepted and resting, nothing filled yet.
+    case open
+    case rejected
+    /// The kill switch was on when it was about to be sent.
+    case halted
+    /// LIVE: the venue's answer was lost; looked up by client id before anything else is sent.
+    case unknown
+    /// The symbol already has a position on the other side.
+    case refusedOppositePosition
+    /// Binance: the estimated liquidation price is closer than `futures.min_liquidation_distance_pct`.
+    case refusedLiquidationDistance
+    /// Binance applied more leverage than asked (the value it applied).
+    case refusedLeverage(Int)
+
+    /// Whether the order traded (or, in DRY_RUN, would have).
+    public var traded: Bool { self == .simulated || self == .filled || self == .partiallyFilled }
+
+    /// The text in JSON: `filled`, `partially_filled`, `refused_leverage_20`, ...
+    public var rawValue: String {
+        switch self {
+        case .intended: "intended"
+        case .simulated: "simulated"
+        case .filled: "filled"
+        case .partiallyFilled: "partially_filled"
+        case .open: "open"
+        case .rejected: "rejected"
+        case .halted: "halted"
+        case .unknown: "unknown"
+        case .refusedOppositePosition: "refused_opposite_position"
+        case .refusedLiquidationDistance: "refused_liquidation_distance"
+        case .refusedLeverage(let applied): "refused_leverage_\(applied)"
+        }
+    }
+
+    public init?(rawValue: String) {
+        let fixed: [OrderIntentStatus] = [.intended, .simulated, .filled, .partiallyFilled, .open, .rejected, .halted, .unknown,
+                                          .refusedOppositePosition, .refusedLiquidationDistance]
+        if let match = fixed.first(where: { $0.rawValue == rawValue }) {
+            self = match
+        } else if rawValue.hasPrefix("refused_leverage_"), let applied = Int(rawValue.dropFirst("refused_leverage_".count)) {
+            self = .refusedLeverage(applied)
+        } else {
+            return nil
+        }
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let text = try decoder.singleValueContainer().decode(String.self)
+        guard let value = OrderIntentStatus(rawValue: text) else {
+            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "unknown order status '\(text)'"))
+        }
+        self = value
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.singleValueContainer()
+        try c.encode(rawValue)
+    }
+}
+
 /// An order the executor placed or, in DRY_RUN, would have placed.
 public struct OrderIntent: Codable, Sendable, Equatable {
     /// Deterministic: derived from the cycle id and the proposal id, so a restart never duplicates it.
@@ -347,12 +415,12 @@ public struct OrderIntent: Codable, Sendable, Equatable {
     public var stopLossPct: Double
     public var takeProfitPct: Double
     public var mode: Mode
-    /// "simulated" in DRY_RUN.
-    public var status: String
+    /// `simulated` in DRY_RUN.
+    public var status: OrderIntentStatus
 
     public init(clientOrderId: String, cycleId: String, proposalId: String, symbol: String, side: Side,
                 sizePct: Double, notionalUsd: Double, quantity: Double, price: Double, stopLossPct: Double,
-                takeProfitPct: Double, mode: Mode, status: String) {
+                takeProfitPct: Double, mode: Mode, status: OrderIntentStatus) {
         self.clientOrderId = clientOrderId
         self.cycleId = cycleId
         self.proposalId = proposalId

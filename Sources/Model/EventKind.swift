@@ -43,4 +43,11 @@ public enum EventKind: String, Codable, Sendable, CaseIterable {
     case futuresRisk = "futures_risk"
     case futuresEntryRefused = "futures_entry_refused"
     case protectionAlarm = "protection_alarm"
+    // Operations.
+    case slotsSkipped = "slots_skipped"
+    case dataDirLockTakeover = "data_dir_lock_takeover"
+    case alertDelivered = "alert_delivered"
+    case alertFailed = "alert_failed"
+    case alertSuppressed = "alert_suppressed"
+    case ledgerQuarantine = "ledger_quarantine"
 }

@@ -30,8 +30,11 @@ public struct BinanceSettings: Sendable, Equatable {
 /// - Stops and take-profits go to `/fapi/v1/algoOrder` (conditional algo orders).
 /// - An order whose fate is unknown (timeout, 503 "Unknown error") is looked up by client id before the
 ///   error reaches the caller; it is never resent.
-public actor BinanceFutures: VenueMarketData, TradingVenue {
-    public nonisolated let name = "binance"
+public actor BinanceFutures: VenueMarketData, FuturesVenue {
+    public nonisolated let exchange = Exchange.binance
+    public nonisolated var name: String { exchange.rawValue }
+    public nonisolated var exitOrders: ExitOrderStyle { .reduceOnlyConditional }
+    public nonisolated var futures: (any FuturesVenue)? { self }
     public nonisolated let settings: BinanceSettings
     private let credentials: BinanceCredentials?
     private let http: VenueHTTP
@@ -370,20 +373,7 @@ public actor BinanceFutures: VenueMarketData, TradingVenue {
         }
     }
 
-    /// One funding settlement paid or received (`/fapi/v1/income`, `incomeType=FUNDING_FEE`).
-    public struct FundingIncome: Sendable, Equatable, Codable {
-        /// Our symbol.
-        public var symbol: String
-        /// Positive = received, negative = paid, in `asset`.
-        public var amount: Decimal
-        public var asset: String
-        /// Unix seconds.
-        public var time: Int64
-        /// The venue's transaction id (unique per settlement).
-        public var transactionId: String
-    }
-
-    /// Funding settlements since `since` (Unix seconds), oldest first.
+    /// Funding settlements since `since` (Unix seconds), oldest first (`/fapi/v1/income`, `incomeType=FUNDING_FEE`).
     public func fundingIncome(since: Int64, limit: Int = 100) async throws(VenueError) -> [FundingIncome] {
         struct I: Decodable { var symbol: String; var income: Num; var asset: String; var time: Int64; var tranId: Int64 }
         let data = try await call("GET", "/fapi/v1/income", [("incomeType", "FUNDING_FEE"), ("startTime", String(since * 1000)),
@@ -464,6 +454,9 @@ public actor BinanceFutures: VenueMarketData, TradingVenue {
         case .takeProfitMarket(let trigger):
             p = [("algoType", "CONDITIONAL")] + p + [("type", "TAKE_PROFIT_MARKET"), qty,
                                                      ("triggerPrice", Dec.text(trigger)), ("workingType", "MARK_PRICE")]
+        case .takeProfitBracket(let limit, _):
+            // Never sent: `placeOrder` refuses brackets (futures rest a stop and take-profits side by side instead).
+            p += [("type", "LIMIT"), qty, ("price", Dec.text(limit)), ("timeInForce", "GTC")]
         }
         if r.reduceOnly { p.append(("reduceOnly", "true")) }
         if r.kind.isConditional {
@@ -477,6 +470,9 @@ public actor BinanceFutures: VenueMarketData, TradingVenue {
     public func placeOrder(_ request: OrderRequest) async throws(VenueError) -> VenueOrder {
         guard BinanceSigning.isValidClientOrderId(request.clientOrderId) else {
             throw .rule(name, request.symbol, "client order id '\(request.clientOrderId)' must match ^[.A-Z:/a-z0-9_-]{1,36}$")
+        }
+        if case .takeProfitBracket = request.kind {
+            throw .rule(name, request.symbol, "Binance futures has no bracket orders: rest a stop and a take-profit")
         }
         let rules = try await rules(for: request.symbol)
         let prepared = try rules.prepare(request, venue: name)

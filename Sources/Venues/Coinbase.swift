@@ -24,7 +24,9 @@ public struct CoinbaseSettings: Sendable, Equatable {
 /// - Placing an order whose outcome is unknown is resolved by resubmitting with the same `client_order_id`,
 ///   which Coinbase answers with the original order instead of creating a second one.
 public actor Coinbase: VenueMarketData, TradingVenue {
-    public nonisolated let name = "coinbase"
+    public nonisolated let exchange = Exchange.coinbase
+    public nonisolated var name: String { exchange.rawValue }
+    public nonisolated var exitOrders: ExitOrderStyle { .slicedBrackets }
     public nonisolated let settings: CoinbaseSettings
     private let credentials: CoinbaseCredentials?
     private let http: VenueHTTP
@@ -245,9 +247,11 @@ public actor Coinbase: VenueMarketData, TradingVenue {
         struct Configuration: Decodable {
             struct Leg: Decodable {
                 var base_size: Num?; var quote_size: Num?; var limit_price: Num?; var stop_price: Num?; var post_only: Bool?
+                var stop_trigger_price: Num?
             }
             var market_market_ioc: Leg?; var limit_limit_gtc: Leg?; var limit_limit_gtd: Leg?; var stop_limit_stop_limit_gtc: Leg?
-            var leg: Leg? { market_market_ioc ?? limit_limit_gtc ?? limit_limit_gtd ?? stop_limit_stop_limit_gtc }
+            var trigger_bracket_gtc: Leg?
+            var leg: Leg? { market_market_ioc ?? limit_limit_gtc ?? limit_limit_gtd ?? stop_limit_stop_limit_gtc ?? trigger_bracket_gtc }
         }
     }
 
@@ -267,7 +271,7 @@ public actor Coinbase: VenueMarketData, TradingVenue {
         return VenueOrder(symbol: o.product_id, orderId: o.order_id, clientOrderId: o.client_order_id ?? "",
                           side: o.side == "SELL" ? .sell : .buy, type: o.order_type ?? "UNKNOWN", status: status,
                           quantity: leg?.base_size?.value ?? 0, filledQuantity: filled, averagePrice: avg == 0 ? nil : avg,
-                          price: leg?.limit_price?.value, triggerPrice: leg?.stop_price?.value)
+                          price: leg?.limit_price?.value, triggerPrice: (leg?.stop_price ?? leg?.stop_trigger_price)?.value)
     }
 
     /// The exact JSON body of `POST /orders` for a prepared order (keys sorted, slashes unescaped).
@@ -283,8 +287,10 @@ public actor Coinbase: VenueMarketData, TradingVenue {
             configuration = ["stop_limit_stop_limit_gtc": [
                 "base_size": size, "limit_price": Dec.text(limit), "stop_price": Dec.text(stop),
                 "stop_direction": r.side == .sell ? "STOP_DIRECTION_STOP_DOWN" : "STOP_DIRECTION_STOP_UP"]]
+        case .takeProfitBracket(let limit, let stop):
+            configuration = ["trigger_bracket_gtc": ["base_size": size, "limit_price": Dec.text(limit), "stop_trigger_price": Dec.text(stop)]]
         case .stopMarket, .takeProfitMarket:
-            throw .rule(name, r.symbol, "Coinbase spot has no \(r.kind.name) orders: use a stop-limit")
+            throw .rule(name, r.symbol, "Coinbase spot has no \(r.kind.name) orders: use a stop-limit or a bracket")
         }
         let body: [String: Any] = ["client_order_id": r.clientOrderId, "product_id": r.symbol, "side": r.side.rawValue,
                                    "order_configuration": configuration]
@@ -330,6 +336,7 @@ public actor Coinbase: VenueMarketData, TradingVenue {
         switch prepared.kind {
         case .limit(let p, _): price = p
         case .stopLimit(let s, let l): price = l; trigger = s
+        case .takeProfitBracket(let l, let s): price = l; trigger = s
         default: break
         }
         return VenueOrder(symbol: request.symbol, orderId: ok.order_id, clientOrderId: ok.client_order_id ?? request.clientOrderId,

@@ -137,6 +137,10 @@ public struct SymbolRules: Sendable, Equatable, Codable {
         case .takeProfitMarket(let trigger):
             out.kind = .takeProfitMarket(triggerPrice: try price(trigger, .takeProfit, "trigger price"))
             notionalPrice = notionalPrice ?? trigger
+        case .takeProfitBracket(let limit, let stop):
+            let l = try price(limit, .limit, "limit price")
+            out.kind = .takeProfitBracket(limitPrice: l, stopTriggerPrice: try price(stop, .stop, "stop trigger price"))
+            notionalPrice = l
         }
         // Reduce-only exits are exempt from the minimum notional on Binance; spot has no reduce-only.
         if minNotional > 0, !request.reduceOnly, let notionalPrice {

@@ -20,13 +20,13 @@ package enum VenueFactory {
 
     /// The connector for `exchange` (`coinbase` or `binance`). Keys are read from the environment when present;
     /// public market data works without them. Malformed keys are bad input.
-    package static func market(exchange: String, config: AppConfig,
+    package static func market(exchange: Exchange, config: AppConfig,
                        environment: [String: String] = ProcessInfo.processInfo.environment) throws -> any VenueMarketData {
         switch exchange {
-        case "binance":
+        case .binance:
             return BinanceFutures(settings: binanceSettings(config.venues.binance),
                                   credentials: BinanceCredentials.fromEnvironment(environment))
-        case "coinbase":
+        case .coinbase:
             let credentials: CoinbaseCredentials?
             do {
                 credentials = try CoinbaseCredentials.fromEnvironment(environment)
@@ -34,21 +34,21 @@ package enum VenueFactory {
                 throw CLIError.badInput("coinbase keys: \(error.message)")
             }
             return Coinbase(settings: coinbaseSettings(config.venues.coinbase), credentials: credentials)
-        default:
-            throw CLIError.badInput("exchange '\(exchange)' has no venue connector: use coinbase or binance (or sim)")
+        case .sim:
+            throw CLIError.badInput("exchange 'sim' has no venue connector: use coinbase or binance (or sim)")
         }
     }
 
     /// The trading connector for LIVE: the same connector as `market`, but keys are required.
-    package static func trading(exchange: String, config: AppConfig,
+    package static func trading(exchange: Exchange, config: AppConfig,
                         environment: [String: String] = ProcessInfo.processInfo.environment) throws -> any TradingVenue & VenueMarketData {
         switch exchange {
-        case "binance":
+        case .binance:
             guard let credentials = BinanceCredentials.fromEnvironment(environment) else {
                 throw CLIError.badInput("LIVE on binance needs BINANCE_API_KEY and BINANCE_API_SECRET in the environment")
             }
             return BinanceFutures(settings: binanceSettings(config.venues.binance), credentials: credentials)
-        case "coinbase":
+        case .coinbase:
             let credentials: CoinbaseCredentials?
             do {
                 credentials = try CoinbaseCredentials.fromEnvironment(environment)
@@ -59,8 +59,8 @@ package enum VenueFactory {
                 throw CLIError.badInput("LIVE on coinbase needs COINBASE_API_KEY_NAME and COINBASE_API_PRIVATE_KEY in the environment")
             }
             return Coinbase(settings: coinbaseSettings(config.venues.coinbase), credentials: credentials)
-        default:
-            throw CLIError.badInput("exchange '\(exchange)' cannot trade LIVE: use coinbase or binance")
+        case .sim:
+            throw CLIError.badInput("exchange 'sim' cannot trade LIVE: use coinbase or binance")
         }
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import Market
 import Model
 
 // Venue-neutral trading values and the `TradingVenue` protocol the PAPER/LIVE executors use.
@@ -16,6 +17,9 @@ public enum OrderKind: Sendable, Equatable {
     case stopMarket(triggerPrice: Decimal)
     /// A conditional market order that triggers at `triggerPrice` to take profit (Binance algo order).
     case takeProfitMarket(triggerPrice: Decimal)
+    /// A take-profit limit at `limitPrice` with a stop trigger at `stopTriggerPrice` on the same coins: whichever
+    /// is reached first executes, the other is gone (Coinbase spot `trigger_bracket_gtc`).
+    case takeProfitBracket(limitPrice: Decimal, stopTriggerPrice: Decimal)
 
     /// A short name for logs and errors.
     public var name: String {
@@ -25,6 +29,7 @@ public enum OrderKind: Sendable, Equatable {
         case .stopLimit: "stop-limit"
         case .stopMarket: "stop-market"
         case .takeProfitMarket: "take-profit-market"
+        case .takeProfitBracket: "take-profit-bracket"   // LiveOrderIntent.bracketKind
         }
     }
 
@@ -32,7 +37,7 @@ public enum OrderKind: Sendable, Equatable {
     public var isConditional: Bool {
         switch self {
         case .stopMarket, .takeProfitMarket, .stopLimit: true
-        case .market, .limit: false
+        case .market, .limit, .takeProfitBracket: false
         }
     }
 }
@@ -62,22 +67,6 @@ public struct OrderRequest: Sendable, Equatable {
         self.reduceOnly = reduceOnly
         self.referencePrice = referencePrice
     }
-}
-
-/// The life-cycle state of an order, mapped from each venue's vocabulary.
-public enum OrderStatus: String, Codable, Sendable {
-    case open = "OPEN"
-    case partiallyFilled = "PARTIALLY_FILLED"
-    case filled = "FILLED"
-    case cancelled = "CANCELLED"
-    case rejected = "REJECTED"
-    case expired = "EXPIRED"
-    /// Conditional order waiting for its trigger.
-    case pending = "PENDING"
-    case unknown = "UNKNOWN"
-
-    /// Whether the order can still fill.
-    public var isLive: Bool { self == .open || self == .partiallyFilled || self == .pending }
 }
 
 /// An order as the venue reports it.
@@ -215,8 +204,12 @@ public struct VenueFill: Sendable, Equatable, Codable {
 /// ``VenueError/Disposition/unknownOutcome`` error the caller looks the order up with ``order(symbol:clientOrderId:)``
 /// and never resends under a new id.
 public protocol TradingVenue: Sendable {
-    /// The venue name (`coinbase`, `binance`).
-    var name: String { get }
+    /// Which venue this is (for records and messages; behaviour is asked for through the capabilities below).
+    var exchange: Exchange { get }
+    /// How exits rest on this venue.
+    var exitOrders: ExitOrderStyle { get }
+    /// The futures capabilities (leverage, margin type, brackets, funding), or nil on a spot venue.
+    var futures: (any FuturesVenue)? { get }
     /// The trading rules of `symbol` (tick, step, minimums), loaded from the venue and cached.
     func rules(for symbol: String) async throws(VenueError) -> SymbolRules
     /// Every non-zero balance.
@@ -234,4 +227,67 @@ public protocol TradingVenue: Sendable {
     func cancelOrder(symbol: String, clientOrderId: String) async throws(VenueError) -> VenueOrder
     /// Fills of one order (by client id) or, with nil, recent fills of the symbol.
     func fills(symbol: String, clientOrderId: String?) async throws(VenueError) -> [VenueFill]
+}
+
+extension TradingVenue {
+    /// Spot by default: no futures capabilities.
+    public var futures: (any FuturesVenue)? { nil }
+}
+
+/// How a venue holds exit orders, which decides how the exit policy is laid out on it.
+public enum ExitOrderStyle: Sendable, Equatable {
+    /// Futures: reduce-only conditional market orders (`STOP_MARKET`, `TAKE_PROFIT_MARKET`) that hold nothing, so
+    /// one stop for the whole position and every take-profit rung rest side by side, and a replacement stop can be
+    /// placed before the old one is cancelled.
+    case reduceOnlyConditional
+    /// Spot: a resting sell holds the coins it sells, so the same coins cannot sit under a stop and a take-profit.
+    /// The position is split into slices: each ladder rung's slice is one bracket order (limit at the rung, stop
+    /// trigger at the stop) and the rest sits under a stop-limit. Every slice carries the stop, so the whole
+    /// remaining quantity is covered at all times; a moved stop replaces each slice, the old order cancelled first.
+    case slicedBrackets
+
+    /// Whether a resting exit holds the coins it would sell (spot).
+    public var holdsCoins: Bool { self == .slicedBrackets }
+}
+
+/// The futures capabilities the LIVE desk needs beyond ``TradingVenue``: leverage, margin type, maintenance
+/// brackets, funding settlements and derivative positions (``TradingVenue/positions()``). Asked for through
+/// ``TradingVenue/futures``, never by the venue's type or name.
+public protocol FuturesVenue: TradingVenue {
+    /// Sets the symbol's leverage; returns what the venue applied.
+    func setLeverage(symbol: String, leverage: Int) async throws(VenueError) -> Int
+    /// Sets cross or isolated margin for the symbol.
+    func setMarginType(symbol: String, _ type: MarginType) async throws(VenueError)
+    /// The symbol's maintenance-margin brackets.
+    func leverageBrackets(symbol: String) async throws(VenueError) -> [LeverageBracket]
+    /// Funding settlements since `since` (Unix seconds), oldest first.
+    func fundingIncome(since: Int64, limit: Int) async throws(VenueError) -> [FundingIncome]
+}
+
+extension FuturesVenue {
+    /// The last 100 funding settlements since `since`.
+    public func fundingIncome(since: Int64) async throws(VenueError) -> [FundingIncome] {
+        try await fundingIncome(since: since, limit: 100)
+    }
+}
+
+/// One funding settlement paid or received.
+public struct FundingIncome: Sendable, Equatable, Codable {
+    /// Our symbol.
+    public var symbol: String
+    /// Positive = received, negative = paid, in `asset`.
+    public var amount: Decimal
+    public var asset: String
+    /// Unix seconds.
+    public var time: Int64
+    /// The venue's transaction id (unique per settlement).
+    public var transactionId: String
+
+    public init(symbol: String, amount: Decimal, asset: String, time: Int64, transactionId: String) {
+        self.symbol = symbol
+        self.amount = amount
+        self.asset = asset
+        self.time = time
+        self.transactionId = transactionId
+    }
 }

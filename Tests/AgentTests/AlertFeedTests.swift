@@ -41,12 +41,12 @@ import Testing
         }
         try ledger.setMeta(AlertFeed.dailyKey, "2026-11-19")
         try ledger.append([
-            try NewEvent.json("c-1", "paper_fill", t, symbol: "BTC-USD", fill("entry")),
-            try NewEvent.json("c-2", "paper_fill", t, symbol: "BTC-USD", fill("stop_loss")),
-            try NewEvent.json("c-3", "circuit_breaker", t, BreakerTrip(breaker: "max_daily_loss", value: 6, limit: 5, detail: "down 6% today", action: "halt")),
-            try NewEvent.json("c-4", "review_required", t, ReviewRequired(reasons: ["unknown_position ETH-USD: the venue holds 1"])),
+            try NewEvent.json("c-1", .paperFill, t, symbol: "BTC-USD", fill("entry")),
+            try NewEvent.json("c-2", .paperFill, t, symbol: "BTC-USD", fill("stop_loss")),
+            try NewEvent.json("c-3", .circuitBreaker, t, BreakerTrip(breaker: "max_daily_loss", value: 6, limit: 5, detail: "down 6% today", action: "halt")),
+            try NewEvent.json("c-4", .reviewRequired, t, ReviewRequired(reasons: ["unknown_position ETH-USD: the venue holds 1"])),
             NewEvent(cycleId: "c-5", type: "reconciliation", time: t, payload: Data(#"{"discrepancies":[{"kind":"position_without_stop","symbol":"BTC-USD","detail":"0.1 BTC-USD has no working stop","critical":true}]}"#.utf8)),
-            try NewEvent.json("c-6", "halted", t, CycleNote(reason: "kill switch is on: <maintenance>")),
+            try NewEvent.json("c-6", .halted, t, CycleNote(reason: "kill switch is on: <maintenance>")),
             NewEvent(cycleId: "c-7", type: "cycle_finished", time: t, payload: try await summaryJSON(status: "ERROR", error: "venue timeout", fallback: "skip")),
         ])
         let end = await feed.pass(after: 0)
@@ -64,7 +64,7 @@ import Testing
         #expect(try ledger.meta(AlertFeed.cursorKey) == String(end))
 
         // The same halt again that day: suppressed, and recorded as such.
-        try ledger.append(try NewEvent.json("c-8", "halted", t, CycleNote(reason: "kill switch is on: <maintenance>")))
+        try ledger.append(try NewEvent.json("c-8", .halted, t, CycleNote(reason: "kill switch is on: <maintenance>")))
         _ = await feed.pass(after: end)
         #expect(receiver.requests.count == 9)
         let suppressed = try ledger.events(types: ["alert_suppressed"])

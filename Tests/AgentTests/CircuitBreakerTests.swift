@@ -87,7 +87,7 @@ import Testing
         let first = await runner.run(at: decisionTime)
         #expect(first.status == .executed)
         // An earlier peak far above today's equity: a 50% drawdown.
-        try runner.ledger!.append(NewEvent.json("c-test", "equity", decisionTime - 86_400 * 3,
+        try runner.ledger!.append(NewEvent.json("c-test", .equity, decisionTime - 86_400 * 3,
                                                EquityPoint(equityUsd: 20_000, cashUsd: 20_000, openPositions: 0, marks: [])))
         let halted = await runner.run(at: decisionTime + 3_600)
         #expect(halted.status == .halted)

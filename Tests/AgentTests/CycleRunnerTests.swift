@@ -42,7 +42,7 @@ func makeRunner(dataDir: String, reviewers: [any Reviewer]? = nil, overrides: [S
     var logger = Logger(label: "test")
     logger.logLevel = .critical
     let executor: any Executor = mode == .paper ? PaperExecutor(settings: config.app.paper) : DryRunExecutor()
-    return CycleRunner(config: config, mode: mode, exchange: "sim", market: SimMarket(seed: config.app.sim.seed),
+    return CycleRunner(config: config, mode: mode, exchange: .sim, market: SimMarket(seed: config.app.sim.seed),
                        ledger: ledger, board: board, executor: executor,
                        killSwitch: KillSwitch(dataDir: dataDir), logger: logger)
 }

@@ -39,7 +39,7 @@ struct LiveRig {
     static func intent(symbol: String = "ETH-USD", notional: Double = 100, proposal: String = "p1", stopLossPct: Double = 5) -> OrderIntent {
         OrderIntent(clientOrderId: ClientOrderId.make(cycleId: cycle, proposalId: proposal), cycleId: cycle, proposalId: proposal,
                     symbol: symbol, side: .buy, sizePct: 1, notionalUsd: notional, quantity: 0, price: 3000,
-                    stopLossPct: stopLossPct, takeProfitPct: 10, mode: .live, status: "intended")
+                    stopLossPct: stopLossPct, takeProfitPct: 10, mode: .live, status: .intended)
     }
 
     /// A filled 0.03 ETH long with its stop.
@@ -64,7 +64,7 @@ struct LiveRig {
     @Test func entrySetsMarginAndLeverageThenSendsEntryThenAReduceOnlyStopLedgerFirst() async throws {
         let rig = try LiveRig()
         let outcome = try await rig.enter()
-        #expect(outcome.order.status == "filled")
+        #expect(outcome.order.status == .filled)
         #expect(outcome.order.quantity == 0.03)                       // 100 USD / 3000 rounded DOWN to the 0.01 step
         #expect(rig.fake.positionAmount("ETHUSDT") == 0.03)
         // Leverage and margin type before the entry; the stop is a reduce-only conditional algo order.
@@ -84,7 +84,7 @@ struct LiveRig {
     @Test func theKillSwitchStopsAnEntryAtTheLastMoment() async throws {
         let rig = try LiveRig()
         let outcome = try await rig.enter(halted: "kill switch is on")
-        #expect(outcome.order.status == "halted")
+        #expect(outcome.order.status == .halted)
         #expect(rig.fake.requests("/fapi/v1/order").isEmpty)
     }
 
@@ -92,19 +92,19 @@ struct LiveRig {
         let rig = try LiveRig()
         rig.fake.faults.inject(.unknownErrorAfterExecuting, path: "/fapi/v1/order", method: "POST")
         let outcome = try await rig.enter()
-        #expect(outcome.order.status == "filled")
+        #expect(outcome.order.status == .filled)
         #expect(rig.fake.orderRequests(clientId: LiveRig.entryId) == 1)
         #expect(rig.fake.positionAmount("ETHUSDT") == 0.03)
         #expect(rig.fake.order(LiveRig.stopId) != nil)
         let result = try #require(try rig.ledger.events(types: ["live_order_result"]).first?.value(LiveOrderResult.self))
-        #expect(result.status == "FILLED" && result.filledQuantity == 0.03)
+        #expect(result.status == .filled && result.filledQuantity == 0.03)
     }
 
     @Test func aStopThatCannotBePlacedClosesThePositionAndRaisesTheAlarm() async throws {
         let rig = try LiveRig()
         rig.fake.faults.inject(.unknownErrorWithoutExecuting, path: "/fapi/v1/algoOrder", method: "POST", times: 3)
         let outcome = try await rig.enter()
-        #expect(outcome.order.status == "filled")
+        #expect(outcome.order.status == .filled)
         #expect(rig.fake.positionAmount("ETHUSDT") == 0)             // closed reduce-only
         let close = try #require(rig.fake.order(ClientOrderId.derived(from: LiveRig.entryId, suffix: "cl")))
         #expect(close["reduceOnly"] == "true" && close["side"] == "SELL")
@@ -117,11 +117,11 @@ struct LiveRig {
         var settings = LiveRig.defaultSettings
         settings.leverage = 5
         let refused = try LiveRig(settings: settings)
-        #expect(try await refused.enter().order.status == "refused_liquidation_distance")
+        #expect(try await refused.enter().order.status == .refusedLiquidationDistance)
         #expect(refused.fake.requests("/fapi/v1/order").isEmpty && refused.fake.requests("/fapi/v1/leverage").isEmpty)
         settings.futures.minLiquidationDistancePct = 19
         let allowed = try LiveRig(settings: settings)
-        #expect(try await allowed.enter().order.status == "filled")
+        #expect(try await allowed.enter().order.status == .filled)
         #expect(allowed.fake.requests("/fapi/v1/leverage").first?.text.contains("leverage=5") == true)
     }
 
@@ -223,10 +223,10 @@ struct LiveRig {
         let rig = try LiveRig()
         let intent = LiveOrderIntent(clientOrderId: "ag-crashed-p9", symbol: "ETH-USD", side: .buy, kind: "market", quantity: 0.03,
                                      reduceOnly: false, purpose: .entry, tier: .core, stopLossPct: 5, reason: "test")
-        try rig.ledger.append(NewEvent.json(LiveRig.cycle, "live_order_intent", 1, symbol: "ETH-USD", intent))
+        try rig.ledger.append(NewEvent.json(LiveRig.cycle, .liveOrderIntent, 1, symbol: "ETH-USD", intent))
         let report = try await rig.reconcile()
         #expect(!report.requiresManualReview)
-        #expect(try rig.book().orders["ag-crashed-p9"]?.result?.status == LiveOrderResult.notFound)
+        #expect(try rig.book().orders["ag-crashed-p9"]?.result?.status == OrderStatus.notFound)
         #expect(rig.fake.orderRequests(clientId: "ag-crashed-p9") == 0)
     }
 
@@ -266,7 +266,7 @@ struct LiveRig {
         let rig = try LiveRig()
         _ = try await rig.enter()
         let results = try await rig.desk.flatten(cycleId: "k-flatten", time: 1_767_229_400, reason: "test")
-        #expect(results.map(\.status) == ["FILLED"])
+        #expect(results.map(\.status) == [.filled])
         #expect(rig.fake.positionAmount("ETHUSDT") == 0)
         #expect(rig.fake.order(LiveRig.stopId)?["status"] == "CANCELED")
         #expect(Array(rig.types.suffix(5)) == ["live_cancel", "live_order_result", "live_order_intent", "live_order_result", "live_fill"])
@@ -315,7 +315,7 @@ struct LiveRig {
         let desk = LiveDesk(venue: venue, ledger: ledger, settings: LiveRig.defaultSettings)
         let outcome = try await desk.executor(haltReason: { nil }).execute(
             LiveRig.intent(), tier: .core, quote: MarketQuote(bid: 2999, ask: 3000, depthUsd: 1e6), time: 1_767_225_600)
-        #expect(outcome.order.status == "filled")
+        #expect(outcome.order.status == .filled)
         #expect(outcome.order.quantity == 0.0333)                  // 100 / 3000 rounded down to the 0.0001 step
         let bodies = fake.requests("/orders", method: "POST").map { String(decoding: $0.body, as: UTF8.self) }
         #expect(bodies.count == 2)

@@ -211,7 +211,7 @@ import Testing
         switch point {
         case "before_send":
             #expect(s.fake.orderRequests(clientId: crashedEntry.clientOrderId) == 0)
-            #expect(book.orders[crashedEntry.clientOrderId]?.result?.status == LiveOrderResult.notFound)
+            #expect(book.orders[crashedEntry.clientOrderId]?.result?.status == .notFound)
         case "after_send", "after_fill":
             // The fill was found by client id; the position had no stop: protected now, and a person must look.
             #expect(s.fake.positionAmount("BTCUSDT") != 0 || s.fake.positionAmount("ETHUSDT") != 0 || s.fake.positionAmount("SOLUSDT") != 0)

@@ -14,6 +14,7 @@ import Review
 @testable import Risk
 import TestSupport
 import Testing
+import Venues
 
 /// Backtest, PAPER and LIVE run one cycle: the same stages, the same portfolio state, the same exits and the same
 /// breakers. These tests would fail if any mode grew its own copy again.
@@ -176,13 +177,13 @@ import Testing
                                             "universe.tiers.tier_1_core.min_24h_volume_usd=1000",
                                             "universe.tiers.tier_1_core.min_depth_usd=1000", "policy.execution.allow_live=true"] + overrides)
         let ledger = try Ledger(path: data + "/agent.sqlite")
-        let desk = try LiveDesk.make(exchange: "binance", config: config, ledger: ledger,
+        let desk = try LiveDesk.make(exchange: .binance, config: config, ledger: ledger,
                                      environment: ["BINANCE_API_KEY": fake.apiKey, "BINANCE_API_SECRET": fake.secret])
         let kill = KillSwitch(dataDir: data)
         var logger = Logger(label: "test")
         logger.logLevel = .critical
         guard let market = desk.venue as? any MarketDataSource else { throw TestFailure("no market data") }
-        var runner = CycleRunner(config: config, mode: .live, exchange: "binance", market: market, ledger: ledger,
+        var runner = CycleRunner(config: config, mode: .live, exchange: .binance, market: market, ledger: ledger,
                                  board: .offline(policy: config.policy), executor: desk.executor(haltReason: { kill.status().reason }),
                                  killSwitch: kill, logger: logger)
         runner.desk = LivePositions(desk: desk, exits: config.signals.exits, atrPeriod: config.signals.triggers.trend.atrPeriod)
@@ -226,7 +227,7 @@ import Testing
         // The venue triggers our stop (below the entry): a losing trade, recorded from the venue's fill.
         let stops = try LiveBook.rebuild(ledger: runner.ledger!).liveOrders.filter { $0.intent.purpose == .stop }
         let stop = try #require(stops.first)
-        fake.executeAlgo(stop.intent.clientOrderId, quantity: stop.intent.quantity, finish: true)
+        fake.executeAlgo(stop.intent.clientOrderId, quantity: stop.intent.size, finish: true)
         let next = await runner.run(at: now + 60)
         #expect(next.status == .halted, "\(next.noTradeReason ?? "")")
         #expect(next.violatedChecks.contains("consecutive_loss_cooldown"))
@@ -280,5 +281,138 @@ import Testing
         let orders = fake.orderCount
         _ = await runner.run(at: now + 120)
         #expect(fake.orderCount == orders)
+    }
+}
+
+/// The Coinbase equivalent of `theLadderRestsAndTheStopMovesToBreakevenAfterTheFirstRung`, against the strict fake
+/// Coinbase venue (its balances follow the trades and an open sell holds its coins, as on the real one): each rung
+/// rests as a bracket on its own slice and the runner under a stop-limit; when the first rung fills on the venue the
+/// stop moves to breakeven on every slice and still covers the whole rest.
+@Suite(.serialized) struct CoinbaseLadderTests {
+    static let cycle = "c-20260101T010000Z-0b0b"
+
+    /// Our working orders that carry the stop, as the venue holds them.
+    static func protective(_ rig: CoinbaseExitTests.Rig) throws -> [(id: String, order: [String: String])] {
+        try LiveBook.rebuild(ledger: rig.ledger).stops(on: "ETH-USD").filter(\.isLive).compactMap { o in
+            rig.fake.order(o.intent.clientOrderId).map { (o.intent.clientOrderId, $0) }
+        }
+    }
+
+    static func size(_ orders: [(id: String, order: [String: String])]) -> Double {
+        orders.reduce(0) { $0 + (Double($1.order["size"] ?? "") ?? 0) }
+    }
+
+    @Test func theLadderRestsAsBracketsAndTheStopMovesToBreakevenOnEverySlice() async throws {
+        let rig = try CoinbaseExitTests.Rig(strict: true)
+        let plan = try Fixtures.defaults([]).signals.exits
+        let position = try await rig.enter()
+        let entry = LiveRig.entryId
+        let t1: Int64 = 1_767_229_200
+        _ = try await rig.desk.manageExits(positions: [position], snapshot: rig.snapshot(at: t1), plan: plan, atrPeriod: 14,
+                                           cycleId: Self.cycle, time: t1)
+        // The ladder rests: one bracket per rung (limit at the rung, stop trigger at the stop), the rest under a stop.
+        let rungs = (1...plan.ladder.count).map { ClientOrderId.derived(from: entry, suffix: "tp\($0)") }
+        for (i, id) in rungs.enumerated() {
+            let o = try #require(rig.fake.order(id), "rung \(id) is not resting on the venue")
+            #expect(o["kind"] == "trigger_bracket_gtc" && o["status"] == "OPEN" && o["side"] == "SELL")
+            #expect(Double(o["limit"] ?? "") == ExitManager.target(position, rung: i, plan: plan))
+            #expect(Double(o["stop"] ?? "") == position.stopPrice)
+            #expect(o["size"] == "0.0083")
+        }
+        // The entry's stop for the whole position was cancelled first: it held the coins the slices sell.
+        #expect(rig.fake.order(LiveRig.stopId)?["status"] == "CANCELLED")
+        var resting = try Self.protective(rig)
+        #expect(resting.count == plan.ladder.count + 1)
+        #expect(abs(Self.size(resting) - (rig.fake.balance("ETH") ?? 0)) < 1e-12, "the stop covers every coin held")
+        #expect(resting.allSatisfy { $0.order["stop"] == "2850" })
+
+        // The market reaches 1R: the venue executes the first rung; reconciliation records the fill.
+        rig.fake.fill(rungs[0])
+        let t2 = t1 + 3_600
+        let report = try await rig.desk.reconcile(cycleId: "c-20260101T020000Z-0c0c", time: t2, act: true)
+        #expect(!report.requiresManualReview, "\(report.reviewReasons)")
+        // Reconciliation counts each bracket's stop: the rest is covered, nothing is replaced for a shortfall.
+        #expect(report.discrepancies.isEmpty, "\(report.discrepancies)")
+        let after = try #require(try Portfolio.rebuild(store: rig.ledger, mode: .live, startingEquity: nil).0.account.position("ETH-USD"))
+        #expect(after.rungsTaken == 1 && after.stopPrice == position.entryPrice)
+        #expect(LiveDesk.same(after.quantity, 0.025))
+        let intentsBefore = try rig.ledger.events().count
+        _ = try await rig.desk.manageExits(positions: [after], snapshot: rig.snapshot(at: t2), plan: plan, atrPeriod: 14,
+                                           cycleId: "c-20260101T020000Z-0c0c", time: t2)
+        // The stop moved to breakeven on every slice, and still covers the whole rest.
+        resting = try Self.protective(rig)
+        #expect(resting.count == plan.ladder.count)   // two rungs left and the runner
+        #expect(resting.allSatisfy { $0.order["stop"] == "3000" }, "\(resting.map(\.order))")
+        #expect(abs(Self.size(resting) - (rig.fake.balance("ETH") ?? 0)) < 1e-12)
+        #expect(abs((rig.fake.balance("ETH") ?? 0) - 0.025) < 1e-12)
+        for id in rungs.dropFirst() {
+            #expect(rig.fake.order(id)?["status"] == "CANCELLED")
+            #expect(rig.fake.order(ClientOrderId.derived(from: entry, suffix: "\(id.split(separator: "-").last ?? "")-2"))?["status"] == "OPEN")
+        }
+        // Cancel first, ledger first: every old slice's cancel is recorded before any new slice's intent.
+        let moves = try rig.ledger.events().dropFirst(intentsBefore).map(\.type)
+        let lastCancel = try #require(moves.lastIndex(of: "live_cancel"))
+        let firstIntent = try #require(moves.firstIndex(of: "live_order_intent"))
+        #expect(lastCancel < firstIntent)
+
+        // Nothing moved: no churn.
+        let sent = rig.orderBodies.count
+        _ = try await rig.desk.manageExits(positions: [after], snapshot: rig.snapshot(at: t2 + 60), plan: plan, atrPeriod: 14,
+                                           cycleId: "c-20260101T020100Z-0d0d", time: t2 + 60)
+        #expect(rig.orderBodies.count == sent)
+    }
+
+    /// The slices add up to exactly what is held; a rung too small for the product stays with the runner (the venue
+    /// would refuse it, and the exits would be laid out again every cycle).
+    @Test func theSlicesAddUpAndARungBelowTheMinimumStaysWithTheRunner() async throws {
+        let rig = try CoinbaseExitTests.Rig(strict: true)
+        let plan = try Fixtures.defaults([]).signals.exits
+        var position = try await rig.enter()
+        let rules = SymbolRules(symbol: "ETH-USD", venueSymbol: "ETH-USD", baseAsset: "ETH", quoteAsset: "USD", tickSize: 0.01,
+                                stepSize: Decimal(string: "0.0001")!, minQuantity: Decimal(string: "0.0001")!, minNotional: 1)
+        let full = LiveDesk.slices(position, remaining: Decimal(string: "0.0333")!, plan: plan, rules: rules)
+        #expect(full.map(\.rung) == [0, 1, 2, nil])
+        #expect(full.reduce(Decimal(0)) { $0 + $1.quantity } == Decimal(string: "0.0333")!)
+        #expect(full.last?.quantity == Decimal(string: "0.0084")!)
+        position.initialQuantity = 0.0012   // a rung would be 0.0003 ETH, under $1 at the rung
+        let small = LiveDesk.slices(position, remaining: Decimal(string: "0.0012")!, plan: plan, rules: rules)
+        #expect(small.map(\.rung) == [nil] && small.first?.quantity == Decimal(string: "0.0012")!)
+    }
+
+    /// A bracket that executes its stop, not its limit, is a stop-out: the portfolio counts no rung for it.
+    @Test func aBracketStoppedOutIsNotARungTaken() async throws {
+        let rig = try CoinbaseExitTests.Rig(strict: true)
+        let plan = try Fixtures.defaults([]).signals.exits
+        let position = try await rig.enter()
+        _ = try await rig.desk.manageExits(positions: [position], snapshot: rig.snapshot(at: 1_767_229_200), plan: plan,
+                                           atrPeriod: 14, cycleId: Self.cycle, time: 1_767_229_200)
+        let rung = ClientOrderId.derived(from: LiveRig.entryId, suffix: "tp1")
+        rig.fake.fill(rung, price: 2_849)   // the market fell through the stop: the bracket's stop leg executed
+        _ = try await rig.desk.reconcile(cycleId: "c-20260101T020000Z-0c0c", time: 1_767_232_800, act: true)
+        let fill = try #require(try rig.ledger.events(types: ["live_fill"]).last?.value(LiveFill.self))
+        #expect(fill.clientOrderId == rung && fill.purpose == .stop)
+        let after = try #require(try Portfolio.rebuild(store: rig.ledger, mode: .live, startingEquity: nil).0.account.position("ETH-USD"))
+        #expect(after.rungsTaken == 0 && after.stopPrice == position.stopPrice)
+    }
+
+    /// The ledger's intent of every order is exactly what the venue received: the same decimals, rounded once.
+    @Test func theRecordedIntentIsWhatTheVenueReceived() async throws {
+        let rig = try CoinbaseExitTests.Rig(strict: true)
+        let position = try await rig.enter()
+        _ = try await rig.desk.manageExits(positions: [position], snapshot: rig.snapshot(at: 1_767_229_200),
+                                           plan: try Fixtures.defaults([]).signals.exits, atrPeriod: 14, cycleId: Self.cycle, time: 1_767_229_200)
+        let book = try LiveBook.rebuild(ledger: rig.ledger)
+        let bodies = rig.fake.requests("/orders", method: "POST").map(\.body)
+        #expect(bodies.count == 6)   // entry, its stop, three brackets, the runner's stop
+        for body in bodies {
+            let sent = try #require(try JSONSerialization.jsonObject(with: body) as? [String: Any])
+            let id = try #require(sent["client_order_id"] as? String)
+            let intent = try #require(book.orders[id]?.intent, "\(id) has no recorded intent")
+            let leg = try #require((sent["order_configuration"] as? [String: [String: Any]])?.values.first)
+            #expect(leg["base_size"] as? String == "\(intent.quantity)")
+            #expect(leg["limit_price"] as? String == intent.limitPrice.map { "\($0)" })
+            #expect((leg["stop_price"] ?? leg["stop_trigger_price"]) as? String == intent.triggerPrice.map { "\($0)" })
+            #expect(sent["side"] as? String == intent.side.rawValue)
+        }
     }
 }

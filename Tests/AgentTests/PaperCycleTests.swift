@@ -28,7 +28,7 @@ import Testing
         let runner = try makeRunner(dataDir: data, mode: .paper)
         let summary = await runner.run(at: decisionTime)
         #expect(summary.status == .executed)
-        let filled = summary.executedTrades.filter { $0.status == "filled" }
+        let filled = summary.executedTrades.filter { $0.status == .filled }
         #expect(!filled.isEmpty)
         let fills = try runner.ledger!.events(cycleId: summary.cycleId).filter { $0.type == "paper_fill" }.map { try $0.value(PaperFill.self) }
         #expect(fills.count == filled.count)

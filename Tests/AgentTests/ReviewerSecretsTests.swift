@@ -98,7 +98,7 @@ import Testing
             let answer = ReviewerAnswer(verdicts: [], source: "llm", model: "m", calls: [call], cacheKey: "rk-\(i % 7)")
             let tier = TierRecord(reviewer: .m1, answer: answer, applied: [], violations: [],
                                   newsRiskRated: i % 5 == 0 ? ["BTC-USD": .high] : nil)
-            try ledger.append(NewEvent.json("c-\(i)", "review", time, tier))
+            try ledger.append(NewEvent.json("c-\(i)", .review, time, tier))
         }
         var times: [Int64] = []
         for i in 0..<120 {

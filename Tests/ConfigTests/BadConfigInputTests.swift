@@ -130,9 +130,9 @@ import Testing
     @Test func binanceRefusesQuotesItCannotMap() throws {
         let root = try root(["config/universe.yaml": "tiers:\n  tier_1_core:\n    symbols: [BTC-USD, ETH-EUR]\n"])
         let config = try ConfigLoader(paths: ConfigPaths(configDir: root + "/config"), environment: [:]).load()
-        let found = config.symbolProblems(exchange: "binance").map(\.description)
+        let found = config.symbolProblems(exchange: .binance).map(\.description)
         #expect(found == ["\(root)/config/universe.yaml:3:24: ETH-EUR: binance trades only USD, USDC, USDT quotes (write e.g. BTC-USD)"])
-        #expect(config.symbolProblems(exchange: "coinbase").isEmpty)
+        #expect(config.symbolProblems(exchange: .coinbase).isEmpty)
     }
 
     @Test func setErrorsKeepTheFilePrefix() {

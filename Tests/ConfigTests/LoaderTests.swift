@@ -41,7 +41,7 @@ import Testing
     @Test func noFilesAtAllMeansTheBuiltInDefaults() throws {
         let config = try Fixtures.defaults()
         #expect(config.app.mode == .dryRun)
-        #expect(config.app.exchange == "sim")
+        #expect(config.app.exchange == .sim)
         #expect(config.policy.reviewers.deltaBound == 0.15)
         #expect(config.policy.risk.minCombinedConviction == 0.6)
         #expect(config.policy.aiBudget.maxCostPerCycleUsd == 2.0)

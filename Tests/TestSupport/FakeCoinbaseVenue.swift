@@ -22,6 +22,9 @@ public final class FakeCoinbaseVenue: @unchecked Sendable {
     private var jwtFailures: [String] = []
     /// Orders with a base size above this are refused with INSUFFICIENT_FUND (HTTP 200, success false).
     private var maxAffordableSize = 10.0
+    /// With ``fund(usd:)``: balances that trades move, and holds like the real venue (an open sell holds the coins
+    /// it would sell, so a second sell of the same coins is refused with INSUFFICIENT_FUND). Nil: the fixed accounts.
+    private var wallet: [String: Double]?
 
     public init() throws {
         let server = try LoopbackHTTPServer { [weak self] request in
@@ -42,6 +45,62 @@ public final class FakeCoinbaseVenue: @unchecked Sendable {
     public var orderCount: Int { lock.withLock { orders.count } }
     /// Why JWTs were refused, in order.
     public var refusedTokens: [String] { lock.withLock { jwtFailures } }
+
+    /// Strict balances from now on: `usd` of cash and no coins; market orders fill at the product's base price
+    /// and move the balances, and every open sell holds its coins.
+    public func fund(usd: Double) { lock.withLock { wallet = ["USD": usd] } }
+
+    /// The balance of `asset` in strict mode (nil otherwise).
+    public func balance(_ asset: String) -> Double? { lock.withLock { wallet?[asset] } }
+
+    /// The order with our client id, as the fake stores it (`kind`, `size`, `limit`, `stop`, `status`, `filled`).
+    public func order(_ clientId: String) -> [String: String]? { lock.withLock { orders[clientId] } }
+
+    /// The venue executes an open order in full at `price` (default: its limit price), e.g. a take-profit rung
+    /// reached; balances move in strict mode.
+    public func fill(_ clientId: String, price: Double? = nil) {
+        lock.withLock {
+            guard var o = orders[clientId], o["status"] == "OPEN", let size = Double(o["size"] ?? "") else { return }
+            let at = price ?? Double(o["limit"] ?? "") ?? 0
+            o["status"] = "FILLED"
+            o["filled"] = o["size"]
+            o["avg"] = "\(at)"
+            orders[clientId] = o
+            settle(product: o["product_id"] ?? "", side: o["side"] ?? "", size: size, price: at)
+        }
+    }
+
+    /// Moves strict balances for a trade (caller holds the lock).
+    private func settle(product: String, side: String, size: Double, price: Double) {
+        guard wallet != nil, let asset = product.split(separator: "-").first.map(String.init) else { return }
+        let sign = side == "BUY" ? 1.0 : -1.0
+        wallet?[asset, default: 0] += sign * size
+        wallet?["USD", default: 0] -= sign * size * price
+    }
+
+    /// Coins of `asset` held by open sell orders (caller holds the lock).
+    private func held(_ asset: String) -> Double {
+        orders.values.filter { $0["status"] == "OPEN" && $0["side"] == "SELL" && $0["product_id"]?.hasPrefix(asset + "-") == true }
+            .reduce(0) { $0 + (Double($1["size"] ?? "") ?? 0) - (Double($1["filled"] ?? "") ?? 0) }
+    }
+
+    private func strictAccounts() -> String? {
+        lock.withLock { () -> String? in
+            guard let wallet else { return nil }
+            let rows = wallet.keys.sorted().map { asset -> String in
+                let hold = asset == "USD" ? 0 : held(asset)
+                let total = wallet[asset] ?? 0
+                return #"{"uuid":"a-\#(asset)","name":"\#(asset) Wallet","currency":"\#(asset)","available_balance":{"value":"\#(Self.text(total - hold))","currency":"\#(asset)"},"hold":{"value":"\#(Self.text(hold))","currency":"\#(asset)"}}"#
+            }
+            return #"{"accounts":[\#(rows.joined(separator: ","))],"has_next":false,"cursor":"","size":\#(rows.count)}"#
+        }
+    }
+
+    /// A balance as plain text, rounded to 1e-10 so sums of decimals stay exact.
+    static func text(_ value: Double) -> String {
+        let rounded = (value * 1e10).rounded() / 1e10
+        return rounded == rounded.rounded() ? String(format: "%.1f", rounded) : "\(rounded)"
+    }
 
     /// The private key as the SEC1 PEM a user would put in COINBASE_API_PRIVATE_KEY.
     public var privateKeyPEM: String { p256Key.pemRepresentation }
@@ -160,6 +219,7 @@ public final class FakeCoinbaseVenue: @unchecked Sendable {
             let asks = (1...15).map { #"{"price":"\#(mid * (1 + Double($0) * 0.0003))","size":"1.25"}"# }.joined(separator: ",")
             return json(#"{"pricebook":{"product_id":"\#(id)","bids":[\#(bids)],"asks":[\#(asks)],"time":"2026-01-01T00:00:00Z"}}"#)
         case ("GET", 1, "accounts", _):
+            if let strict = strictAccounts() { return json(strict) }
             return json(#"{"accounts":[{"uuid":"a1","name":"USD Wallet","currency":"USD","available_balance":{"value":"1000.50","currency":"USD"},"default":true,"active":true,"type":"ACCOUNT_TYPE_FIAT","ready":true,"hold":{"value":"10","currency":"USD"}},{"uuid":"a2","name":"BTC Wallet","currency":"BTC","available_balance":{"value":"0.5","currency":"BTC"},"hold":{"value":"0","currency":"BTC"}},{"uuid":"a3","name":"ETH Wallet","currency":"ETH","available_balance":{"value":"0","currency":"ETH"},"hold":{"value":"0","currency":"ETH"}}],"has_next":false,"cursor":"","size":3}"#)
         case ("POST", 1, "orders", _):
             return createOrder(body)
@@ -238,7 +298,9 @@ public final class FakeCoinbaseVenue: @unchecked Sendable {
                 // Idempotent: the same client_order_id answers with the original order.
                 return json(#"{"success":true,"success_response":{"order_id":"\#(existing["order_id"] ?? "")","product_id":"\#(product)","side":"\#(side)","client_order_id":"\#(client)"}}"#)
             }
-            if size > maxAffordableSize {
+            let asset = String(product.split(separator: "-").first ?? "")
+            let coinsFree = wallet.map { ($0[asset] ?? 0) - held(asset) }
+            if size > maxAffordableSize || (side == "SELL" && coinsFree.map { size > $0 + 1e-12 } ?? false) {
                 return json(#"{"success":false,"failure_reason":"UNKNOWN_FAILURE_REASON","order_id":"","error_response":{"error":"INSUFFICIENT_FUND","message":"Insufficient balance in source account","error_details":"","preview_failure_reason":"PREVIEW_INSUFFICIENT_FUND"}}"#)
             }
             sequence += 1
@@ -246,9 +308,10 @@ public final class FakeCoinbaseVenue: @unchecked Sendable {
             let market = kind == "market_market_ioc"
             orders[client] = ["order_id": id, "client_order_id": client, "product_id": product, "side": side, "kind": kind,
                               "size": leg["base_size"] as? String ?? "0", "limit": leg["limit_price"] as? String ?? "",
-                              "stop": leg["stop_price"] as? String ?? "",
+                              "stop": leg["stop_price"] as? String ?? leg["stop_trigger_price"] as? String ?? "",
                               "status": market ? "FILLED" : "OPEN", "filled": market ? (leg["base_size"] as? String ?? "0") : "0",
                               "avg": market ? "\(base)" : "0"]
+            if market { settle(product: product, side: side, size: size, price: base) }
             return json(#"{"success":true,"success_response":{"order_id":"\#(id)","product_id":"\#(product)","side":"\#(side)","client_order_id":"\#(client)"},"order_configuration":{}}"#)
         }
     }
@@ -256,7 +319,17 @@ public final class FakeCoinbaseVenue: @unchecked Sendable {
     static func orderJSON(_ o: [String: String]) -> String {
         var leg = #""base_size":"\#(o["size"] ?? "0")""#
         if let l = o["limit"], !l.isEmpty { leg += #","limit_price":"\#(l)""# }
-        if let s = o["stop"], !s.isEmpty { leg += #","stop_price":"\#(s)""# }
-        return #"{"order_id":"\#(o["order_id"] ?? "")","product_id":"\#(o["product_id"] ?? "")","user_id":"u","order_configuration":{"\#(o["kind"] ?? "")":{\#(leg)}},"side":"\#(o["side"] ?? "")","client_order_id":"\#(o["client_order_id"] ?? "")","status":"\#(o["status"] ?? "")","time_in_force":"GOOD_UNTIL_CANCELLED","created_time":"2026-01-01T00:00:00Z","completion_percentage":"0","filled_size":"\#(o["filled"] ?? "0")","average_filled_price":"\#(o["avg"] ?? "0")","fee":"","number_of_fills":"0","filled_value":"0","pending_cancel":false,"size_in_quote":false,"total_fees":"0","size_inclusive_of_fees":false,"total_value_after_fees":"0","trigger_status":"INVALID_ORDER_TYPE","order_type":"\#(o["kind"] == "market_market_ioc" ? "MARKET" : (o["kind"] == "limit_limit_gtc" ? "LIMIT" : "STOP_LIMIT"))","reject_reason":"","settled":false,"product_type":"SPOT","reject_message":"","cancel_message":""}"#
+        if let s = o["stop"], !s.isEmpty { leg += o["kind"] == "trigger_bracket_gtc" ? #","stop_trigger_price":"\#(s)""# : #","stop_price":"\#(s)""# }
+        return #"{"order_id":"\#(o["order_id"] ?? "")","product_id":"\#(o["product_id"] ?? "")","user_id":"u","order_configuration":{"\#(o["kind"] ?? "")":{\#(leg)}},"side":"\#(o["side"] ?? "")","client_order_id":"\#(o["client_order_id"] ?? "")","status":"\#(o["status"] ?? "")","time_in_force":"GOOD_UNTIL_CANCELLED","created_time":"2026-01-01T00:00:00Z","completion_percentage":"0","filled_size":"\#(o["filled"] ?? "0")","average_filled_price":"\#(o["avg"] ?? "0")","fee":"","number_of_fills":"0","filled_value":"0","pending_cancel":false,"size_in_quote":false,"total_fees":"0","size_inclusive_of_fees":false,"total_value_after_fees":"0","trigger_status":"INVALID_ORDER_TYPE","order_type":"\#(Self.orderType(o["kind"] ?? ""))","reject_reason":"","settled":false,"product_type":"SPOT","reject_message":"","cancel_message":""}"#
+    }
+
+    /// The `order_type` the real venue reports for an order configuration.
+    static func orderType(_ kind: String) -> String {
+        switch kind {
+        case "market_market_ioc": "MARKET"
+        case "limit_limit_gtc", "limit_limit_gtd": "LIMIT"
+        case "trigger_bracket_gtc": "BRACKET"
+        default: "STOP_LIMIT"
+        }
     }
 }
