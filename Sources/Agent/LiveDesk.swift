@@ -561,15 +561,18 @@ struct LiveDesk: Sendable {
     private func cancel(_ intent: LiveOrderIntent, reason: String, journal j: inout Journal) async throws {
         guard j.act else { return }
         try j.emit("live_cancel", symbol: intent.symbol, LiveCancel(clientOrderId: intent.clientOrderId, symbol: intent.symbol, reason: reason))
+        await LiveTestHook.reached("before_cancel_send")
         let previous = j.book.orders[intent.clientOrderId]?.filled ?? 0
         do {
             let final = try await venue.cancelOrder(symbol: intent.symbol, clientOrderId: intent.clientOrderId)
+            await LiveTestHook.reached("after_cancel_send")
             try record(LiveOrderSender.result(final, purpose: intent.purpose, source: "cancel"), side: intent.side, previous: previous, into: &j)
         } catch let error as VenueError where error.reason == .unknownOrder {
             try j.emit("live_order_result", symbol: intent.symbol, LiveOrderResult(
                 clientOrderId: intent.clientOrderId, symbol: intent.symbol, purpose: intent.purpose, status: "CANCELLED",
                 error: "\(error)", source: "cancel"))
         }
+        await LiveTestHook.reached("after_cancel_result")
     }
 
     /// The exit policy on the venue (`signals.yaml` `exits`, the same rules PAPER and backtests simulate), for the
@@ -747,7 +750,7 @@ struct LiveDesk: Sendable {
 extension LiveDesk {
     static func make(exchange: String, config: LoadedConfig, ledger: Ledger,
                      environment: [String: String] = ProcessInfo.processInfo.environment) throws -> LiveDesk {
-        LiveDesk(venue: try VenueFactory.trading(exchange: exchange, config: config.app, environment: environment),
+        LiveDesk(venue: try VenueFactory.trading(exchange: exchange, config: config.app, ledger: ledger, environment: environment),
                  ledger: ledger, settings: LiveSettings(config.policy))
     }
 }

@@ -1,12 +1,13 @@
 import Config
+import Ledger
 import Logging
 import Market
 import Model
 
 /// The market a run reads: the `sim` market (or CSV replay when `sim.csv` lists files), or a venue's public data.
 enum MarketSource {
-    static func make(exchange: String, config: AppConfig, logger: Logger) throws -> any MarketDataSource {
-        if exchange != "sim" { return try VenueFactory.market(exchange: exchange, config: config) }
+    static func make(exchange: String, config: AppConfig, ledger: Ledger? = nil, logger: Logger) throws -> any MarketDataSource {
+        if exchange != "sim" { return try VenueFactory.market(exchange: exchange, config: config, ledger: ledger) }
         if config.sim.csv.isEmpty { return SimMarket(seed: config.sim.seed) }
         var series: [CandleSeries] = []
         for source in config.sim.csv {

@@ -1,5 +1,6 @@
 import Config
 import Foundation
+import Ledger
 import Market
 
 /// Builds the venue connectors from `app.yaml`'s `venues` section and the environment.
@@ -18,13 +19,15 @@ enum VenueFactory {
     }
 
     /// The connector for `exchange` (`coinbase` or `binance`). Keys are read from the environment when present;
-    /// public market data works without them. Malformed keys are bad input.
-    static func market(exchange: String, config: AppConfig,
+    /// public market data works without them. Malformed keys are bad input. With a `ledger`, bans and Retry-After
+    /// windows are restored from it and recorded in it (`venue_backoff`).
+    static func market(exchange: String, config: AppConfig, ledger: Ledger? = nil,
                        environment: [String: String] = ProcessInfo.processInfo.environment) throws -> any VenueMarketData {
         switch exchange {
         case "binance":
             return BinanceFutures(settings: binanceSettings(config.venues.binance),
-                                  credentials: BinanceCredentials.fromEnvironment(environment))
+                                  credentials: BinanceCredentials.fromEnvironment(environment),
+                                  backoff: VenueBackoffLedger.keeper(venue: "binance", ledger: ledger))
         case "coinbase":
             let credentials: CoinbaseCredentials?
             do {
@@ -32,21 +35,23 @@ enum VenueFactory {
             } catch {
                 throw CLIError.badInput("coinbase keys: \(error.message)")
             }
-            return Coinbase(settings: coinbaseSettings(config.venues.coinbase), credentials: credentials)
+            return Coinbase(settings: coinbaseSettings(config.venues.coinbase), credentials: credentials,
+                            backoff: VenueBackoffLedger.keeper(venue: "coinbase", ledger: ledger))
         default:
             throw CLIError.badInput("exchange '\(exchange)' has no venue connector: use coinbase or binance (or sim)")
         }
     }
 
     /// The trading connector for LIVE: the same connector as `market`, but keys are required.
-    static func trading(exchange: String, config: AppConfig,
+    static func trading(exchange: String, config: AppConfig, ledger: Ledger? = nil,
                         environment: [String: String] = ProcessInfo.processInfo.environment) throws -> any TradingVenue & VenueMarketData {
         switch exchange {
         case "binance":
             guard let credentials = BinanceCredentials.fromEnvironment(environment) else {
                 throw CLIError.badInput("LIVE on binance needs BINANCE_API_KEY and BINANCE_API_SECRET in the environment")
             }
-            return BinanceFutures(settings: binanceSettings(config.venues.binance), credentials: credentials)
+            return BinanceFutures(settings: binanceSettings(config.venues.binance), credentials: credentials,
+                                  backoff: VenueBackoffLedger.keeper(venue: "binance", ledger: ledger))
         case "coinbase":
             let credentials: CoinbaseCredentials?
             do {
@@ -57,7 +62,8 @@ enum VenueFactory {
             guard let credentials else {
                 throw CLIError.badInput("LIVE on coinbase needs COINBASE_API_KEY_NAME and COINBASE_API_PRIVATE_KEY in the environment")
             }
-            return Coinbase(settings: coinbaseSettings(config.venues.coinbase), credentials: credentials)
+            return Coinbase(settings: coinbaseSettings(config.venues.coinbase), credentials: credentials,
+                            backoff: VenueBackoffLedger.keeper(venue: "coinbase", ledger: ledger))
         default:
             throw CLIError.badInput("exchange '\(exchange)' cannot trade LIVE: use coinbase or binance")
         }

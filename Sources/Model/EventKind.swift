@@ -43,4 +43,6 @@ public enum EventKind: String, Codable, Sendable, CaseIterable {
     case futuresRisk = "futures_risk"
     case futuresEntryRefused = "futures_entry_refused"
     case protectionAlarm = "protection_alarm"
+    /// A venue's 418 ban or 429 back-off, kept so a restart honours it.
+    case venueBackoff = "venue_backoff"
 }
