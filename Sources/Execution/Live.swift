@@ -232,6 +232,7 @@ public struct LiveOrderSender: Sendable {
             let result = LiveOrderResult(clientOrderId: request.clientOrderId, symbol: request.symbol, purpose: purpose,
                                          status: LiveOrderResult.failed, error: "\(error)", source: "send")
             try recorder.record(cycleId: cycleId, time: time, type: "live_order_result", symbol: request.symbol, result)
+            await LiveTestHook.reached(LiveTestHook.points(for: purpose).afterResult)
             return result
         }
         // Ledger first (invariant 8).

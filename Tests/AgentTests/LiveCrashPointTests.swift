@@ -63,7 +63,8 @@ import Testing
         let rig = try RestartRig(c.venue)
         let first = try rig.desk()
         let plan = try Fixtures.defaults([]).signals.exits
-        if c.path != .entry && c.path != .stopRefused { try await rig.enter(first) }
+        // Large enough that every rung of the ladder passes the venue's minimums.
+        if c.path != .entry && c.path != .stopRefused { try await rig.enter(first, notional: c.path == .exits ? 1_000 : 100) }
         let trap = LiveTestTrap(point: c.point)
         let reached: Bool
         switch c.path {

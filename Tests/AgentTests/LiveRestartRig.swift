@@ -57,9 +57,9 @@ struct RestartRig: Sendable {
     }
 
     /// The LIVE entry of `LiveRig.intent()` (0.03 ETH on Binance, 0.0333 ETH on Coinbase) with its stop.
-    func enter(_ desk: LiveDesk, proposal: String = "p1") async throws {
+    func enter(_ desk: LiveDesk, proposal: String = "p1", notional: Double = 100) async throws {
         _ = try await desk.executor(haltReason: { nil }).execute(
-            LiveRig.intent(proposal: proposal), tier: .core, quote: MarketQuote(bid: 2999, ask: 3000, depthUsd: 1e6), time: Self.entryTime)
+            LiveRig.intent(notional: notional, proposal: proposal), tier: .core, quote: MarketQuote(bid: 2999, ask: 3000, depthUsd: 1e6), time: Self.entryTime)
     }
 
     /// The position as the portfolio sees it (for the exit policy).
