@@ -1,30 +1,15 @@
 import ArgumentParser
 import Config
+import Engine
 import Execution
 import Foundation
 import Ledger
+import LiveExecution
 import Logging
 import Market
 import Model
 import Review
-
-/// Errors the command line reports. `badInput` exits 2, everything else 1.
-public enum CLIError: Error, CustomStringConvertible {
-    case badInput(String)
-    case failed(String)
-    case io(String)
-
-    public var description: String {
-        switch self {
-        case .badInput(let m), .failed(let m), .io(let m): m
-        }
-    }
-
-    var exitCode: Int32 {
-        if case .badInput = self { return 2 }
-        return 1
-    }
-}
+import Risk
 
 extension Mode: ExpressibleByArgument {}
 
@@ -386,7 +371,8 @@ struct RunSetup {
         let market: any MarketDataSource
         var liveDesk: LiveDesk?
         if mode == .live {
-            let desk = try LiveDesk.make(exchange: exchange, config: config, ledger: ledger)
+            let desk = try LiveDesk.make(exchange: exchange, config: config, ledger: ledger,
+                                         backoff: VenueBackoffLedger.keeper(venue: exchange, ledger: ledger))
             liveDesk = desk
             guard let data = desk.venue as? any MarketDataSource else {
                 throw CLIError.failed("the \(exchange) connector gives no market data")

@@ -1,12 +1,15 @@
 import ArgumentParser
 import Config
+import Engine
 import Execution
 import Foundation
 import Ledger
+import LiveExecution
 import Model
 import Pipeline
 import Policy
 import Review
+import Risk
 
 private func write(_ text: String) {
     FileHandle.standardOutput.write(Data((text.hasSuffix("\n") ? text : text + "\n").utf8))
@@ -165,7 +168,8 @@ extension Kill {
             guard missing.isEmpty else {
                 throw CLIError.badInput("refusing to flatten LIVE: " + missing.joined(separator: "; ") + " (the kill switch is on)")
             }
-            let desk = try LiveDesk.make(exchange: exchange, config: config, ledger: ledger)
+            let desk = try LiveDesk.make(exchange: exchange, config: config, ledger: ledger,
+                                         backoff: VenueBackoffLedger.keeper(venue: exchange, ledger: ledger))
             for r in try await desk.flatten(cycleId: id, time: now, reason: reason.isEmpty ? "kill switch" : reason) {
                 write("close \(r.symbol) (\(r.clientOrderId)): \(r.status)")
             }

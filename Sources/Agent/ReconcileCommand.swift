@@ -1,7 +1,10 @@
 import ArgumentParser
 import Config
+import Engine
+import Execution
 import Foundation
 import Ledger
+import LiveExecution
 import Model
 
 /// `agent reconcile [--json] [--ack]`: compares the ledger's LIVE book with the venue (read-only), and with `--ack`
@@ -55,7 +58,8 @@ struct ReconcileCommand: AsyncParsableCommand {
             }
             let time = try common.pinnedTime() ?? UTC.now()
             try lock?.recordTakeover(in: ledger, time: time)
-            let desk = try LiveDesk.make(exchange: exchange, config: config, ledger: ledger)
+            let desk = try LiveDesk.make(exchange: exchange, config: config, ledger: ledger,
+                                         backoff: VenueBackoffLedger.keeper(venue: exchange, ledger: ledger))
             let id = "r-" + String(CycleId.make(time: time).dropFirst(2))
             var report: ReconcileReport
             do {

@@ -1,17 +1,17 @@
 import Foundation
 import Ledger
-import Market
 import Model
+import Venues
 
 /// Keeps a connector's bans and Retry-After windows in the ledger (`venue_backoff`), so a process started during
 /// one waits it out instead of calling straight into it.
-enum VenueBackoffLedger {
+package enum VenueBackoffLedger {
     /// How many recent `venue_backoff` events are searched for this venue's last hold.
     static let lookBack = 50
 
     /// The keeper for `venue`: the last hold the ledger has for it (if still in force), and a sink that records
     /// each new one. Nil without a ledger.
-    static func keeper(venue: String, ledger: Ledger?, now: Double = Date().timeIntervalSince1970) -> VenueBackoffKeeper? {
+    package static func keeper(venue: String, ledger: Ledger?, now: Double = Date().timeIntervalSince1970) -> VenueBackoffKeeper? {
         guard let ledger else { return nil }
         return VenueBackoffKeeper(restored: lastHold(venue: venue, ledger: ledger, now: now)) { hold in
             // Best effort: the hold still applies in this process if the write fails, and the ledger's own failure

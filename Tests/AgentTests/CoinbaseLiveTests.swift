@@ -1,11 +1,15 @@
+@testable import Agent
+import Config
+@testable import Engine
 import Execution
 import Foundation
 import Ledger
+@testable import LiveExecution
 import Market
 import Model
 import TestSupport
 import Testing
-@testable import Agent
+@testable import Venues
 
 /// Coinbase spot LIVE at Binance's level: reconciliation against the strict fake (balances follow the orders, a
 /// resting stop holds its coins), what a person does while the agent is down, and every fault the venue produces

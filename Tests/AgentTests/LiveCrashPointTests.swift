@@ -1,11 +1,15 @@
+@testable import Agent
+import Config
+@testable import Engine
 import Execution
 import Foundation
 import Ledger
+@testable import LiveExecution
 import Market
 import Model
 import TestSupport
 import Testing
-@testable import Agent
+@testable import Venues
 
 /// A crash in every gap between two ledger writes of the LIVE order paths (entry, protective stop, the close and
 /// alarm when a stop is refused, the exit ladder, moved stops and their cancels, the time stop, flatten, the futures

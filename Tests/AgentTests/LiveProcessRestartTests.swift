@@ -1,11 +1,15 @@
+@testable import Agent
+import Config
+@testable import Engine
 import Execution
 import Foundation
 import Ledger
+@testable import LiveExecution
 import Market
 import Model
 import TestSupport
 import Testing
-@testable import Agent
+@testable import Venues
 
 /// The real `agent` process against the strict fakes: Coinbase crashes at each step of an entry, back-off kept
 /// across processes, and a bounded random-kill harness on LIVE `--interval` runs.

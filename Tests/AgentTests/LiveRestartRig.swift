@@ -1,12 +1,15 @@
+@testable import Agent
 import Config
+@testable import Engine
 import Execution
 import Foundation
 import Ledger
+@testable import LiveExecution
 import Market
 import Model
 import TestSupport
 import Testing
-@testable import Agent
+@testable import Venues
 
 /// One strict fake venue (Binance USD-M or Coinbase spot) and a ledger that outlive the "processes" run against
 /// them: each `desk()` is a fresh connector on a freshly opened ledger, as a restart would have.

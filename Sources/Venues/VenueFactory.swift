@@ -1,33 +1,33 @@
 import Config
 import Foundation
-import Ledger
 import Market
+import Model
 
 /// Builds the venue connectors from `app.yaml`'s `venues` section and the environment.
-enum VenueFactory {
+package enum VenueFactory {
     /// Binance settings from config.
-    static func binanceSettings(_ c: BinanceVenueConfig) -> BinanceSettings {
+    package static func binanceSettings(_ c: BinanceVenueConfig) -> BinanceSettings {
         BinanceSettings(baseURL: c.baseUrl, quote: c.quote, recvWindowMs: c.recvWindowMs,
                         limits: VenueLimits(maxRetries: c.maxRetries, weightPerMinute: c.weightLimitPerMinute,
                                             slowdownFraction: c.slowdownFraction, timeout: c.timeoutSeconds))
     }
 
     /// Coinbase settings from config.
-    static func coinbaseSettings(_ c: CoinbaseVenueConfig) -> CoinbaseSettings {
+    package static func coinbaseSettings(_ c: CoinbaseVenueConfig) -> CoinbaseSettings {
         CoinbaseSettings(baseURL: c.baseUrl, limits: VenueLimits(maxRetries: c.maxRetries, ordersPer10s: 300,
                                                                  ordersPerMinute: 1800, timeout: c.timeoutSeconds))
     }
 
     /// The connector for `exchange` (`coinbase` or `binance`). Keys are read from the environment when present;
-    /// public market data works without them. Malformed keys are bad input. With a `ledger`, bans and Retry-After
-    /// windows are restored from it and recorded in it (`venue_backoff`).
-    static func market(exchange: String, config: AppConfig, ledger: Ledger? = nil,
+    /// public market data works without them. Malformed keys are bad input. A `backoff` keeper restores a ban or
+    /// Retry-After window left by an earlier process and records new ones (the agent keeps them in its ledger).
+    package static func market(exchange: String, config: AppConfig, backoff: VenueBackoffKeeper? = nil,
                        environment: [String: String] = ProcessInfo.processInfo.environment) throws -> any VenueMarketData {
         switch exchange {
         case "binance":
             return BinanceFutures(settings: binanceSettings(config.venues.binance),
                                   credentials: BinanceCredentials.fromEnvironment(environment),
-                                  backoff: VenueBackoffLedger.keeper(venue: "binance", ledger: ledger))
+                                  backoff: backoff)
         case "coinbase":
             let credentials: CoinbaseCredentials?
             do {
@@ -36,14 +36,14 @@ enum VenueFactory {
                 throw CLIError.badInput("coinbase keys: \(error.message)")
             }
             return Coinbase(settings: coinbaseSettings(config.venues.coinbase), credentials: credentials,
-                            backoff: VenueBackoffLedger.keeper(venue: "coinbase", ledger: ledger))
+                            backoff: backoff)
         default:
             throw CLIError.badInput("exchange '\(exchange)' has no venue connector: use coinbase or binance (or sim)")
         }
     }
 
     /// The trading connector for LIVE: the same connector as `market`, but keys are required.
-    static func trading(exchange: String, config: AppConfig, ledger: Ledger? = nil,
+    package static func trading(exchange: String, config: AppConfig, backoff: VenueBackoffKeeper? = nil,
                         environment: [String: String] = ProcessInfo.processInfo.environment) throws -> any TradingVenue & VenueMarketData {
         switch exchange {
         case "binance":
@@ -51,7 +51,7 @@ enum VenueFactory {
                 throw CLIError.badInput("LIVE on binance needs BINANCE_API_KEY and BINANCE_API_SECRET in the environment")
             }
             return BinanceFutures(settings: binanceSettings(config.venues.binance), credentials: credentials,
-                                  backoff: VenueBackoffLedger.keeper(venue: "binance", ledger: ledger))
+                                  backoff: backoff)
         case "coinbase":
             let credentials: CoinbaseCredentials?
             do {
@@ -63,7 +63,7 @@ enum VenueFactory {
                 throw CLIError.badInput("LIVE on coinbase needs COINBASE_API_KEY_NAME and COINBASE_API_PRIVATE_KEY in the environment")
             }
             return Coinbase(settings: coinbaseSettings(config.venues.coinbase), credentials: credentials,
-                            backoff: VenueBackoffLedger.keeper(venue: "coinbase", ledger: ledger))
+                            backoff: backoff)
         default:
             throw CLIError.badInput("exchange '\(exchange)' cannot trade LIVE: use coinbase or binance")
         }

@@ -1,3 +1,4 @@
+import Execution
 import Foundation
 
 /// Crash points for the restart tests, one in every gap between two ledger writes of the LIVE order paths (and
