@@ -24,14 +24,6 @@ public struct VenueBackoff: Codable, Sendable, Equatable {
     /// Binance `X-MBX-USED-WEIGHT-1M` when the hold began.
     public var usedWeight1m: Int?
 
-    public init(venue: String, cause: Cause, bannedUntil: Double, pausedUntil: Double, usedWeight1m: Int? = nil) {
-        self.venue = venue
-        self.cause = cause
-        self.bannedUntil = bannedUntil
-        self.pausedUntil = pausedUntil
-        self.usedWeight1m = usedWeight1m
-    }
-
     /// Whether anything is still held back at `now`.
     public func holds(at now: Double) -> Bool { bannedUntil > now || pausedUntil > now }
 }

@@ -5,7 +5,7 @@ import Execution
 import Foundation
 import Ledger
 @testable import LiveExecution
-import Market
+@testable import Market
 import Model
 import TestSupport
 import Testing
@@ -141,7 +141,6 @@ import Testing
     /// the invariants must hold: no duplicate order, no unknown outcome, ledger = venue, stops cover every position.
     @Test func randomKillsDuringIntervalRunsNeverLeaveADuplicateAnUnknownOrAnUncoveredPosition() async throws {
         let rig = try Self.trending(.binance)
-        var random = SplitMix(seed: 20_261_201)
         var kills = 0
         var reconciled = 0
         let started = Date()
@@ -152,7 +151,7 @@ import Testing
             for symbol in ["BTCUSDT", "ETHUSDT", "SOLUSDT"] { fake.setPosition(symbol, amount: 0, entry: 0) }
             let run = try AgentProcess(Self.arguments(rig, run: ["--interval", "0.002", "--cycles", "50"] + Self.noCooldowns),
                                        environment: Self.environment(rig))
-            let delay = 0.8 + 1.8 * random.unit()
+            let delay = 0.8 + 1.8 * SimHash.uniform(20_261_201, 1, Int64(round))   // the fixed-seed schedule
             try await Task.sleep(nanoseconds: UInt64(delay * 1e9))
             if run.process.isRunning {
                 kill(run.process.processIdentifier, SIGKILL)
@@ -172,19 +171,4 @@ import Testing
         #expect(!rig.venueClientIds.isEmpty)                       // the runs did trade between the kills
         #expect(Date().timeIntervalSince(started) < 40)
     }
-}
-
-/// A small deterministic generator for the kill schedule.
-struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    /// In [0, 1).
-    mutating func unit() -> Double { Double(next() >> 11) / Double(1 << 53) }
 }
