@@ -60,22 +60,25 @@ public actor Coinbase: VenueMarketData, TradingVenue {
             throw VenueError(venue: name, operation: call.operation, disposition: .rejected, reason: .missingCredentials,
                              message: "private endpoint needs COINBASE_API_KEY_NAME and COINBASE_API_PRIVATE_KEY in the environment")
         }
-        if signed, timeOffsetSeconds == nil { try await syncTime() }
+        if signed, timeOffsetSeconds == nil {
+            // A venue clock we cannot read is no reason to stop: sign on ours, and measure again if a token is refused.
+            do { try await syncTime() } catch { timeOffsetSeconds = 0 }
+        }
         var resynced = false
         while true {
             let response = try await http.send(call) { @Sendable () throws(VenueError) -> HTTPRequest in
                 try await self.buildRequest(method: method, path: path, query: query, body: body, signed: signed)
             }
             if response.isSuccess { return response.body }
-            let error = Self.mapError(status: response.status, body: response.body, operation: call.operation, idempotent: idempotent)
+            let refused = Self.mapError(status: response.status, body: response.body, operation: call.operation, idempotent: idempotent)
             // A refused token may be our clock drifting from the venue's (nbf/exp): measure again and re-sign once.
             // A 401 executed nothing, so re-sending even an order is safe.
-            if signed, error.reason == .authentication, response.status == 401, !resynced {
+            if signed, refused.reason == .authentication, response.status == 401, !resynced {
                 resynced = true
-                try await syncTime()
+                do { try await syncTime() } catch { throw refused }
                 continue
             }
-            throw error
+            throw refused
         }
     }
 
