@@ -72,13 +72,12 @@ public final class LiveTestTrap: @unchecked Sendable {
     /// Runs `body` with this trap bound, in a task of its own; returns once the point is reached (true) or `body`
     /// ended without reaching it (false). A task stopped at the point stays suspended.
     public func run(_ body: @escaping @Sendable () async throws -> Void) async -> Bool {
-        let task = Task {
+        Task {
             await LiveTestHook.$trap.withValue(self) {
                 _ = try? await body()
             }
             self.lock.withLock { self.finished = true }
         }
-        _ = task
         while true {
             let (f, done) = lock.withLock { (fired, finished) }
             if f { return true }
