@@ -369,14 +369,15 @@ struct RunSetup {
         let market: any MarketDataSource
         var liveDesk: LiveDesk?
         if mode == .live {
-            let desk = try LiveDesk.make(exchange: exchange, config: config, ledger: ledger)
+            let desk = try LiveDesk.make(exchange: exchange, config: config, ledger: ledger,
+                                         backoff: VenueBackoffLedger.keeper(venue: exchange, ledger: ledger))
             liveDesk = desk
             guard let data = desk.venue as? any MarketDataSource else {
                 throw CLIError.failed("the \(exchange.rawValue) connector gives no market data")
             }
             market = data
         } else {
-            market = try MarketSource.make(exchange: exchange, config: config.app, logger: logger)
+            market = try MarketSource.make(exchange: exchange, config: config.app, ledger: ledger, logger: logger)
         }
         let killSwitch = KillSwitch(dataDir: common.dataDir)
         let executor: any Executor = switch mode {

@@ -168,7 +168,8 @@ extension Kill {
             guard missing.isEmpty else {
                 throw CLIError.badInput("refusing to flatten LIVE: " + missing.joined(separator: "; ") + " (the kill switch is on)")
             }
-            let desk = try LiveDesk.make(exchange: exchange, config: config, ledger: ledger)
+            let desk = try LiveDesk.make(exchange: exchange, config: config, ledger: ledger,
+                                         backoff: VenueBackoffLedger.keeper(venue: exchange, ledger: ledger))
             for r in try await desk.flatten(cycleId: id, time: now, reason: reason.isEmpty ? "kill switch" : reason) {
                 write("close \(r.symbol) (\(r.clientOrderId)): \(r.status)")
             }

@@ -1,4 +1,5 @@
 import Config
+import Ledger
 import Logging
 import Market
 import Model
@@ -6,8 +7,10 @@ import Venues
 
 /// The market a run reads: the `sim` market (or CSV replay when `sim.csv` lists files), or a venue's public data.
 package enum MarketSource {
-    package static func make(exchange: Exchange, config: AppConfig, logger: Logger) throws -> any MarketDataSource {
-        if exchange.trades { return try VenueFactory.market(exchange: exchange, config: config) }
+    package static func make(exchange: Exchange, config: AppConfig, ledger: Ledger? = nil, logger: Logger) throws -> any MarketDataSource {
+        if exchange.trades {
+            return try VenueFactory.market(exchange: exchange, config: config, backoff: VenueBackoffLedger.keeper(venue: exchange, ledger: ledger))
+        }
         if config.sim.csv.isEmpty { return SimMarket(seed: config.sim.seed) }
         var series: [CandleSeries] = []
         for source in config.sim.csv {

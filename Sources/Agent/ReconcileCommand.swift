@@ -58,7 +58,8 @@ struct ReconcileCommand: AsyncParsableCommand {
             }
             let time = try common.pinnedTime() ?? UTC.now()
             try lock?.recordTakeover(in: ledger, time: time)
-            let desk = try LiveDesk.make(exchange: exchange, config: config, ledger: ledger)
+            let desk = try LiveDesk.make(exchange: exchange, config: config, ledger: ledger,
+                                         backoff: VenueBackoffLedger.keeper(venue: exchange, ledger: ledger))
             let id = "r-" + String(CycleId.make(time: time).dropFirst(2))
             var report: ReconcileReport
             do {

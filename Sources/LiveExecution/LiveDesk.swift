@@ -564,15 +564,18 @@ package struct LiveDesk: Sendable {
     private func cancel(_ intent: LiveOrderIntent, reason: String, journal j: inout Journal) async throws {
         guard j.act else { return }
         try j.emit(.liveCancel, symbol: intent.symbol, LiveCancel(clientOrderId: intent.clientOrderId, symbol: intent.symbol, reason: reason))
+        await LiveTestHook.reached("before_cancel_send")
         let previous = j.book.orders[intent.clientOrderId]?.filled ?? 0
         do {
             let final = try await venue.cancelOrder(symbol: intent.symbol, clientOrderId: intent.clientOrderId)
+            await LiveTestHook.reached("after_cancel_send")
             try record(LiveOrderSender.result(final, purpose: intent.purpose, source: "cancel"), intent: intent, previous: previous, into: &j)
         } catch let error as VenueError where error.reason == .unknownOrder {
             try j.emit(.liveOrderResult, symbol: intent.symbol, LiveOrderResult(
                 clientOrderId: intent.clientOrderId, symbol: intent.symbol, purpose: intent.purpose, status: .cancelled,
                 error: "\(error)", source: "cancel"))
         }
+        await LiveTestHook.reached("after_cancel_result")
     }
 
     /// The exit policy on the venue (`signals.yaml` `exits`, the same rules PAPER and backtests simulate), for the
@@ -856,9 +859,10 @@ package struct LiveDesk: Sendable {
 
 /// Builds the LIVE desk for a run.
 package extension LiveDesk {
-    package static func make(exchange: Exchange, config: LoadedConfig, ledger: Ledger,
+    /// `backoff` keeps the venue's bans and Retry-After windows across processes.
+    package static func make(exchange: Exchange, config: LoadedConfig, ledger: Ledger, backoff: VenueBackoffKeeper? = nil,
                      environment: [String: String] = ProcessInfo.processInfo.environment) throws -> LiveDesk {
-        LiveDesk(venue: try VenueFactory.trading(exchange: exchange, config: config.app, environment: environment),
+        LiveDesk(venue: try VenueFactory.trading(exchange: exchange, config: config.app, backoff: backoff, environment: environment),
                  ledger: ledger, settings: LiveSettings(config.policy))
     }
 }

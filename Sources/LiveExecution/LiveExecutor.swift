@@ -34,23 +34,6 @@ public struct LiveSettings: Sendable, Equatable {
     }
 }
 
-/// Test-only crash points for the restart tests: when the environment variable `AGENT_TEST_CRASH_AT` names a
-/// point, the process exits at once with status 137 (as if killed). Compiled into debug builds only: a release
-/// build ignores the variable.
-///
-/// Points: `before_send` (intent recorded, request not sent), `after_send` (the venue took the order, its answer
-/// is not recorded), `after_fill` (the entry's fill is recorded, the stop is not), `after_stop_send` (the stop
-/// was placed, its answer is not recorded).
-public enum LiveTestHook {
-    public static func reached(_ point: String) {
-        #if DEBUG
-        guard let wanted = ProcessInfo.processInfo.environment["AGENT_TEST_CRASH_AT"], wanted == point else { return }
-        FileHandle.standardError.write(Data("AGENT_TEST_CRASH_AT=\(point): exiting with 137 (test hook)\n".utf8))
-        _exit(137)
-        #endif
-    }
-}
-
 package extension ClientOrderId {
     /// A deterministic id for an order that belongs to `base` (its stop, its close): `<base>-<suffix>` when that
     /// fits Binance's 36 characters, otherwise `ag-<hash of base>-<suffix>`.
@@ -89,19 +72,22 @@ public struct LiveOrderSender: Sendable {
             // Nothing was sent: record the refusal against an intent of what was asked.
             try recorder.record(cycleId: cycleId, time: time, type: .liveOrderIntent, symbol: request.symbol,
                                 Self.intent(request, purpose: purpose, parent: parent, tier: tier, stopLossPct: stopLossPct, reason: reason, rung: rung))
+            await LiveTestHook.reached(LiveTestHook.points(for: purpose).beforeSend)
             let result = LiveOrderResult(clientOrderId: request.clientOrderId, symbol: request.symbol, purpose: purpose,
                                          status: .failed, error: "\(error)", source: "send")
             try recorder.record(cycleId: cycleId, time: time, type: .liveOrderResult, symbol: request.symbol, result)
+            await LiveTestHook.reached(LiveTestHook.points(for: purpose).afterResult)
             return result
         }
         // Ledger first (invariant 8).
         try recorder.record(cycleId: cycleId, time: time, type: .liveOrderIntent, symbol: request.symbol,
                             Self.intent(prepared, purpose: purpose, parent: parent, tier: tier, stopLossPct: stopLossPct, reason: reason, rung: rung))
-        LiveTestHook.reached(purpose == .entry ? "before_send" : "before_\(purpose.rawValue)_send")
+        let points = LiveTestHook.points(for: purpose)
+        await LiveTestHook.reached(points.beforeSend)
         let result: LiveOrderResult
         do {
             var order = try await venue.placeOrder(prepared)
-            LiveTestHook.reached(purpose == .entry ? "after_send" : "after_\(purpose.rawValue)_send")
+            await LiveTestHook.reached(points.afterSend)
             // Coinbase answers a market order before it fills: read its state once to learn the fill.
             if case .market = prepared.kind, order.filledQuantity == 0,
                let refreshed = try? await venue.order(symbol: prepared.symbol, clientOrderId: prepared.clientOrderId) {
@@ -125,6 +111,7 @@ public struct LiveOrderSender: Sendable {
             }
         }
         try recordResult(result, side: prepared.side, previouslyFilled: previouslyFilled, cycleId: cycleId, time: time)
+        await LiveTestHook.reached(points.afterResult)
         return result
     }
 
@@ -322,7 +309,7 @@ public struct LiveExecutor: Executor {
                 return ExecutionOutcome(order: order)
             }
         }
-        LiveTestHook.reached("after_fill")
+        await LiveTestHook.reached("after_fill")
         let filled = entry.filledQuantity
         let average = entry.averagePrice ?? price
         order.quantity = filled
@@ -357,6 +344,7 @@ public struct LiveExecutor: Executor {
             symbol: symbol, entryClientOrderId: entryClientOrderId,
             problem: "stop \(stopId) could not be placed: \(placed.status.rawValue) \(placed.error ?? "")",
             action: "reduce-only close \(closeId): \(closed.status.rawValue)"))
+        await LiveTestHook.reached("after_alarm")
         try recorder.record(cycleId: cycleId, time: time, type: .reviewRequired, symbol: symbol, ReviewRequired(
             reasons: ["\(symbol) had no working stop (\(placed.error ?? placed.status.rawValue)); close \(closeId) is \(closed.status.rawValue)"]))
         return false
@@ -376,6 +364,7 @@ public struct LiveExecutor: Executor {
         }
         try recorder.record(cycleId: intent.cycleId, time: time, type: .liveSetting, symbol: intent.symbol,
                             LiveSetting(symbol: intent.symbol, leverage: leverage, marginType: settings.marginType.rawValue))
+        await LiveTestHook.reached("after_setting")
         try await futures.setMarginType(symbol: intent.symbol, settings.marginType)
         let applied = try await futures.setLeverage(symbol: intent.symbol, leverage: leverage)
         guard applied <= leverage else {

@@ -50,4 +50,6 @@ public enum EventKind: String, Codable, Sendable, CaseIterable {
     case alertFailed = "alert_failed"
     case alertSuppressed = "alert_suppressed"
     case ledgerQuarantine = "ledger_quarantine"
+    /// A venue's 418 ban or 429 back-off, kept so a restart honours it.
+    case venueBackoff = "venue_backoff"
 }

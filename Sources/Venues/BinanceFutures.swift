@@ -43,13 +43,15 @@ public actor BinanceFutures: VenueMarketData, FuturesVenue {
     private(set) var timeOffsetMs: Int64?
     private var rulesByVenueSymbol: [String: SymbolRules]?
 
-    /// Creates a connector. Without credentials only public market data works.
+    /// Creates a connector. Without credentials only public market data works. `backoff` keeps bans and
+    /// Retry-After windows across processes.
     public init(settings: BinanceSettings, credentials: BinanceCredentials? = nil,
-                transport: any HTTPTransport = CurlHTTPClient(), clock: VenueClock = .system) {
+                transport: any HTTPTransport = CurlHTTPClient(), clock: VenueClock = .system,
+                backoff: VenueBackoffKeeper? = nil) {
         self.settings = settings
         self.credentials = credentials
         self.clock = clock
-        self.http = VenueHTTP(venue: "binance", transport: transport, limits: settings.limits, clock: clock)
+        self.http = VenueHTTP(venue: "binance", transport: transport, limits: settings.limits, clock: clock, backoff: backoff)
     }
 
     // MARK: Symbols

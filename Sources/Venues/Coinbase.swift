@@ -19,7 +19,8 @@ public struct CoinbaseSettings: Sendable, Equatable {
 /// account and trading calls.
 ///
 /// - Our `BTC-USD` is the product id `BTC-USD`.
-/// - Each private request carries a fresh ES256 (raw r||s) or EdDSA JWT whose `uri` has no query string.
+/// - Each private request carries a fresh ES256 (raw r||s) or EdDSA JWT whose `uri` has no query string; its
+///   `nbf`/`exp` follow the venue's clock (offset from `GET /time`, measured again on a 401 and re-signed once).
 /// - `success: false` on HTTP 200 is a rejection with the venue's reason.
 /// - Placing an order whose outcome is unknown is resolved by resubmitting with the same `client_order_id`,
 ///   which Coinbase answers with the original order instead of creating a second one.
@@ -30,18 +31,22 @@ public actor Coinbase: VenueMarketData, TradingVenue {
     public nonisolated let settings: CoinbaseSettings
     private let credentials: CoinbaseCredentials?
     private let http: VenueHTTP
-    private let clock: VenueClock
+    let clock: VenueClock
+    /// The venue's clock minus ours, in seconds, from `GET /time`; nil until first synced (see CoinbaseClock.swift).
+    var timeOffsetSeconds: Double?
     private var productCache: [String: SymbolRules]?
     /// Our client order id -> venue order id, for orders placed by this connector.
     private var knownOrderIds: [String: String] = [:]
 
-    /// Creates a connector. Without credentials only public market data works.
+    /// Creates a connector. Without credentials only public market data works. `backoff` keeps bans and
+    /// Retry-After windows across processes.
     public init(settings: CoinbaseSettings, credentials: CoinbaseCredentials? = nil,
-                transport: any HTTPTransport = CurlHTTPClient(), clock: VenueClock = .system) {
+                transport: any HTTPTransport = CurlHTTPClient(), clock: VenueClock = .system,
+                backoff: VenueBackoffKeeper? = nil) {
         self.settings = settings
         self.credentials = credentials
         self.clock = clock
-        self.http = VenueHTTP(venue: "coinbase", transport: transport, limits: settings.limits, clock: clock)
+        self.http = VenueHTTP(venue: "coinbase", transport: transport, limits: settings.limits, clock: clock, backoff: backoff)
     }
 
     /// The current usage and pause state read from the venue's headers.
@@ -57,11 +62,26 @@ public actor Coinbase: VenueMarketData, TradingVenue {
             throw VenueError(venue: name, operation: call.operation, disposition: .rejected, reason: .missingCredentials,
                              message: "private endpoint needs COINBASE_API_KEY_NAME and COINBASE_API_PRIVATE_KEY in the environment")
         }
-        let response = try await http.send(call) { @Sendable () throws(VenueError) -> HTTPRequest in
-            try await self.buildRequest(method: method, path: path, query: query, body: body, signed: signed)
+        if signed, timeOffsetSeconds == nil {
+            // A venue clock we cannot read is no reason to stop: sign on ours, and measure again if a token is refused.
+            do { try await syncTime() } catch { timeOffsetSeconds = 0 }
         }
-        if response.isSuccess { return response.body }
-        throw Self.mapError(status: response.status, body: response.body, operation: call.operation, idempotent: idempotent)
+        var resynced = false
+        while true {
+            let response = try await http.send(call) { @Sendable () throws(VenueError) -> HTTPRequest in
+                try await self.buildRequest(method: method, path: path, query: query, body: body, signed: signed)
+            }
+            if response.isSuccess { return response.body }
+            let refused = Self.mapError(status: response.status, body: response.body, operation: call.operation, idempotent: idempotent)
+            // A refused token may be our clock drifting from the venue's (nbf/exp): measure again and re-sign once.
+            // A 401 executed nothing, so re-sending even an order is safe.
+            if signed, refused.reason == .authentication, response.status == 401, !resynced {
+                resynced = true
+                do { try await syncTime() } catch { throw refused }
+                continue
+            }
+            throw refused
+        }
     }
 
     /// The exact request: URL with query, JSON body, and for private calls a fresh `Authorization: Bearer <JWT>`.
@@ -71,7 +91,7 @@ public actor Coinbase: VenueMarketData, TradingVenue {
         var headers: [HTTPHeader] = []
         if signed, let credentials {
             let token = try CoinbaseJWT.token(credentials: credentials, method: method, url: url,
-                                              now: Int64(clock.now().rounded(.down)))
+                                              now: Int64((clock.now() + (timeOffsetSeconds ?? 0)).rounded(.down)))
             headers.append(HTTPHeader("Authorization", "Bearer " + token))
         }
         if body != nil { headers.append(HTTPHeader("Content-Type", "application/json")) }

@@ -19,13 +19,15 @@ package enum VenueFactory {
     }
 
     /// The connector for `exchange` (`coinbase` or `binance`). Keys are read from the environment when present;
-    /// public market data works without them. Malformed keys are bad input.
-    package static func market(exchange: Exchange, config: AppConfig,
+    /// public market data works without them. Malformed keys are bad input. A `backoff` keeper restores a ban or
+    /// Retry-After window left by an earlier process and records new ones (the agent keeps them in its ledger).
+    package static func market(exchange: Exchange, config: AppConfig, backoff: VenueBackoffKeeper? = nil,
                        environment: [String: String] = ProcessInfo.processInfo.environment) throws -> any VenueMarketData {
         switch exchange {
         case .binance:
             return BinanceFutures(settings: binanceSettings(config.venues.binance),
-                                  credentials: BinanceCredentials.fromEnvironment(environment))
+                                  credentials: BinanceCredentials.fromEnvironment(environment),
+                                  backoff: backoff)
         case .coinbase:
             let credentials: CoinbaseCredentials?
             do {
@@ -33,21 +35,23 @@ package enum VenueFactory {
             } catch {
                 throw CLIError.badInput("coinbase keys: \(error.message)")
             }
-            return Coinbase(settings: coinbaseSettings(config.venues.coinbase), credentials: credentials)
+            return Coinbase(settings: coinbaseSettings(config.venues.coinbase), credentials: credentials,
+                            backoff: backoff)
         case .sim:
             throw CLIError.badInput("exchange 'sim' has no venue connector: use coinbase or binance (or sim)")
         }
     }
 
     /// The trading connector for LIVE: the same connector as `market`, but keys are required.
-    package static func trading(exchange: Exchange, config: AppConfig,
+    package static func trading(exchange: Exchange, config: AppConfig, backoff: VenueBackoffKeeper? = nil,
                         environment: [String: String] = ProcessInfo.processInfo.environment) throws -> any TradingVenue & VenueMarketData {
         switch exchange {
         case .binance:
             guard let credentials = BinanceCredentials.fromEnvironment(environment) else {
                 throw CLIError.badInput("LIVE on binance needs BINANCE_API_KEY and BINANCE_API_SECRET in the environment")
             }
-            return BinanceFutures(settings: binanceSettings(config.venues.binance), credentials: credentials)
+            return BinanceFutures(settings: binanceSettings(config.venues.binance), credentials: credentials,
+                                  backoff: backoff)
         case .coinbase:
             let credentials: CoinbaseCredentials?
             do {
@@ -58,7 +62,8 @@ package enum VenueFactory {
             guard let credentials else {
                 throw CLIError.badInput("LIVE on coinbase needs COINBASE_API_KEY_NAME and COINBASE_API_PRIVATE_KEY in the environment")
             }
-            return Coinbase(settings: coinbaseSettings(config.venues.coinbase), credentials: credentials)
+            return Coinbase(settings: coinbaseSettings(config.venues.coinbase), credentials: credentials,
+                            backoff: backoff)
         case .sim:
             throw CLIError.badInput("exchange 'sim' cannot trade LIVE: use coinbase or binance")
         }

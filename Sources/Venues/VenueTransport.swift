@@ -73,12 +73,27 @@ actor VenueThrottle {
     private let venue: String
     private let limits: VenueLimits
     private let clock: VenueClock
+    private let keeper: VenueBackoffKeeper?
     private(set) var usage = VenueUsage(bannedUntil: 0, pausedUntil: 0)
 
-    init(venue: String, limits: VenueLimits, clock: VenueClock) {
+    /// With a `keeper`, a hold left by an earlier process is restored and every new one is recorded.
+    init(venue: String, limits: VenueLimits, clock: VenueClock, keeper: VenueBackoffKeeper? = nil) {
         self.venue = venue
         self.limits = limits
         self.clock = clock
+        self.keeper = keeper
+        if let held = keeper?.restored, held.venue == venue {
+            usage.bannedUntil = held.bannedUntil
+            usage.pausedUntil = held.pausedUntil
+            usage.usedWeight1m = held.usedWeight1m
+        }
+    }
+
+    /// Records the current hold when it grew past `before`.
+    private func keep(_ cause: VenueBackoff.Cause, from before: VenueUsage) {
+        guard let keeper, usage.bannedUntil > before.bannedUntil || usage.pausedUntil > before.pausedUntil else { return }
+        keeper.record(VenueBackoff(venue: venue, cause: cause, bannedUntil: usage.bannedUntil, pausedUntil: usage.pausedUntil,
+                                   usedWeight1m: usage.usedWeight1m))
     }
 
     /// Waits out any pause; refuses at once while banned.
@@ -95,15 +110,21 @@ actor VenueThrottle {
     }
 
     func ban(seconds: Double) {
+        let before = usage
         usage.bannedUntil = max(usage.bannedUntil, clock.now() + seconds)
+        keep(.banned, from: before)
     }
 
     func pause(seconds: Double) {
+        let before = usage
         usage.pausedUntil = max(usage.pausedUntil, clock.now() + seconds)
+        keep(.rateLimited, from: before)
     }
 
     /// Reads the usage headers and schedules a pause when a budget is nearly spent.
     func record(_ response: HTTPResponse) {
+        let before = usage
+        defer { keep(.slowdown, from: before) }
         let now = clock.now()
         func int(_ name: String) -> Int? { response.header(name).flatMap { Int($0.trimmingCharacters(in: .whitespaces)) } }
         if let weight = int("x-mbx-used-weight-1m") {
@@ -158,12 +179,12 @@ struct VenueHTTP: Sendable {
     let clock: VenueClock
     let throttle: VenueThrottle
 
-    init(venue: String, transport: any HTTPTransport, limits: VenueLimits, clock: VenueClock) {
+    init(venue: String, transport: any HTTPTransport, limits: VenueLimits, clock: VenueClock, backoff: VenueBackoffKeeper? = nil) {
         self.venue = venue
         self.transport = transport
         self.limits = limits
         self.clock = clock
-        self.throttle = VenueThrottle(venue: venue, limits: limits, clock: clock)
+        self.throttle = VenueThrottle(venue: venue, limits: limits, clock: clock, keeper: backoff)
     }
 
     /// Sends the request built by `build` (called again for each attempt, so signatures and timestamps are

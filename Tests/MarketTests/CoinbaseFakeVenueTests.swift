@@ -51,7 +51,7 @@ import Testing
         let stranger = Coinbase(settings: CoinbaseSettings(baseURL: fake.baseURL), credentials: CoinbaseCredentials(keyName: FakeCoinbaseVenue.keyName, p256: .init()),
                                 clock: RealTimeRecordingClock().clock)
         await #expect { try await stranger.balances() } throws: { ($0 as? VenueError)?.reason == .authentication }
-        #expect(fake.refusedTokens == ["bad signature"])
+        #expect(fake.refusedTokens == ["bad signature", "bad signature"])   // the clock measured again, re-signed once
     }
 
     @Test func orderLifecycleAndFills() async throws {

@@ -111,7 +111,7 @@ public final class FakeBinanceVenue: @unchecked Sendable {
                 return error(-1000, "Unknown error, please check your request or try again later.", status: 503)
             case .serviceUnavailable:
                 return error(-1001, "Service Unavailable.", status: 503)
-            case .unknownErrorAfterExecuting, .slowAnswer, .garbledAfterExecuting:
+            case .unknownErrorAfterExecuting, .slowAnswer, .garbledAfterExecuting, .droppedAfterExecuting:
                 executeThenFault = fault
             }
         }
@@ -126,6 +126,8 @@ public final class FakeBinanceVenue: @unchecked Sendable {
             return response.delayed(by: seconds)
         case .garbledAfterExecuting?:
             return json("{\"orderId\": <html>upstream reset</html>")
+        case .droppedAfterExecuting?:
+            return StubResponse(dropConnection: true)
         default:
             return response
         }

@@ -1,9 +1,14 @@
 import Crypto
 import Foundation
 
-/// A Coinbase Advanced Trade look-alike on 127.0.0.1 under `/api/v3/brokerage`: public `/market/...` data,
-/// and private endpoints that verify each request's JWT (signature with the test public key, `iss`, `sub`,
-/// `nbf`/`exp`, the `uri` claim against the request, and a never-reused nonce) like the real one.
+/// A Coinbase Advanced Trade look-alike on 127.0.0.1 under `/api/v3/brokerage`: public `/market/...` data and
+/// `/time`, and private endpoints that verify each request's JWT (signature with the test public key, `iss`,
+/// `sub`, `nbf`/`exp` against the venue's own clock, the `uri` claim against the request, and a never-reused
+/// nonce) like the real one.
+///
+/// Balances follow the orders: a market order moves the base and USD balances at once, an open sell holds the
+/// coins it would sell (a second sell beyond what is free is refused INSUFFICIENT_FUND), and the test controls
+/// below act as a person or the market would while the agent is down.
 public final class FakeCoinbaseVenue: @unchecked Sendable {
     public static let keyName = "organizations/test-org/apiKeys/test-key"
     public static let prefix = "/api/v3/brokerage"
@@ -22,11 +27,25 @@ public final class FakeCoinbaseVenue: @unchecked Sendable {
     private var jwtFailures: [String] = []
     /// Orders with a base size above this are refused with INSUFFICIENT_FUND (HTTP 200, success false).
     private var maxAffordableSize = 10.0
-    /// With ``fund(usd:)``: balances that trades move, and holds like the real venue (an open sell holds the coins
-    /// it would sell, so a second sell of the same coins is refused with INSUFFICIENT_FUND). Nil: the fixed accounts.
-    private var wallet: [String: Double]?
+    /// Totals by asset; `fixedHolds` are held by orders outside this fake (the seeded 10 USD).
+    private var holdings: [String: Double] = [:]
+    private var fixedHolds: [String: Double] = [:]
+    private var skewSeconds = 0.0
+    /// Stop-limit orders still to be refused (HTTP 200, success false), as for a stop the venue will not take.
+    private var stopsToRefuse = 0
+    /// A steady climb (% per hour) for candles, so trend and momentum rules fire; 0 = the default sine tape.
+    private var trendPctPerHour = 0.0
+    static let assetOrder = ["USD", "BTC", "ETH", "SOL"]
 
-    public init() throws {
+    /// `seedHoldings` keeps the fixed 1010.50 USD (10 held) and 0.5 BTC the connector tests expect; LIVE tests
+    /// start with USD only (`setHolding`).
+    public init(seedHoldings: Bool = true) throws {
+        if seedHoldings {
+            holdings = ["USD": 1010.5, "BTC": 0.5, "ETH": 0]
+            fixedHolds = ["USD": 10]
+        } else {
+            holdings = ["USD": 20_000]
+        }
         let server = try LoopbackHTTPServer { [weak self] request in
             guard let self else { return .json(#"{"error":"INTERNAL","message":"gone"}"#, status: 500) }
             return self.handle(request)
@@ -46,18 +65,15 @@ public final class FakeCoinbaseVenue: @unchecked Sendable {
     /// Why JWTs were refused, in order.
     public var refusedTokens: [String] { lock.withLock { jwtFailures } }
 
-    /// Strict balances from now on: `usd` of cash and no coins; market orders fill at the product's base price
-    /// and move the balances, and every open sell holds its coins.
-    public func fund(usd: Double) { lock.withLock { wallet = ["USD": usd] } }
+    /// Cash only from now on: `usd` and no coins (the seeded holds gone); market orders fill at the product's base
+    /// price and move the balances, and every open sell holds its coins.
+    public func fund(usd: Double) { lock.withLock { holdings = ["USD": usd]; fixedHolds = [:] } }
 
-    /// The balance of `asset` in strict mode (nil otherwise).
-    public func balance(_ asset: String) -> Double? { lock.withLock { wallet?[asset] } }
-
-    /// The order with our client id, as the fake stores it (`kind`, `size`, `limit`, `stop`, `status`, `filled`).
-    public func order(_ clientId: String) -> [String: String]? { lock.withLock { orders[clientId] } }
+    /// The balance of `asset` (nil when the venue has no account for it).
+    public func balance(_ asset: String) -> Double? { lock.withLock { holdings[asset] } }
 
     /// The venue executes an open order in full at `price` (default: its limit price), e.g. a take-profit rung
-    /// reached; balances move in strict mode.
+    /// reached; the balances move.
     public func fill(_ clientId: String, price: Double? = nil) {
         lock.withLock {
             guard var o = orders[clientId], o["status"] == "OPEN", let size = Double(o["size"] ?? "") else { return }
@@ -66,40 +82,9 @@ public final class FakeCoinbaseVenue: @unchecked Sendable {
             o["filled"] = o["size"]
             o["avg"] = "\(at)"
             orders[clientId] = o
-            settle(product: o["product_id"] ?? "", side: o["side"] ?? "", size: size, price: at)
+            let asset = String((o["product_id"] ?? "").split(separator: "-").first ?? "")
+            settleLocked(asset: asset, side: o["side"] ?? "", quantity: size, price: at)
         }
-    }
-
-    /// Moves strict balances for a trade (caller holds the lock).
-    private func settle(product: String, side: String, size: Double, price: Double) {
-        guard wallet != nil, let asset = product.split(separator: "-").first.map(String.init) else { return }
-        let sign = side == "BUY" ? 1.0 : -1.0
-        wallet?[asset, default: 0] += sign * size
-        wallet?["USD", default: 0] -= sign * size * price
-    }
-
-    /// Coins of `asset` held by open sell orders (caller holds the lock).
-    private func held(_ asset: String) -> Double {
-        orders.values.filter { $0["status"] == "OPEN" && $0["side"] == "SELL" && $0["product_id"]?.hasPrefix(asset + "-") == true }
-            .reduce(0) { $0 + (Double($1["size"] ?? "") ?? 0) - (Double($1["filled"] ?? "") ?? 0) }
-    }
-
-    private func strictAccounts() -> String? {
-        lock.withLock { () -> String? in
-            guard let wallet else { return nil }
-            let rows = wallet.keys.sorted().map { asset -> String in
-                let hold = asset == "USD" ? 0 : held(asset)
-                let total = wallet[asset] ?? 0
-                return #"{"uuid":"a-\#(asset)","name":"\#(asset) Wallet","currency":"\#(asset)","available_balance":{"value":"\#(Self.text(total - hold))","currency":"\#(asset)"},"hold":{"value":"\#(Self.text(hold))","currency":"\#(asset)"}}"#
-            }
-            return #"{"accounts":[\#(rows.joined(separator: ","))],"has_next":false,"cursor":"","size":\#(rows.count)}"#
-        }
-    }
-
-    /// A balance as plain text, rounded to 1e-10 so sums of decimals stay exact.
-    static func text(_ value: Double) -> String {
-        let rounded = (value * 1e10).rounded() / 1e10
-        return rounded == rounded.rounded() ? String(format: "%.1f", rounded) : "\(rounded)"
     }
 
     /// The private key as the SEC1 PEM a user would put in COINBASE_API_PRIVATE_KEY.
@@ -126,11 +111,11 @@ public final class FakeCoinbaseVenue: @unchecked Sendable {
                 return json(#"{"error":"UNAVAILABLE","message":"service unavailable"}"#, status: 503)
             case .timestampOutsideWindow:
                 return json(#"{"error":"UNAUTHENTICATED","message":"expired"}"#, status: 401)
-            case .unknownErrorAfterExecuting, .slowAnswer, .garbledAfterExecuting:
+            case .unknownErrorAfterExecuting, .slowAnswer, .garbledAfterExecuting, .droppedAfterExecuting:
                 after = fault
             }
         }
-        if !path.hasPrefix("/market/") {
+        if !path.hasPrefix("/market/") && path != "/time" {
             if let refusal = verify(request, path: path) { return refusal }
         }
         let response = route(request.method, path, params, request.body)
@@ -138,6 +123,7 @@ public final class FakeCoinbaseVenue: @unchecked Sendable {
         case .unknownErrorAfterExecuting?: return json(#"{"error":"UNAVAILABLE","message":"upstream"}"#, status: 503)
         case .slowAnswer(let s)?: return response.delayed(by: s)
         case .garbledAfterExecuting?: return json(#"{"success": tru"#)
+        case .droppedAfterExecuting?: return StubResponse(dropConnection: true)
         default: return response
         }
     }
@@ -172,9 +158,12 @@ public final class FakeCoinbaseVenue: @unchecked Sendable {
         guard header["kid"] as? String == Self.keyName, header["typ"] as? String == "JWT",
               let nonce = header["nonce"] as? String, !nonce.isEmpty else { return refuse("bad header") }
         guard claims["sub"] as? String == Self.keyName, claims["iss"] as? String == "cdp" else { return refuse("bad sub/iss") }
-        let now = Int64(Date().timeIntervalSince1970)
+        let now = Int64(venueTime.rounded(.down))
         guard let nbf = (claims["nbf"] as? NSNumber)?.int64Value, let exp = (claims["exp"] as? NSNumber)?.int64Value,
-              nbf <= now + 5, exp > now, exp - nbf <= 120 else { return refuse("bad nbf/exp") }
+              exp - nbf <= 120 else { return refuse("bad nbf/exp") }
+        // Like the real one: a token from a clock ahead of the venue's is not valid yet, one behind has expired.
+        guard nbf <= now + 1 else { return refuse("nbf is in the future") }
+        guard exp > now else { return refuse("token expired") }
         let host = request.header("host") ?? ""
         let expected = "\(request.method) \(host)\(Self.prefix)\(path)"
         guard claims["uri"] as? String == expected else { return refuse("uri claim '\(claims["uri"] ?? "")' != '\(expected)'") }
@@ -214,13 +203,23 @@ public final class FakeCoinbaseVenue: @unchecked Sendable {
             guard let id = p["product_id"], let base = Self.bases[id] else {
                 return json(#"{"error":"NOT_FOUND","message":"product not found"}"#, status: 404)
             }
-            let mid = FakeTape.close(base: base, openTime: Int64(Date().timeIntervalSince1970) / 3600 * 3600)
+            let mid = lock.withLock { trendPctPerHour } != 0 ? base : FakeTape.close(base: base, openTime: Int64(Date().timeIntervalSince1970) / 3600 * 3600)
             let bids = (1...15).map { #"{"price":"\#(mid * (1 - Double($0) * 0.0003))","size":"1.5"}"# }.joined(separator: ",")
             let asks = (1...15).map { #"{"price":"\#(mid * (1 + Double($0) * 0.0003))","size":"1.25"}"# }.joined(separator: ",")
             return json(#"{"pricebook":{"product_id":"\#(id)","bids":[\#(bids)],"asks":[\#(asks)],"time":"2026-01-01T00:00:00Z"}}"#)
+        case ("GET", 1, "time", _):
+            let t = venueTime
+            return json(#"{"iso":"\#(ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: t)))","epochSeconds":"\#(Int64(t))","epochMillis":"\#(Int64(t * 1000))"}"#)
         case ("GET", 1, "accounts", _):
-            if let strict = strictAccounts() { return json(strict) }
-            return json(#"{"accounts":[{"uuid":"a1","name":"USD Wallet","currency":"USD","available_balance":{"value":"1000.50","currency":"USD"},"default":true,"active":true,"type":"ACCOUNT_TYPE_FIAT","ready":true,"hold":{"value":"10","currency":"USD"}},{"uuid":"a2","name":"BTC Wallet","currency":"BTC","available_balance":{"value":"0.5","currency":"BTC"},"hold":{"value":"0","currency":"BTC"}},{"uuid":"a3","name":"ETH Wallet","currency":"ETH","available_balance":{"value":"0","currency":"ETH"},"hold":{"value":"0","currency":"ETH"}}],"has_next":false,"cursor":"","size":3}"#)
+            let rows = lock.withLock { () -> [String] in
+                let assets = Self.assetOrder.filter { holdings[$0] != nil } + holdings.keys.filter { !Self.assetOrder.contains($0) }.sorted()
+                return assets.enumerated().map { i, asset in
+                    let total = holdings[asset] ?? 0
+                    let hold = heldLocked(asset)
+                    return #"{"uuid":"a\#(i + 1)","name":"\#(asset) Wallet","currency":"\#(asset)","available_balance":{"value":"\#(Self.text(total - hold))","currency":"\#(asset)"},"default":\#(i == 0),"active":true,"type":"\#(asset == "USD" ? "ACCOUNT_TYPE_FIAT" : "ACCOUNT_TYPE_CRYPTO")","ready":true,"hold":{"value":"\#(Self.text(hold))","currency":"\#(asset)"}}"#
+                }
+            }
+            return json(#"{"accounts":[\#(rows.joined(separator: ","))],"has_next":false,"cursor":"","size":\#(rows.count)}"#)
         case ("POST", 1, "orders", _):
             return createOrder(body)
         case ("GET", 3, "orders", "batch"):
@@ -274,8 +273,8 @@ public final class FakeCoinbaseVenue: @unchecked Sendable {
         var open = end / seconds * seconds
         if open == end { open -= seconds }
         while open >= start {
-            let o = FakeTape.close(base: base, openTime: open)
-            let c = FakeTape.close(base: base, openTime: open + seconds)
+            let o = tape(base: base, openTime: open)
+            let c = tape(base: base, openTime: open + seconds)
             rows.append(#"{"start":"\#(open)","low":"\#(min(o, c) * 0.998)","high":"\#(max(o, c) * 1.002)","open":"\#(o)","close":"\#(c)","volume":"\#(50 + Double(open / 3600 % 5) * 5)"}"#)
             open -= seconds
         }
@@ -293,14 +292,18 @@ public final class FakeCoinbaseVenue: @unchecked Sendable {
             return json(#"{"success":false,"failure_reason":"UNKNOWN_FAILURE_REASON","error_response":{"error":"INVALID_PRODUCT_ID","message":"Invalid product_id"}}"#)
         }
         let size = (leg["base_size"] as? String).flatMap(Double.init) ?? 0
+        let asset = String(product.split(separator: "-").first ?? "")
         return lock.withLock { () -> StubResponse in
             if let existing = orders[client] {
                 // Idempotent: the same client_order_id answers with the original order.
                 return json(#"{"success":true,"success_response":{"order_id":"\#(existing["order_id"] ?? "")","product_id":"\#(product)","side":"\#(side)","client_order_id":"\#(client)"}}"#)
             }
-            let asset = String(product.split(separator: "-").first ?? "")
-            let coinsFree = wallet.map { ($0[asset] ?? 0) - held(asset) }
-            if size > maxAffordableSize || (side == "SELL" && coinsFree.map { size > $0 + 1e-12 } ?? false) {
+            if kind == "stop_limit_stop_limit_gtc", stopsToRefuse > 0 {
+                stopsToRefuse -= 1
+                return json(#"{"success":false,"failure_reason":"UNKNOWN_FAILURE_REASON","order_id":"","error_response":{"error":"INVALID_LIMIT_PRICE","message":"Invalid limit price","error_details":"","preview_failure_reason":"PREVIEW_INVALID_LIMIT_PRICE"}}"#)
+            }
+            let free = (holdings[asset] ?? 0) - heldLocked(asset)
+            if size > maxAffordableSize || (side == "SELL" && size > free + 1e-12) {
                 return json(#"{"success":false,"failure_reason":"UNKNOWN_FAILURE_REASON","order_id":"","error_response":{"error":"INSUFFICIENT_FUND","message":"Insufficient balance in source account","error_details":"","preview_failure_reason":"PREVIEW_INSUFFICIENT_FUND"}}"#)
             }
             sequence += 1
@@ -310,10 +313,76 @@ public final class FakeCoinbaseVenue: @unchecked Sendable {
                               "size": leg["base_size"] as? String ?? "0", "limit": leg["limit_price"] as? String ?? "",
                               "stop": leg["stop_price"] as? String ?? leg["stop_trigger_price"] as? String ?? "",
                               "status": market ? "FILLED" : "OPEN", "filled": market ? (leg["base_size"] as? String ?? "0") : "0",
-                              "avg": market ? "\(base)" : "0"]
-            if market { settle(product: product, side: side, size: size, price: base) }
+                              "avg": market ? "\(base)" : "0", "seq": "\(sequence)"]
+            if market { settleLocked(asset: asset, side: side, quantity: size, price: base) }
             return json(#"{"success":true,"success_response":{"order_id":"\#(id)","product_id":"\#(product)","side":"\#(side)","client_order_id":"\#(client)"},"order_configuration":{}}"#)
         }
+    }
+
+    // MARK: Balances and test controls (what a person or the market does while the agent is down)
+
+    /// The venue's clock (the real one plus the skew).
+    private var venueTime: Double { Date().timeIntervalSince1970 + lock.withLock { skewSeconds } }
+
+    /// Caller holds `lock`. What open sell orders (and the seeded fixed hold) keep of `asset`.
+    private func heldLocked(_ asset: String) -> Double {
+        orders.values.filter { $0["status"] == "OPEN" && $0["side"] == "SELL" && $0["product_id"]?.hasPrefix(asset + "-") == true }
+            .reduce(fixedHolds[asset] ?? 0) { $0 + (Double($1["size"] ?? "0") ?? 0) - (Double($1["filled"] ?? "0") ?? 0) }
+    }
+
+    /// Caller holds `lock`. Moves the balances for an execution of `quantity` base at `price`.
+    private func settleLocked(asset: String, side: String, quantity: Double, price: Double) {
+        let sign = side == "SELL" ? -1.0 : 1.0
+        holdings[asset] = Self.round((holdings[asset] ?? 0) + sign * quantity)
+        holdings["USD"] = Self.round((holdings["USD"] ?? 0) - sign * quantity * price)
+    }
+
+    static func round(_ v: Double) -> Double { (v * 1e10).rounded() / 1e10 }
+    static func text(_ v: Double) -> String { abs(v) < 1e-12 ? "0" : "\(round(v))" }
+
+    /// Moves the venue's clock relative to the real one (positive = venue ahead).
+    public func setSkew(seconds: Double) { lock.withLock { skewSeconds = seconds } }
+    /// Makes every product climb steadily by `percentPerHour` up to the current hour (prices stay at the base).
+    public func setTrend(percentPerHour: Double) { lock.withLock { trendPctPerHour = percentPerHour } }
+    /// Sets a balance as if changed by hand (a deposit, a sale in the web UI).
+    public func setHolding(_ asset: String, _ amount: Double) { lock.withLock { holdings[asset] = amount } }
+    /// The total the venue holds of `asset`.
+    public func holding(_ asset: String) -> Double { lock.withLock { holdings[asset] ?? 0 } }
+    /// Orders the venue holds by client id.
+    public func order(_ clientId: String) -> [String: String]? { lock.withLock { orders[clientId] } }
+    /// Every client id the venue created an order for, in order of arrival.
+    public var clientIds: [String] {
+        lock.withLock { orders.values.sorted { (Int($0["seq"] ?? "0") ?? 0) < (Int($1["seq"] ?? "0") ?? 0) }.compactMap { $0["client_order_id"] } }
+    }
+    /// `POST /orders` requests naming `clientId` (Coinbase answers a repeat with the original order, so a
+    /// resubmission after an unknown outcome counts here but creates nothing).
+    public func orderRequests(clientId: String) -> Int {
+        requests("/orders", method: "POST").filter { $0.text.contains(#""client_order_id":"\#(clientId)""#) }.count
+    }
+    /// Refuses the next `count` stop-limit orders.
+    public func refuseStops(_ count: Int) { lock.withLock { stopsToRefuse = count } }
+    /// Cancels an order as a person would in the web UI.
+    public func cancelByHand(_ clientId: String) {
+        lock.withLock { if orders[clientId]?["status"] == "OPEN" { orders[clientId]?["status"] = "CANCELLED" } }
+    }
+    /// Executes `quantity` of a resting (stop-limit) order at its limit price, as the market would; `finish` ends it.
+    public func executeStop(_ clientId: String, quantity: Double, finish: Bool) {
+        lock.withLock {
+            guard var o = orders[clientId], let product = o["product_id"], let side = o["side"] else { return }
+            let price = Double(o["limit"] ?? "") ?? 0
+            o["filled"] = Self.text((Double(o["filled"] ?? "0") ?? 0) + quantity)
+            o["avg"] = o["limit"] ?? "0"
+            o["status"] = finish ? "FILLED" : "OPEN"
+            orders[clientId] = o
+            settleLocked(asset: String(product.split(separator: "-").first ?? ""), side: side, quantity: quantity, price: price)
+        }
+    }
+
+    private func tape(base: Double, openTime: Int64) -> Double {
+        let trend = lock.withLock { trendPctPerHour }
+        guard trend != 0 else { return FakeTape.close(base: base, openTime: openTime) }
+        let anchor = Int64(venueTime) / 3600 * 3600
+        return base * (1 + trend / 100 * Double(openTime - anchor) / 3600)
     }
 
     static func orderJSON(_ o: [String: String]) -> String {

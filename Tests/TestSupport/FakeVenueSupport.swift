@@ -18,6 +18,8 @@ public enum VenueFault: Sendable, Equatable {
     case slowAnswer(seconds: Double)
     /// The request is executed, then answered 200 with a body that is not the expected JSON.
     case garbledAfterExecuting
+    /// The request is executed, then the connection is closed without an answer.
+    case droppedAfterExecuting
 }
 
 /// Thread-safe fault queue and counters shared by the fake venues.
