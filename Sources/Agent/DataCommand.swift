@@ -3,6 +3,7 @@ import Backtest
 import Config
 import Foundation
 import Market
+import Venues
 import Model
 
 /// `agent data download|list`: public candles from a venue into the candle store under the data dir.

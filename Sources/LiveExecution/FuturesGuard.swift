@@ -1,6 +1,7 @@
 import Config
 import Foundation
 import Market
+import Venues
 
 /// The futures guard's limits, from `policy.yaml` `futures`.
 public struct FuturesThresholds: Sendable, Equatable, Codable {
@@ -47,6 +48,19 @@ public struct FuturesRisk: Codable, Sendable, Equatable {
     public var maintenanceMarginUsd: Double
     public var marginBalanceUsd: Double
     public var action: Action
+
+    package init(symbol: String, quantity: Double, markPrice: Double, liquidationPrice: Double? = nil, venueLiquidationPrice: Double, liquidationDistancePct: Double? = nil, marginRatio: Double, maintenanceMarginUsd: Double, marginBalanceUsd: Double, action: Action) {
+        self.symbol = symbol
+        self.quantity = quantity
+        self.markPrice = markPrice
+        self.liquidationPrice = liquidationPrice
+        self.venueLiquidationPrice = venueLiquidationPrice
+        self.liquidationDistancePct = liquidationDistancePct
+        self.marginRatio = marginRatio
+        self.maintenanceMarginUsd = maintenanceMarginUsd
+        self.marginBalanceUsd = marginBalanceUsd
+        self.action = action
+    }
 }
 
 /// Binance USD-M risk arithmetic: liquidation price, margin ratio, and the guard's decision. Pure.
