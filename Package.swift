@@ -90,7 +90,9 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
-        .executableTarget(name: "agent", dependencies: ["Agent"]),
+        // The executable: main.swift plus the git commit stamped before every build (`agent --version`).
+        .executableTarget(name: "agent", dependencies: ["Agent"], plugins: ["BuildStamp"]),
+        .plugin(name: "BuildStamp", capability: .buildTool()),
 
         // Tests. TestSupport holds the loopback HTTP server and shared fixtures.
         .target(name: "TestSupport", dependencies: ["Model", "Config", .product(name: "Crypto", package: "swift-crypto"), "Loopback"],

@@ -31,8 +31,11 @@ struct BacktestCommand: AsyncParsableCommand {
     @Option(name: .customLong("data"), parsing: .upToNextOption, help: ArgumentHelp("Candle files (repeatable).", valueName: "file"))
     var data: [String] = []
 
-    @Option(help: "Symbol of the data when the file does not say (single file), e.g. BTC-USD.")
+    @Option(help: "Symbol of the data when the file does not say (single file), e.g. BTC-USD. Without --data: the stored symbol to read (agent data list).")
     var symbol: String?
+
+    @Option(help: "Without --data: the exchange whose stored candles to read (needed only when several hold the symbol).")
+    var exchange: String?
 
     @Option(help: "First bar close that may trade (YYYY-MM-DD or ISO 8601, UTC). Earlier bars are history only.")
     var from: String?
@@ -103,6 +106,24 @@ struct BacktestCommand: AsyncParsableCommand {
     @Option(help: "Walk-forward: refuse a grid with more combinations than this (each is run once per window).")
     var maxCombinations: Int = 1_000
 
+    @Option(parsing: .unconditional, help: "Permutation test: re-run on N block-shuffled copies of the bar returns and report the p-value of --permutation-metric (all cores).")
+    var permutations: Int = 0
+
+    @Option(help: "Permutation test: the metric compared (sharpe, sortino, total_return, cagr, profit_factor).")
+    var permutationMetric: String = "sharpe"
+
+    @Option(help: "Permutation test: length of the shuffled blocks of bars, as a time (e.g. 24h, 3d); order within a block is kept.")
+    var permutationBlock: String = "24h"
+
+    @Option(parsing: .unconditional, help: "Seed of the permutations and of the look-ahead cut points.")
+    var seed: UInt64 = 1
+
+    @Flag(help: "Check that decisions up to random cut points are identical when the bars after each cut are spiked or removed (exit 1 if not).")
+    var checkLookahead = false
+
+    @Option(parsing: .unconditional, help: "--check-lookahead: how many cut points.")
+    var lookaheadCuts: Int = 3
+
     @Option(help: "Write a self-contained HTML report (index.html, trades.csv, report.json) into this folder.")
     var report: String?
 
@@ -121,7 +142,9 @@ struct BacktestCommand: AsyncParsableCommand {
     @OptionGroup var common: BacktestOptions
 
     func validate() throws {
-        if data.isEmpty { throw ValidationError("--data FILE is required (one or more candle files)") }
+        if data.isEmpty && symbol == nil {
+            throw ValidationError("give --data FILE (one or more candle files), or --symbol S to read the candle store (agent data download)")
+        }
         if BarInterval(timeframe) == nil { throw ValidationError("--timeframe '\(timeframe)': use a bar length from 1m to 1d, e.g. 15m, 1h, 4h, 6h, 12h, 1d") }
         if !["pipeline", "ema_cross"].contains(strategy) { throw ValidationError("--strategy must be pipeline or ema_cross") }
         if !["offline", "replay", "live", "none"].contains(reviewers) {
@@ -144,6 +167,20 @@ struct BacktestCommand: AsyncParsableCommand {
         if funding != nil && fundingRate != nil { throw ValidationError("use either --funding FILE or --funding-rate, not both") }
         if leverage < 1 { throw ValidationError("--leverage must be at least 1") }
         if let tile, tile < 1 || tile > 1_000_000_000 { throw ValidationError("--tile must be between 1 and 1000000000 candles") }
+        if permutations < 0 || permutations > 100_000 { throw ValidationError("--permutations must be between 0 and 100000") }
+        if !WalkForward.objectives.contains(permutationMetric) {
+            throw ValidationError("--permutation-metric must be one of \(WalkForward.objectives.joined(separator: ", "))")
+        }
+        if UTC.duration(permutationBlock).map({ $0 > 0 }) != true {
+            throw ValidationError("--permutation-block '\(permutationBlock)': expected a time such as 24h or 3d")
+        }
+        if lookaheadCuts < 1 || lookaheadCuts > 100 { throw ValidationError("--lookahead-cuts must be between 1 and 100") }
+        if (permutations > 0 || checkLookahead) && walkForward != nil {
+            throw ValidationError("--permutations and --check-lookahead test one backtest: drop --walk-forward")
+        }
+        if (permutations > 0 || checkLookahead) && reviewers == "live" {
+            throw ValidationError("--permutations and --check-lookahead re-run the backtest many times: use --reviewers offline, replay or none, not live (paid) reviewers")
+        }
         if let tier, Tier(rawValue: tier) == nil {
             throw ValidationError("--tier must be one of \(Tier.allCases.map(\.rawValue).joined(separator: ", "))")
         }
@@ -179,19 +216,52 @@ struct BacktestCommand: AsyncParsableCommand {
         if let fromTime, let toTime, fromTime >= toTime {
             throw CLIError.badInput("--from \(from ?? "") is not before --to \(to ?? ""): no bar could trade")
         }
-        if strategy == "ema_cross", walkForward == nil, data.count == 1 {
+        if data.isEmpty {
+            try await runStored(interval: interval, from: fromTime, to: toTime)
+            return
+        }
+        if strategy == "ema_cross", walkForward == nil, data.count == 1, permutations == 0, !checkLookahead {
             // Streamed: the candles are never held, so memory stays flat in the file's length.
             try output(try emaCrossStreamed(path: data[0], interval: interval, from: fromTime, to: toTime))
             return
         }
         var series: [CandleSeries] = []
         for path in data {
-            var loaded = try CandleFiles.load(path: path, symbol: data.count == 1 ? symbol : nil, interval: interval)
-            if let tile {
-                loaded = CandleSeries(symbol: loaded.symbol, candles: MirrorTile(base: loaded.candles, count: tile, interval: interval).materialize(),
-                                      source: "\(path) (mirror-tiled to \(tile) candles)", interval: interval)
+            series.append(try CandleFiles.load(path: path, symbol: data.count == 1 ? symbol : nil, interval: interval))
+        }
+        try await run(series: series, interval: interval, from: fromTime, to: toTime)
+    }
+
+    /// No `--data`: the symbol's candles from the store, at `--timeframe` or resampled from a finer stored one.
+    private func runStored(interval: Int64, from: Int64?, to: Int64?) async throws {
+        let store = CandleStore(dataDir: common.dataDir)
+        let symbol = self.symbol ?? ""
+        let entries: [CandleStore.Entry]
+        do { entries = try store.list() } catch { throw CLIError.badInput("\(error)") }
+        let held = entries.filter { $0.symbol == CandleStore.fileSymbol(symbol) && (exchange == nil || $0.exchange == exchange) }
+        let usable = held.filter { e in BarInterval(e.timeframe).map { interval % $0.seconds == 0 } ?? false }
+        guard let pick = usable.max(by: { (BarInterval($0.timeframe)?.seconds ?? 0) < (BarInterval($1.timeframe)?.seconds ?? 0) }) else {
+            throw CLIError.badInput("no stored \(symbol) candles at \(timeframe) or a bar length dividing it under \(store.root)"
+                                    + (held.isEmpty ? "" : " (stored: " + held.map { "\($0.exchange) \($0.timeframe)" }.joined(separator: ", ") + ")")
+                                    + "; run agent data download --exchange E --symbol \(symbol) --timeframe \(timeframe) --from ...")
+        }
+        if Set(usable.map(\.exchange)).count > 1 && exchange == nil {
+            throw CLIError.badInput("\(symbol) is stored from several exchanges (\(Set(usable.map(\.exchange)).sorted().joined(separator: ", "))): pass --exchange")
+        }
+        let seconds = BarInterval(pick.timeframe)?.seconds ?? interval
+        let base: CandleSeries
+        do { base = try store.load(exchange: pick.exchange, symbol: symbol, interval: seconds) } catch { throw CLIError.badInput("\(error)") }
+        guard let series = base.resampled(to: interval) else { throw CLIError.badInput("cannot resample \(pick.timeframe) bars to \(timeframe)") }
+        try await run(series: [series], interval: interval, from: from, to: to)
+    }
+
+    private func run(series loadedSeries: [CandleSeries], interval: Int64, from fromTime: Int64?, to toTime: Int64?) async throws {
+        var series = loadedSeries
+        if let tile {
+            series = series.map { loaded in
+                CandleSeries(symbol: loaded.symbol, candles: MirrorTile(base: loaded.candles, count: tile, interval: interval).materialize(),
+                             source: "\(loaded.source) (mirror-tiled to \(tile) candles)", interval: interval)
             }
-            series.append(loaded)
         }
         let notes = series.map(DataNote.of)
         for n in notes where n.gaps > 0 || n.duplicateBars > 0 {
@@ -209,31 +279,77 @@ struct BacktestCommand: AsyncParsableCommand {
         }
 
         var backtestReport: BacktestReport
+        let verdicts: Verdicts
         if strategy == "ema_cross" {
             guard series.count == 1, let s = series.first else {
                 throw CLIError.badInput("ema_cross trades a single symbol: give one --data file")
             }
             let params = emaParameters(fast: fast, slow: slow)
-            let progress = ProgressReporter(label: "backtest ema_cross", enabled: !quiet)
-            var engine = EMACrossEngine(parameters: params, symbol: s.symbol, interval: interval, tradeFrom: fromTime ?? .min)
-            let end = toTime ?? .max
-            let candles = s.candles
-            for (i, c) in candles.enumerated() where c.time + interval <= end {
-                engine.step(time: c.time, open: c.open, close: c.close)
-                if i & 0xFFFF == 0 { progress.update(i, candles.count) }
-            }
-            progress.update(candles.count, candles.count)
-            let run = engine.finish()
+            let run = EMACrossEngine.run(candles: s.candles, symbol: s.symbol, parameters: params, interval: interval,
+                                         from: fromTime, to: toTime).run
             backtestReport = BacktestReport(
                 strategy: "ema_cross", symbols: symbols, timeframe: timeframe, from: span.0, to: span.1, data: notes,
                 costs: ["commission": "\(params.commission) of notional per leg", "slippage_bps": "\(params.slippageBps)",
                         "fills": "next bar's open", "sizing": params.fixedQuantity.map { "fixed \($0)" } ?? "all equity"],
-                run: run, rulesOnly: nil, notes: [])
+                run: run, rulesOnly: nil,
+                notes: ["benchmarks: buy and hold only; ema_cross is itself the reference and bypasses the rules (no rules-only shadow: use --strategy pipeline)"])
+            // ema_cross's --from is the first bar (open time) that may trade: it decides at that bar's close.
+            let clock = Benchmarks.decisionTimes(series: series, from: fromTime.map { $0 + interval }, to: toTime)
+            backtestReport.attachBenchmarks(
+                buyAndHold: Benchmarks.buyAndHold(series: series, clock: clock, initialEquity: params.initialEquity, feeFraction: params.commission),
+                reference: nil)
+            let symbol = s.symbol
+            verdicts = Verdicts(
+                metrics: { shuffled in
+                    EMACrossEngine.run(candles: shuffled.first?.candles ?? [], symbol: symbol, parameters: params, interval: interval,
+                                       from: fromTime, to: toTime).run.metrics
+                },
+                decisions: { altered in
+                    EMACrossEngine.run(candles: altered.first?.candles ?? [], symbol: symbol, parameters: params, interval: interval,
+                                       from: fromTime, to: toTime).signals.map { Decision(time: $0.time, text: "\($0.side.rawValue) signal") }
+                })
         } else {
-            backtestReport = try await runPipeline(series: series, notes: notes, span: span, from: fromTime, to: toTime)
+            (backtestReport, verdicts) = try await runPipeline(series: series, notes: notes, span: span, from: fromTime, to: toTime)
         }
         backtestReport.prices = series.map { PriceLine($0) }
+        try await judge(&backtestReport, verdicts: verdicts, series: series, interval: interval, from: fromTime, to: toTime)
         try output(backtestReport)
+        if let lookahead = backtestReport.lookahead, !lookahead.identical {
+            throw CLIError.failed("--check-lookahead: decisions changed with the future: " + lookahead.differences.joined(separator: "; "))
+        }
+    }
+
+    /// One decision of a run, for the look-ahead comparison.
+    struct Decision: Equatable, Sendable {
+        var time: Int64
+        var text: String
+    }
+
+    /// How to re-run the backtest on other candles: for the permutation test (its metrics) and the look-ahead
+    /// check (its decisions).
+    struct Verdicts: Sendable {
+        var metrics: @Sendable ([CandleSeries]) async throws -> BacktestMetrics
+        var decisions: @Sendable ([CandleSeries]) async throws -> [Decision]
+    }
+
+    /// `--permutations` and `--check-lookahead`.
+    private func judge(_ report: inout BacktestReport, verdicts: Verdicts, series: [CandleSeries], interval: Int64,
+                       from: Int64?, to: Int64?) async throws {
+        if permutations > 0 {
+            let block = max(1, Int((UTC.duration(permutationBlock) ?? interval) / interval))
+            let progress = ProgressReporter(label: "permutations", enabled: !quiet)
+            report.permutation = try await PermutationTest.run(
+                series: series, keepBefore: from ?? .min, permutations: permutations, block: block, seed: seed,
+                metric: permutationMetric, actual: report.run.metrics, progress: { progress.update($0, $1) },
+                evaluate: verdicts.metrics)
+        }
+        if checkLookahead {
+            let clock = Benchmarks.decisionTimes(series: series, from: from, to: to)
+            let cuts = LookaheadCheck.cuts(clock: clock, count: lookaheadCuts, seed: seed)
+            if cuts.isEmpty { throw CLIError.badInput("--check-lookahead needs at least 10 decision times (bar closes) to cut") }
+            report.lookahead = try await LookaheadCheck.run(series: series, cuts: cuts, time: \.time, describe: \.text,
+                                                            evaluate: verdicts.decisions)
+        }
     }
 
     /// `ema_cross` on one file, streamed from the reader (or from the mirror tile) into the engine.
@@ -243,6 +359,14 @@ struct BacktestCommand: AsyncParsableCommand {
         let end = to ?? .max
         let tradeFrom = from ?? .min
         var engine: EMACrossEngine
+        // Buy and hold from the first bar the strategy may trade on (it decides at that bar's close).
+        let holdBook = {
+            BenchmarkBook(sleeves: [HoldSleeve(cash: params.initialEquity, interval: interval,
+                                               firstClose: tradeFrom == .min ? .min : tradeFrom + interval,
+                                               feeFraction: params.commission)],
+                          initialEquity: params.initialEquity, interval: interval)
+        }
+        var hold = holdBook()
         let note: DataNote
         let symbol: String
         var span: (first: Int64, last: Int64) = (0, 0)
@@ -252,7 +376,11 @@ struct BacktestCommand: AsyncParsableCommand {
             engine = EMACrossEngine(parameters: params, symbol: base.symbol, interval: interval, tradeFrom: tradeFrom)
             var i = 0
             tiled.forEachOpenClose { t, o, c in
-                if t + interval <= end { engine.step(time: t, open: o, close: c) }
+                if t + interval <= end {
+                    engine.step(time: t, open: o, close: c)
+                    hold.step(0, time: t, open: o, close: c)
+                    if t >= tradeFrom { hold.record(time: t + interval) }
+                }
                 if i & 0xFFFFF == 0 { progress.update(i, tile) }
                 i += 1
             }
@@ -266,12 +394,18 @@ struct BacktestCommand: AsyncParsableCommand {
         } else {
             let (done, summary) = try CandleFiles.replay(
                 path: path, symbol: self.symbol, interval: interval,
-                initial: { symbol in (engine: EMACrossEngine(parameters: params, symbol: symbol, interval: interval, tradeFrom: tradeFrom), bars: 0) },
+                initial: { symbol in (engine: EMACrossEngine(parameters: params, symbol: symbol, interval: interval, tradeFrom: tradeFrom),
+                                      hold: holdBook(), bars: 0) },
                 step: { state, c in
-                    if c.time + interval <= end { state.engine.step(time: c.time, open: c.open, close: c.close) }
+                    if c.time + interval <= end {
+                        state.engine.step(time: c.time, open: c.open, close: c.close)
+                        state.hold.step(0, time: c.time, open: c.open, close: c.close)
+                        if c.time >= tradeFrom { state.hold.record(time: c.time + interval) }
+                    }
                     state.bars += 1
                 })
             engine = done.engine
+            hold = done.hold
             progress.update(summary.count, summary.count)
             note = DataNote.of(summary)
             symbol = summary.symbol
@@ -281,12 +415,15 @@ struct BacktestCommand: AsyncParsableCommand {
             FileHandle.standardError.write(Data("agent backtest: \(note.source): \(note.gaps) gaps (\(note.missingBars) missing bars), \(note.duplicateBars) duplicate bars — reported, not filled\n".utf8))
         }
         let run = engine.finish()
-        return BacktestReport(
+        var report = BacktestReport(
             strategy: "ema_cross", symbols: [symbol], timeframe: timeframe,
             from: BacktestCalendar.iso(from ?? span.first), to: BacktestCalendar.iso(to ?? span.last + interval), data: [note],
             costs: ["commission": "\(params.commission) of notional per leg", "slippage_bps": "\(params.slippageBps)",
                     "fills": "next bar's open", "sizing": params.fixedQuantity.map { "fixed \($0)" } ?? "all equity"],
-            run: run, rulesOnly: nil, notes: [])
+            run: run, rulesOnly: nil,
+            notes: ["benchmarks: buy and hold only; ema_cross is itself the reference and bypasses the rules (no rules-only shadow: use --strategy pipeline)"])
+        report.attachBenchmarks(buyAndHold: hold.finish(label: "buy and hold"), reference: nil)
+        return report
     }
 
     private func emaParameters(fast: Int, slow: Int) -> EMACrossParameters {
@@ -343,7 +480,7 @@ struct BacktestCommand: AsyncParsableCommand {
     }
 
     private func runPipeline(series: [CandleSeries], notes: [DataNote], span: (String, String), from: Int64?,
-                             to: Int64?) async throws -> BacktestReport {
+                             to: Int64?) async throws -> (BacktestReport, Verdicts) {
         let config = try loadConfig(symbols: series.map(\.symbol))
         let settings = try pipelineSettings(series: series, from: from, to: to)
         let interval = series.first?.interval ?? 3_600
@@ -364,12 +501,29 @@ struct BacktestCommand: AsyncParsableCommand {
             costs["funding"] = funding.map { "file \($0)" } ?? "constant \(fundingRate ?? 0) per 8h"
         }
         if leverage > 1 { costs["leverage"] = "\(leverage)x isolated, liquidation from \(leverageTiers ?? "")" }
-        return BacktestReport(
+        var report = BacktestReport(
             strategy: "pipeline", symbols: series.map(\.symbol), timeframe: timeframe, from: span.0, to: span.1, data: notes,
             costs: costs, run: main.run, rulesOnly: rulesOnly,
             notes: ["regime benchmark: \(config.signals.regime.benchmark)",
-                    "the venue connectors keep no candle store yet: only files were read",
                     "no news feeds in backtests: M1 sees no items"])
+        // Benchmarks on the same decision times: buy and hold (one taker fee) and ema_cross(--fast, --slow).
+        let clock = Benchmarks.decisionTimes(series: series, from: from, to: to)
+        let start = config.app.portfolio.startingEquityUsd
+        report.attachBenchmarks(
+            buyAndHold: Benchmarks.buyAndHold(series: series, clock: clock, initialEquity: start,
+                                              feeFraction: settings.paper.takerFeeBps / 10_000),
+            reference: Benchmarks.emaCross(series: series, clock: clock, initialEquity: start, parameters: emaParameters(fast: fast, slow: slow)))
+        if rulesOnly == nil { report.notes.append("reviewers are off: the strategy is the rules-only run") }
+        let verdicts = Verdicts(
+            metrics: { altered in
+                await PipelineBacktest(config: config, series: altered, settings: settings, reviewers: choice).run().run.metrics
+            },
+            decisions: { altered in
+                await PipelineBacktest(config: config, series: altered, settings: settings, reviewers: choice).run().cycles.map { c in
+                    Decision(time: c.time, text: "regime \(c.regime.rawValue), \(c.triggers) triggers, proposals [\(c.proposals.joined(separator: "; "))], approved [\(c.approved.joined(separator: "; "))]")
+                }
+            })
+        return (report, verdicts)
     }
 
     private func runWalkForward(spec: WalkForwardSpec, grid: ParameterGrid, series: [CandleSeries], interval: Int64,
@@ -389,19 +543,20 @@ struct BacktestCommand: AsyncParsableCommand {
             for key in grid.grid.keys where !["fast", "slow"].contains(key) {
                 throw CLIError.badInput("\(self.grid ?? ""): grid key '\(key)' is not an ema_cross parameter (fast, slow)")
             }
-            report = try await WalkForward.run(spec: spec, grid: grid, start: start, end: end, strategy: "ema_cross",
+            report = try await WalkForward.run(spec: spec, grid: grid, start: start, end: end, strategy: "ema_cross", interval: interval,
                                                progress: { progress.update($0, $1) }) { p, from, to in
                 let f = Int(p["fast"] ?? "") ?? fast
                 let sl = Int(p["slow"] ?? "") ?? slow
                 guard f >= 1, sl > f else { throw CLIError.badInput("grid: fast \(f) / slow \(sl) (need 1 <= fast < slow)") }
                 return EMACrossEngine.run(candles: s.candles, symbol: s.symbol, parameters: emaParameters(fast: f, slow: sl),
-                                          interval: interval, from: from, to: to).run
+                                          interval: interval, from: from, to: to, maxCurvePoints: MetricsAccumulator.everyBar).run
             }
         } else {
             // Pipeline: grid keys are --set keys (e.g. signals.rules.min_trigger_strength).
-            let baseSettings = try pipelineSettings(series: series, from: nil, to: nil)
+            var baseSettings = try pipelineSettings(series: series, from: nil, to: nil)
+            baseSettings.curvePoints = MetricsAccumulator.everyBar
             let base = common
-            report = try await WalkForward.run(spec: spec, grid: grid, start: start, end: end, strategy: "pipeline",
+            report = try await WalkForward.run(spec: spec, grid: grid, start: start, end: end, strategy: "pipeline", interval: interval,
                                                progress: { progress.update($0, $1) }) { p, from, to in
                 var options = base
                 options.overrides += p.keys.sorted().map { "\($0)=\(p[$0] ?? "")" }
@@ -428,6 +583,17 @@ struct BacktestCommand: AsyncParsableCommand {
         }
         text += String(format: "mean OOS return %.2f%%, %d of %d windows profitable\n",
                        (report.meanTestReturn ?? 0) * 100, report.profitableWindows, report.windows.count)
+        if let st = report.stitched {
+            func f(_ v: Double?, _ pct: Bool = false) -> String { v.map { pct ? String(format: "%.2f%%", $0 * 100) : String(format: "%.3f", $0) } ?? "-" }
+            let m = st.metrics
+            text += "stitched out of sample: return \(f(m.totalReturn, true)), CAGR \(f(m.cagr, true)), Sharpe \(f(m.sharpe)), "
+                + "max drawdown \(f(m.maxDrawdown, true)), profit factor \(f(m.profitFactor)), \(m.trades) trades, \(m.bars) bars\n"
+            text += "\(report.objective) in sample \(f(st.inSampleMean)) vs out of sample \(f(st.outOfSampleMean)) (mean of windows; efficiency \(f(st.efficiency)))\n"
+            if let d = st.deflatedSharpe {
+                text += "deflated Sharpe: P(true Sharpe > \(f(d.expectedMaxSharpe)) per bar, the best of \(d.trials) luck-only tries) = \(f(d.probability)) "
+                    + "(per-bar Sharpe \(f(d.sharpe)), \(d.observations) bars, skew \(f(d.skewness)), kurtosis \(f(d.kurtosis)))\n"
+            }
+        }
         FileHandle.standardOutput.write(Data(text.utf8))
     }
 
@@ -486,6 +652,24 @@ struct BacktestCommand: AsyncParsableCommand {
                         .joined(separator: ", ") + " — liquidity filters are universe.yaml's (change with --set)\n"
                 }
             }
+        }
+        if let lines = r.benchmarks, !lines.isEmpty {
+            out += "benchmarks" + pad("", 30) + ["return", "CAGR", "Sharpe", "Sortino", "max DD", "exposure", "trades", "excess ret", "excess CAGR"]
+                .map { pad($0, 12) }.joined() + "\n"
+            for l in lines {
+                out += pad("  " + l.label, 40) + [pct(l.totalReturn), pct(l.cagr), num(l.sharpe), num(l.sortino), pct(l.maxDrawdown),
+                                                 pct(l.exposure), "\(l.trades)", pct(l.excessReturn), pct(l.excessCagr)]
+                    .map { pad($0, 12) }.joined() + "\n"
+            }
+        }
+        if let p = r.permutation {
+            out += "permutation test: \(p.metric) \(num(p.actual)) vs \(p.permutations) block-shuffled copies (\(p.blockBars)-bar blocks, seed \(p.seed)): "
+                + "\(p.atLeastAsGood) at least as good, p = \(String(format: "%.4f", p.pValue))"
+                + (p.permutedQuantiles.count == 3 ? "; shuffled 5/50/95%: " + p.permutedQuantiles.map { num($0) }.joined(separator: " / ") : "") + "\n"
+        }
+        if let l = r.lookahead {
+            out += "look-ahead check: \(l.identical ? "identical" : "DIFFERENT") — \(l.decisionsCompared) decisions compared at cuts \(l.cuts.joined(separator: ", "))\n"
+            for d in l.differences { out += "  \(d)\n" }
         }
         for note in r.notes { out += "note: \(note)\n" }
         return out

@@ -145,9 +145,11 @@ public struct AgentCommand: AsyncParsableCommand {
           agent --interval 15 --cycles 4        a cycle every 15 minutes, 4 times
           agent audit --since 24h               which policy checks blocked what
           agent show <cycle id>                 one cycle's full trail
+          agent --version                       version, git commit and build configuration
         """,
         subcommands: [Run.self, Audit.self, Show.self, ConfigCommand.self, Kill.self, LedgerCommand.self, MarketCommand.self, ReconcileCommand.self,
-                      BacktestCommand.self, BenchCommand.self, TradesCommand.self, ServeCommand.self, AlertsCommand.self],
+                      BacktestCommand.self, BenchCommand.self, TradesCommand.self, ServeCommand.self, AlertsCommand.self,
+                      DataCommand.self],
         defaultSubcommand: Run.self)
 
     public init() {}
@@ -449,8 +451,13 @@ final class StopSignal: @unchecked Sendable {
 }
 
 public enum AgentMain {
-    /// Parses the command line and runs; maps errors to exit codes (2 bad input, 1 failure).
-    public static func main() async {
+    /// Parses the command line and runs; maps errors to exit codes (2 bad input, 1 failure). `agent --version`
+    /// prints `build` and exits 0.
+    public static func main(build: BuildInfo = .unstamped) async {
+        if CommandLine.arguments.dropFirst().first == "--version" {
+            FileHandle.standardOutput.write(Data((build.text + "\n").utf8))
+            exit(0)
+        }
         do {
             try refuseUnknownCommand(Array(CommandLine.arguments.dropFirst()))
             var command = try AgentCommand.parseAsRoot()

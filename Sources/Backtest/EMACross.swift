@@ -154,9 +154,12 @@ public struct EMACrossEngine: Sendable {
     }
 
     /// Runs over `candles` (oldest first) with bars opening in `[from, to)` trading; earlier bars warm up.
+    /// `maxCurvePoints` bounds the kept equity curve (`MetricsAccumulator.everyBar` keeps every bar, as walk-forward stitching needs).
     public static func run(candles: [Candle], symbol: String, parameters: EMACrossParameters, interval: Int64 = 3_600,
-                           from: Int64? = nil, to: Int64? = nil) -> (run: BacktestRun, signals: [EMACrossSignal]) {
-        var engine = EMACrossEngine(parameters: parameters, symbol: symbol, interval: interval, tradeFrom: from ?? .min)
+                           from: Int64? = nil, to: Int64? = nil,
+                           maxCurvePoints: Int = 1_000) -> (run: BacktestRun, signals: [EMACrossSignal]) {
+        var engine = EMACrossEngine(parameters: parameters, symbol: symbol, interval: interval, tradeFrom: from ?? .min,
+                                    maxCurvePoints: maxCurvePoints)
         let end = to ?? .max
         for c in candles where c.time + interval <= end {
             engine.step(time: c.time, open: c.open, close: c.close)

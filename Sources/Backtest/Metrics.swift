@@ -52,6 +52,8 @@ public struct MetricsAccumulator: Sendable {
     public let periodsPerYear: Double
     /// At most about this many points are kept for the chart (2x before halving).
     public let maxCurvePoints: Int
+    /// A `maxCurvePoints` that keeps every bar (walk-forward stitching needs the full curve).
+    public static let everyBar = Int.max / 4
     public private(set) var bars = 0
     private var lastEquity: Double
     private var peak: Double
@@ -133,6 +135,18 @@ public struct MetricsAccumulator: Sendable {
 
     /// The metrics of everything recorded, with the closed trades and the account's fees and funding.
     public func finish(trades: [ClosedTrade], feesPaid: Double, fundingPaid: Double) -> BacktestMetrics {
+        finish(pnls: trades.map(\.pnlUsd), holdingHours: trades.reduce(0.0) { $0 + Double($1.exitTime - $1.entryTime) / 3_600 },
+               feesPaid: feesPaid, fundingPaid: fundingPaid)
+    }
+
+    /// The metrics with trade statistics from a report's trade list (e.g. stitched walk-forward windows).
+    public func finish(legs trades: [BacktestTrade], feesPaid: Double, fundingPaid: Double) -> BacktestMetrics {
+        finish(pnls: trades.map(\.pnl), holdingHours: trades.reduce(0.0) { $0 + Double($1.exitTime - $1.entryTime) / 3_600 },
+               feesPaid: feesPaid, fundingPaid: fundingPaid)
+    }
+
+    /// `pnls`: each trade's net P&L; `holdingHours`: their summed holding time.
+    func finish(pnls: [Double], holdingHours holding: Double, feesPaid: Double, fundingPaid: Double) -> BacktestMetrics {
         let total = initialEquity != 0 ? lastEquity / initialEquity - 1 : 0
         var cagr: Double?
         if let first = firstTime, lastTime > first, initialEquity > 0, lastEquity > 0 {
@@ -147,21 +161,20 @@ public struct MetricsAccumulator: Sendable {
             let dd = (downsideSquares / Double(returns)).squareRoot()
             if dd > 0 { sortino = mean / dd * periodsPerYear.squareRoot() }
         }
-        let wins = trades.filter { $0.pnlUsd > 0 }
-        let losses = trades.filter { $0.pnlUsd <= 0 }
-        let grossWin = wins.reduce(0) { $0 + $1.pnlUsd }
-        let grossLoss = -losses.reduce(0) { $0 + $1.pnlUsd }
-        let holding = trades.reduce(0.0) { $0 + Double($1.exitTime - $1.entryTime) / 3_600 }
+        let wins = pnls.filter { $0 > 0 }
+        let losses = pnls.filter { $0 <= 0 }
+        let grossWin = wins.reduce(0, +)
+        let grossLoss = -losses.reduce(0, +)
         return BacktestMetrics(
             initialEquity: initialEquity, finalEquity: lastEquity, totalReturn: total, cagr: cagr,
             maxDrawdown: maxDrawdown, sharpe: sharpe, sortino: sortino,
-            winRate: trades.isEmpty ? nil : Double(wins.count) / Double(trades.count),
+            winRate: pnls.isEmpty ? nil : Double(wins.count) / Double(pnls.count),
             profitFactor: grossLoss > 0 ? grossWin / grossLoss : nil,
             averageWin: wins.isEmpty ? nil : grossWin / Double(wins.count),
             averageLoss: losses.isEmpty ? nil : -grossLoss / Double(losses.count),
             exposure: bars > 0 ? Double(inMarketBars) / Double(bars) : 0,
-            trades: trades.count,
-            averageHoldingHours: trades.isEmpty ? nil : holding / Double(trades.count),
+            trades: pnls.count,
+            averageHoldingHours: pnls.isEmpty ? nil : holding / Double(pnls.count),
             feesPaid: feesPaid, fundingPaid: fundingPaid, bars: bars)
     }
 }

@@ -31,6 +31,8 @@ public struct PipelineBacktestSettings: Sendable {
     public var from: Int64?
     /// Last decision time (bar close) included.
     public var to: Int64?
+    /// Equity points kept for the run's curve (`MetricsAccumulator.everyBar` keeps every bar).
+    public var curvePoints = 1_000
 
     public init(paper: PaperConfig = PaperConfig(), exitPlan: ExitsConfig = ExitsConfig(), spreadBps: Double = 2,
                 depthFraction: Double = 0.02, funding: [String: FundingSchedule] = [:], leverage: Double = 1,
@@ -131,12 +133,7 @@ public struct PipelineBacktest: Sendable {
     }
 
     /// Bar closes at which the backtest decides, in order.
-    package var decisionTimes: [Int64] {
-        let interval = series.first?.interval ?? 3_600
-        var closes = Array(Set(series.flatMap { $0.candles.map { $0.time + interval } })).sorted()
-        if let to = settings.to { closes.removeAll { $0 > to } }
-        return closes
-    }
+    package var decisionTimes: [Int64] { Benchmarks.decisionTimes(series: series, from: nil, to: settings.to) }
 
     /// Runs the backtest; `progress(done, total)` is called every few hundred decisions.
     public func run(progress: (@Sendable (Int, Int) -> Void)? = nil) async -> Outcome {
@@ -154,7 +151,7 @@ public struct PipelineBacktest: Sendable {
         let clock = decisionTimes.filter { $0 >= from }
 
         let start = config.app.portfolio.startingEquityUsd
-        var metrics = MetricsAccumulator(initialEquity: start, interval: interval)
+        var metrics = MetricsAccumulator(initialEquity: start, interval: interval, maxCurvePoints: settings.curvePoints)
         var cycles: [CycleRecord] = []
         var proposalsTotal = 0, approvedTotal = 0
         var violated: [String: Int] = [:]

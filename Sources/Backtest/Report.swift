@@ -41,27 +41,50 @@ public enum ReportWriter {
     static func num(_ v: Double?, _ places: Int = 2) -> String { v.map { String(format: "%.\(places)f", $0) } ?? "–" }
     static func day(_ t: Double) -> String { String(BacktestCalendar.iso(Int64(t)).prefix(10)) }
 
-    /// Equity with a buy-and-hold line beside it: the initial equity spread equally over the symbols at the first
-    /// point and held.
+    /// Equity with every benchmark beside it (the rules-only shadow, the `ema_cross` reference, buy and hold).
     static func equityChart(_ r: BacktestReport) -> String {
-        let curve = r.run.equityCurve
-        var series = [ChartSeries(label: r.run.label, points: curve.map { ChartPoint(x: Double($0.time), y: $0.equity) }, color: "#1565c0")]
-        if let hold = buyAndHold(r) {
-            series.append(ChartSeries(label: "buy and hold", points: hold, color: "#757575", dashed: true))
+        func line(_ run: BacktestRun, _ color: String, dashed: Bool = false) -> ChartSeries {
+            ChartSeries(label: run.label, points: run.equityCurve.map { ChartPoint(x: Double($0.time), y: $0.equity) },
+                        color: color, dashed: dashed)
         }
+        var series = [line(r.run, "#1565c0")]
+        if let run = r.rulesOnly { series.append(line(run, "#2e7d32")) }
+        if let run = r.reference { series.append(line(run, "#ef6c00")) }
+        if let run = r.buyAndHold { series.append(line(run, "#757575", dashed: true)) }
         return SVGChart.line(title: "Equity", series: series, xLabel: day, yLabel: { num($0) })
     }
 
-    static func buyAndHold(_ r: BacktestReport) -> [ChartPoint]? {
-        let curve = r.run.equityCurve
-        guard let first = curve.first, let lines = r.prices, !lines.isEmpty else { return nil }
-        let bases = lines.map { $0.close(at: first.time) }
-        guard bases.allSatisfy({ ($0 ?? 0) > 0 }) else { return nil }
-        let initial = r.run.metrics.initialEquity
-        return curve.map { p in
-            let growth = zip(lines, bases).map { line, base in (line.close(at: p.time) ?? 0) / (base ?? 1) }
-            return ChartPoint(x: Double(p.time), y: initial * growth.reduce(0, +) / Double(lines.count))
+    /// The strategy and its benchmarks side by side: headline figures and the excess over buy and hold.
+    static func benchmarkTable(_ r: BacktestReport) -> String {
+        guard let lines = r.benchmarks, !lines.isEmpty else { return "<p class=\"empty\">No benchmarks in this report.</p>" }
+        var out = "<table><tr><th>run</th><th>role</th><th>return</th><th>CAGR</th><th>Sharpe</th><th>Sortino</th>"
+            + "<th>max drawdown</th><th>exposure</th><th>trades</th><th>excess return</th><th>excess CAGR</th></tr>\n"
+        for l in lines {
+            out += "<tr><td>\(escape(l.label))</td><td>\(l.role.rawValue)</td><td>\(pct(l.totalReturn))</td><td>\(pct(l.cagr))</td>"
+            out += "<td>\(num(l.sharpe))</td><td>\(num(l.sortino))</td><td>\(pct(l.maxDrawdown))</td><td>\(pct(l.exposure))</td>"
+            out += "<td>\(l.trades)</td><td class=\"\((l.excessReturn ?? 0) >= 0 ? "win" : "loss")\">\(pct(l.excessReturn))</td>"
+            out += "<td class=\"\((l.excessCagr ?? 0) >= 0 ? "win" : "loss")\">\(pct(l.excessCagr))</td></tr>\n"
         }
+        return out + "</table>"
+    }
+
+    /// The permutation test and the look-ahead check, when they ran.
+    static func verdicts(_ r: BacktestReport) -> String {
+        var out = ""
+        if let p = r.permutation {
+            let quantiles = p.permutedQuantiles.map { num($0) }.joined(separator: " / ")
+            out += "<h2>Permutation test</h2><p>\(escape(p.metric)) \(num(p.actual)) on the real data; \(p.atLeastAsGood) of "
+            out += "\(p.permutations) block-shuffled copies (\(p.blockBars)-bar blocks, seed \(p.seed)) did at least as well: "
+            out += "<strong>p = \(String(format: "%.4f", p.pValue))</strong>"
+            if !quantiles.isEmpty { out += "; shuffled 5% / 50% / 95%: " + quantiles }
+            out += ".</p>\n"
+        }
+        if let l = r.lookahead {
+            out += "<h2>Look-ahead check</h2><p>\(l.identical ? "Identical" : "<strong class=\"loss\">Different</strong>"): "
+                + "\(l.decisionsCompared) decisions compared at cuts \(escape(l.cuts.joined(separator: ", "))).</p>\n"
+            if !l.differences.isEmpty { out += "<ul>" + l.differences.map { "<li>\(escape($0))</li>" }.joined() + "</ul>\n" }
+        }
+        return out
     }
 
     /// Drawdown in percent, on an axis from its own worst point to 0.
@@ -182,6 +205,10 @@ public enum ReportWriter {
         </style></head><body>
         <h1>Backtest: \(escape(r.strategy))</h1>
         <p>\(escape(r.symbols.joined(separator: ", "))), \(escape(r.timeframe)) bars, \(escape(r.from)) .. \(escape(r.to))</p>
+        <h2>Benchmarks</h2>
+        \(benchmarkTable(r))
+        <p>Buy and hold: equal weight, bought at the first decision time's close with one taker fee, marked to the end.</p>
+        \(verdicts(r))
         <h2>Metrics</h2>
         <table>\(metricsRows(runs))</table>
         <p>Per-bar simple returns; Sharpe and Sortino annualised with √(bars per year), risk-free 0; CAGR over 365-day years.</p>

@@ -120,8 +120,18 @@ public struct BacktestReport: Codable, Sendable, Equatable {
     public var rulesOnly: BacktestRun?
     /// What could not be done (e.g. no connector candle store), so nothing is silently skipped.
     public var notes: [String]
-    /// Close prices per symbol for the report's price chart and buy-and-hold line (absent in older reports).
+    /// Close prices per symbol for the report's price charts (absent in older reports).
     public var prices: [PriceLine]?
+    /// Buy and hold of the same symbols, equal weight, on the same decision times (see `Benchmarks`).
+    public var buyAndHold: BacktestRun?
+    /// The `ema_cross` reference strategy on the same data (pipeline backtests).
+    public var reference: BacktestRun?
+    /// The strategy and every benchmark side by side, with the excess over buy and hold.
+    public var benchmarks: [BenchmarkLine]?
+    /// `--permutations N`: the Monte Carlo permutation test of the edge.
+    public var permutation: PermutationReport?
+    /// `--check-lookahead`: decisions compared with the future cut off or spiked.
+    public var lookahead: LookaheadReport?
 
     public init(strategy: String, symbols: [String], timeframe: String, from: String, to: String, data: [DataNote],
                 costs: [String: String], run: BacktestRun, rulesOnly: BacktestRun?, notes: [String]) {

@@ -1,3 +1,10 @@
 import Agent
 
-await AgentMain.main()
+#if DEBUG
+let buildConfiguration = "debug"
+#else
+let buildConfiguration = "release"
+#endif
+
+// `buildCommit` and `buildCommitDate` come from the BuildStamp plugin (scripts/build-stamp.sh).
+await AgentMain.main(build: BuildInfo(commit: buildCommit, commitDate: buildCommitDate, configuration: buildConfiguration))

@@ -24,6 +24,41 @@ import Testing
         #expect(trades.first == "entry_time,exit_time,symbol,side,entry_price,exit_price,size,fees,pnl,exit_reason")
         #expect(trades.count - 1 == metrics["trades"] as? Int)
         #expect(FileManager.default.fileExists(atPath: dir + "/r/index.html"))
+        let lines = try #require(json["benchmarks"] as? [[String: Any]])
+        #expect(lines.compactMap { $0["role"] as? String } == ["strategy", "buy_and_hold"])
+        #expect(lines.allSatisfy { $0["excess_return"] != nil && $0["sortino"] != nil && $0["exposure"] != nil })
+    }
+
+    @Test func versionPrintsTheVersionTheCommitAndTheBuild() async throws {
+        let out = try await AgentProcess.run(["--version"])
+        #expect(out.status == 0)
+        let line = out.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(line.hasPrefix("agent 0.1.0 (commit "), "\(line)")
+        #expect(line.range(of: #"commit ([0-9a-f]{12}(-dirty)?|unknown)"#, options: .regularExpression) != nil, "\(line)")
+        #expect(line.contains("debug build") || line.contains("release build"))
+    }
+
+    @Test func pipelineReportsCarryBenchmarksAPermutationTestAndTheLookaheadCheck() async throws {
+        guard FileManager.default.fileExists(atPath: Self.btc) else {
+            print("skipped: shared data not found at \(Self.btc)")
+            return
+        }
+        let dir = Fixtures.tempDir("bt-verdicts")
+        let out = try await AgentProcess.run(["backtest", "--data", Self.btc, "--from", "2019-01-01", "--to", "2019-01-20", "--reviewers", "none",
+                                              "--permutations", "2", "--check-lookahead", "--lookahead-cuts", "1", "--json", "--quiet",
+                                              "--report", dir + "/r"])
+        #expect(out.status == 0, "\(out.stderr)")
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(out.stdout.utf8)) as? [String: Any])
+        let lines = try #require(json["benchmarks"] as? [[String: Any]])
+        #expect(lines.compactMap { $0["role"] as? String } == ["strategy", "ema_cross", "buy_and_hold"])
+        let permutation = try #require(json["permutation"] as? [String: Any])
+        #expect(permutation["permutations"] as? Int == 2)
+        #expect((permutation["p_value"] as? Double).map { $0 > 0 && $0 <= 1 } == true)
+        let lookahead = try #require(json["lookahead"] as? [String: Any])
+        #expect(lookahead["identical"] as? Bool == true)
+        #expect((lookahead["decisions_compared"] as? Int ?? 0) > 100)
+        let html = try String(contentsOfFile: dir + "/r/index.html", encoding: .utf8)
+        #expect(html.contains("<h2>Benchmarks</h2>") && html.contains("<h2>Permutation test</h2>") && html.contains("<h2>Look-ahead check</h2>"))
     }
 
     @Test func badDataIsBadInputNamingTheLine() async throws {

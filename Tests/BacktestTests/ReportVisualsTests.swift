@@ -1,5 +1,6 @@
 @testable import Backtest
 import Foundation
+import Market
 import Model
 import TestSupport
 import Testing
@@ -11,6 +12,10 @@ import Testing
         var report = BacktestReport(strategy: "ema_cross", symbols: ["X"], timeframe: "1h", from: "a", to: "b",
                                     data: [], costs: [:], run: run, rulesOnly: nil, notes: [])
         report.prices = [PriceLine(symbol: "X", times: candles.map(\.time), closes: candles.map(\.close))]
+        let series = CandleSeries(symbol: "X", candles: candles, source: "zigzag", interval: 3_600)
+        let clock = Benchmarks.decisionTimes(series: [series], from: nil, to: nil)
+        report.attachBenchmarks(buyAndHold: Benchmarks.buyAndHold(series: [series], clock: clock, initialEquity: 10_000, feeFraction: 0),
+                                reference: nil)
         return report
     }
 
@@ -28,9 +33,10 @@ import Testing
         let r = report()
         let html = ReportWriter.html(r)
         #expect(html.contains(">buy and hold</text>"))
-        let hold = try #require(ReportWriter.buyAndHold(r))
-        #expect(hold.count == r.run.equityCurve.count)
-        #expect(abs((hold.first?.y ?? 0) - r.run.metrics.initialEquity) < 1e-6)
+        let hold = try #require(r.buyAndHold)
+        #expect(hold.equityCurve.count == r.run.equityCurve.count)
+        #expect(abs((hold.equityCurve.first?.equity ?? 0) - r.run.metrics.initialEquity) < 1e-6)
+        #expect(html.contains("<h2>Benchmarks</h2>") && html.contains("<td>buy_and_hold</td>"))
     }
 
     @Test func theDrawdownAxisIsScaledToTheWorstDrawdownNotToMinus100() {

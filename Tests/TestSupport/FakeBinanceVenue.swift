@@ -37,6 +37,7 @@ public final class FakeBinanceVenue: @unchecked Sendable {
     private var incomes: [String] = []
     /// A steady climb (% per hour) for klines, so trend and momentum rules fire; 0 = the default sine tape.
     private var trendPctPerHour = 0.0
+    private var omittedKlines: [ClosedRange<Int64>] = []
 
     /// `seedPosition` keeps the fixed 0.010 BTCUSDT long the connector tests expect; LIVE tests start flat.
     /// `apiKey`/`secret` let a test use freshly generated keys.
@@ -300,6 +301,8 @@ public final class FakeBinanceVenue: @unchecked Sendable {
     }
     /// Makes every symbol climb steadily by `percentPerHour` up to the current hour (the book stays at the base price).
     public func setTrend(percentPerHour: Double) { lock.withLock { trendPctPerHour = percentPerHour } }
+    /// Klines whose open time (Unix seconds) falls in these ranges are left out of answers: a hole in the venue's history.
+    public func omitKlines(openTimes: ClosedRange<Int64>) { lock.withLock { omittedKlines.append(openTimes) } }
 
     private func tape(base: Double, openTime: Int64) -> Double {
         let trend = lock.withLock { trendPctPerHour }
@@ -334,8 +337,10 @@ public final class FakeBinanceVenue: @unchecked Sendable {
         // Like the real venue: the newest bar is the one open at endTime (possibly still forming).
         let lastOpen = (endMs / 1000) / seconds * seconds
         var rows: [String] = []
+        let omitted = lock.withLock { omittedKlines }
         for i in stride(from: limit - 1, through: 0, by: -1) {
             let open = lastOpen - i * seconds
+            if omitted.contains(where: { $0.contains(open) }) { continue }
             let close = tape(base: base, openTime: open + seconds)
             let o = tape(base: base, openTime: open)
             rows.append(#"[\#(open * 1000),"\#(o)","\#(max(o, close) * 1.002)","\#(min(o, close) * 0.998)","\#(close)","\#(100 + Double(open / 3600 % 7) * 10)",\#((open + seconds) * 1000 - 1),"0",10,"0","0","0"]"#)
