@@ -16,6 +16,9 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1", traits: ["FullFoundation"]),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        // WebSocket client for the venue streams (Streams target), and a WebSocket server for the loopback fakes.
+        .package(url: "https://github.com/hummingbird-project/swift-websocket", from: "1.6.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-websocket", from: "2.8.1"),
     ],
     targets: [
         // System libraries and the C shim for libcurl's variadic calls.
@@ -62,10 +65,17 @@ let package = Package(
             .product(name: "Metrics", package: "swift-metrics"),
             .product(name: "Prometheus", package: "swift-prometheus"),
         ]),
+        // Venue WebSocket streams: one reconnecting connection type (backoff, ping, resubscribe, stall detection)
+        // and the Binance / Coinbase stream adapters that turn messages into typed events.
+        .target(name: "Streams", dependencies: [
+            "Model", "Market",
+            .product(name: "WSClient", package: "swift-websocket"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         // Cycle runner, interval loop, audits and the command line.
         .target(name: "Agent", dependencies: [
             "Model", "Config", "Market", "News", "Pipeline", "Review", "Policy", "Execution", "Ledger", "HTTP", "Backtest", "Loopback",
-            "Alerts", "Serve", "Charts",
+            "Alerts", "Serve", "Charts", "Streams",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Crypto", package: "swift-crypto"),
@@ -73,7 +83,8 @@ let package = Package(
         .executableTarget(name: "agent", dependencies: ["Agent"]),
 
         // Tests. TestSupport holds the loopback HTTP server and shared fixtures.
-        .target(name: "TestSupport", dependencies: ["Model", "Config", .product(name: "Crypto", package: "swift-crypto"), "Loopback"],
+        .target(name: "TestSupport", dependencies: ["Model", "Config", .product(name: "Crypto", package: "swift-crypto"), "Loopback",
+                                                    .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket")],
                 path: "Tests/TestSupport"),
         .testTarget(name: "ConfigTests", dependencies: ["Config", "TestSupport"]),
         .testTarget(name: "HTTPTests", dependencies: ["HTTP", "TestSupport"]),
@@ -87,6 +98,7 @@ let package = Package(
         .testTarget(name: "ReviewTests", dependencies: ["Review", "Policy", "HTTP", "TestSupport"]),
         .testTarget(name: "AgentTests", dependencies: ["Agent", "Ledger", "HTTP", "TestSupport"]),
         .testTarget(name: "AlertsTests", dependencies: ["Alerts", "Config", "HTTP", "TestSupport"]),
+        .testTarget(name: "StreamsTests", dependencies: ["Streams", "TestSupport"]),
         .testTarget(name: "ServeTests", dependencies: ["Serve", "Charts", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]

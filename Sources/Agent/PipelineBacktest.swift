@@ -113,6 +113,9 @@ public struct PipelineBacktest: Sendable {
                                  logger: Logger(label: "backtest", factory: { _ in SwiftLogNoOpLogHandler() }))
         runner.deterministicIds = true
         runner.decidesShadow = false
+        // The between-cycle guard on each bar: flash moves (and margin) act in backtests as between live cycles.
+        runner.guardKeeper = GuardKeeper(BetweenCycleGuard(policy: c.policy))
+        runner.guardsBars = true
         return runner
     }
 

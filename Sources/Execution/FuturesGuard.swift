@@ -95,6 +95,33 @@ public enum FuturesGuard {
                            marginBalanceUsd: balance, action: action)
     }
 
+    /// Evaluates every position of an account whose quote wallet is `walletBalance`: cross positions share the
+    /// wallet plus their unrealised P&L as margin balance, and all cross positions' maintenance.
+    public static func evaluateAccount(_ positions: [VenuePosition], brackets: [String: [LeverageBracket]], walletBalance: Double,
+                                       thresholds: FuturesThresholds) -> [FuturesRisk] {
+        let cross = positions.filter { $0.marginType == .cross }
+        let crossUpnl = cross.reduce(0) { $0 + Dec.double($1.unrealizedPnl) }
+        let crossMaintenance = cross.reduce(0) {
+            $0 + maintenanceMargin(notional: abs(Dec.double($1.quantity) * Dec.double($1.markPrice)), brackets: brackets[$1.symbol] ?? [])
+        }
+        return positions.map {
+            evaluate($0, brackets: brackets[$0.symbol] ?? [], thresholds: thresholds,
+                     crossMarginBalance: walletBalance + crossUpnl, crossMaintenance: crossMaintenance)
+        }
+    }
+
+    /// The position re-marked at `mark`: unrealised P&L from the entry, and an isolated margin that moves with it.
+    public static func remarked(_ p: VenuePosition, at mark: Double) -> VenuePosition {
+        var out = p
+        let qty = Dec.double(p.quantity)
+        let upnl = qty * (mark - Dec.double(p.entryPrice))
+        let wallet = Dec.double(p.isolatedMargin) - Dec.double(p.unrealizedPnl)
+        out.markPrice = Decimal(mark)
+        out.unrealizedPnl = Decimal(upnl)
+        if p.marginType == .isolated { out.isolatedMargin = Decimal(wallet + upnl) }
+        return out
+    }
+
     /// Distance (% of `price`) from a new isolated position of `quantity` (signed) at `price` with `leverage` to its
     /// estimated liquidation price; nil when it can never be liquidated.
     public static func entryLiquidationDistancePct(quantity: Double, price: Double, leverage: Int,

@@ -43,4 +43,10 @@ public enum EventKind: String, Codable, Sendable, CaseIterable {
     case futuresRisk = "futures_risk"
     case futuresEntryRefused = "futures_entry_refused"
     case protectionAlarm = "protection_alarm"
+    // Venue streams and the between-cycle guard.
+    case streamConnected = "stream_connected"
+    case streamDisconnected = "stream_disconnected"
+    case streamStalled = "stream_stalled"
+    case streamResync = "stream_resync"
+    case guardAction = "guard_action"
 }
