@@ -35,26 +35,46 @@ let package = Package(
                                                .product(name: "Crypto", package: "swift-crypto")]),
         // Async HTTP client over libcurl.
         .target(name: "HTTP", dependencies: ["CCurlShim", "CCurl"]),
-        // Market data sources: the deterministic `sim` market and CSV replay.
-        .target(name: "Market", dependencies: ["Model", "HTTP", .product(name: "Crypto", package: "swift-crypto")]),
+        // Market data that needs no venue: the deterministic `sim` market, candle files and their replay.
+        .target(name: "Market", dependencies: ["Model", .product(name: "Crypto", package: "swift-crypto")]),
+        // The venue adapters: Binance USD-M futures and Coinbase Advanced Trade over REST (signing, throttling,
+        // public market data, orders), the `TradingVenue` protocol and the symbol rules. Everything that can place an
+        // order lives here or above; backtests do not link it.
+        .target(name: "Venues", dependencies: ["Model", "Config", "HTTP", "Market",
+                                               .product(name: "Crypto", package: "swift-crypto")]),
         // RSS/Atom news for M1: allow-listed feeds, dedupe, age limits, symbol tagging.
         .target(name: "News", dependencies: ["Model", "HTTP"]),
         // Universe, regime, indicators, triggers, rules.
         .target(name: "Pipeline", dependencies: ["Model", "Config"]),
+        // Whole-cycle safety: circuit breakers, the kill switch, news risk decay. Beside the policy engine.
+        .target(name: "Risk", dependencies: ["Model", "Config"]),
         // Reviewers M1/M2/M3. Deliberately cannot see Market or Execution.
-        .target(name: "Review", dependencies: ["Model", "Config", "HTTP", .product(name: "Crypto", package: "swift-crypto")]),
+        .target(name: "Review", dependencies: ["Model", "Config", "HTTP", "Risk", .product(name: "Crypto", package: "swift-crypto")]),
         // The policy.yaml engine: the final say.
         .target(name: "Policy", dependencies: ["Model", "Config"]),
-        // Executors (DRY_RUN now; PAPER and LIVE later).
-        .target(name: "Execution", dependencies: ["Model", "Config", "Market"]),
+        // Executors that place nothing on a venue: DRY_RUN and the simulated (PAPER and backtest) fills, plus the
+        // typed ledger records of LIVE execution, which the one portfolio reads in every mode.
+        .target(name: "Execution", dependencies: ["Model", "Config"]),
         // Loopback HTTP servers (a fake LLM among them) for tests and `agent bench`: 127.0.0.1 only.
         .target(name: "Loopback"),
         // Inline SVG charts and HTML escaping, shared by the backtest report and the operator dashboard.
         .target(name: "Charts"),
         // Historical replay through the same stages, metrics, reports.
-        .target(name: "Backtest", dependencies: ["Model", "Config", "Market", "Pipeline", "Review", "Policy", "Execution", "Charts"]),
+        .target(name: "Backtest", dependencies: ["Model", "Config", "Market", "Pipeline", "Review", "Policy", "Execution", "Charts",
+                                                 "Engine", "Risk", "Ledger", .product(name: "Logging", package: "swift-log")]),
         // SQLite event store and projections.
         .target(name: "Ledger", dependencies: ["Model", .product(name: "GRDB", package: "GRDB.swift")]),
+        // The one decision cycle of every mode: stages, portfolio, position desks, journal, summaries. It runs over
+        // protocols (market source, executor, position desk, kill switch, event store) and links no venue code.
+        .target(name: "Engine", dependencies: [
+            "Model", "Config", "Market", "News", "Pipeline", "Review", "Policy", "Risk", "Execution", "Ledger", "HTTP",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        // LIVE: the venue executor, the live book and its reconciliation, the futures guard, the LIVE position desk.
+        .target(name: "LiveExecution", dependencies: [
+            "Model", "Config", "Market", "Venues", "Pipeline", "Risk", "Execution", "Engine", "Ledger",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         // Operator alerts: channel formats (Slack, Discord, Telegram, webhook) and bounded delivery over libcurl.
         .target(name: "Alerts", dependencies: ["Config", "HTTP"]),
         // The operator web server: dashboard pages, JSON API, auth, /metrics. The only target that links Hummingbird.
@@ -68,14 +88,14 @@ let package = Package(
         // Venue WebSocket streams: one reconnecting connection type (backoff, ping, resubscribe, stall detection)
         // and the Binance / Coinbase stream adapters that turn messages into typed events.
         .target(name: "Streams", dependencies: [
-            "Model", "Market",
+            "Model", "Venues",
             .product(name: "WSClient", package: "swift-websocket"),
             .product(name: "Logging", package: "swift-log"),
         ]),
-        // Cycle runner, interval loop, audits and the command line.
+        // The command line and its wiring: commands, the interval loop, audits, benches.
         .target(name: "Agent", dependencies: [
-            "Model", "Config", "Market", "News", "Pipeline", "Review", "Policy", "Execution", "Ledger", "HTTP", "Backtest", "Loopback",
-            "Alerts", "Serve", "Charts", "Streams",
+            "Model", "Config", "Market", "Venues", "News", "Pipeline", "Review", "Policy", "Risk", "Execution", "Engine",
+            "LiveExecution", "Ledger", "HTTP", "Backtest", "Loopback", "Alerts", "Serve", "Charts", "Streams",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Crypto", package: "swift-crypto"),
@@ -88,17 +108,17 @@ let package = Package(
                 path: "Tests/TestSupport"),
         .testTarget(name: "ConfigTests", dependencies: ["Config", "TestSupport"]),
         .testTarget(name: "HTTPTests", dependencies: ["HTTP", "TestSupport"]),
-        .testTarget(name: "MarketTests", dependencies: ["Market", "TestSupport", .product(name: "Crypto", package: "swift-crypto")]),
+        .testTarget(name: "MarketTests", dependencies: ["Market", "Venues", "Model", "TestSupport", .product(name: "Crypto", package: "swift-crypto")]),
         .testTarget(name: "NewsTests", dependencies: ["News", "TestSupport"]),
         .testTarget(name: "LedgerTests", dependencies: ["Ledger", "TestSupport"]),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Market", "TestSupport"]),
-        .testTarget(name: "BacktestTests", dependencies: ["Backtest", "Config", "TestSupport"]),
-        .testTarget(name: "ExecutionTests", dependencies: ["Execution", "Config", "TestSupport"]),
-        .testTarget(name: "PolicyTests", dependencies: ["Policy", "Review", "TestSupport"]),
-        .testTarget(name: "ReviewTests", dependencies: ["Review", "Policy", "HTTP", "TestSupport"]),
-        .testTarget(name: "AgentTests", dependencies: ["Agent", "Ledger", "HTTP", "TestSupport"]),
+        .testTarget(name: "BacktestTests", dependencies: ["Backtest", "Engine", "Config", "TestSupport"]),
+        .testTarget(name: "ExecutionTests", dependencies: ["Execution", "LiveExecution", "Venues", "Market", "Config", "TestSupport"]),
+        .testTarget(name: "PolicyTests", dependencies: ["Policy", "Review", "Risk", "TestSupport"]),
+        .testTarget(name: "ReviewTests", dependencies: ["Review", "Risk", "Policy", "HTTP", "TestSupport"]),
+        .testTarget(name: "AgentTests", dependencies: ["Agent", "Engine", "LiveExecution", "Venues", "Risk", "Ledger", "HTTP", "TestSupport"]),
         .testTarget(name: "AlertsTests", dependencies: ["Alerts", "Config", "HTTP", "TestSupport"]),
-        .testTarget(name: "StreamsTests", dependencies: ["Streams", "TestSupport"]),
+        .testTarget(name: "StreamsTests", dependencies: ["Streams", "Venues", "Model", "TestSupport"]),
         .testTarget(name: "ServeTests", dependencies: ["Serve", "Charts", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]

@@ -5,12 +5,14 @@
 
 import Alerts
 import Config
+import Engine
 import Execution
 import Foundation
 import Ledger
 import Logging
 import Model
 import Review
+import Risk
 
 /// The alert outcome events (`AlertDelivery` payloads).
 enum AlertRecord {

@@ -1,7 +1,9 @@
+import Engine
 import Foundation
 import Ledger
 import Model
 import Review
+import Risk
 
 /// The policy audit: which checks blocked what, which reviewers vetoed, what AI cost. Read only from the ledger.
 public struct AuditReport: Codable, Sendable, Equatable {

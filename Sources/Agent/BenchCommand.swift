@@ -1,15 +1,17 @@
 import ArgumentParser
 import Backtest
 import Config
+import Engine
 import Execution
 import Foundation
-import Loopback
 import Ledger
 import Logging
+import Loopback
 import Market
 import Model
 import Pipeline
 import Review
+import Risk
 
 /// One benchmark's numbers.
 struct BenchResult: Codable, Sendable {

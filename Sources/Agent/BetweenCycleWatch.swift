@@ -1,12 +1,16 @@
 import Config
+import Engine
 import Execution
 import Foundation
 import Ledger
+import LiveExecution
 import Logging
 import Market
 import Model
 import Pipeline
+import Risk
 import Streams
+import Venues
 
 /// Between `--interval` cycles in PAPER and LIVE on coinbase or binance: the venue's streams stay open, every update
 /// goes through the between-cycle guard, and user-stream fills reach the ledger as they happen.
@@ -168,13 +172,15 @@ final class BetweenCycleWatch: @unchecked Sendable {
         case .positions(let positions, _, _):
             // ACCOUNT_UPDATE carries the isolated wallet: the margin balance is it plus the unrealised P&L.
             keeper.update { g in
+                guard var book = g.margin as? FuturesMarginBook else { return }
                 for p in positions {
                     let mark = p.entryPrice + (p.quantity == 0 ? 0 : p.unrealizedPnl / p.quantity)
-                    g.hold(VenuePosition(symbol: p.symbol, quantity: Decimal(p.quantity), entryPrice: Decimal(p.entryPrice),
-                                         markPrice: Decimal(mark), unrealizedPnl: Decimal(p.unrealizedPnl), leverage: 0,
-                                         marginType: p.marginType, liquidationPrice: 0,
-                                         isolatedMargin: Decimal(p.marginType == .isolated ? p.isolatedWallet + p.unrealizedPnl : 0)))
+                    book.hold(VenuePosition(symbol: p.symbol, quantity: Decimal(p.quantity), entryPrice: Decimal(p.entryPrice),
+                                            markPrice: Decimal(mark), unrealizedPnl: Decimal(p.unrealizedPnl), leverage: 0,
+                                            marginType: p.marginType, liquidationPrice: 0,
+                                            isolatedMargin: Decimal(p.marginType == .isolated ? p.isolatedWallet + p.unrealizedPnl : 0)))
                 }
+                g.margin = book
             }
         case .marginCall(let positions, let timeMs):
             for p in positions {
@@ -256,7 +262,9 @@ final class BetweenCycleWatch: @unchecked Sendable {
             var brackets: [String: [LeverageBracket]] = [:]
             for p in positions { brackets[p.symbol] = try await futures.leverageBrackets(symbol: p.symbol) }
             let wallet = try await futures.balances().filter { LiveDesk.quoteAssets.contains($0.asset) }.reduce(0) { $0 + Dec.double($1.total) }
-            keeper.update { $0.hold(positions, brackets: brackets, walletBalance: wallet) }
+            let book = FuturesMarginBook(positions: positions, brackets: brackets, walletBalance: wallet,
+                                         thresholds: FuturesThresholds(config.policy.futures))
+            keeper.update { $0.margin = book }
         } catch {
             logger.warning("between-cycle watch: cannot read the futures positions for the margin guard: \(error)")
         }

@@ -1,30 +1,16 @@
 import ArgumentParser
 import Config
+import Engine
 import Execution
 import Foundation
 import Ledger
+import LiveExecution
 import Logging
 import Market
 import Model
 import Review
-
-/// Errors the command line reports. `badInput` exits 2, everything else 1.
-public enum CLIError: Error, CustomStringConvertible {
-    case badInput(String)
-    case failed(String)
-    case io(String)
-
-    public var description: String {
-        switch self {
-        case .badInput(let m), .failed(let m), .io(let m): m
-        }
-    }
-
-    var exitCode: Int32 {
-        if case .badInput = self { return 2 }
-        return 1
-    }
-}
+import Risk
+import Venues
 
 extension Mode: ExpressibleByArgument {}
 

@@ -1,12 +1,15 @@
 import ArgumentParser
 import Config
+import Engine
 import Execution
 import Foundation
 import Ledger
+import LiveExecution
 import Model
 import Pipeline
 import Policy
 import Review
+import Risk
 
 private func write(_ text: String) {
     FileHandle.standardOutput.write(Data((text.hasSuffix("\n") ? text : text + "\n").utf8))

@@ -2,11 +2,13 @@
 // ledger with the same decoders as `agent audit` and `agent show`.
 
 import Config
+import Engine
 import Execution
 import Foundation
 import Ledger
 import Model
 import Review
+import Risk
 import Serve
 
 /// `/api/status`: what an operator looks at first.

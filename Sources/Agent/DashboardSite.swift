@@ -2,9 +2,11 @@
 // page goes through `HTMLText.escape` (`h`).
 
 import Charts
+import Engine
 import Foundation
 import Ledger
 import Model
+import Risk
 import Serve
 
 private func h(_ s: String) -> String { HTMLText.escape(s) }

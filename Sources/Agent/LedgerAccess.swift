@@ -1,5 +1,6 @@
 import Foundation
 import Ledger
+import Model
 
 /// How commands open `<data-dir>/agent.sqlite`: readers read-only (they work in a read-only data dir and never
 /// change the file), writers read-write; either may first run `PRAGMA quick_check` and refuse a damaged file

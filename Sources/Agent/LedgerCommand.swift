@@ -1,7 +1,10 @@
 import ArgumentParser
+import Engine
 import Foundation
 import Ledger
+import LiveExecution
 import Model
+import Risk
 
 /// `agent ledger check` and `agent ledger quarantine SEQ --reason TEXT`: what to do when one recorded event
 /// is malformed and every later run stops on it. Events are never edited or deleted; a quarantine is itself a

@@ -1,7 +1,9 @@
+import Engine
 import Foundation
 import Ledger
 import Model
 import Review
+import Risk
 import Serve
 
 /// Derives the `/metrics` families from the ledger: counters from every event since seq 0 (so they survive

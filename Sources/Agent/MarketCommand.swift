@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Market
 import Model
+import Venues
 
 /// `agent market products|candles|ticker|book|funding`: what a venue connector sees, for a person to check.
 struct MarketCommand: AsyncParsableCommand {

@@ -2,10 +2,11 @@ import Config
 import Logging
 import Market
 import Model
+import Venues
 
 /// The market a run reads: the `sim` market (or CSV replay when `sim.csv` lists files), or a venue's public data.
-enum MarketSource {
-    static func make(exchange: String, config: AppConfig, logger: Logger) throws -> any MarketDataSource {
+package enum MarketSource {
+    package static func make(exchange: String, config: AppConfig, logger: Logger) throws -> any MarketDataSource {
         if exchange != "sim" { return try VenueFactory.market(exchange: exchange, config: config) }
         if config.sim.csv.isEmpty { return SimMarket(seed: config.sim.seed) }
         var series: [CandleSeries] = []
@@ -25,7 +26,7 @@ enum MarketSource {
     }
 
     /// One `sim.csv` file at its bar length: the configured `timeframe`, else the file's most common spacing.
-    static func replaySeries(_ source: CSVSource) throws -> CandleSeries {
+    package static func replaySeries(_ source: CSVSource) throws -> CandleSeries {
         let symbol = source.symbol.isEmpty ? nil : source.symbol
         if let tf = source.timeframe {
             guard let interval = BarInterval(tf) else { throw CLIError.badInput("sim.csv \(source.path): timeframe '\(tf)' is not a bar length from 1m to 1d") }

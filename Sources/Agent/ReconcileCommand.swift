@@ -1,7 +1,10 @@
 import ArgumentParser
 import Config
+import Engine
+import Execution
 import Foundation
 import Ledger
+import LiveExecution
 import Model
 
 /// `agent reconcile [--json] [--ack]`: compares the ledger's LIVE book with the venue (read-only), and with `--ack`

@@ -1,5 +1,7 @@
+import Engine
 import Ledger
 import Logging
+import Model
 
 /// After a crash, cycles that started but never finished are closed with a `cycle_abandoned` event so
 /// audits don't mistake them for running ones; nothing they recorded is lost or rewritten.

@@ -1,4 +1,5 @@
 import Config
+import Engine
 import Foundation
 import Ledger
 import Loopback

@@ -1,10 +1,13 @@
 import Config
+import Engine
 import Execution
 import Foundation
 import HTTP
 import Ledger
 import Logging
 import Market
+import Model
+import Risk
 
 extension BenchCommand {
     /// `serve`: concurrent dashboard/API/metrics requests against `agent serve`'s server while cycles append to

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Backtest
+import Engine
 import Execution
 import Foundation
 import Ledger

@@ -1,3 +1,4 @@
+import Engine
 import Execution
 import Foundation
 import Market

@@ -25,6 +25,11 @@ public struct ExecutionError: Error, Sendable, CustomStringConvertible {
     public var clientOrderId: String
     public var message: String
     public var description: String { "order \(clientOrderId): \(message)" }
+
+    public init(clientOrderId: String, message: String) {
+        self.clientOrderId = clientOrderId
+        self.message = message
+    }
 }
 
 /// The touch and depth an order executes against.
@@ -130,7 +135,7 @@ public struct PaperExecutor: Executor {
 
 extension OrderIntent {
     /// A market order for the decision's size of `equityUsd`, at the proposal's reference price.
-    static func market(_ request: ExecutionRequest, mode: Mode) -> OrderIntent {
+    package static func market(_ request: ExecutionRequest, mode: Mode) -> OrderIntent {
         let notional = request.equityUsd * request.decision.sizePct / 100
         return OrderIntent(
             clientOrderId: ClientOrderId.make(cycleId: request.cycleId, proposalId: request.proposal.id),

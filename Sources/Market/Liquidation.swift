@@ -35,3 +35,24 @@ public enum BinanceLiquidation {
         return lp.isFinite && lp > 0 ? lp : nil
     }
 }
+
+/// A maintenance-margin bracket of a symbol (`/fapi/v1/leverageBracket`).
+public struct LeverageBracket: Sendable, Equatable, Codable {
+    public var bracket: Int
+    public var initialLeverage: Int
+    public var notionalFloor: Double
+    public var notionalCap: Double
+    public var maintMarginRatio: Double
+    /// Maintenance amount (`cum`).
+    public var cum: Double
+
+    public init(bracket: Int, initialLeverage: Int, notionalFloor: Double, notionalCap: Double,
+                maintMarginRatio: Double, cum: Double) {
+        self.bracket = bracket
+        self.initialLeverage = initialLeverage
+        self.notionalFloor = notionalFloor
+        self.notionalCap = notionalCap
+        self.maintMarginRatio = maintMarginRatio
+        self.cum = cum
+    }
+}

@@ -1,5 +1,5 @@
 import Foundation
-import Market
+import Venues
 import Model
 
 /// Binance USD-M routes its WebSocket streams by path (the unprefixed URLs were retired in 2026):

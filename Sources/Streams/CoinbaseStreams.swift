@@ -1,5 +1,5 @@
 import Foundation
-import Market
+import Venues
 import Model
 
 /// Coinbase Advanced Trade's WebSocket channels used here.

@@ -1,5 +1,5 @@
 import Foundation
-import Market
+import Venues
 import Model
 
 /// What the venue streams say, in our terms (our symbols, Unix milliseconds). Both venues' adapters produce these;

@@ -1,13 +1,15 @@
+@testable import Agent
 import Alerts
 import Config
+@testable import Engine
 import Execution
 import Foundation
 import Ledger
 import Logging
 import Model
+@testable import Risk
 import TestSupport
 import Testing
-@testable import Agent
 
 /// Ledger events -> operator alerts, end to end through a loopback webhook.
 @Suite struct AlertFeedTests {

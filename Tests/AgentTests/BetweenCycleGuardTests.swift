@@ -1,11 +1,14 @@
 import Config
-import Execution
 import Foundation
+import LiveExecution
 import Market
 import Model
+import Risk
 import TestSupport
 import Testing
+import Venues
 @testable import Agent
+@testable import Engine
 
 /// The between-cycle guard on its own: pure, fed prices and stream states.
 @Suite struct BetweenCycleGuardTests {
@@ -24,7 +27,8 @@ import Testing
     @Test func aMarkPathCrossingTheCloseRatioClosesThePosition() throws {
         var g = try guardFor()
         let (p, b) = isolatedLong()
-        g.hold([p], brackets: b, walletBalance: 10_000)
+        g.margin = FuturesMarginBook(positions: [p], brackets: b, walletBalance: 10_000,
+                                     thresholds: FuturesThresholds(try Fixtures.defaults().policy.futures))
         // Ratio = 0.004 * mark / (5,000 + (mark - 50,000)): 0.36 at 45,500, 0.60 at 45,300, 0.90 at 45,200.
         #expect(g.observe(symbol: "BTC-USD", price: 45_500, timeMs: 1_000, isMark: true).isEmpty)
         #expect(g.observe(symbol: "BTC-USD", price: 45_300, timeMs: 2_000, isMark: true).isEmpty)
@@ -39,11 +43,12 @@ import Testing
     @Test func aMarkAboveTheReduceRatioHalvesOnce() throws {
         var g = try guardFor()
         let (p, b) = isolatedLong()
-        g.hold([p], brackets: b, walletBalance: 10_000)
+        g.margin = FuturesMarginBook(positions: [p], brackets: b, walletBalance: 10_000,
+                                     thresholds: FuturesThresholds(try Fixtures.defaults().policy.futures))
         // 0.72 at 45,250: above 0.70, below 0.85.
         let first = g.observe(symbol: "BTC-USD", price: 45_250, timeMs: 1_000, isMark: true)
         #expect(first.map(\.action) == [.reduce])
-        #expect(g.positions["BTC-USD"].map { Dec.double($0.quantity) } == 0.5)
+        #expect((g.margin as? FuturesMarginBook)?.positions["BTC-USD"]?.quantity == 0.5)
         #expect(g.observe(symbol: "BTC-USD", price: 45_240, timeMs: 2_000, isMark: true).isEmpty)
         // A trade price is not a mark: the margin rule ignores it.
         #expect(g.observe(symbol: "BTC-USD", price: 45_150, timeMs: 3_000, isMark: false).isEmpty)

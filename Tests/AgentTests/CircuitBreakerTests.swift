@@ -1,12 +1,14 @@
+@testable import Agent
 import Config
+@testable import Engine
 import Execution
 import Foundation
 import Ledger
 import Market
 import Model
+@testable import Risk
 import TestSupport
 import Testing
-@testable import Agent
 
 /// Each breaker trips at its threshold and not before.
 @Suite struct CircuitBreakerTests {

@@ -1,4 +1,6 @@
+@testable import Agent
 import Config
+@testable import Engine
 import Execution
 import Foundation
 import Ledger
@@ -7,10 +9,10 @@ import Market
 import Model
 import Pipeline
 import Policy
+@testable import Review
+@testable import Risk
 import TestSupport
 import Testing
-@testable import Agent
-@testable import Review
 
 /// A reviewer that counts its calls and stays neutral.
 struct CountingReviewer: Reviewer {

@@ -1,11 +1,14 @@
+@testable import Agent
+@testable import Engine
 import Execution
 import Foundation
 import Ledger
+@testable import LiveExecution
 import Market
 import Model
 import TestSupport
 import Testing
-@testable import Agent
+@testable import Venues
 
 /// Issue 10's holes, each reproduced first: stop coverage after an add-on crash, a result and its fill written
 /// together, a garbled answer to an order, and a Coinbase unknown product.

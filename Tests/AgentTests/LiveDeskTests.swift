@@ -1,12 +1,14 @@
+@testable import Agent
 import Config
 import Execution
 import Foundation
 import Ledger
+@testable import LiveExecution
 import Market
 import Model
 import TestSupport
 import Testing
-@testable import Agent
+@testable import Venues
 
 /// A LIVE desk and executor against the fake Binance venue on 127.0.0.1, with freshly generated keys.
 struct LiveRig {

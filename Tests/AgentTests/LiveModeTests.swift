@@ -1,9 +1,10 @@
+@testable import Agent
 import Execution
 import Foundation
 import Ledger
+@testable import LiveExecution
 import TestSupport
 import Testing
-@testable import Agent
 
 /// `agent --once --mode LIVE` as a user runs it, against the fake Binance venue on 127.0.0.1 with fake keys
 /// generated per test: the four LIVE conditions, a real entry with its stop, and SIGKILL-style crashes at each

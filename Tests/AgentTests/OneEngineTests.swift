@@ -1,16 +1,19 @@
+@testable import Agent
 import Backtest
 import Config
+@testable import Engine
 import Execution
 import Foundation
 import Ledger
+@testable import LiveExecution
 import Logging
 import Market
 import Model
 import Pipeline
 import Review
+@testable import Risk
 import TestSupport
 import Testing
-@testable import Agent
 
 /// Backtest, PAPER and LIVE run one cycle: the same stages, the same portfolio state, the same exits and the same
 /// breakers. These tests would fail if any mode grew its own copy again.

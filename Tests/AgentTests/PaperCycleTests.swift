@@ -1,11 +1,12 @@
+@testable import Agent
 import Config
+@testable import Engine
 import Execution
 import Foundation
 import Ledger
 import Model
 import TestSupport
 import Testing
-@testable import Agent
 
 /// PAPER through the real cycle on the sim market: fills, exits, funding, restarts.
 @Suite struct PaperCycleTests {

@@ -1,12 +1,13 @@
+@testable import Agent
 import Config
+@testable import Engine
 import Foundation
 import HTTP
 import Ledger
 import Model
+@testable import Review
 import TestSupport
 import Testing
-@testable import Agent
-@testable import Review
 
 /// Overrides that put every tier on `openai` (gpt-4o-mini) at the fake server.
 func llmOverrides(_ server: FakeLLMServer, extra: [String] = []) -> [String] {

@@ -1,13 +1,14 @@
+@testable import Agent
 import Config
+@testable import Engine
 import Foundation
 import HTTP
 import Ledger
 import Logging
 import Model
+@testable import Review
 import TestSupport
 import Testing
-@testable import Agent
-@testable import Review
 
 @Suite struct ReviewerSecretsTests {
     /// Item 1, as it was tried: `--set app.reviewers.m1.api_key_env=BINANCE_API_SECRET` with a base_url sent the

@@ -1,7 +1,10 @@
+import Engine
 import Execution
 import Foundation
 import Ledger
+@testable import LiveExecution
 import Model
+import Risk
 import TestSupport
 import Testing
 @testable import Agent

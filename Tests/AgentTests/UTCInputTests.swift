@@ -1,7 +1,8 @@
+@testable import Agent
 import Foundation
+import Model
 import TestSupport
 import Testing
-@testable import Agent
 
 /// Times and spans typed by a person: impossible ones are refused, huge ones never trap.
 @Suite struct UTCInputTests {

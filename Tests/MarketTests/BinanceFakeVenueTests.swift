@@ -2,8 +2,9 @@ import Foundation
 import HTTP
 @testable import Market
 import Model
-import Testing
 import TestSupport
+import Testing
+@testable import Venues
 
 /// The Binance connector against a fake venue on 127.0.0.1 that verifies signatures and timestamps.
 @Suite(.serialized) struct BinanceFakeVenueTests {

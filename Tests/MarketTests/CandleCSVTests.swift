@@ -1,7 +1,8 @@
 import Foundation
-import Testing
 @testable import Market
 import Model
+import Testing
+@testable import Venues
 
 /// `<repo root>/../shared/data/coinbase_btcusd_1h.csv`, found from this file's location.
 let realCSVPath: String = URL(fileURLWithPath: #filePath)

@@ -1,6 +1,8 @@
 import Foundation
 @testable import Market
+import Model
 import Testing
+@testable import Venues
 
 @Suite(.serialized) struct SymbolRulesTests {
     let btc = SymbolRules(symbol: "BTC-USD", venueSymbol: "BTCUSDT", baseAsset: "BTC", quoteAsset: "USDT", tickSize: Decimal("0.1"),

@@ -3,6 +3,7 @@ import HTTP
 @testable import Market
 import Model
 import Testing
+@testable import Venues
 
 /// Answers in the exchanges' documented shapes.
 enum BinanceFixtures {

@@ -3,6 +3,7 @@ import Foundation
 import HTTP
 @testable import Market
 import Testing
+@testable import Venues
 
 /// Golden requests: exact method, path, query, body and headers for given inputs.
 @Suite(.serialized) struct BinanceRequestTests {

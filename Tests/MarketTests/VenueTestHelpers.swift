@@ -1,6 +1,7 @@
 import Foundation
 import HTTP
 @testable import Market
+@testable import Venues
 
 /// An in-memory transport: answers from a closure and records every request exactly as the connector built it.
 final class RecordingTransport: HTTPTransport, @unchecked Sendable {

@@ -3,9 +3,10 @@ import Foundation
 import HTTP
 import Model
 import Policy
+@testable import Review
+@testable import Risk
 import TestSupport
 import Testing
-@testable import Review
 
 let fakeKey = "test-key-not-real"
 

@@ -1,6 +1,6 @@
 import Foundation
 import Logging
-import Market
+import Venues
 import Model
 import Streams
 import Testing

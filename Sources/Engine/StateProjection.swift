@@ -10,7 +10,7 @@ import Model
 public enum StateProjection {
     public static let tradeWindow = Portfolio.tradeWindow
 
-    static func rebuild(ledger: any EventStore, mode: Mode, now: Int64, startingEquity: Double) throws -> PortfolioState {
+    package static func rebuild(ledger: any EventStore, mode: Mode, now: Int64, startingEquity: Double) throws -> PortfolioState {
         let (portfolio, _) = try Portfolio.rebuild(store: ledger, mode: mode, startingEquity: mode == .live ? nil : startingEquity)
         return portfolio.state(now: now, marks: [:])
     }

@@ -2,6 +2,7 @@ import Config
 import Execution
 import Model
 import Review
+import Risk
 
 /// The `--once` JSON summary (DESIGN.md section 5). Field names are snake_case and stable; fields are only added.
 public struct CycleSummary: Codable, Sendable, Equatable {
@@ -30,9 +31,9 @@ public struct CycleSummary: Codable, Sendable, Equatable {
     /// PAPER: protective exits filled this cycle (stops, take-profits, trailing and time stops, flattens).
     public var exits: [PaperFill] = []
     /// Circuit breakers that halted this cycle.
-    var circuitBreakers: [BreakerTrip] = []
+    package var circuitBreakers: [BreakerTrip] = []
     /// What the between-cycle guard did since the last cycle (streams open with `--interval`; bars in a backtest).
-    var guardActions: [GuardAction] = []
+    package var guardActions: [GuardAction] = []
     public var portfolio: PortfolioSummary
     public var timingsMs: Timings
     public var configHash: String
@@ -45,6 +46,13 @@ public struct CycleSummary: Codable, Sendable, Equatable {
         public var kind: TriggerKind
         public var direction: Direction
         public var strength: Double
+
+        package init(symbol: String, kind: TriggerKind, direction: Direction, strength: Double) {
+            self.symbol = symbol
+            self.kind = kind
+            self.direction = direction
+            self.strength = strength
+        }
     }
 
     public struct BaseTrade: Codable, Sendable, Equatable {
@@ -56,6 +64,17 @@ public struct CycleSummary: Codable, Sendable, Equatable {
         public var reason: String
         public var stopLossPct: Double
         public var takeProfitPct: Double
+
+        package init(proposalId: String, symbol: String, side: Side, sizePct: Double, conviction: Double, reason: String, stopLossPct: Double, takeProfitPct: Double) {
+            self.proposalId = proposalId
+            self.symbol = symbol
+            self.side = side
+            self.sizePct = sizePct
+            self.conviction = conviction
+            self.reason = reason
+            self.stopLossPct = stopLossPct
+            self.takeProfitPct = takeProfitPct
+        }
     }
 
     public struct ReviewSummary: Codable, Sendable, Equatable {
@@ -66,6 +85,16 @@ public struct CycleSummary: Codable, Sendable, Equatable {
         public var reason: String
         public var violatedChecks: [String]
         public var clamped: Bool
+
+        package init(reviewer: ReviewerTier, source: String, delta: Double, veto: Bool, reason: String, violatedChecks: [String], clamped: Bool) {
+            self.reviewer = reviewer
+            self.source = source
+            self.delta = delta
+            self.veto = veto
+            self.reason = reason
+            self.violatedChecks = violatedChecks
+            self.clamped = clamped
+        }
     }
 
     public struct DecisionSummary: Codable, Sendable, Equatable {
@@ -80,6 +109,19 @@ public struct CycleSummary: Codable, Sendable, Equatable {
         public var sizePct: Double
         /// The checks M3 believed violated, next to the policy engine's own `violated_checks` (which decide).
         public var reviewerViolatedChecks: [String] = []
+
+        package init(proposalId: String, symbol: String, baseConviction: Double, reviews: [ReviewSummary], finalConviction: Double, approved: Bool, vetoedBy: [ReviewerTier], violatedChecks: [String], sizePct: Double, reviewerViolatedChecks: [String] = []) {
+            self.proposalId = proposalId
+            self.symbol = symbol
+            self.baseConviction = baseConviction
+            self.reviews = reviews
+            self.finalConviction = finalConviction
+            self.approved = approved
+            self.vetoedBy = vetoedBy
+            self.violatedChecks = violatedChecks
+            self.sizePct = sizePct
+            self.reviewerViolatedChecks = reviewerViolatedChecks
+        }
     }
 
     public struct ReviewSpend: Codable, Sendable, Equatable {
@@ -109,7 +151,7 @@ public struct CycleSummary: Codable, Sendable, Equatable {
         /// How the reviewers changed the rules-only outcome (the shadow decision).
         @Nullable public var shadow: ShadowOutcome.Counts?
 
-        init(calls: Int, cacheHits: Int, costUsd: Double, budgetUsd: Double, fallback: String?, reviewerViolations: Int) {
+        package init(calls: Int, cacheHits: Int, costUsd: Double, budgetUsd: Double, fallback: String?, reviewerViolations: Int) {
             self.calls = calls
             self.cacheHits = cacheHits
             self.costUsd = costUsd
@@ -118,7 +160,7 @@ public struct CycleSummary: Codable, Sendable, Equatable {
             self.reviewerViolations = reviewerViolations
         }
 
-        init(_ outcome: ReviewOutcome, budget: AIBudget) {
+        package init(_ outcome: ReviewOutcome, budget: AIBudget) {
             self.init(calls: outcome.calls, cacheHits: outcome.cacheHits, costUsd: Format.round(outcome.costUsd, 6),
                       budgetUsd: outcome.budgetUsd, fallback: outcome.fallback, reviewerViolations: outcome.violations.count)
             inputTokens = outcome.inputTokens
@@ -159,6 +201,11 @@ public struct CycleSummary: Codable, Sendable, Equatable {
         @Nullable public var realizedPnlUsd: Double? = nil
         @Nullable public var feesUsd: Double? = nil
         @Nullable public var fundingUsd: Double? = nil
+
+        package init(equityUsd: Double, openPositions: Int) {
+            self.equityUsd = equityUsd
+            self.openPositions = openPositions
+        }
     }
 
     public struct Timings: Codable, Sendable, Equatable {
@@ -169,11 +216,50 @@ public struct CycleSummary: Codable, Sendable, Equatable {
         public var risk: Double = 0
         public var execution: Double = 0
         public var total: Double = 0
+
+        package init(universe: Double = 0, triggers: Double = 0, rules: Double = 0, review: Double = 0, risk: Double = 0, execution: Double = 0, total: Double = 0) {
+            self.universe = universe
+            self.triggers = triggers
+            self.rules = rules
+            self.review = review
+            self.risk = risk
+            self.execution = execution
+            self.total = total
+        }
+    }
+
+    package init(cycleId: String, timestamp: String, mode: Mode, exchange: String, status: CycleStatus, regime: Regime? = nil, universeSize: Int, universeBreakdown: [String: Int], triggersDetected: Int, topTriggers: [TopTrigger], proposalsGenerated: Int, proposalsApproved: Int, baseTrades: [BaseTrade], decisions: [DecisionSummary], violatedChecks: [String], noTradeReason: String? = nil, review: ReviewSpend, executedTrades: [OrderIntent], dryRunOrders: [OrderIntent], exits: [PaperFill] = [], circuitBreakers: [BreakerTrip] = [], portfolio: PortfolioSummary, timingsMs: Timings, configHash: String, policyHash: String, error: String? = nil) {
+        self.cycleId = cycleId
+        self.timestamp = timestamp
+        self.mode = mode
+        self.exchange = exchange
+        self.status = status
+        self.regime = regime
+        self.universeSize = universeSize
+        self.universeBreakdown = universeBreakdown
+        self.triggersDetected = triggersDetected
+        self.topTriggers = topTriggers
+        self.proposalsGenerated = proposalsGenerated
+        self.proposalsApproved = proposalsApproved
+        self.baseTrades = baseTrades
+        self.decisions = decisions
+        self.violatedChecks = violatedChecks
+        self.noTradeReason = noTradeReason
+        self.review = review
+        self.executedTrades = executedTrades
+        self.dryRunOrders = dryRunOrders
+        self.exits = exits
+        self.circuitBreakers = circuitBreakers
+        self.portfolio = portfolio
+        self.timingsMs = timingsMs
+        self.configHash = configHash
+        self.policyHash = policyHash
+        self.error = error
     }
 }
 
-extension CycleSummary.DecisionSummary {
-    init(_ d: Decision) {
+package extension CycleSummary.DecisionSummary {
+    package init(_ d: Decision) {
         self.init(proposalId: d.proposalId, symbol: d.symbol, baseConviction: Format.round(d.baseConviction),
                   reviews: d.reviews.map {
                       CycleSummary.ReviewSummary(reviewer: $0.reviewer, source: $0.source, delta: Format.round($0.delta),

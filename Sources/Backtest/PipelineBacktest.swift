@@ -1,14 +1,16 @@
+import Backtest
 import Config
+import Engine
 import Execution
 import Foundation
+import Ledger
+import Logging
 import Market
 import Model
 import Pipeline
 import Policy
-import Ledger
-import Logging
 import Review
-import Backtest
+import Risk
 
 /// Settings of a pipeline backtest besides the configuration.
 public struct PipelineBacktestSettings: Sendable {
@@ -56,6 +58,14 @@ public struct CycleRecord: Codable, Sendable, Equatable {
     public var proposals: [String]
     /// Proposal ids the policy approved, with final sizes.
     public var approved: [String]
+
+    package init(time: Int64, regime: Regime, triggers: Int, proposals: [String], approved: [String]) {
+        self.time = time
+        self.regime = regime
+        self.triggers = triggers
+        self.proposals = proposals
+        self.approved = approved
+    }
 }
 
 /// How reviewers run in a backtest.
@@ -88,10 +98,15 @@ public struct PipelineBacktest: Sendable {
     public struct Outcome: Sendable {
         public var run: BacktestRun
         public var cycles: [CycleRecord]
+
+        package init(run: BacktestRun, cycles: [CycleRecord]) {
+            self.run = run
+            self.cycles = cycles
+        }
     }
 
     /// The configuration the cycle runs with: the backtest's costs and exits replace PAPER's.
-    var cycleConfig: LoadedConfig {
+    package var cycleConfig: LoadedConfig {
         var c = config
         c.app.paper = settings.paper
         c.signals.exits = settings.exitPlan
@@ -99,7 +114,7 @@ public struct PipelineBacktest: Sendable {
     }
 
     /// The cycle runner of this backtest (exposed for parity tests: PAPER on a simulated clock runs the same).
-    func runner(market: any MarketDataSource, store: any EventStore) -> CycleRunner {
+    package func runner(market: any MarketDataSource, store: any EventStore) -> CycleRunner {
         let c = cycleConfig
         let board: ReviewBoard
         switch reviewers {
@@ -120,7 +135,7 @@ public struct PipelineBacktest: Sendable {
     }
 
     /// Bar closes at which the backtest decides, in order.
-    var decisionTimes: [Int64] {
+    package var decisionTimes: [Int64] {
         let interval = series.first?.interval ?? 3_600
         var closes = Array(Set(series.flatMap { $0.candles.map { $0.time + interval } })).sorted()
         if let to = settings.to { closes.removeAll { $0 > to } }
@@ -214,12 +229,12 @@ public struct PipelineBacktest: Sendable {
 }
 
 /// Recorded candles with a funding schedule per perpetual: the tape's funding rate is the latest settled rate.
-struct FundedMarket: MarketDataSource {
-    var replay: ReplayMarket
-    var funding: [String: FundingSchedule]
-    var name: String { replay.name }
+package struct FundedMarket: MarketDataSource {
+    package var replay: ReplayMarket
+    package var funding: [String: FundingSchedule]
+    package var name: String { replay.name }
 
-    func snapshot(symbols: [String], at time: Int64, historyHours: Int) async throws -> MarketSnapshot {
+    package func snapshot(symbols: [String], at time: Int64, historyHours: Int) async throws -> MarketSnapshot {
         var snapshot = try await replay.snapshot(symbols: symbols, at: time, historyHours: historyHours)
         guard !funding.isEmpty else { return snapshot }
         for i in snapshot.symbols.indices {
@@ -227,9 +242,14 @@ struct FundedMarket: MarketDataSource {
         }
         return snapshot
     }
+
+    package init(replay: ReplayMarket, funding: [String: FundingSchedule]) {
+        self.replay = replay
+        self.funding = funding
+    }
 }
 
-extension LoadedConfig {
+package extension LoadedConfig {
     /// The configuration for a backtest over `symbols`: the universe becomes exactly these symbols. Each goes to
     /// `tier` when given, else to the tier the configuration already puts it in, else to `tier_1_core`. The
     /// never-trade list still applies. When the configured regime benchmark has no data, the first symbol

@@ -2,20 +2,28 @@ import Config
 import Model
 
 /// A tripped circuit breaker: recorded as a `circuit_breaker` event, reported in the summary and the audit.
-struct BreakerTrip: Codable, Sendable, Equatable {
-    var breaker: String
-    var value: Double?
-    var limit: Double?
-    var detail: String
+package struct BreakerTrip: Codable, Sendable, Equatable {
+    package var breaker: String
+    package var value: Double?
+    package var limit: Double?
+    package var detail: String
     /// `halt` (no entries this cycle) or `kill_switch` (also turns the kill switch on).
-    var action: String
+    package var action: String
+
+    package init(breaker: String, value: Double? = nil, limit: Double? = nil, detail: String, action: String) {
+        self.breaker = breaker
+        self.value = value
+        self.limit = limit
+        self.detail = detail
+        self.action = action
+    }
 }
 
 /// Whole-cycle safety stops, evaluated after the state and the market are known and before any reviewer runs,
 /// so a tripped breaker spends no AI budget and opens nothing. The per-proposal policy checks of the same
 /// names remain as a second line.
-enum CircuitBreakers {
-    static func evaluate(_ policy: PolicyConfig, state: PortfolioState, snapshot: MarketSnapshot, now: Int64) -> [BreakerTrip] {
+package enum CircuitBreakers {
+    package static func evaluate(_ policy: PolicyConfig, state: PortfolioState, snapshot: MarketSnapshot, now: Int64) -> [BreakerTrip] {
         let risk = policy.risk, limits = policy.circuitBreakers
         let fmt = Format.number
         var trips: [BreakerTrip] = []

@@ -1,5 +1,6 @@
 import Foundation
 import HTTP
+import Market
 import Model
 
 /// Where and how to reach Binance USD-M futures.
@@ -18,27 +19,6 @@ public struct BinanceSettings: Sendable, Equatable {
         self.quote = quote
         self.recvWindowMs = recvWindowMs
         self.limits = limits
-    }
-}
-
-/// A maintenance-margin bracket of a symbol (`/fapi/v1/leverageBracket`).
-public struct LeverageBracket: Sendable, Equatable, Codable {
-    public var bracket: Int
-    public var initialLeverage: Int
-    public var notionalFloor: Double
-    public var notionalCap: Double
-    public var maintMarginRatio: Double
-    /// Maintenance amount (`cum`).
-    public var cum: Double
-
-    public init(bracket: Int, initialLeverage: Int, notionalFloor: Double, notionalCap: Double,
-                maintMarginRatio: Double, cum: Double) {
-        self.bracket = bracket
-        self.initialLeverage = initialLeverage
-        self.notionalFloor = notionalFloor
-        self.notionalCap = notionalCap
-        self.maintMarginRatio = maintMarginRatio
-        self.cum = cum
     }
 }
 

@@ -1,20 +1,20 @@
 import Config
 import Execution
 import Ledger
-import Model
 import Market
+import Model
 import Pipeline
 
 /// A mark-to-market point recorded at the end of every PAPER and LIVE cycle; P&L windows and drawdown come from these.
-struct EquityPoint: Codable, Sendable, Equatable {
-    var equityUsd: Double
-    var cashUsd: Double
-    var openPositions: Int
-    var marks: [SymbolPrice]
+package struct EquityPoint: Codable, Sendable, Equatable {
+    package var equityUsd: Double
+    package var cashUsd: Double
+    package var openPositions: Int
+    package var marks: [SymbolPrice]
     /// The mode whose book this marks (nil in ledgers written before it was recorded: PAPER).
-    var mode: Mode?
+    package var mode: Mode?
 
-    init(equityUsd: Double, cashUsd: Double, openPositions: Int, marks: [SymbolPrice], mode: Mode? = nil) {
+    package init(equityUsd: Double, cashUsd: Double, openPositions: Int, marks: [SymbolPrice], mode: Mode? = nil) {
         self.equityUsd = equityUsd
         self.cashUsd = cashUsd
         self.openPositions = openPositions
@@ -23,27 +23,40 @@ struct EquityPoint: Codable, Sendable, Equatable {
     }
 }
 
-struct SymbolPrice: Codable, Sendable, Equatable {
-    var symbol: String
-    var price: Double
+package struct SymbolPrice: Codable, Sendable, Equatable {
+    package var symbol: String
+    package var price: Double
+
+    package init(symbol: String, price: Double) {
+        self.symbol = symbol
+        self.price = price
+    }
 }
 
 /// A funding settlement on a perpetual-style position (positive = paid by us).
-struct FundingPayment: Codable, Sendable, Equatable {
-    var symbol: String
-    var settlementTime: Int64
-    var rate: Double
-    var notionalUsd: Double
-    var paymentUsd: Double
+package struct FundingPayment: Codable, Sendable, Equatable {
+    package var symbol: String
+    package var settlementTime: Int64
+    package var rate: Double
+    package var notionalUsd: Double
+    package var paymentUsd: Double
+
+    package init(symbol: String, settlementTime: Int64, rate: Double, notionalUsd: Double, paymentUsd: Double) {
+        self.symbol = symbol
+        self.settlementTime = settlementTime
+        self.rate = rate
+        self.notionalUsd = notionalUsd
+        self.paymentUsd = paymentUsd
+    }
 }
 
 /// Manages PAPER positions each cycle: protective exits over the bars since each position was last checked,
 /// and funding on perpetual-style symbols at every 8h settlement crossed.
-enum PaperDesk {
-    static let fundingInterval: Int64 = 8 * 3_600
+package enum PaperDesk {
+    package static let fundingInterval: Int64 = 8 * 3_600
 
     /// Closes every position at market (bid for longs, ask for shorts, with the fill model's slippage and fees).
-    static func flatten(_ book: Portfolio, snapshot: MarketSnapshot, settings: PaperConfig, time: Int64, reason: String) -> [PortfolioEvent] {
+    package static func flatten(_ book: Portfolio, snapshot: MarketSnapshot, settings: PaperConfig, time: Int64, reason: String) -> [PortfolioEvent] {
         book.account.positions.compactMap { p in
             let tape = snapshot.symbol(p.symbol)
             let mark = tape?.last ?? book.marks[p.symbol] ?? p.entryPrice
@@ -63,14 +76,19 @@ enum PaperDesk {
 
     /// Liquidation of leveraged paper positions (backtests with `--leverage`; PAPER runs at 1x, which cannot
     /// be liquidated).
-    struct Liquidation: Sendable {
-        var leverage: Double
-        var brackets: [String: [LeverageBracket]]
+    package struct Liquidation: Sendable {
+        package var leverage: Double
+        package var brackets: [String: [LeverageBracket]]
+
+        package init(leverage: Double, brackets: [String: [LeverageBracket]]) {
+            self.leverage = leverage
+            self.brackets = brackets
+        }
     }
 
     /// Exits over the bars since each position was last checked: liquidation (when leveraged), the stop, the
     /// take-profit ladder, breakeven and ATR trailing, the time stop; and funding at every 8h settlement crossed.
-    static func manage(_ book: Portfolio, snapshot: MarketSnapshot, now: Int64, plan: ExitsConfig, settings: PaperConfig,
+    package static func manage(_ book: Portfolio, snapshot: MarketSnapshot, now: Int64, plan: ExitsConfig, settings: PaperConfig,
                        atrPeriod: Int, liquidation: Liquidation? = nil) -> [PortfolioEvent] {
         var events: [PortfolioEvent] = []
         for position in book.account.positions where !book.unmanaged.contains(position.symbol) {
@@ -104,7 +122,7 @@ enum PaperDesk {
     }
 
     /// The liquidation fill when one of `bars` reached the position's isolated liquidation price.
-    static func liquidated(_ position: PaperPosition, bars: [Candle], interval: Int64, liquidation: Liquidation,
+    package static func liquidated(_ position: PaperPosition, bars: [Candle], interval: Int64, liquidation: Liquidation,
                            settings: PaperConfig) -> PaperFill? {
         guard liquidation.leverage > 1, let brackets = liquidation.brackets[position.symbol],
               let lp = BinanceLiquidation.isolatedPrice(

@@ -1,4 +1,5 @@
 import Foundation
+import Model
 
 /// A symbol's trading rules: Binance filters (`PRICE_FILTER`, `LOT_SIZE`, `MARKET_LOT_SIZE`, `MIN_NOTIONAL`) or
 /// Coinbase increments and minimum sizes. Zero means "no constraint".

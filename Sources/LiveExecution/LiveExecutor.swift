@@ -1,169 +1,13 @@
 import Config
+import Execution
 import Foundation
 import Market
 import Model
+import Venues
 
 // LIVE execution: real orders through a `TradingVenue`, every one recorded in the ledger before it is sent
 // (`live_order_intent`) and after its answer (`live_order_result`, `live_fill`). The ledger is reached through
 // `LiveRecorder`, so this target stays free of the storage layer.
-
-/// What a LIVE order is for. Everything except `entry` only ever reduces a position.
-public enum LiveOrderPurpose: String, Codable, Sendable {
-    case entry
-    /// The mandatory protective stop after an entry (Binance conditional algo order, Coinbase stop-limit).
-    case stop
-    /// A reduce-only market close when a position cannot be protected.
-    case close
-    /// Futures guard: margin ratio over `reduce_margin_ratio`, half the position is closed.
-    case guardReduce = "guard_reduce"
-    /// Futures guard: margin ratio over `close_margin_ratio`, the position is closed.
-    case guardClose = "guard_close"
-    /// `agent kill on --flatten`: close everything.
-    case flatten
-    /// A rung of the take-profit ladder (`signals.yaml` `exits.ladder`), resting reduce-only on the venue.
-    case takeProfit = "take_profit"
-    /// The time stop (`exits.time_stop_hours`): what remains is closed reduce-only.
-    case timeStop = "time_stop"
-
-    /// Whether the order may only reduce a position.
-    public var reducesOnly: Bool { self != .entry }
-}
-
-/// `live_order_intent`: recorded before the request is sent.
-public struct LiveOrderIntent: Codable, Sendable, Equatable {
-    public var clientOrderId: String
-    public var symbol: String
-    public var side: OrderSide
-    /// `market`, `stop-market`, `stop-limit`.
-    public var kind: String
-    /// Base units after the venue's rules were applied (never more than asked).
-    public var quantity: Double
-    public var triggerPrice: Double?
-    public var limitPrice: Double?
-    public var reduceOnly: Bool
-    public var purpose: LiveOrderPurpose
-    /// The entry this order protects or closes (nil for entries).
-    public var parentClientOrderId: String?
-    /// For entries: the tier and stop distance, so the position can be rebuilt and protected from the ledger alone.
-    public var tier: Tier?
-    public var stopLossPct: Double?
-    public var reason: String
-
-    public init(clientOrderId: String, symbol: String, side: OrderSide, kind: String, quantity: Double,
-                triggerPrice: Double? = nil, limitPrice: Double? = nil, reduceOnly: Bool, purpose: LiveOrderPurpose,
-                parentClientOrderId: String? = nil, tier: Tier? = nil, stopLossPct: Double? = nil, reason: String) {
-        self.clientOrderId = clientOrderId
-        self.symbol = symbol
-        self.side = side
-        self.kind = kind
-        self.quantity = quantity
-        self.triggerPrice = triggerPrice
-        self.limitPrice = limitPrice
-        self.reduceOnly = reduceOnly
-        self.purpose = purpose
-        self.parentClientOrderId = parentClientOrderId
-        self.tier = tier
-        self.stopLossPct = stopLossPct
-        self.reason = reason
-    }
-}
-
-/// `live_order_result`: what the venue said (or that it could not say).
-public struct LiveOrderResult: Codable, Sendable, Equatable {
-    /// Venue statuses (`OPEN`, `PENDING`, `PARTIALLY_FILLED`, `FILLED`, `CANCELLED`, `REJECTED`, `EXPIRED`), or
-    /// `UNKNOWN` (the outcome could not be established), `NOT_FOUND` (looked up by client id after a crash: the
-    /// venue never received it), `FAILED` (refused before or by the venue; nothing happened).
-    public static let unknown = "UNKNOWN"
-    public static let notFound = "NOT_FOUND"
-    public static let failed = "FAILED"
-
-    public var clientOrderId: String
-    public var symbol: String
-    public var purpose: LiveOrderPurpose
-    public var status: String
-    public var venueOrderId: String?
-    public var filledQuantity: Double
-    public var averagePrice: Double?
-    public var error: String?
-    /// `send` (the answer to our request), `lookup` (found by client id), `reconcile`.
-    public var source: String
-
-    public init(clientOrderId: String, symbol: String, purpose: LiveOrderPurpose, status: String, venueOrderId: String? = nil,
-                filledQuantity: Double = 0, averagePrice: Double? = nil, error: String? = nil, source: String) {
-        self.clientOrderId = clientOrderId
-        self.symbol = symbol
-        self.purpose = purpose
-        self.status = status
-        self.venueOrderId = venueOrderId
-        self.filledQuantity = filledQuantity
-        self.averagePrice = averagePrice
-        self.error = error
-        self.source = source
-    }
-
-    /// Whether the order can still fill (a working stop, a resting order).
-    public var isLive: Bool { ["OPEN", "PENDING", "PARTIALLY_FILLED"].contains(status) }
-    /// Whether the outcome is still to be established.
-    public var isUnresolved: Bool { status == Self.unknown }
-}
-
-/// `live_fill`: quantity executed by one of our orders (the increase since the last recorded result).
-public struct LiveFill: Codable, Sendable, Equatable {
-    public var clientOrderId: String
-    public var symbol: String
-    public var side: OrderSide
-    public var quantity: Double
-    public var price: Double
-    public var purpose: LiveOrderPurpose
-    public var time: Int64
-
-    public init(clientOrderId: String, symbol: String, side: OrderSide, quantity: Double, price: Double,
-                purpose: LiveOrderPurpose, time: Int64) {
-        self.clientOrderId = clientOrderId
-        self.symbol = symbol
-        self.side = side
-        self.quantity = quantity
-        self.price = price
-        self.purpose = purpose
-        self.time = time
-    }
-}
-
-/// `live_setting`: leverage and margin type applied before an entry (Binance).
-public struct LiveSetting: Codable, Sendable, Equatable {
-    public var symbol: String
-    public var leverage: Int
-    public var marginType: String
-}
-
-/// `protection_alarm`: a position that could not get a working stop, and what was done about it.
-public struct ProtectionAlarm: Codable, Sendable, Equatable {
-    public var symbol: String
-    public var entryClientOrderId: String?
-    public var problem: String
-    public var action: String
-}
-
-/// One event for `LiveRecorder.record(batch:)`.
-public struct LiveRecord: Sendable {
-    public var type: String
-    public var symbol: String?
-    public var payload: Data
-
-    public init<T: Encodable>(type: String, symbol: String?, _ value: T) throws {
-        self.type = type
-        self.symbol = symbol
-        payload = try JSONCoding.encoder().encode(value)
-    }
-}
-
-/// Where LIVE events go: the ledger, in the order given. Appending must be durable before it returns.
-public protocol LiveRecorder: Sendable {
-    /// Appends one event of `type` with `value` as its JSON payload.
-    func record<T: Encodable & Sendable>(cycleId: String, time: Int64, type: String, symbol: String?, _ value: T) throws
-    /// Appends several events atomically: all of them or none (an order's result and its fill).
-    func record(cycleId: String, time: Int64, batch: [LiveRecord]) throws
-}
 
 /// How LIVE trades, from `policy.yaml` (`execution`, `risk.max_leverage`, `futures`).
 public struct LiveSettings: Sendable, Equatable {
@@ -207,7 +51,7 @@ public enum LiveTestHook {
     }
 }
 
-extension ClientOrderId {
+package extension ClientOrderId {
     /// A deterministic id for an order that belongs to `base` (its stop, its close): `<base>-<suffix>` when that
     /// fits Binance's 36 characters, otherwise `ag-<hash of base>-<suffix>`.
     public static func derived(from base: String, suffix: String) -> String {
@@ -311,7 +155,7 @@ public struct LiveOrderSender: Sendable {
                         averagePrice: order.averagePrice.map(Dec.double), source: source)
     }
 
-    static func intent(_ r: OrderRequest, purpose: LiveOrderPurpose, parent: String?, tier: Tier?, stopLossPct: Double?,
+    package static func intent(_ r: OrderRequest, purpose: LiveOrderPurpose, parent: String?, tier: Tier?, stopLossPct: Double?,
                        reason: String) -> LiveOrderIntent {
         var trigger: Decimal?
         var limit: Decimal?
@@ -519,10 +363,4 @@ public struct LiveExecutor: Executor {
         }
         return nil
     }
-}
-
-/// `review_required`: a critical discrepancy; no new entries until `agent reconcile --ack`.
-public struct ReviewRequired: Codable, Sendable, Equatable {
-    public var reasons: [String]
-    public init(reasons: [String]) { self.reasons = reasons }
 }

@@ -4,19 +4,20 @@ import Ledger
 import Model
 import Pipeline
 import Review
+import Risk
 
 private let fmt = Format.number
 
 /// Renders one cycle's recorded events for `agent show`.
-enum CycleTrail {
+package enum CycleTrail {
     /// `{"cycle_id": ..., "events": [{"seq", "type", "time", "recorded_at", "symbol", "payload"}]}` with payloads as recorded.
-    static func json(cycleId: String, events: [LedgerEvent]) throws -> String {
+    package static func json(cycleId: String, events: [LedgerEvent]) throws -> String {
         struct Header: Encodable {
-            var seq: Int64
-            var type: String
-            var time: String
-            var recordedAt: Double
-            var symbol: String?
+            package var seq: Int64
+            package var type: String
+            package var time: String
+            package var recordedAt: Double
+            package var symbol: String?
         }
         var parts: [String] = []
         for e in events {
@@ -28,7 +29,7 @@ enum CycleTrail {
         return "{\"cycle_id\":" + (try JSONCoding.string(cycleId)) + ",\"events\":[" + parts.joined(separator: ",") + "]}"
     }
 
-    static func text(cycleId: String, events: [LedgerEvent]) throws -> String {
+    package static func text(cycleId: String, events: [LedgerEvent]) throws -> String {
         var out: [String] = []
         func line(_ s: String = "") { out.append(s) }
         var proposals: [Proposal] = []

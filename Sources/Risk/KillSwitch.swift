@@ -20,6 +20,11 @@ public struct KillSwitch: Sendable {
         public var isOn: Bool
         /// Why it is on: the file's text, or a generic sentence.
         public var reason: String?
+
+        public init(isOn: Bool, reason: String? = nil) {
+            self.isOn = isOn
+            self.reason = reason
+        }
     }
 
     public func status() -> Status {
@@ -44,7 +49,7 @@ public struct KillSwitch: Sendable {
     }
 
     /// `text` cut to ``maxReason`` characters.
-    static func excerpt(_ text: String) -> String {
+    package static func excerpt(_ text: String) -> String {
         text.count > maxReason ? String(text.prefix(maxReason)) + "…" : text
     }
 

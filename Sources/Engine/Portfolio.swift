@@ -16,13 +16,13 @@ import Model
 ///
 /// Memory stays flat however long the ledger is: equity marks are folded into the peak and the day and week
 /// starts, and trades older than the frequency window are dropped.
-struct Portfolio: Sendable {
-    static let eventKinds: [EventKind] = [.paperFill, .paperFunding, .protectionUpdate, .equity, .orderResult,
+package struct Portfolio: Sendable {
+    package static let eventKinds: [EventKind] = [.paperFill, .paperFunding, .protectionUpdate, .equity, .orderResult,
                                           .liveOrderIntent, .liveFill, .livePositionCorrection, .reviewAck, .liveFunding, .liveEquity]
-    static var eventTypes: [String] { eventKinds.map(\.rawValue) }
+    package static var eventTypes: [String] { eventKinds.map(\.rawValue) }
 
     /// The kinds each mode's book is made of: a data dir used for PAPER and then LIVE keeps two separate books.
-    static func kinds(of mode: Mode) -> Set<EventKind> {
+    package static func kinds(of mode: Mode) -> Set<EventKind> {
         switch mode {
         case .dryRun: [.orderResult]
         case .paper: [.paperFill, .paperFunding, .protectionUpdate, .equity, .orderResult]
@@ -31,52 +31,52 @@ struct Portfolio: Sendable {
         }
     }
     /// How far back trades count for the frequency checks.
-    static let tradeWindow: Int64 = 7 * 86_400
-    static let tradedStatuses: Set<String> = ["simulated", "filled", "partially_filled"]
+    package static let tradeWindow: Int64 = 7 * 86_400
+    package static let tradedStatuses: Set<String> = ["simulated", "filled", "partially_filled"]
 
-    let mode: Mode
+    package let mode: Mode
     /// The configured starting equity (nil in LIVE: the venue's first reading is the start).
-    let startingEquity: Double?
-    var account: PaperAccount
+    package let startingEquity: Double?
+    package var account: PaperAccount
     /// The latest recorded price per symbol.
-    var marks: [String: Double] = [:]
+    package var marks: [String: Double] = [:]
     /// Trades within the window, oldest first.
-    private(set) var trades: [TradeRecord] = []
-    private(set) var peakEquity: Double?
+    package private(set) var trades: [TradeRecord] = []
+    package private(set) var peakEquity: Double?
     private var lastPoint: (time: Int64, equityUsd: Double)?
     /// The equity of the last mark before the current UTC day (and ISO week) began, with the day (week) it belongs to.
     private var dayStart: (day: Int64, equityUsd: Double)?
     private var weekStart: (week: Int64, equityUsd: Double)?
     /// LIVE: the venue's balances at the last reconciliation.
-    private(set) var venue: LiveEquity?
+    package private(set) var venue: LiveEquity?
     /// LIVE: what each entry was for, so its fill opens a position with the right tier and stop distance.
     private var entryIntents: [String: (tier: Tier?, stopLossPct: Double?)] = [:]
     private var countedEntries: Set<String> = []
     private var countedRungs: Set<String> = []
     /// Positions adopted at `reconcile --ack`: tracked, never traded by the agent.
-    private(set) var unmanaged: Set<String> = []
+    package private(set) var unmanaged: Set<String> = []
 
-    init(mode: Mode, startingEquity: Double?) {
+    package init(mode: Mode, startingEquity: Double?) {
         self.mode = mode
         self.startingEquity = startingEquity
         account = PaperAccount(cashUsd: startingEquity ?? 0)
     }
 
-    static func rebuild(store: any EventStore, mode: Mode, startingEquity: Double?) throws -> (Portfolio, Int64) {
+    package static func rebuild(store: any EventStore, mode: Mode, startingEquity: Double?) throws -> (Portfolio, Int64) {
         var p = Portfolio(mode: mode, startingEquity: startingEquity)
         let seq = try p.catchUp(store: store, after: 0)
         return (p, seq)
     }
 
     /// Applies every portfolio event of `store` after `seq`; returns the store's last seq.
-    mutating func catchUp(store: any EventStore, after seq: Int64) throws -> Int64 {
+    package mutating func catchUp(store: any EventStore, after seq: Int64) throws -> Int64 {
         let end = try store.lastSeq()
         guard end > seq else { return seq }
         try store.forEach(afterSeq: seq, types: Self.eventTypes) { try apply($0) }
         return end
     }
 
-    mutating func apply(_ event: LedgerEvent) throws {
+    package mutating func apply(_ event: LedgerEvent) throws {
         guard let kind = EventKind(rawValue: event.type), Self.kinds(of: mode).contains(kind) else { return }
         switch kind {
         case .paperFill: apply(.fill(try event.value(PaperFill.self)))
@@ -107,7 +107,7 @@ struct Portfolio: Sendable {
         }
     }
 
-    mutating func apply(_ event: PortfolioEvent) {
+    package mutating func apply(_ event: PortfolioEvent) {
         switch event {
         case .fill(let f):
             account.apply(f)
@@ -163,12 +163,12 @@ struct Portfolio: Sendable {
     }
 
     /// The UTC day and the ISO week (Monday 00:00) a time falls in, as whole days since the epoch.
-    static func day(_ t: Int64) -> Int64 { (t - t.mod(86_400)) / 86_400 }
-    static func week(_ t: Int64) -> Int64 { let d = day(t); return d - (d + 3).mod(7) }  // 1970-01-01 was a Thursday
+    package static func day(_ t: Int64) -> Int64 { (t - t.mod(86_400)) / 86_400 }
+    package static func week(_ t: Int64) -> Int64 { let d = day(t); return d - (d + 3).mod(7) }  // 1970-01-01 was a Thursday
 
     /// Equity at `marks` (fresher prices win over recorded ones). LIVE: the venue's equity, with spot holdings
     /// marked to the cycle's prices rather than their entry prices.
-    func equityUsd(marks fresh: [String: Double] = [:]) -> Double {
+    package func equityUsd(marks fresh: [String: Double] = [:]) -> Double {
         let all = marks.merging(fresh) { _, new in new }
         if mode == .live, let venue {
             if venue.positionsMarked { return venue.equityUsd }
@@ -178,7 +178,7 @@ struct Portfolio: Sendable {
     }
 
     /// The mark recorded at the end of a cycle.
-    func point(marks fresh: [String: Double]) -> EquityPoint {
+    package func point(marks fresh: [String: Double]) -> EquityPoint {
         let all = marks.merging(fresh) { _, new in new }
         return EquityPoint(equityUsd: equityUsd(marks: fresh), cashUsd: mode == .live ? venue?.cashUsd ?? account.cashUsd : account.cashUsd,
                            openPositions: account.positions.count,
@@ -187,7 +187,7 @@ struct Portfolio: Sendable {
     }
 
     /// The policy's and the breakers' view at `now`.
-    func state(now: Int64, marks fresh: [String: Double]) -> PortfolioState {
+    package func state(now: Int64, marks fresh: [String: Double]) -> PortfolioState {
         let current = equityUsd(marks: fresh)
         let all = marks.merging(fresh) { _, new in new }
         let start = startingEquity ?? lastPoint?.equityUsd ?? current
@@ -225,14 +225,14 @@ struct Portfolio: Sendable {
 
 /// What the cycle records about the portfolio, typed: the journal encodes it for the store and applies it to the
 /// portfolio in one step, so the in-memory state never differs from what the store holds.
-enum PortfolioEvent: Sendable, Equatable {
+package enum PortfolioEvent: Sendable, Equatable {
     case fill(PaperFill)
     case funding(FundingPayment)
     case protection(ProtectionUpdate)
     case equity(EquityPoint, time: Int64)
     case order(OrderIntent, time: Int64)
 
-    var kind: EventKind {
+    package var kind: EventKind {
         switch self {
         case .fill: .paperFill
         case .funding: .paperFunding
@@ -242,7 +242,7 @@ enum PortfolioEvent: Sendable, Equatable {
         }
     }
 
-    var symbol: String? {
+    package var symbol: String? {
         switch self {
         case .fill(let f): f.symbol
         case .funding(let f): f.symbol
@@ -252,7 +252,7 @@ enum PortfolioEvent: Sendable, Equatable {
         }
     }
 
-    func payload() throws -> Data {
+    package func payload() throws -> Data {
         let e = JSONCoding.encoder()
         switch self {
         case .fill(let f): return try e.encode(f)

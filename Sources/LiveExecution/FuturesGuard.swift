@@ -1,6 +1,8 @@
 import Config
 import Foundation
 import Market
+import Risk
+import Venues
 
 /// The futures guard's limits, from `policy.yaml` `futures`.
 public struct FuturesThresholds: Sendable, Equatable, Codable {
@@ -47,6 +49,19 @@ public struct FuturesRisk: Codable, Sendable, Equatable {
     public var maintenanceMarginUsd: Double
     public var marginBalanceUsd: Double
     public var action: Action
+
+    package init(symbol: String, quantity: Double, markPrice: Double, liquidationPrice: Double? = nil, venueLiquidationPrice: Double, liquidationDistancePct: Double? = nil, marginRatio: Double, maintenanceMarginUsd: Double, marginBalanceUsd: Double, action: Action) {
+        self.symbol = symbol
+        self.quantity = quantity
+        self.markPrice = markPrice
+        self.liquidationPrice = liquidationPrice
+        self.venueLiquidationPrice = venueLiquidationPrice
+        self.liquidationDistancePct = liquidationDistancePct
+        self.marginRatio = marginRatio
+        self.maintenanceMarginUsd = maintenanceMarginUsd
+        self.marginBalanceUsd = marginBalanceUsd
+        self.action = action
+    }
 }
 
 /// Binance USD-M risk arithmetic: liquidation price, margin ratio, and the guard's decision. Pure.
@@ -131,5 +146,53 @@ public enum FuturesGuard {
         guard let lp = BinanceLiquidation.isolatedPrice(quantity: quantity, entryPrice: price, walletBalance: wallet,
                                                         brackets: brackets) else { return nil }
         return abs(price - lp) / price * 100
+    }
+}
+
+/// The between-cycle guard's margin rule on Binance: the venue's positions (from the last reconciliation and the user
+/// stream since), re-marked on every mark price and evaluated by the same `FuturesGuard` as reconciliation.
+package struct FuturesMarginBook: MarginBook {
+    package private(set) var positions: [String: VenuePosition] = [:]
+    package var brackets: [String: [LeverageBracket]] = [:]
+    /// The account's quote wallet (cross margin balance before unrealised P&L).
+    package var walletBalance: Double
+    package var thresholds: FuturesThresholds
+
+    package init(positions: [VenuePosition], brackets: [String: [LeverageBracket]], walletBalance: Double, thresholds: FuturesThresholds) {
+        self.brackets = brackets
+        self.walletBalance = walletBalance
+        self.thresholds = thresholds
+        for p in positions { hold(p) }
+    }
+
+    /// One position as the venue now reports it (`ACCOUNT_UPDATE`); a zero quantity removes it.
+    package mutating func hold(_ p: VenuePosition) {
+        positions[p.symbol] = p.quantity == 0 ? nil : p
+    }
+
+    package mutating func mark(_ symbol: String, at mark: Double) -> MarginVerdict? {
+        guard let held = positions[symbol] else { return nil }
+        positions[symbol] = FuturesGuard.remarked(held, at: mark)
+        let all = positions.values.sorted { $0.symbol < $1.symbol }
+        let risks = FuturesGuard.evaluateAccount(all, brackets: brackets, walletBalance: walletBalance, thresholds: thresholds)
+        guard let risk = risks.first(where: { $0.symbol == symbol }) else { return nil }
+        switch risk.action {
+        case .none: return MarginVerdict(action: .none, ratio: risk.marginRatio, limit: thresholds.reduceMarginRatio, quantity: risk.quantity)
+        case .reduce: return MarginVerdict(action: .reduce, ratio: risk.marginRatio, limit: thresholds.reduceMarginRatio, quantity: risk.quantity)
+        case .close: return MarginVerdict(action: .close, ratio: risk.marginRatio, limit: thresholds.closeMarginRatio, quantity: risk.quantity)
+        }
+    }
+
+    /// Half closed: the size, isolated margin and unrealised P&L halve (the ratio of an isolated position stays).
+    package mutating func halve(_ symbol: String) {
+        guard var p = positions[symbol] else { return }
+        p.quantity /= 2
+        p.isolatedMargin /= 2
+        p.unrealizedPnl /= 2
+        positions[symbol] = p
+    }
+
+    package mutating func close(_ symbol: String) {
+        positions[symbol] = nil
     }
 }

@@ -3,6 +3,7 @@ import Foundation
 import Ledger
 import Model
 import Review
+import Risk
 
 /// Payload of `cycle_inputs`: everything besides proposals and reviews that the policy and the reviewers saw,
 /// so a recorded cycle can be replayed without the market or the network.
@@ -14,6 +15,14 @@ public struct CycleInputs: Codable, Sendable, Equatable {
     /// M1's earlier news risk flags still in play.
     public var newsRiskHistory: [NewsRiskFlag]
     public var killSwitchOn: Bool
+
+    package init(tape: [TapeFacts], state: PortfolioState, news: [NewsItem], newsRiskHistory: [NewsRiskFlag], killSwitchOn: Bool) {
+        self.tape = tape
+        self.state = state
+        self.news = news
+        self.newsRiskHistory = newsRiskHistory
+        self.killSwitchOn = killSwitchOn
+    }
 }
 
 /// Payload of `shadow`: the rules-only decision of every proposal next to the decision with reviews.
@@ -29,6 +38,17 @@ public struct ShadowOutcome: Codable, Sendable, Equatable {
         /// `unchanged`, `blocked` (the AI tier turned an approval into a rejection), `enabled` (the reverse),
         /// `resized` (approved either way, different size).
         public var effect: String
+
+        package init(proposalId: String, symbol: String, rulesOnlyApproved: Bool, rulesOnlySizePct: Double, rulesOnlyViolatedChecks: [String], approved: Bool, sizePct: Double, effect: String) {
+            self.proposalId = proposalId
+            self.symbol = symbol
+            self.rulesOnlyApproved = rulesOnlyApproved
+            self.rulesOnlySizePct = rulesOnlySizePct
+            self.rulesOnlyViolatedChecks = rulesOnlyViolatedChecks
+            self.approved = approved
+            self.sizePct = sizePct
+            self.effect = effect
+        }
     }
 
     /// Counts for the `--once` summary and the audit.
@@ -37,6 +57,13 @@ public struct ShadowOutcome: Codable, Sendable, Equatable {
         public var blocked: Int
         public var enabled: Int
         public var resized: Int
+
+        package init(changed: Int, blocked: Int, enabled: Int, resized: Int) {
+            self.changed = changed
+            self.blocked = blocked
+            self.enabled = enabled
+            self.resized = resized
+        }
     }
 
     public var entries: [Entry]
@@ -68,74 +95,92 @@ public struct ShadowOutcome: Codable, Sendable, Equatable {
 /// entries and M1's news risk flags. Derived from the ledger alone, so nothing depends on process memory; the
 /// process only keeps the derived records between cycles (`ReviewHistoryStore`) so that a cycle decodes the
 /// review events appended since the previous one instead of every review event of the last day.
-struct ReviewHistory {
-    var spend: [SpendEntry] = []
-    var cache: [String: CachedReview] = [:]
-    var newsRisk: [NewsRiskFlag] = []
+package struct ReviewHistory {
+    package var spend: [SpendEntry] = []
+    package var cache: [String: CachedReview] = [:]
+    package var newsRisk: [NewsRiskFlag] = []
 
     /// The history from the cycle's store: incremental over the SQLite ledger, a full read of the window otherwise
     /// (a backtest's memory store holds only the reviews of its own run).
-    static func load(store: any EventStore, now: Int64, ttlMinutes: Double, policy: NewsRiskPolicy) throws -> ReviewHistory {
+    package static func load(store: any EventStore, now: Int64, ttlMinutes: Double, policy: NewsRiskPolicy) throws -> ReviewHistory {
         if let ledger = store as? Ledger { return try load(ledger: ledger, now: now, ttlMinutes: ttlMinutes, policy: policy) }
         return try rebuild(store: store, now: now, ttlMinutes: ttlMinutes, policy: policy)
     }
 
-    static func load(ledger: Ledger, now: Int64, ttlMinutes: Double, policy: NewsRiskPolicy) throws -> ReviewHistory {
+    package static func load(ledger: Ledger, now: Int64, ttlMinutes: Double, policy: NewsRiskPolicy) throws -> ReviewHistory {
         try ReviewHistoryStore.shared.history(ledger: ledger, now: now, ttlMinutes: ttlMinutes, policy: policy)
     }
 
     /// The same history from a full read of the window (no state kept): the definition the store must equal.
-    static func rebuild(store: any EventStore, now: Int64, ttlMinutes: Double, policy: NewsRiskPolicy) throws -> ReviewHistory {
+    package static func rebuild(store: any EventStore, now: Int64, ttlMinutes: Double, policy: NewsRiskPolicy) throws -> ReviewHistory {
         var derived = ReviewHistoryStore.Derived(ledger: store as? Ledger, settings: .init(ttlMinutes: ttlMinutes, policy: policy))
         try derived.advance(to: now, in: store)
         return derived.history(at: now)
+    }
+
+    package init(spend: [SpendEntry] = [], cache: [String: CachedReview] = [:], newsRisk: [NewsRiskFlag] = []) {
+        self.spend = spend
+        self.cache = cache
+        self.newsRisk = newsRisk
     }
 }
 
 /// The records `ReviewHistory` is made of, per open ledger, carried from cycle to cycle. Equal to a full
 /// rebuild as long as decision times do not go backwards; a ledger object it has not seen, other settings or
 /// an earlier decision time start from a full read of the window again.
-final class ReviewHistoryStore: @unchecked Sendable {
-    static let shared = ReviewHistoryStore()
+package final class ReviewHistoryStore: @unchecked Sendable {
+    package static let shared = ReviewHistoryStore()
     private let lock = NSLock()
     private var states: [ObjectIdentifier: Derived] = [:]
 
-    struct Settings: Equatable {
-        var ttlMinutes: Double
-        var policy: NewsRiskPolicy
+    package struct Settings: Equatable {
+        package var ttlMinutes: Double
+        package var policy: NewsRiskPolicy
 
         /// How far back a review event can still matter: the spend day, the cache TTL, the news risk decay.
-        var horizon: Int64 {
+        package var horizon: Int64 {
             max(86_400, Int64((policy.highRiskBlockHours + policy.mediumRiskHours) * 3_600), Int64(ttlMinutes * 60))
+        }
+
+        package init(ttlMinutes: Double, policy: NewsRiskPolicy) {
+            self.ttlMinutes = ttlMinutes
+            self.policy = policy
         }
     }
 
-    struct CacheCandidate {
-        var seq: Int64
-        var time: Int64
-        var key: String
-        var review: CachedReview
+    package struct CacheCandidate {
+        package var seq: Int64
+        package var time: Int64
+        package var key: String
+        package var review: CachedReview
+
+        package init(seq: Int64, time: Int64, key: String, review: CachedReview) {
+            self.seq = seq
+            self.time = time
+            self.key = key
+            self.review = review
+        }
     }
 
     /// What the review events up to `seq` contribute, pruned of what can no longer matter at `now`.
-    struct Derived {
+    package struct Derived {
         weak var ledger: Ledger?
-        var settings: Settings
-        var seq: Int64 = 0
-        var now: Int64 = .min
-        var spend: [SpendEntry] = []
-        var cache: [CacheCandidate] = []
-        var flags: [NewsRiskFlag] = []
+        package var settings: Settings
+        package var seq: Int64 = 0
+        package var now: Int64 = .min
+        package var spend: [SpendEntry] = []
+        package var cache: [CacheCandidate] = []
+        package var flags: [NewsRiskFlag] = []
         /// The latest decision time of any review event read (later than `now` when one was recorded ahead).
-        var latest: Int64 = .min
+        package var latest: Int64 = .min
 
-        init(ledger: Ledger?, settings: Settings) {
+        package init(ledger: Ledger?, settings: Settings) {
             self.ledger = ledger
             self.settings = settings
         }
 
         /// Reads the review events appended since the last call (within the window) and drops what expired.
-        mutating func advance(to now: Int64, in store: any EventStore) throws {
+        package mutating func advance(to now: Int64, in store: any EventStore) throws {
             let from = now - settings.horizon
             // The first read takes the window's review events by type and time; later reads take everything
             // after the last event seen (by seq, the primary key: a cycle's worth) and keep the reviews.
@@ -166,7 +211,7 @@ final class ReviewHistoryStore: @unchecked Sendable {
         }
 
         /// The history at `now` (events recorded for a later decision time are kept but not counted yet).
-        func history(at now: Int64) -> ReviewHistory {
+        package func history(at now: Int64) -> ReviewHistory {
             var h = ReviewHistory()
             h.spend = latest <= now ? spend : spend.filter { $0.time <= now }
             for c in cache where c.time <= now { h.cache[c.key] = c.review }
@@ -176,7 +221,7 @@ final class ReviewHistoryStore: @unchecked Sendable {
         }
     }
 
-    func history(ledger: Ledger, now: Int64, ttlMinutes: Double, policy: NewsRiskPolicy) throws -> ReviewHistory {
+    package func history(ledger: Ledger, now: Int64, ttlMinutes: Double, policy: NewsRiskPolicy) throws -> ReviewHistory {
         let id = ObjectIdentifier(ledger)
         let settings = Settings(ttlMinutes: ttlMinutes, policy: policy)
         // Taken out while it is advanced, so its arrays are not copied on write.

@@ -4,17 +4,6 @@ import Model
 // Venue-neutral trading values and the `TradingVenue` protocol the PAPER/LIVE executors use.
 // Quantities and prices are `Decimal` so exchange increments round exactly; market data stays `Double`.
 
-/// Buy or sell.
-public enum OrderSide: String, Codable, Sendable, CaseIterable {
-    case buy = "BUY"
-    case sell = "SELL"
-
-    /// +1 for buy/long, -1 for sell/short.
-    public var sign: Int { self == .buy ? 1 : -1 }
-    /// The other side.
-    public var opposite: OrderSide { self == .buy ? .sell : .buy }
-}
-
 /// What kind of order to place.
 public enum OrderKind: Sendable, Equatable {
     /// Take liquidity now (IOC). Size is `quantity` in base units.

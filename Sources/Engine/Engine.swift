@@ -3,12 +3,13 @@ import Execution
 import Foundation
 import Ledger
 import Model
+import Risk
 
 /// How a mode keeps its positions. The cycle is the same in every mode; only this differs:
 /// - DRY_RUN holds nothing;
 /// - PAPER (and every backtest) fills on the tape and manages exits on the cycle's bars;
 /// - LIVE reconciles with the venue before deciding, and keeps the same exits as reduce-only orders on it.
-protocol PositionDesk: Sendable {
+package protocol PositionDesk: Sendable {
     /// Before the cycle decides: LIVE reconciliation (the venue is the truth for sizes and balances). Returns why new
     /// entries must stop (manual review), or nil. Events it records directly in the store are picked up by the
     /// journal's catch-up.
@@ -20,37 +21,47 @@ protocol PositionDesk: Sendable {
 }
 
 /// DRY_RUN: nothing is ever held.
-struct NoPositions: PositionDesk {
-    func synchronize(cycleId: String, time: Int64) async throws -> String? { nil }
-    func manageExits(snapshot: MarketSnapshot, journal: inout CycleJournal) async throws -> [PaperFill] { [] }
-    func flatten(snapshot: MarketSnapshot, journal: inout CycleJournal, reason: String) async throws -> [PaperFill] { [] }
+package struct NoPositions: PositionDesk {
+    package func synchronize(cycleId: String, time: Int64) async throws -> String? { nil }
+    package func manageExits(snapshot: MarketSnapshot, journal: inout CycleJournal) async throws -> [PaperFill] { [] }
+    package func flatten(snapshot: MarketSnapshot, journal: inout CycleJournal, reason: String) async throws -> [PaperFill] { [] }
+
+    package init() {
+    }
 }
 
 /// PAPER and backtests: exits are simulated fills on the cycle's bars, recorded as portfolio events.
-struct PaperPositions: PositionDesk {
-    var exits: ExitsConfig
-    var costs: PaperConfig
-    var atrPeriod: Int
-    var liquidation: PaperDesk.Liquidation?
+package struct PaperPositions: PositionDesk {
+    package var exits: ExitsConfig
+    package var costs: PaperConfig
+    package var atrPeriod: Int
+    package var liquidation: PaperDesk.Liquidation?
 
-    func synchronize(cycleId: String, time: Int64) async throws -> String? { nil }
+    package func synchronize(cycleId: String, time: Int64) async throws -> String? { nil }
 
-    func manageExits(snapshot: MarketSnapshot, journal: inout CycleJournal) async throws -> [PaperFill] {
+    package func manageExits(snapshot: MarketSnapshot, journal: inout CycleJournal) async throws -> [PaperFill] {
         let events = PaperDesk.manage(journal.portfolio, snapshot: snapshot, now: journal.time, plan: exits, settings: costs,
                                       atrPeriod: atrPeriod, liquidation: liquidation)
         try journal.record(events)
         return events.compactMap { if case .fill(let f) = $0 { f } else { nil } }
     }
 
-    func flatten(snapshot: MarketSnapshot, journal: inout CycleJournal, reason: String) async throws -> [PaperFill] {
+    package func flatten(snapshot: MarketSnapshot, journal: inout CycleJournal, reason: String) async throws -> [PaperFill] {
         let events = PaperDesk.flatten(journal.portfolio, snapshot: snapshot, settings: costs, time: journal.time, reason: reason)
         try journal.record(events)
         return events.compactMap { if case .fill(let f) = $0 { f } else { nil } }
     }
+
+    package init(exits: ExitsConfig, costs: PaperConfig, atrPeriod: Int, liquidation: PaperDesk.Liquidation? = nil) {
+        self.exits = exits
+        self.costs = costs
+        self.atrPeriod = atrPeriod
+        self.liquidation = liquidation
+    }
 }
 
 /// The kill switch as the cycle sees it: the data dir's file in PAPER and LIVE, a flag in a backtest.
-protocol KillSwitchControl: Sendable {
+package protocol KillSwitchControl: Sendable {
     func status() -> KillSwitch.Status
     func turnOn(reason: String, at time: Int64) throws
     func turnOff() throws
@@ -59,21 +70,21 @@ protocol KillSwitchControl: Sendable {
 extension KillSwitch: KillSwitchControl {}
 
 /// A backtest's kill switch: a drawdown trip turns it on for the rest of the run, as the file would.
-final class SimulatedKillSwitch: KillSwitchControl, @unchecked Sendable {
+package final class SimulatedKillSwitch: KillSwitchControl, @unchecked Sendable {
     private let lock = NSLock()
     private var reason: String?
 
-    init() {}
+    package init() {}
 
-    func status() -> KillSwitch.Status {
+    package func status() -> KillSwitch.Status {
         lock.withLock { KillSwitch.Status(isOn: reason != nil, reason: reason.map { "kill switch is on: \($0)" }) }
     }
 
-    func turnOn(reason: String, at time: Int64) throws {
+    package func turnOn(reason: String, at time: Int64) throws {
         lock.withLock { self.reason = "\(reason) (since \(UTC.iso8601(time)))" }
     }
 
-    func turnOff() throws {
+    package func turnOff() throws {
         lock.withLock { reason = nil }
     }
 }
@@ -81,28 +92,28 @@ final class SimulatedKillSwitch: KillSwitchControl, @unchecked Sendable {
 /// A cycle's writes to its store, and the portfolio they move. Portfolio events are applied as they are recorded,
 /// so the in-memory state never differs from the store; events that others appended meanwhile (LIVE's order
 /// sender, another command) are read back in seq order before anything new is applied.
-struct CycleJournal {
-    let store: any EventStore
-    let cycleId: String
-    let time: Int64
-    var portfolio: Portfolio
+package struct CycleJournal {
+    package let store: any EventStore
+    package let cycleId: String
+    package let time: Int64
+    package var portfolio: Portfolio
     /// The last seq reflected in `portfolio`.
-    var seq: Int64
+    package var seq: Int64
 
     /// Records a non-portfolio event; its payload is built only when the store keeps the kind.
-    mutating func record<T: Encodable>(_ kind: EventKind, symbol: String? = nil, _ value: @autoclosure () -> T) throws {
+    package mutating func record<T: Encodable>(_ kind: EventKind, symbol: String? = nil, _ value: @autoclosure () -> T) throws {
         guard store.keeps(kind) else { return }
         try append([NewEvent.json(cycleId, kind.rawValue, time, symbol: symbol, value())])
     }
 
     /// Records several events of one kind in one write.
-    mutating func record<T: Encodable>(_ kind: EventKind, each values: [T], symbol: (T) -> String?) throws {
+    package mutating func record<T: Encodable>(_ kind: EventKind, each values: [T], symbol: (T) -> String?) throws {
         guard store.keeps(kind), !values.isEmpty else { return }
         try append(values.map { try NewEvent.json(cycleId, kind.rawValue, time, symbol: symbol($0), $0) })
     }
 
     /// Records portfolio events and applies them.
-    mutating func record(_ events: [PortfolioEvent]) throws {
+    package mutating func record(_ events: [PortfolioEvent]) throws {
         let kept = try events.filter { store.keeps($0.kind) }.map {
             NewEvent(cycleId: cycleId, type: $0.kind.rawValue, time: time, symbol: $0.symbol, payload: try $0.payload())
         }
@@ -111,7 +122,7 @@ struct CycleJournal {
     }
 
     /// Applies what others appended since `seq`.
-    mutating func catchUp() throws {
+    package mutating func catchUp() throws {
         seq = try portfolio.catchUp(store: store, after: seq)
     }
 
@@ -126,24 +137,32 @@ struct CycleJournal {
         }
         if let last = seqs.last { seq = last }
     }
+
+    package init(store: any EventStore, cycleId: String, time: Int64, portfolio: Portfolio, seq: Int64) {
+        self.store = store
+        self.cycleId = cycleId
+        self.time = time
+        self.portfolio = portfolio
+        self.seq = seq
+    }
 }
 
 /// The portfolio a runner carries from cycle to cycle, with the last seq it reflects. Rebuilt from the store the
 /// first time; after that each cycle only reads what others appended.
-final class PortfolioKeeper: @unchecked Sendable {
+package final class PortfolioKeeper: @unchecked Sendable {
     private let lock = NSLock()
     private var held: (Portfolio, Int64)?
 
-    init() {}
+    package init() {}
 
-    func take(store: any EventStore, mode: Mode, startingEquity: Double?) throws -> (Portfolio, Int64) {
+    package func take(store: any EventStore, mode: Mode, startingEquity: Double?) throws -> (Portfolio, Int64) {
         if let held = lock.withLock({ held }) { return held }
         return try Portfolio.rebuild(store: store, mode: mode, startingEquity: startingEquity)
     }
 
-    func put(_ portfolio: Portfolio, seq: Int64) {
+    package func put(_ portfolio: Portfolio, seq: Int64) {
         lock.withLock { held = (portfolio, seq) }
     }
 
-    var current: Portfolio? { lock.withLock { held?.0 } }
+    package var current: Portfolio? { lock.withLock { held?.0 } }
 }

@@ -7,33 +7,57 @@ import Model
 import Pipeline
 import Policy
 import Review
+import Risk
 
 /// Payload of `cycle_started`.
-struct CycleStart: Codable, Sendable {
-    var mode: Mode
-    var exchange: String
-    var timestamp: String
-    var configHash: String
-    var policyHash: String
-    var configSources: [ConfigSource]
-    var promptHashes: [String: String]
+package struct CycleStart: Codable, Sendable {
+    package var mode: Mode
+    package var exchange: String
+    package var timestamp: String
+    package var configHash: String
+    package var policyHash: String
+    package var configSources: [ConfigSource]
+    package var promptHashes: [String: String]
+
+    package init(mode: Mode, exchange: String, timestamp: String, configHash: String, policyHash: String, configSources: [ConfigSource], promptHashes: [String: String]) {
+        self.mode = mode
+        self.exchange = exchange
+        self.timestamp = timestamp
+        self.configHash = configHash
+        self.policyHash = policyHash
+        self.configSources = configSources
+        self.promptHashes = promptHashes
+    }
 }
 
 /// Payload of `halted` and `cycle_failed`.
-struct CycleNote: Codable, Sendable {
-    var reason: String
+package struct CycleNote: Codable, Sendable {
+    package var reason: String
+
+    package init(reason: String) {
+        self.reason = reason
+    }
 }
 
 /// What one cycle decided, beyond its JSON summary: for backtests, which aggregate these instead of re-deriving them.
-struct CycleReport: Sendable {
-    var summary: CycleSummary
+package struct CycleReport: Sendable {
+    package var summary: CycleSummary
     /// Equity after the cycle's orders, exits and marks (unrounded).
-    var equityUsd: Double
-    var openPositions: Int
-    var universe: UniverseResult?
-    var proposals: [Proposal] = []
-    var decisions: [Decision] = []
-    var reviewCostUsd = 0.0
+    package var equityUsd: Double
+    package var openPositions: Int
+    package var universe: UniverseResult?
+    package var proposals: [Proposal] = []
+    package var decisions: [Decision] = []
+    package var reviewCostUsd = 0.0
+
+    package init(summary: CycleSummary, equityUsd: Double, openPositions: Int, universe: UniverseResult? = nil, proposals: [Proposal] = [], decisions: [Decision] = []) {
+        self.summary = summary
+        self.equityUsd = equityUsd
+        self.openPositions = openPositions
+        self.universe = universe
+        self.proposals = proposals
+        self.decisions = decisions
+    }
 }
 
 /// The one decision cycle of every mode and of backtests:
@@ -50,25 +74,25 @@ public struct CycleRunner: Sendable {
     public var mode: Mode
     public var exchange: String
     public var market: any MarketDataSource
-    var store: any EventStore
+    package var store: any EventStore
     public var board: ReviewBoard
     public var executor: any Executor
-    var killSwitch: any KillSwitchControl
+    package var killSwitch: any KillSwitchControl
     public var logger: Logger
     /// News for M1 (nil = no feeds configured: M1 gets no items).
     public var newsSource: NewsIngest?
-    var desk: any PositionDesk
+    package var desk: any PositionDesk
     /// The portfolio carried from one cycle to the next.
-    let keeper = PortfolioKeeper()
+    package let keeper = PortfolioKeeper()
     /// Ids of backtest cycles are derived from the time (no random suffix), so runs are reproducible.
-    var deterministicIds = false
+    package var deterministicIds = false
     /// Whether each cycle also decides rules-only (the `shadow` event and the summary's counts). A backtest runs its
     /// own rules-only run beside it, so it turns this off; decisions are the same either way.
-    var decidesShadow = true
+    package var decidesShadow = true
     /// The between-cycle guard: its actions since the last cycle go into the summary, and a trip halts new entries.
-    var guardKeeper: GuardKeeper?
-    /// Backtests: the guard also runs on each cycle's newest bars (flash moves and margin are backtestable).
-    var guardsBars = false
+    package var guardKeeper: GuardKeeper?
+    /// Backtests: the guard also runs on each cycle's newest bars (flash moves are backtestable).
+    package var guardsBars = false
 
     /// A runner over the SQLite ledger, with the mode's default desk (PAPER exits from the config; DRY_RUN none).
     public init(config: LoadedConfig, mode: Mode, exchange: String, market: any MarketDataSource, ledger: Ledger,
@@ -77,7 +101,7 @@ public struct CycleRunner: Sendable {
                   executor: executor, killSwitch: killSwitch, desk: Self.defaultDesk(mode: mode, config: config), logger: logger)
     }
 
-    init(config: LoadedConfig, mode: Mode, exchange: String, market: any MarketDataSource, store: any EventStore,
+    package init(config: LoadedConfig, mode: Mode, exchange: String, market: any MarketDataSource, store: any EventStore,
          board: ReviewBoard, executor: any Executor, killSwitch: any KillSwitchControl, desk: any PositionDesk, logger: Logger) {
         self.config = config
         self.mode = mode
@@ -91,7 +115,7 @@ public struct CycleRunner: Sendable {
         self.logger = logger
     }
 
-    static func defaultDesk(mode: Mode, config: LoadedConfig) -> any PositionDesk {
+    package static func defaultDesk(mode: Mode, config: LoadedConfig) -> any PositionDesk {
         mode == .dryRun ? NoPositions() : PaperPositions(exits: config.signals.exits, costs: config.app.paper,
                                                           atrPeriod: config.signals.triggers.trend.atrPeriod)
     }
@@ -100,7 +124,7 @@ public struct CycleRunner: Sendable {
     public var ledger: Ledger? { store as? Ledger }
 
     /// The portfolio as the last cycle left it (nil before the first cycle).
-    var portfolio: Portfolio? { keeper.current }
+    package var portfolio: Portfolio? { keeper.current }
 
     /// Runs a cycle at decision time `time` (Unix seconds). Never throws: a failure is an `ERROR` summary,
     /// recorded in the ledger when the ledger itself still works.
@@ -108,7 +132,7 @@ public struct CycleRunner: Sendable {
         await cycle(at: time).summary
     }
 
-    func cycle(at time: Int64) async -> CycleReport {
+    package func cycle(at time: Int64) async -> CycleReport {
         let cycleId = deterministicIds ? "c-\(UTC.compact(time))-bt" : CycleId.make(time: time)
         let start = config.app.portfolio.startingEquityUsd
         var report = CycleReport(summary: CycleSummary(
@@ -171,10 +195,10 @@ public struct CycleRunner: Sendable {
 
     /// Why a cycle stopped deciding before execution; the exits and marks still run.
     private struct Halt: Error {
-        var reason: String
-        var checks: [String]
+        package var reason: String
+        package var checks: [String]
         /// A drawdown trip with `flatten_on_kill`: close everything before the exits.
-        var flatten = false
+        package var flatten = false
     }
 
     private func runStages(report: inout CycleReport, journal j: inout CycleJournal, log: Logger) async throws {
@@ -433,13 +457,13 @@ public struct CycleRunner: Sendable {
     }
 
     /// The policy decisions with the reviews, and the rules-only shadow. Pure: replay calls it with recorded inputs.
-    static func decide(config: LoadedConfig, proposals: [Proposal], outcome: ReviewOutcome, inputs: CycleInputs,
+    package static func decide(config: LoadedConfig, proposals: [Proposal], outcome: ReviewOutcome, inputs: CycleInputs,
                        time: Int64) -> ([Decision], ShadowOutcome) {
         let (decisions, shadow) = decide(config: config, proposals: proposals, outcome: outcome, inputs: inputs, time: time, shadow: true)
         return (decisions, shadow ?? ShadowOutcome(withReviews: decisions, rulesOnly: decisions))
     }
 
-    static func decide(config: LoadedConfig, proposals: [Proposal], outcome: ReviewOutcome, inputs: CycleInputs,
+    package static func decide(config: LoadedConfig, proposals: [Proposal], outcome: ReviewOutcome, inputs: CycleInputs,
                        time: Int64, shadow: Bool) -> ([Decision], ShadowOutcome?) {
         let engine = PolicyEngine(policy: config.policy, universe: config.universe)
         let input = PolicyInput(now: time, killSwitchOn: inputs.killSwitchOn, state: inputs.state, tape: inputs.tape)
@@ -451,7 +475,7 @@ public struct CycleRunner: Sendable {
     }
 
     /// One sentence per rejected proposal: who or what stopped it.
-    static func noTradeReason(_ decisions: [Decision]) -> String {
+    package static func noTradeReason(_ decisions: [Decision]) -> String {
         decisions.map { d in
             var why: [String] = []
             if !d.vetoedBy.isEmpty {

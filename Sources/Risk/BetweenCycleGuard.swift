@@ -1,11 +1,39 @@
 import Config
-import Execution
 import Foundation
-import Market
 import Model
 
+/// What the futures guard says about one position re-marked at a new mark price.
+package struct MarginVerdict: Sendable, Equatable {
+    package enum Action: Sendable, Equatable { case none, reduce, close }
+    package var action: Action
+    /// Maintenance margin / margin balance.
+    package var ratio: Double
+    /// The threshold crossed (`reduce_margin_ratio` or `close_margin_ratio`).
+    package var limit: Double
+    /// Signed position size.
+    package var quantity: Double
+
+    package init(action: Action, ratio: Double, limit: Double, quantity: Double) {
+        self.action = action
+        self.ratio = ratio
+        self.limit = limit
+        self.quantity = quantity
+    }
+}
+
+/// The account the margin rule watches: LIVE keeps it from the venue (LiveExecution's `FuturesMarginBook`, over the
+/// same `FuturesGuard` the cycle's reconciliation runs). The guard itself stays free of venue code.
+package protocol MarginBook: Sendable {
+    /// Re-marks `symbol` at `mark` and evaluates it; nil when no such position is held.
+    mutating func mark(_ symbol: String, at mark: Double) -> MarginVerdict?
+    /// The guard closed half of it.
+    mutating func halve(_ symbol: String)
+    /// The guard closed it.
+    mutating func close(_ symbol: String)
+}
+
 /// Which rule of the between-cycle guard acted.
-enum GuardRule: String, Codable, Sendable, Equatable {
+package enum GuardRule: String, Codable, Sendable, Equatable {
     /// The futures guard on a mark price (`futures.reduce_margin_ratio`, `close_margin_ratio`).
     case margin
     /// `circuit_breakers.flash_move`.
@@ -15,7 +43,7 @@ enum GuardRule: String, Codable, Sendable, Equatable {
 }
 
 /// What the guard does. It only ever reduces risk: it never opens or adds to a position.
-enum GuardActionKind: String, Codable, Sendable, Equatable {
+package enum GuardActionKind: String, Codable, Sendable, Equatable {
     /// No new entries until the next cycle has seen it.
     case haltEntries = "halt_entries"
     /// Close every position reduce-only (and no new entries).
@@ -27,33 +55,29 @@ enum GuardActionKind: String, Codable, Sendable, Equatable {
 }
 
 /// `guard_action`: recorded before the action is carried out.
-struct GuardAction: Codable, Sendable, Equatable {
-    var rule: GuardRule
-    var action: GuardActionKind
-    var symbol: String?
-    var value: Double?
-    var limit: Double?
-    var detail: String
+package struct GuardAction: Codable, Sendable, Equatable {
+    package var rule: GuardRule
+    package var action: GuardActionKind
+    package var symbol: String?
+    package var value: Double?
+    package var limit: Double?
+    package var detail: String
     /// When the guard saw it (Unix ms of the update).
-    var timeMs: Int64
+    package var timeMs: Int64
     /// The price that tripped it (the mark, for the margin rule).
-    var price: Double?
+    package var price: Double?
 }
 
 /// Protects positions between cycles, on every price update (stream marks, quotes and trades; in a backtest, the
 /// bars). Pure and deterministic: the caller feeds updates and the stream state, records each returned action in
 /// the ledger, and carries it out. The same type runs in PAPER, LIVE and backtests.
-struct BetweenCycleGuard: Sendable {
-    var flash: FlashMoveLimit
-    var streamLostSeconds: Double
-    var onStreamLost: StreamLostAction
-    var futures: FuturesThresholds
+package struct BetweenCycleGuard: Sendable {
+    package var flash: FlashMoveLimit
+    package var streamLostSeconds: Double
+    package var onStreamLost: StreamLostAction
 
-    /// Futures positions for the margin rule, as the last reconciliation (and the user stream since) left them.
-    private(set) var positions: [String: VenuePosition] = [:]
-    var brackets: [String: [LeverageBracket]] = [:]
-    /// The account's quote wallet (cross margin balance before unrealised P&L).
-    var walletBalance: Double = 0
+    /// The futures book the margin rule watches (LIVE on Binance); nil = no margin rule.
+    package var margin: (any MarginBook)?
 
     /// Prices within the flash window, per symbol, oldest first.
     private var window: [String: [(timeMs: Int64, price: Double)]] = [:]
@@ -66,44 +90,16 @@ struct BetweenCycleGuard: Sendable {
     private var down: [String: Int64] = [:]
     private var lostTripped = false
     /// Set once the guard halted entries (or flattened): the next cycle halts.
-    private(set) var haltReason: String?
+    package private(set) var haltReason: String?
 
-    init(policy: PolicyConfig) {
+    package init(policy: PolicyConfig) {
         flash = policy.circuitBreakers.flashMove
         streamLostSeconds = policy.circuitBreakers.streamLostSeconds
         onStreamLost = policy.circuitBreakers.onStreamLost
-        futures = FuturesThresholds(policy.futures)
-    }
-
-    /// Sets the futures book the margin rule watches (after a reconciliation or an account update).
-    mutating func hold(_ positions: [VenuePosition], brackets: [String: [LeverageBracket]], walletBalance: Double) {
-        self.positions = Dictionary(positions.filter { $0.quantity != 0 }.map { ($0.symbol, $0) }, uniquingKeysWith: { a, _ in a })
-        self.brackets.merge(brackets) { _, new in new }
-        self.walletBalance = walletBalance
-    }
-
-    /// One position as the venue now reports it (`ACCOUNT_UPDATE`); a zero quantity removes it.
-    mutating func hold(_ p: VenuePosition) {
-        positions[p.symbol] = p.quantity == 0 ? nil : p
-    }
-
-    /// A position's new size from the user stream (0 removes it).
-    mutating func resize(_ symbol: String, quantity: Double, entryPrice: Double) {
-        guard var p = positions[symbol] else { return }
-        if abs(quantity) < 1e-12 {
-            positions[symbol] = nil
-            return
-        }
-        let scale = Dec.double(p.quantity) == 0 ? 1 : quantity / Dec.double(p.quantity)
-        p.quantity = Decimal(quantity)
-        if entryPrice > 0 { p.entryPrice = Decimal(entryPrice) }
-        p.isolatedMargin = Decimal(Dec.double(p.isolatedMargin) * abs(scale))
-        p.unrealizedPnl = Decimal(Dec.double(p.unrealizedPnl) * scale)
-        positions[symbol] = p
     }
 
     /// A price of `symbol` at `timeMs`; `isMark` when it is the venue's mark (the margin rule's input).
-    mutating func observe(symbol: String, price: Double, timeMs: Int64, isMark: Bool) -> [GuardAction] {
+    package mutating func observe(symbol: String, price: Double, timeMs: Int64, isMark: Bool) -> [GuardAction] {
         guard price > 0, price.isFinite else { return [] }
         var actions: [GuardAction] = []
         if let a = flashMove(symbol: symbol, price: price, timeMs: timeMs) { actions.append(a) }
@@ -113,7 +109,7 @@ struct BetweenCycleGuard: Sendable {
 
     /// A bar (backtests, and closed klines): its open, extremes and close in time order within the bar, and its own
     /// range when the bar is no longer than the flash window.
-    mutating func observe(symbol: String, bar: Candle, interval: BarInterval) -> [GuardAction] {
+    package mutating func observe(symbol: String, bar: Candle, interval: BarInterval) -> [GuardAction] {
         let startMs = bar.time * 1_000, lengthMs = interval.seconds * 1_000
         let upFirst = bar.close < bar.open  // a falling bar most likely made its high first
         let path: [(Int64, Double)] = [(startMs, bar.open), (startMs + lengthMs / 3, upFirst ? bar.high : bar.low),
@@ -148,47 +144,44 @@ struct BetweenCycleGuard: Sendable {
     }
 
     private mutating func margin(symbol: String, mark: Double, timeMs: Int64) -> GuardAction? {
-        guard let held = positions[symbol] else { return nil }
-        positions[symbol] = FuturesGuard.remarked(held, at: mark)
-        let all = positions.values.sorted { $0.symbol < $1.symbol }
-        let risks = FuturesGuard.evaluateAccount(all, brackets: brackets, walletBalance: walletBalance, thresholds: futures)
-        guard let risk = risks.first(where: { $0.symbol == symbol }), risk.action != .none else {
+        guard var book = margin, let v = book.mark(symbol, at: mark) else { return nil }
+        defer { margin = book }
+        guard v.action != .none else {
             reduced.remove(symbol)
             return nil
         }
-        let qty = risk.quantity
-        if risk.action == .close {
-            positions[symbol] = nil
+        if v.action == .close {
+            book.close(symbol)
             reduced.remove(symbol)
-            return GuardAction(rule: .margin, action: .close, symbol: symbol, value: risk.marginRatio, limit: futures.closeMarginRatio,
-                               detail: "margin ratio \(Format.number(risk.marginRatio)) above \(futures.closeMarginRatio) at mark \(Format.number(mark)): close \(Format.number(abs(qty))) \(symbol)",
+            return GuardAction(rule: .margin, action: .close, symbol: symbol, value: v.ratio, limit: v.limit,
+                               detail: "margin ratio \(Format.number(v.ratio)) above \(v.limit) at mark \(Format.number(mark)): close \(Format.number(abs(v.quantity))) \(symbol)",
                                timeMs: timeMs, price: mark)
         }
         guard !reduced.contains(symbol) else { return nil }
         reduced.insert(symbol)
-        resize(symbol, quantity: qty / 2, entryPrice: 0)
-        return GuardAction(rule: .margin, action: .reduce, symbol: symbol, value: risk.marginRatio, limit: futures.reduceMarginRatio,
-                           detail: "margin ratio \(Format.number(risk.marginRatio)) above \(futures.reduceMarginRatio) at mark \(Format.number(mark)): close half of \(Format.number(abs(qty))) \(symbol)",
+        book.halve(symbol)
+        return GuardAction(rule: .margin, action: .reduce, symbol: symbol, value: v.ratio, limit: v.limit,
+                           detail: "margin ratio \(Format.number(v.ratio)) above \(v.limit) at mark \(Format.number(mark)): close half of \(Format.number(abs(v.quantity))) \(symbol)",
                            timeMs: timeMs, price: mark)
     }
 
     /// A stream went down at `timeMs`.
-    mutating func streamDown(_ stream: String, timeMs: Int64) {
+    package mutating func streamDown(_ stream: String, timeMs: Int64) {
         if down[stream] == nil { down[stream] = timeMs }
     }
 
     /// A stream is up again.
-    mutating func streamUp(_ stream: String) {
+    package mutating func streamUp(_ stream: String) {
         down[stream] = nil
         if down.isEmpty { lostTripped = false }
     }
 
     /// Whether a stream has been down past `stream_lost_seconds`.
-    var streamsLost: Bool { lostTripped }
+    package var streamsLost: Bool { lostTripped }
 
     /// The clock moved to `timeMs`: a stream down past `stream_lost_seconds` halts entries (and with `flatten`,
     /// closes positions), once per outage.
-    mutating func tick(timeMs: Int64) -> [GuardAction] {
+    package mutating func tick(timeMs: Int64) -> [GuardAction] {
         guard !lostTripped, let since = down.values.min() else { return [] }
         let seconds = Double(timeMs - since) / 1_000
         guard seconds >= streamLostSeconds else { return [] }
@@ -201,22 +194,22 @@ struct BetweenCycleGuard: Sendable {
     }
 
     /// Clears the halt once a cycle has acted on it.
-    mutating func clearHalt() { haltReason = nil }
+    package mutating func clearHalt() { haltReason = nil }
 }
 
 /// The guard shared by the watch between cycles and the cycle itself, with the actions it took since the last cycle.
-final class GuardKeeper: @unchecked Sendable {
+package final class GuardKeeper: @unchecked Sendable {
     private let lock = NSLock()
     private var guardState: BetweenCycleGuard
     private var sinceCycle: [GuardAction] = []
 
-    init(_ guardState: BetweenCycleGuard) {
+    package init(_ guardState: BetweenCycleGuard) {
         self.guardState = guardState
     }
 
     /// Runs `body` on the guard; the actions it returns are kept for the next cycle's summary.
     @discardableResult
-    func apply(_ body: (inout BetweenCycleGuard) -> [GuardAction]) -> [GuardAction] {
+    package func apply(_ body: (inout BetweenCycleGuard) -> [GuardAction]) -> [GuardAction] {
         lock.withLock {
             let actions = body(&guardState)
             sinceCycle += actions
@@ -224,13 +217,13 @@ final class GuardKeeper: @unchecked Sendable {
         }
     }
 
-    func update(_ body: (inout BetweenCycleGuard) -> Void) {
+    package func update(_ body: (inout BetweenCycleGuard) -> Void) {
         lock.withLock { body(&guardState) }
     }
 
     /// For a starting cycle: the actions since the last one, and why new entries must stop (a trip since the last
     /// cycle, or streams still lost). Clears both.
-    func takeForCycle() -> (actions: [GuardAction], haltReason: String?) {
+    package func takeForCycle() -> (actions: [GuardAction], haltReason: String?) {
         lock.withLock {
             let actions = sinceCycle
             sinceCycle = []
@@ -243,7 +236,12 @@ final class GuardKeeper: @unchecked Sendable {
 }
 
 /// Payload of `stream_connected`, `stream_disconnected`, `stream_stalled` and `stream_resync`.
-struct StreamNote: Codable, Sendable, Equatable {
-    var stream: String
-    var detail: String
+package struct StreamNote: Codable, Sendable, Equatable {
+    package var stream: String
+    package var detail: String
+
+    package init(stream: String, detail: String) {
+        self.stream = stream
+        self.detail = detail
+    }
 }

@@ -1,25 +1,26 @@
 import Config
 import Foundation
 import Market
+import Model
 
 /// Builds the venue connectors from `app.yaml`'s `venues` section and the environment.
-enum VenueFactory {
+package enum VenueFactory {
     /// Binance settings from config.
-    static func binanceSettings(_ c: BinanceVenueConfig) -> BinanceSettings {
+    package static func binanceSettings(_ c: BinanceVenueConfig) -> BinanceSettings {
         BinanceSettings(baseURL: c.baseUrl, quote: c.quote, recvWindowMs: c.recvWindowMs,
                         limits: VenueLimits(maxRetries: c.maxRetries, weightPerMinute: c.weightLimitPerMinute,
                                             slowdownFraction: c.slowdownFraction, timeout: c.timeoutSeconds))
     }
 
     /// Coinbase settings from config.
-    static func coinbaseSettings(_ c: CoinbaseVenueConfig) -> CoinbaseSettings {
+    package static func coinbaseSettings(_ c: CoinbaseVenueConfig) -> CoinbaseSettings {
         CoinbaseSettings(baseURL: c.baseUrl, limits: VenueLimits(maxRetries: c.maxRetries, ordersPer10s: 300,
                                                                  ordersPerMinute: 1800, timeout: c.timeoutSeconds))
     }
 
     /// The connector for `exchange` (`coinbase` or `binance`). Keys are read from the environment when present;
     /// public market data works without them. Malformed keys are bad input.
-    static func market(exchange: String, config: AppConfig,
+    package static func market(exchange: String, config: AppConfig,
                        environment: [String: String] = ProcessInfo.processInfo.environment) throws -> any VenueMarketData {
         switch exchange {
         case "binance":
@@ -39,7 +40,7 @@ enum VenueFactory {
     }
 
     /// The trading connector for LIVE: the same connector as `market`, but keys are required.
-    static func trading(exchange: String, config: AppConfig,
+    package static func trading(exchange: String, config: AppConfig,
                         environment: [String: String] = ProcessInfo.processInfo.environment) throws -> any TradingVenue & VenueMarketData {
         switch exchange {
         case "binance":

@@ -7,15 +7,27 @@ import Model
 import News
 
 /// Payload of `news_fetch`: one poll of the allow-listed feeds.
-struct NewsFetchRecord: Codable, Sendable {
-    struct Feed: Codable, Sendable {
-        var name: String
-        var url: String
-        var entries: Int
-        var newItems: Int
-        var error: String?
+package struct NewsFetchRecord: Codable, Sendable {
+    package struct Feed: Codable, Sendable {
+        package var name: String
+        package var url: String
+        package var entries: Int
+        package var newItems: Int
+        package var error: String?
+
+        package init(name: String, url: String, entries: Int, newItems: Int, error: String? = nil) {
+            self.name = name
+            self.url = url
+            self.entries = entries
+            self.newItems = newItems
+            self.error = error
+        }
     }
-    var feeds: [Feed]
+    package var feeds: [Feed]
+
+    package init(feeds: [Feed]) {
+        self.feeds = feeds
+    }
 }
 
 /// News for M1: polls the allow-listed feeds when due (the last `news_fetch` event says when), records new
@@ -38,7 +50,7 @@ public struct NewsIngest: Sendable {
         config.app.news.feeds.isEmpty ? nil : NewsIngest(config: config.app.news, universe: config.universe, transport: transport)
     }
 
-    func items(cycleId: String, time: Int64, store ledger: any EventStore, log: Logger) async throws -> [NewsItem] {
+    package func items(cycleId: String, time: Int64, store ledger: any EventStore, log: Logger) async throws -> [NewsItem] {
         let maxAge = Int64(config.maxAgeHours * 3_600)
         var known = Dictionary(try ledger.events(types: ["news_item"], since: time - maxAge - 86_400)
             .filter { $0.time <= time }

@@ -1,144 +1,97 @@
 import Config
+import Engine
 import Execution
 import Foundation
 import Ledger
 import Market
 import Model
 import Pipeline
+import Venues
 
 /// Appends LIVE events to the ledger (durable before it returns: the ledger runs `synchronous=FULL`).
-struct LedgerRecorder: LiveRecorder {
-    let ledger: Ledger
+package struct LedgerRecorder: LiveRecorder {
+    package let ledger: Ledger
 
-    func record<T: Encodable & Sendable>(cycleId: String, time: Int64, type: String, symbol: String?, _ value: T) throws {
+    package func record<T: Encodable & Sendable>(cycleId: String, time: Int64, type: String, symbol: String?, _ value: T) throws {
         try ledger.append(NewEvent.json(cycleId, type, time, symbol: symbol, value))
     }
 
-    func record(cycleId: String, time: Int64, batch: [LiveRecord]) throws {
+    package func record(cycleId: String, time: Int64, batch: [LiveRecord]) throws {
         try ledger.append(batch.map { NewEvent(cycleId: cycleId, type: $0.type, time: time, symbol: $0.symbol, payload: $0.payload) })
     }
-}
 
-/// `live_position_correction`: the ledger's size of a position set to the venue's truth.
-struct PositionCorrection: Codable, Sendable, Equatable {
-    var symbol: String
-    var from: Double
-    var to: Double
-    var reason: String
-}
-
-/// `manual_intervention`: something on the venue the agent did not do.
-struct ManualIntervention: Codable, Sendable, Equatable {
-    /// `unknown_position`, `position_closed`, `size_mismatch`, `order_cancelled`, `unknown_order`, `order_missing`.
-    var kind: String
-    var symbol: String?
-    var clientOrderId: String?
-    var detail: String
-}
-
-/// `live_cancel`: recorded before a cancel request is sent.
-struct LiveCancel: Codable, Sendable, Equatable {
-    var clientOrderId: String
-    var symbol: String
-    var reason: String
-}
-
-/// `review_ack`: `agent reconcile --ack`. Clears REQUIRES_MANUAL_REVIEW; positions and orders the venue holds that
-/// the agent did not open are adopted as known (tracked, never traded by the agent).
-struct ReviewAck: Codable, Sendable, Equatable {
-    struct Adopted: Codable, Sendable, Equatable {
-        var symbol: String
-        var quantity: Double
-        var entryPrice: Double
-    }
-    var acknowledged: [String]
-    var adoptedPositions: [Adopted]
-    var adoptedOrders: [String]
-}
-
-/// `live_funding`: a funding settlement reported by the venue (positive = received).
-struct LiveFunding: Codable, Sendable, Equatable {
-    var symbol: String
-    var amount: Double
-    var asset: String
-    var settlementTime: Int64
-    var transactionId: String
-}
-
-/// `live_equity`: the account's equity as read from the venue at the start of a LIVE cycle.
-struct LiveEquity: Codable, Sendable, Equatable {
-    var equityUsd: Double
-    /// Cash in quote assets (USD, USDT, USDC); nil in ledgers written before it was recorded.
-    var cashUsd: Double?
-    /// True when `equityUsd` already values positions at the venue's mark (Binance: wallet + unrealised P&L).
-    /// False for spot, whose holdings the portfolio marks to the cycle's prices.
-    var positionsMarked: Bool = true
-
-    init(equityUsd: Double, cashUsd: Double? = nil, positionsMarked: Bool = true) {
-        self.equityUsd = equityUsd
-        self.cashUsd = cashUsd
-        self.positionsMarked = positionsMarked
-    }
-
-    init(from decoder: any Decoder) throws {
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        equityUsd = try c.decode(Double.self, forKey: .equityUsd)
-        cashUsd = try c.decodeIfPresent(Double.self, forKey: .cashUsd)
-        positionsMarked = try c.decodeIfPresent(Bool.self, forKey: .positionsMarked) ?? (cashUsd == nil)
+    package init(ledger: Ledger) {
+        self.ledger = ledger
     }
 }
 
 /// The LIVE book, rebuilt from ledger events in order: our orders with their latest known state, the positions
 /// their fills opened (corrected to the venue's truth when they differ), and the manual-review flag.
-struct LiveBook: Sendable {
-    static let eventTypes = ["live_order_intent", "live_order_result", "live_fill", "live_position_correction",
+package struct LiveBook: Sendable {
+    package static let eventTypes = ["live_order_intent", "live_order_result", "live_fill", "live_position_correction",
                              "review_required", "review_ack", "live_funding", "live_equity"]
 
-    struct Order: Sendable {
-        var intent: LiveOrderIntent
-        var result: LiveOrderResult?
-        var filled: Double { result?.filledQuantity ?? 0 }
+    package struct Order: Sendable {
+        package var intent: LiveOrderIntent
+        package var result: LiveOrderResult?
+        package var filled: Double { result?.filledQuantity ?? 0 }
         /// No answer recorded yet, or an unknown outcome: must be looked up by client id.
-        var isPending: Bool { result == nil || result?.isUnresolved == true }
-        var isLive: Bool { result?.isLive == true }
+        package var isPending: Bool { result == nil || result?.isUnresolved == true }
+        package var isLive: Bool { result?.isLive == true }
+
+        package init(intent: LiveOrderIntent, result: LiveOrderResult? = nil) {
+            self.intent = intent
+            self.result = result
+        }
     }
 
-    struct Position: Sendable {
-        var symbol: String
+    package struct Position: Sendable {
+        package var symbol: String
         /// Signed: positive long.
-        var quantity: Double
-        var entryPrice: Double
-        var tier: Tier
-        var entryClientOrderId: String?
-        var stopLossPct: Double
+        package var quantity: Double
+        package var entryPrice: Double
+        package var tier: Tier
+        package var entryClientOrderId: String?
+        package var stopLossPct: Double
         /// False for positions adopted at `reconcile --ack`: tracked, never traded by the agent.
-        var managed: Bool
-        var openedAt: Int64
+        package var managed: Bool
+        package var openedAt: Int64
+
+        package init(symbol: String, quantity: Double, entryPrice: Double, tier: Tier, entryClientOrderId: String? = nil, stopLossPct: Double, managed: Bool, openedAt: Int64) {
+            self.symbol = symbol
+            self.quantity = quantity
+            self.entryPrice = entryPrice
+            self.tier = tier
+            self.entryClientOrderId = entryClientOrderId
+            self.stopLossPct = stopLossPct
+            self.managed = managed
+            self.openedAt = openedAt
+        }
     }
 
-    var orders: [String: Order] = [:]
-    var orderIds: [String] = []
-    var positions: [String: Position] = [:]
+    package var orders: [String: Order] = [:]
+    package var orderIds: [String] = []
+    package var positions: [String: Position] = [:]
     /// Critical discrepancies since the last acknowledgement (non-empty = REQUIRES_MANUAL_REVIEW).
-    var reviewReasons: [String] = []
-    var adoptedOrders: Set<String> = []
-    var fundingIds: Set<String> = []
-    var lastFundingTime: Int64?
-    var equity: [(time: Int64, equityUsd: Double)] = []
+    package var reviewReasons: [String] = []
+    package var adoptedOrders: Set<String> = []
+    package var fundingIds: Set<String> = []
+    package var lastFundingTime: Int64?
+    package var equity: [(time: Int64, equityUsd: Double)] = []
 
-    var requiresManualReview: Bool { !reviewReasons.isEmpty }
+    package var requiresManualReview: Bool { !reviewReasons.isEmpty }
 
-    static func rebuild(ledger: Ledger) throws -> LiveBook {
+    package static func rebuild(ledger: Ledger) throws -> LiveBook {
         var book = LiveBook()
         try ledger.forEach(types: eventTypes) { try book.apply($0) }
         return book
     }
 
-    mutating func apply(_ event: LedgerEvent) throws {
+    package mutating func apply(_ event: LedgerEvent) throws {
         try apply(type: event.type, time: event.time, payload: event.payload, seq: event.seq)
     }
 
-    mutating func apply(type: String, time: Int64, payload: Data, seq: Int64 = 0) throws {
+    package mutating func apply(type: String, time: Int64, payload: Data, seq: Int64 = 0) throws {
         func value<T: Decodable>(_ t: T.Type) throws -> T {
             do {
                 return try JSONCoding.decoder().decode(T.self, from: payload)
@@ -207,65 +160,111 @@ struct LiveBook: Sendable {
     }
 
     /// Quantities summed from fills, rounded to 1e-10 so 0.03 - 0.01 is 0.02.
-    static func clean(_ q: Double) -> Double { (q * 1e10).rounded() / 1e10 }
+    package static func clean(_ q: Double) -> Double { (q * 1e10).rounded() / 1e10 }
 
     /// Our working (or not yet answered) stops on `symbol`.
-    func stops(on symbol: String) -> [Order] {
+    package func stops(on symbol: String) -> [Order] {
         orderIds.compactMap { orders[$0] }.filter { $0.intent.symbol == symbol && $0.intent.purpose == .stop && ($0.isLive || $0.isPending) }
     }
 
     /// How many orders of `purpose` were made for `parent` (to derive the next client id).
-    func count(_ purpose: LiveOrderPurpose, parent: String?) -> Int {
+    package func count(_ purpose: LiveOrderPurpose, parent: String?) -> Int {
         orders.values.filter { $0.intent.purpose == purpose && $0.intent.parentClientOrderId == parent }.count
     }
 
     /// Orders whose outcome is still to be established, oldest first.
-    var pendingOrders: [Order] { orderIds.compactMap { orders[$0] }.filter(\.isPending) }
+    package var pendingOrders: [Order] { orderIds.compactMap { orders[$0] }.filter(\.isPending) }
     /// Orders last known to be working, oldest first.
-    var liveOrders: [Order] { orderIds.compactMap { orders[$0] }.filter(\.isLive) }
+    package var liveOrders: [Order] { orderIds.compactMap { orders[$0] }.filter(\.isLive) }
 
+    package init(orders: [String: Order] = [:], orderIds: [String] = [], positions: [String: Position] = [:], reviewReasons: [String] = [], adoptedOrders: Set<String> = [], fundingIds: Set<String> = [], lastFundingTime: Int64? = nil, equity: [(time: Int64, equityUsd: Double)] = []) {
+        self.orders = orders
+        self.orderIds = orderIds
+        self.positions = positions
+        self.reviewReasons = reviewReasons
+        self.adoptedOrders = adoptedOrders
+        self.fundingIds = fundingIds
+        self.lastFundingTime = lastFundingTime
+        self.equity = equity
+    }
 }
 
 /// The comparison of the ledger's LIVE book with the venue, and what was done about each difference.
-struct ReconcileReport: Codable, Sendable {
-    struct PositionRow: Codable, Sendable, Equatable {
-        var symbol: String
-        var ledgerQuantity: Double
-        var venueQuantity: Double
-        var managed: Bool
+package struct ReconcileReport: Codable, Sendable {
+    package struct PositionRow: Codable, Sendable, Equatable {
+        package var symbol: String
+        package var ledgerQuantity: Double
+        package var venueQuantity: Double
+        package var managed: Bool
         /// Client ids of our working stops.
-        var stops: [String]
+        package var stops: [String]
+
+        package init(symbol: String, ledgerQuantity: Double, venueQuantity: Double, managed: Bool, stops: [String]) {
+            self.symbol = symbol
+            self.ledgerQuantity = ledgerQuantity
+            self.venueQuantity = venueQuantity
+            self.managed = managed
+            self.stops = stops
+        }
     }
 
-    struct OrderRow: Codable, Sendable, Equatable {
-        var clientOrderId: String
-        var symbol: String
-        var purpose: String
-        var ledgerStatus: String
-        var venueStatus: String?
+    package struct OrderRow: Codable, Sendable, Equatable {
+        package var clientOrderId: String
+        package var symbol: String
+        package var purpose: String
+        package var ledgerStatus: String
+        package var venueStatus: String?
+
+        package init(clientOrderId: String, symbol: String, purpose: String, ledgerStatus: String, venueStatus: String? = nil) {
+            self.clientOrderId = clientOrderId
+            self.symbol = symbol
+            self.purpose = purpose
+            self.ledgerStatus = ledgerStatus
+            self.venueStatus = venueStatus
+        }
     }
 
-    struct Discrepancy: Codable, Sendable, Equatable {
-        var kind: String
-        var symbol: String?
-        var detail: String
+    package struct Discrepancy: Codable, Sendable, Equatable {
+        package var kind: String
+        package var symbol: String?
+        package var detail: String
         /// Critical = REQUIRES_MANUAL_REVIEW.
-        var critical: Bool
+        package var critical: Bool
         /// What the agent did (nil in a read-only comparison).
-        var action: String?
+        package var action: String?
+
+        package init(kind: String, symbol: String? = nil, detail: String, critical: Bool, action: String? = nil) {
+            self.kind = kind
+            self.symbol = symbol
+            self.detail = detail
+            self.critical = critical
+            self.action = action
+        }
     }
 
-    var venue: String
-    var timestamp: String
+    package var venue: String
+    package var timestamp: String
     /// False for `agent reconcile` without `--ack` (compare only: nothing recorded or sent).
-    var acted: Bool
-    var positions: [PositionRow] = []
-    var orders: [OrderRow] = []
-    var discrepancies: [Discrepancy] = []
-    var futuresRisk: [FuturesRisk] = []
-    var equityUsd: Double?
-    var requiresManualReview = false
-    var reviewReasons: [String] = []
+    package var acted: Bool
+    package var positions: [PositionRow] = []
+    package var orders: [OrderRow] = []
+    package var discrepancies: [Discrepancy] = []
+    package var futuresRisk: [FuturesRisk] = []
+    package var equityUsd: Double?
+    package var requiresManualReview = false
+    package var reviewReasons: [String] = []
+
+    package init(venue: String, timestamp: String, acted: Bool, positions: [PositionRow] = [], orders: [OrderRow] = [], discrepancies: [Discrepancy] = [], futuresRisk: [FuturesRisk] = [], equityUsd: Double? = nil, reviewReasons: [String] = []) {
+        self.venue = venue
+        self.timestamp = timestamp
+        self.acted = acted
+        self.positions = positions
+        self.orders = orders
+        self.discrepancies = discrepancies
+        self.futuresRisk = futuresRisk
+        self.equityUsd = equityUsd
+        self.reviewReasons = reviewReasons
+    }
 }
 
 /// LIVE position keeping: reconciliation with the venue at the start of every LIVE cycle (and on demand),
@@ -273,39 +272,39 @@ struct ReconcileReport: Codable, Sendable {
 ///
 /// Every order it sends goes through `LiveOrderSender` (intent recorded first); every cancel is recorded as
 /// `live_cancel` before it is sent.
-struct LiveDesk: Sendable {
-    var venue: any TradingVenue
-    var ledger: Ledger
-    var settings: LiveSettings
-    static let quoteAssets: Set<String> = ["USD", "USDT", "USDC"]
+package struct LiveDesk: Sendable {
+    package var venue: any TradingVenue
+    package var ledger: Ledger
+    package var settings: LiveSettings
+    package static let quoteAssets: Set<String> = ["USD", "USDT", "USDC"]
 
     /// Spot: a resting stop holds the coins it would sell, so no second sell order (a take-profit, a replacement
     /// stop) can rest beside it. Futures reduce-only orders hold nothing.
-    var stopsHoldTheirCoins: Bool { !(venue is BinanceFutures) }
+    package var stopsHoldTheirCoins: Bool { !(venue is BinanceFutures) }
 
-    var recorder: LedgerRecorder { LedgerRecorder(ledger: ledger) }
+    package var recorder: LedgerRecorder { LedgerRecorder(ledger: ledger) }
 
     /// The executor for entries, sharing this desk's venue, ledger and settings.
-    func executor(haltReason: @escaping @Sendable () -> String?) -> LiveExecutor {
+    package func executor(haltReason: @escaping @Sendable () -> String?) -> LiveExecutor {
         LiveExecutor(venue: venue, recorder: recorder, settings: settings, haltReason: haltReason)
     }
 
     /// Records (when `act`) and applies an event to the working copy of the book.
     private struct Journal {
-        let desk: LiveDesk
-        let cycleId: String
-        let time: Int64
-        let act: Bool
-        var book: LiveBook
+        package let desk: LiveDesk
+        package let cycleId: String
+        package let time: Int64
+        package let act: Bool
+        package var book: LiveBook
 
-        mutating func emit<T: Encodable & Sendable>(_ type: String, symbol: String?, _ value: T) throws {
+        package mutating func emit<T: Encodable & Sendable>(_ type: String, symbol: String?, _ value: T) throws {
             let payload = try JSONCoding.encoder().encode(value)
             if act { try desk.ledger.append(NewEvent(cycleId: cycleId, type: type, time: time, symbol: symbol, payload: payload)) }
             try book.apply(type: type, time: time, payload: payload)
         }
 
         /// Records several events in one write and applies them.
-        mutating func emitTogether(_ records: [LiveRecord]) throws {
+        package mutating func emitTogether(_ records: [LiveRecord]) throws {
             if act {
                 try desk.ledger.append(records.map { NewEvent(cycleId: cycleId, type: $0.type, time: time, symbol: $0.symbol, payload: $0.payload) })
             }
@@ -313,7 +312,7 @@ struct LiveDesk: Sendable {
         }
 
         /// Re-reads the book after orders were sent through the sender (which records on its own).
-        mutating func reload() throws {
+        package mutating func reload() throws {
             if act { book = try LiveBook.rebuild(ledger: desk.ledger) }
         }
     }
@@ -322,13 +321,13 @@ struct LiveDesk: Sendable {
     /// `manual_intervention`, `live_position_correction`, `futures_risk`, `live_funding`, `live_equity`,
     /// `review_required`, `reconciliation`), protects positions without a working stop, and enforces the futures
     /// guard. Without `act` it only reads.
-    func reconcile(cycleId: String, time: Int64, act: Bool) async throws -> ReconcileReport {
+    package func reconcile(cycleId: String, time: Int64, act: Bool) async throws -> ReconcileReport {
         try await reconcileBook(cycleId: cycleId, time: time, act: act).report
     }
 
     /// `reconcile`, also returning the LIVE book as it stands afterwards (kept current as events are recorded),
     /// so the cycle need not rebuild it from the ledger again.
-    func reconcileBook(cycleId: String, time: Int64, act: Bool) async throws -> (report: ReconcileReport, book: LiveBook) {
+    package func reconcileBook(cycleId: String, time: Int64, act: Bool) async throws -> (report: ReconcileReport, book: LiveBook) {
         var j = Journal(desk: self, cycleId: cycleId, time: time, act: act, book: try LiveBook.rebuild(ledger: ledger))
         var report = ReconcileReport(venue: venue.name, timestamp: UTC.iso8601(time), acted: act)
         var critical: [String] = []
@@ -574,7 +573,7 @@ struct LiveDesk: Sendable {
     ///   replaced for the whole remaining quantity whenever it moves (futures: the new one first; spot: the old one
     ///   is cancelled first because it holds the coins).
     /// Returns the protection changes for the portfolio to record.
-    func manageExits(positions: [PaperPosition], snapshot: MarketSnapshot, plan: ExitsConfig, atrPeriod: Int,
+    package func manageExits(positions: [PaperPosition], snapshot: MarketSnapshot, plan: ExitsConfig, atrPeriod: Int,
                      cycleId: String, time: Int64) async throws -> [ProtectionUpdate] {
         var j = Journal(desk: self, cycleId: cycleId, time: time, act: true, book: try LiveBook.rebuild(ledger: ledger))
         let sender = LiveOrderSender(venue: venue, recorder: recorder)
@@ -660,7 +659,7 @@ struct LiveDesk: Sendable {
     /// ledger already has (reconciliation later finds nothing new, so nothing is counted twice). A take-profit fill
     /// resizes the stop to what remains. Returns the purpose of a filled order, or nil when nothing was new.
     @discardableResult
-    func recordStreamUpdate(_ order: VenueOrder, cycleId: String, time: Int64) async throws -> LiveOrderPurpose? {
+    package func recordStreamUpdate(_ order: VenueOrder, cycleId: String, time: Int64) async throws -> LiveOrderPurpose? {
         var j = Journal(desk: self, cycleId: cycleId, time: time, act: true, book: try LiveBook.rebuild(ledger: ledger))
         guard let known = j.book.orders[order.clientOrderId] else { return nil }
         let filled = Dec.double(order.filledQuantity)
@@ -691,7 +690,7 @@ struct LiveDesk: Sendable {
     /// The futures guard acting between cycles on a mark price: closes half (`reduce`) or all (`close`, stops cancelled
     /// first) of a managed position reduce-only, ledger first. Returns false when the agent does not manage it.
     @discardableResult
-    func marginExit(_ action: FuturesRisk.Action, symbol: String, markPrice: Double, reason: String, cycleId: String,
+    package func marginExit(_ action: FuturesRisk.Action, symbol: String, markPrice: Double, reason: String, cycleId: String,
                     time: Int64) async throws -> Bool {
         var j = Journal(desk: self, cycleId: cycleId, time: time, act: true, book: try LiveBook.rebuild(ledger: ledger))
         guard action != .none, let ours = j.book.positions[symbol], ours.managed, let entry = ours.entryClientOrderId else { return false }
@@ -722,7 +721,7 @@ struct LiveDesk: Sendable {
     }
 
     /// Positions as the venue holds them: Binance positions, or Coinbase base-asset balances as long positions.
-    func positionsOnVenue() async throws -> [String: VenuePosition] {
+    package func positionsOnVenue() async throws -> [String: VenuePosition] {
         if venue is BinanceFutures {
             return Dictionary(try await venue.positions().map { ($0.symbol, $0) }, uniquingKeysWith: { a, _ in a })
         }
@@ -735,7 +734,7 @@ struct LiveDesk: Sendable {
         return out
     }
 
-    static func same(_ a: Double, _ b: Double) -> Bool {
+    package static func same(_ a: Double, _ b: Double) -> Bool {
         abs(a - b) <= max(1e-9, 1e-6 * max(abs(a), abs(b)))
     }
 
@@ -744,7 +743,7 @@ struct LiveDesk: Sendable {
     /// Every adopted position first gets a protective stop by its tier's rule (`stopLossPct(symbol)` from its entry
     /// price, or the venue's current price when the venue reports none); if one cannot be placed, the ack is refused
     /// and nothing is adopted. The stops are ours: recorded ledger first and kept by reconciliation.
-    func acknowledge(cycleId: String, time: Int64, stopLossPct: (String) -> Double) async throws -> ReviewAck {
+    package func acknowledge(cycleId: String, time: Int64, stopLossPct: (String) -> Double) async throws -> ReviewAck {
         let book = try LiveBook.rebuild(ledger: ledger)
         var adopted: [ReviewAck.Adopted] = []
         let sender = LiveOrderSender(venue: venue, recorder: recorder)
@@ -779,7 +778,7 @@ struct LiveDesk: Sendable {
     /// Kill switch with flatten: cancels every working order of ours and closes every position the agent manages
     /// (and, on Binance, every other position too) with reduce-only market orders, ledger first. Returns the
     /// results of the close orders.
-    func flatten(cycleId: String, time: Int64, reason: String) async throws -> [LiveOrderResult] {
+    package func flatten(cycleId: String, time: Int64, reason: String) async throws -> [LiveOrderResult] {
         var j = Journal(desk: self, cycleId: cycleId, time: time, act: true, book: try LiveBook.rebuild(ledger: ledger))
         for order in j.book.liveOrders {
             try await cancel(order.intent, reason: "flatten: \(reason)", journal: &j)
@@ -805,11 +804,17 @@ struct LiveDesk: Sendable {
         }
         return results
     }
+
+    package init(venue: any TradingVenue, ledger: Ledger, settings: LiveSettings) {
+        self.venue = venue
+        self.ledger = ledger
+        self.settings = settings
+    }
 }
 
 /// Builds the LIVE desk for a run.
-extension LiveDesk {
-    static func make(exchange: String, config: LoadedConfig, ledger: Ledger,
+package extension LiveDesk {
+    package static func make(exchange: String, config: LoadedConfig, ledger: Ledger,
                      environment: [String: String] = ProcessInfo.processInfo.environment) throws -> LiveDesk {
         LiveDesk(venue: try VenueFactory.trading(exchange: exchange, config: config.app, environment: environment),
                  ledger: ledger, settings: LiveSettings(config.policy))
