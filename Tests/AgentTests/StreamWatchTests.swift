@@ -13,7 +13,7 @@ import Testing
 /// WebSocket server speaking Binance's stream formats. The next cycle is an hour away in every test: whatever
 /// happens, happens between cycles.
 @Suite(.serialized) struct StreamWatchTests {
-    static func waitFor(_ seconds: Double = 20, _ condition: () throws -> Bool) async rethrows -> Bool {
+    static func waitFor(_ seconds: Double = 40, _ condition: () throws -> Bool) async rethrows -> Bool {
         let deadline = Date().addingTimeInterval(seconds)
         while Date() < deadline {
             if try condition() { return true }
@@ -47,7 +47,7 @@ import Testing
         defer { if agent.process.isRunning { kill(agent.process.processIdentifier, SIGKILL) } }
         let first = try await firstSummary(agent)
         #expect(first["status"] as? String == "EXECUTED", "\(first)")
-        #expect(await ws.waitUntil(seconds: 20) {
+        #expect(await ws.waitUntil(seconds: 40) {
             ws.connections.contains { $0.path == "/private/ws/fakeListenKey1" } && ws.connections.contains { $0.path == "/market/ws" }
                 && ws.connections.contains { $0.path == "/public/ws" }
         })
@@ -95,7 +95,7 @@ import Testing
         // 4. A thin isolated wallet, then marks falling toward liquidation: past 85% the guard closes the position.
         let held = s.fake.positionAmount(venueSymbol)
         #expect(held != 0)
-        #expect(await ws.waitUntil(seconds: 20) { ws.openCount >= 3 })
+        #expect(await ws.waitUntil(seconds: 40) { ws.openCount >= 3 })
         let entryPrice = position.entryPrice
         let wallet = abs(held) * entryPrice * 0.02
         // Margin ratio 0.9: wallet + q (M - E) = 0.004 q M / 0.9.
@@ -137,7 +137,7 @@ import Testing
         let paper = try Portfolio.rebuild(store: s.ledger, mode: .paper, startingEquity: 10_000).0
         let held = try #require(paper.account.positions.first)
         let venueSymbol = held.symbol.replacingOccurrences(of: "-USD", with: "USDT")
-        #expect(await ws.waitUntil(seconds: 20) { ws.openCount == 2 })
+        #expect(await ws.waitUntil(seconds: 40) { ws.openCount == 2 })
         let now = UTC.nowMs()
         ws.push(StreamMessages.binanceBookTicker(venueSymbol, bid: held.entryPrice, ask: held.entryPrice * 1.0001, timeMs: now), pathPrefix: "/public")
         ws.push(StreamMessages.binanceMark(venueSymbol, price: held.entryPrice, timeMs: now), pathPrefix: "/market")

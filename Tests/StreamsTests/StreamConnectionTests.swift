@@ -53,14 +53,14 @@ struct StreamConnectionTests {
         let task = Task { await StreamConnection(subscription: stream, settings: fast, logger: quiet()).run(status: got.status) }
         defer { task.cancel() }
 
-        #expect(await server.waitUntil { server.messages.count == 1 })
+        try #require(await server.waitUntil { server.messages.count == 1 })
         #expect(server.connections.first?.path == "/market/ws")
         #expect(server.messages[0].contains("btcusdt@markPrice@1s") && server.messages[0].contains("btcusdt@kline_1h"))
         server.push(StreamMessages.binanceMark("BTCUSDT", price: 50_000, timeMs: 1_000))
         #expect(await server.waitUntil { got.events.contains(.mark(symbol: "BTC-USD", price: 50_000, timeMs: 1_000)) })
 
         server.dropAll()
-        #expect(await server.waitUntil { server.connections.count == 2 && server.messages.count == 2 })
+        try #require(await server.waitUntil { server.connections.count == 2 && server.messages.count == 2 })
         #expect(server.messages(connection: server.connections[1].id).first?.contains("SUBSCRIBE") == true)
         #expect(got.statuses.contains { if case .disconnected = $0 { true } else { false } })
         server.push(StreamMessages.binanceMark("BTCUSDT", price: 50_100, timeMs: 2_000))
@@ -115,10 +115,10 @@ struct StreamConnectionTests {
         let task = Task { await StreamConnection(subscription: stream, settings: fast, logger: quiet()).run(status: got.status) }
         let keepAlive = Task { await stream.keepAlive(every: .milliseconds(50), failed: { _ in }) }
         defer { task.cancel(); keepAlive.cancel() }
-        #expect(await server.waitUntil { server.openCount == 1 })
+        try #require(await server.waitUntil { server.openCount == 1 })
         #expect(server.connections[0].path == "/private/ws/key-1")
         server.push(StreamMessages.binanceListenKeyExpired("key-1", timeMs: 5_000))
-        #expect(await server.waitUntil { server.connections.count == 2 && server.openCount == 1 })
+        try #require(await server.waitUntil { server.connections.count == 2 && server.openCount == 1 })
         #expect(server.connections[1].path == "/private/ws/key-2")
         #expect(got.events.contains(.listenKeyExpired(timeMs: 5_000)))
         #expect(await server.waitUntil { keys.keepAlives >= 2 })
@@ -132,14 +132,14 @@ struct StreamConnectionTests {
         let stream = BinanceUserStream(baseURL: base, keys: CountingKeys(), names: BinanceStreamNames(quote: "USDT"), sink: got.sink)
         let task = Task { await StreamConnection(subscription: stream, settings: fast, logger: quiet()).run(status: got.status) }
         defer { task.cancel() }
-        #expect(await server.waitUntil { server.openCount == 1 })
+        try #require(await server.waitUntil { server.openCount == 1 })
         server.push(StreamMessages.binanceOrderTrade("BTCUSDT", clientId: "ag-1-tp1", side: "SELL", type: "MARKET", quantity: 0.01,
                                                      filled: 0.01, last: 0.01, price: 51_000, status: "FILLED", timeMs: 7_000))
         server.push(StreamMessages.binanceAlgoUpdate("BTCUSDT", clientAlgoId: "ag-1-tp2", side: "SELL", type: "TAKE_PROFIT_MARKET",
                                                      quantity: 0.01, status: "FINISHED", executed: 0.01, price: 52_000, timeMs: 8_000))
         server.push(StreamMessages.binanceMarginCall("BTCUSDT", amount: 0.03, mark: 40_000, timeMs: 9_000))
         server.push("not json at all")
-        #expect(await server.waitUntil { got.events.count == 3 })
+        try #require(await server.waitUntil { got.events.count == 3 })
         guard case .order(let trade) = got.events[0], case .order(let algo) = got.events[1], case .marginCall(let calls, _) = got.events[2] else {
             Issue.record("unexpected events \(got.events)")
             return
@@ -159,7 +159,7 @@ struct StreamConnectionTests {
         let stream = CoinbaseStream(baseURL: base, products: ["ETH-USD"], channels: [.level2], jwt: nil, sink: got.sink)
         let task = Task { await StreamConnection(subscription: stream, settings: fast, logger: quiet()).run(status: got.status) }
         defer { task.cancel() }
-        #expect(await server.waitUntil { server.messages.count == 1 })
+        try #require(await server.waitUntil { server.messages.count == 1 })
         #expect(server.messages[0].contains(#""channel":"level2""#))
         server.push(StreamMessages.coinbaseLevel2("ETH-USD", snapshot: true, bids: [(99, 1), (98, 2)], asks: [(101, 1), (102, 1)], sequence: 1))
         server.push(StreamMessages.coinbaseLevel2("ETH-USD", snapshot: false, bids: [(99, 0)], asks: [(100.5, 3)], sequence: 2))

@@ -133,7 +133,7 @@ public final class FakeStreamServer: @unchecked Sendable {
 
     /// Waits (polling, at most `seconds`) until `condition` holds; returns whether it did.
     @discardableResult
-    public func waitUntil(seconds: Double = 5, _ condition: () -> Bool) async -> Bool {
+    public func waitUntil(seconds: Double = 30, _ condition: () -> Bool) async -> Bool {
         let deadline = Date().addingTimeInterval(seconds)
         while Date() < deadline {
             if condition() { return true }
