@@ -437,9 +437,11 @@ package struct LiveDesk: Sendable {
             let size = abs(position.quantity)
             let tolerance = max(1e-9, size * 1e-6)
             if !working.isEmpty && covered >= size - tolerance {
-                // Take-profits filled while nobody listened: the stop is resized to what remains.
-                if covered > size + tolerance {
-                    note("stop_oversized", position.symbol, "stops cover \(Format.number(covered)) of \(Format.number(size))", critical: false,
+                // Take-profits filled while nobody listened: the stop is resized to what remains (a stop that itself
+                // filled in part covers only its unfilled rest).
+                let unfilled = working.reduce(0.0) { $0 + $1.intent.quantity - $1.filled }
+                if unfilled > size + tolerance {
+                    note("stop_oversized", position.symbol, "stops cover \(Format.number(unfilled)) of \(Format.number(size))", critical: false,
                          action: "stop resized to the position")
                     if act { try await resizeStops(symbol: position.symbol, journal: &j) }
                 }
