@@ -32,7 +32,7 @@ final class CountingKeys: ListenKeySource, @unchecked Sendable {
     func keepAliveListenKey() async throws { lock.withLock { kept += 1 } }
 }
 
-let fast = StreamSettings(pingInterval: .milliseconds(200), stallTimeout: .seconds(60),
+let fast = StreamSettings(pingInterval: .seconds(5), stallTimeout: .seconds(60),
                           backoff: Backoff(initial: .milliseconds(10), maximum: .milliseconds(50)), closeTimeout: .milliseconds(200))
 
 func quiet() -> Logger {
@@ -60,7 +60,7 @@ struct StreamConnectionTests {
         #expect(await server.waitUntil { got.events.contains(.mark(symbol: "BTC-USD", price: 50_000, timeMs: 1_000)) })
 
         server.dropAll()
-        try #require(await server.waitUntil { server.connections.count == 2 && server.messages.count == 2 })
+        try #require(await server.waitUntil { server.connections.count >= 2 && server.messages.count >= 2 })
         #expect(server.messages(connection: server.connections[1].id).first?.contains("SUBSCRIBE") == true)
         #expect(got.statuses.contains { if case .disconnected = $0 { true } else { false } })
         server.push(StreamMessages.binanceMark("BTCUSDT", price: 50_100, timeMs: 2_000))
