@@ -73,13 +73,14 @@ struct StreamConnectionTests {
         defer { server.stop() }
         let got = Collected()
         var settings = fast
-        settings.stallTimeout = .milliseconds(300)
+        settings.stallTimeout = .milliseconds(800)
         let stream = CoinbaseStream(baseURL: base, products: ["BTC-USD"], jwt: nil, sink: got.sink)
         let task = Task { await StreamConnection(subscription: stream, settings: settings, logger: quiet()).run(status: got.status) }
         defer { task.cancel() }
         // The server sends one heartbeat and then nothing: the missing heartbeats are a stall.
-        #expect(await server.waitUntil { got.stalls >= 1 && server.connections.count >= 2 })
-        #expect(got.events.contains { if case .heartbeat = $0 { true } else { false } })
+        #expect(await server.waitUntil {
+            got.stalls >= 1 && server.connections.count >= 2 && got.events.contains { if case .heartbeat = $0 { true } else { false } }
+        })
     }
 
     @Test func aSequenceGapResyncsAndResubscribes() async throws {
