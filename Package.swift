@@ -16,6 +16,9 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1", traits: ["FullFoundation"]),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        // WebSocket client for the venue streams (Streams target), and a WebSocket server for the loopback fakes.
+        .package(url: "https://github.com/hummingbird-project/swift-websocket", from: "1.6.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-websocket", from: "2.8.1"),
     ],
     targets: [
         // System libraries and the C shim for libcurl's variadic calls.
@@ -58,7 +61,7 @@ let package = Package(
         .target(name: "Charts"),
         // Historical replay through the same stages, metrics, reports.
         .target(name: "Backtest", dependencies: ["Model", "Config", "Market", "Pipeline", "Review", "Policy", "Execution", "Charts",
-                                                 "Engine", "Ledger", .product(name: "Logging", package: "swift-log")]),
+                                                 "Engine", "Risk", "Ledger", .product(name: "Logging", package: "swift-log")]),
         // SQLite event store and projections.
         .target(name: "Ledger", dependencies: ["Model", .product(name: "GRDB", package: "GRDB.swift")]),
         // The one decision cycle of every mode: stages, portfolio, position desks, journal, summaries. It runs over
@@ -69,7 +72,7 @@ let package = Package(
         ]),
         // LIVE: the venue executor, the live book and its reconciliation, the futures guard, the LIVE position desk.
         .target(name: "LiveExecution", dependencies: [
-            "Model", "Config", "Market", "Venues", "Pipeline", "Execution", "Engine", "Ledger",
+            "Model", "Config", "Market", "Venues", "Pipeline", "Risk", "Execution", "Engine", "Ledger",
             .product(name: "Logging", package: "swift-log"),
         ]),
         // Operator alerts: channel formats (Slack, Discord, Telegram, webhook) and bounded delivery over libcurl.
@@ -82,10 +85,17 @@ let package = Package(
             .product(name: "Metrics", package: "swift-metrics"),
             .product(name: "Prometheus", package: "swift-prometheus"),
         ]),
+        // Venue WebSocket streams: one reconnecting connection type (backoff, ping, resubscribe, stall detection)
+        // and the Binance / Coinbase stream adapters that turn messages into typed events.
+        .target(name: "Streams", dependencies: [
+            "Model", "Venues",
+            .product(name: "WSClient", package: "swift-websocket"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         // The command line and its wiring: commands, the interval loop, audits, benches.
         .target(name: "Agent", dependencies: [
             "Model", "Config", "Market", "Venues", "News", "Pipeline", "Review", "Policy", "Risk", "Execution", "Engine",
-            "LiveExecution", "Ledger", "HTTP", "Backtest", "Loopback", "Alerts", "Serve", "Charts",
+            "LiveExecution", "Ledger", "HTTP", "Backtest", "Loopback", "Alerts", "Serve", "Charts", "Streams",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Crypto", package: "swift-crypto"),
@@ -95,7 +105,8 @@ let package = Package(
         .plugin(name: "BuildStamp", capability: .buildTool()),
 
         // Tests. TestSupport holds the loopback HTTP server and shared fixtures.
-        .target(name: "TestSupport", dependencies: ["Model", "Config", .product(name: "Crypto", package: "swift-crypto"), "Loopback"],
+        .target(name: "TestSupport", dependencies: ["Model", "Config", .product(name: "Crypto", package: "swift-crypto"), "Loopback",
+                                                    .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket")],
                 path: "Tests/TestSupport"),
         .testTarget(name: "ConfigTests", dependencies: ["Config", "TestSupport"]),
         .testTarget(name: "HTTPTests", dependencies: ["HTTP", "TestSupport"]),
@@ -109,6 +120,7 @@ let package = Package(
         .testTarget(name: "ReviewTests", dependencies: ["Review", "Risk", "Policy", "HTTP", "TestSupport"]),
         .testTarget(name: "AgentTests", dependencies: ["Agent", "Engine", "LiveExecution", "Venues", "Risk", "Ledger", "HTTP", "TestSupport"]),
         .testTarget(name: "AlertsTests", dependencies: ["Alerts", "Config", "HTTP", "TestSupport"]),
+        .testTarget(name: "StreamsTests", dependencies: ["Streams", "Venues", "Model", "TestSupport"]),
         .testTarget(name: "ServeTests", dependencies: ["Serve", "Charts", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]

@@ -10,6 +10,7 @@ import Market
 import Model
 import Review
 import Risk
+import Venues
 
 extension Mode: ExpressibleByArgument {}
 extension Exchange: ExpressibleByArgument {}
@@ -251,6 +252,8 @@ struct Run: AsyncParsableCommand {
         let schedule = IntervalSchedule(intervalSeconds: interval * 60)
         var count = 0
         var slot = 0
+        let watch = try setup.watch(simulatedClock: self.clock == .simulated)
+        defer { watch?.stop() }
         while true {
             let time = pinned.map { schedule.time(of: slot, from: $0) } ?? UTC.now()
             let summary = await setup.runner.run(at: time)
@@ -258,6 +261,7 @@ struct Run: AsyncParsableCommand {
             setup.alerts?.cycleFinished()
             count += 1
             if let cycles, count >= cycles { break }
+            await watch?.refreshMarginBook()
             if stop.isStopped { break }
             if self.clock == .simulated {
                 // No waiting: the decision clock advances one interval per cycle.
@@ -270,6 +274,9 @@ struct Run: AsyncParsableCommand {
             }
             slot = next
             let due = start + .milliseconds(Int64(schedule.offsetSeconds(of: slot) * 1_000))
+            if let watch {
+                await watch.watch(until: due, cycleId: summary.cycleId, stop: stop)
+            }
             while clock.now < due, !stop.isStopped {
                 try? await Task.sleep(for: min(.milliseconds(50), due - clock.now))
             }
@@ -333,6 +340,7 @@ struct IntervalSchedule {
 struct RunSetup {
     var config: LoadedConfig
     var runner: CycleRunner
+    var liveDesk: LiveDesk?
     /// Operator alerts, delivered off the cycle's path (nil when no channel is configured).
     var alerts: AlertFeed?
     /// `--once` waits this long at most for its alerts before the process exits.
@@ -390,12 +398,35 @@ struct RunSetup {
         runner = CycleRunner(config: config, mode: mode, exchange: exchange, market: market, ledger: ledger,
                              board: board, executor: executor,
                              killSwitch: killSwitch, logger: logger)
+        self.liveDesk = liveDesk
+        if mode != .dryRun { runner.guardKeeper = GuardKeeper(BetweenCycleGuard(policy: config.policy)) }
         if let liveDesk { runner.desk = LivePositions(desk: liveDesk, exits: config.signals.exits, atrPeriod: config.signals.triggers.trend.atrPeriod) }
         if mode == .live {
             logger.warning("LIVE mode: real orders on \(exchange.rawValue)", metadata: ["exchange": "\(exchange.rawValue)"])
         }
         runner.newsSource = NewsIngest.make(config: config)
         alerts = AlertFeed.make(config: config.app.alerts, ledger: ledger, environment: ProcessInfo.processInfo.environment, logger: logger)
+    }
+}
+
+extension RunSetup {
+    /// The streams and guard between `--interval` cycles: PAPER and LIVE on coinbase or binance with
+    /// `streams.enabled`, on the wall clock (a simulated clock does not wait between cycles).
+    func watch(simulatedClock: Bool) throws -> BetweenCycleWatch? {
+        guard !simulatedClock, config.app.streams.enabled, runner.mode != .dryRun, runner.exchange.trades,
+              let ledger = runner.ledger, let keeper = runner.guardKeeper else { return nil }
+        let market: any VenueMarketData
+        if let venue = liveDesk?.venue as? any VenueMarketData {
+            market = venue
+        } else if let venue = runner.market as? any VenueMarketData {
+            market = venue
+        } else {
+            return nil
+        }
+        let watch = BetweenCycleWatch(config: config, runner: runner, ledger: ledger, market: market, liveDesk: liveDesk,
+                                      keeper: keeper, logger: runner.logger)
+        try watch.start()
+        return watch
     }
 }
 

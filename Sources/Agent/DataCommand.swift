@@ -59,11 +59,11 @@ struct DataCommand: AsyncParsableCommand {
             try await AgentMain.guarded {
                 var loaded = try config.loadConfig()
                 let exchange = venue.exchange ?? loaded.app.exchange
-                guard ["binance", "coinbase"].contains(exchange) else {
+                guard exchange.trades else {
                     throw CLIError.badInput("agent data download needs --exchange binance or coinbase")
                 }
                 if let baseUrl {
-                    if exchange == "binance" { loaded.app.venues.binance.baseUrl = baseUrl } else { loaded.app.venues.coinbase.baseUrl = baseUrl }
+                    if exchange == .binance { loaded.app.venues.binance.baseUrl = baseUrl } else { loaded.app.venues.coinbase.baseUrl = baseUrl }
                 }
                 guard let start = BacktestCalendar.parse(from) else { throw CLIError.badInput("--from '\(from)': expected YYYY-MM-DD or ISO 8601") }
                 let end = try to.map { text -> Int64 in
@@ -75,7 +75,7 @@ struct DataCommand: AsyncParsableCommand {
                 let connector = try VenueFactory.market(exchange: exchange, config: loaded.app, environment: [:])
                 let progress = ProgressReporter(label: "download \(exchange) \(symbol) \(timeframe)", enabled: !quiet)
                 let interval = CandleInterval(rawValue: timeframe) ?? .oneHour
-                let summary = try await CandleDownload(venue: connector, exchange: exchange, symbol: symbol, interval: interval,
+                let summary = try await CandleDownload(venue: connector, exchange: exchange.rawValue, symbol: symbol, interval: interval,
                                                        store: CandleStore(dataDir: data.dataDir), now: UTC.now())
                     .run(from: start, to: end, progress: { progress.update($0, $1) })
                 if json {

@@ -10,6 +10,7 @@ import Model
 import Pipeline
 import Policy
 import Review
+import Risk
 
 /// Settings of a pipeline backtest besides the configuration.
 public struct PipelineBacktestSettings: Sendable {
@@ -129,6 +130,9 @@ public struct PipelineBacktest: Sendable {
                                  logger: Logger(label: "backtest", factory: { _ in SwiftLogNoOpLogHandler() }))
         runner.deterministicIds = true
         runner.decidesShadow = false
+        // The between-cycle guard on each bar: flash moves (and margin) act in backtests as between live cycles.
+        runner.guardKeeper = GuardKeeper(BetweenCycleGuard(policy: c.policy))
+        runner.guardsBars = true
         return runner
     }
 

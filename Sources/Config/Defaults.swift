@@ -41,16 +41,30 @@ paper:
 venues:
   coinbase:
     base_url: https://api.coinbase.com/api/v3/brokerage   # sandbox: https://api-sandbox.coinbase.com/api/v3/brokerage
+    ws_base_url: wss://advanced-trade-ws.coinbase.com     # heartbeats, ticker, level2 and user channels
     timeout_seconds: 10
     max_retries: 2           # after 429s, connection failures and read timeouts (orders are never blindly resent)
   binance:
     base_url: https://fapi.binance.com   # demo/testnet: https://demo-fapi.binance.com
+    ws_base_url: wss://fstream.binance.com   # streams routed below it: /public, /market, /private/ws/<listenKey>
     quote: USDT              # BTC-USD trades as BTCUSDT (or BTCUSDC)
     recv_window_ms: 5000
     timeout_seconds: 10
     max_retries: 2
     weight_limit_per_minute: 2400
     slowdown_fraction: 0.9   # wait for the next minute once this share of the weight is used
+
+# Venue WebSocket streams, open between `--interval` cycles in PAPER and LIVE on coinbase or binance: marks,
+# quotes and bars feed the between-cycle guard (policy.yaml circuit_breakers), the user stream records fills as
+# they happen. A stream that drops reconnects with exponential backoff and jitter and subscribes again.
+streams:
+  enabled: true
+  ping_seconds: 20
+  stall_seconds: 30                # no message (Coinbase sends heartbeats every second) this long: reconnect
+  backoff_initial_ms: 500
+  backoff_max_seconds: 30
+  listen_key_keepalive_minutes: 30 # Binance user stream keepalive (keys expire after 60 minutes)
+  rest_poll_seconds: 15            # while a stream is down, read prices and orders over REST this often
 
 # Reviewer providers per tier. `offline` is deterministic and needs no key or network.
 # provider: offline | openai (chat completions; also OpenRouter, vLLM) | anthropic (messages) |
@@ -241,6 +255,11 @@ circuit_breakers:
   losses_24h_cooldown_minutes: 240
   max_data_age_minutes: 120        # the newest closed bar older than this: data is stale
   flatten_on_kill: false           # when the drawdown breaker turns the kill switch on, also close positions
+  # Between cycles (streams open with `--interval`, and on every bar of a backtest): a move of pct within seconds
+  # halts new entries until the next cycle has seen it; `flatten` also closes every position reduce-only.
+  flash_move: {pct: 5, seconds: 60, action: halt}   # action: halt | flatten
+  stream_lost_seconds: 120         # streams down this long: no new entries until they are back
+  on_stream_lost: hold             # hold (positions keep their resting stops) | flatten
 
 ai_budget:
   max_cost_per_cycle_usd: 2.0

@@ -21,8 +21,27 @@ public struct AppConfig: Codable, Sendable, Equatable {
     public var news: NewsConfig
     /// Connection settings of the real venues (`--exchange coinbase|binance`).
     public var venues: VenuesConfig
+    /// The venue WebSocket streams kept open between cycles by `--interval`.
+    public var streams: StreamsConfig
     /// Operator alerts to Slack, Discord, Telegram or a webhook.
     public var alerts: AlertsConfig
+}
+
+/// How the venue streams stay alive between cycles.
+public struct StreamsConfig: Codable, Sendable, Equatable {
+    /// Open the venue's streams between `--interval` cycles (PAPER and LIVE on coinbase or binance).
+    public var enabled: Bool
+    /// A ping this often; no pong closes the connection.
+    public var pingSeconds: Double
+    /// No message for this long: the connection is stalled, dropped and reopened.
+    public var stallSeconds: Double
+    /// Reconnect backoff: the first wait, doubled per failed attempt up to the maximum, with jitter.
+    public var backoffInitialMs: Int
+    public var backoffMaxSeconds: Double
+    /// Binance user-data stream keepalive (`PUT /fapi/v1/listenKey`); the venue expires a key after 60 minutes.
+    public var listenKeyKeepaliveMinutes: Double
+    /// While a stream is down, the REST fallback reads the venue this often.
+    public var restPollSeconds: Double
 }
 
 /// Where the real venues are and how the connectors pace themselves.
@@ -35,6 +54,8 @@ public struct VenuesConfig: Codable, Sendable, Equatable {
 public struct CoinbaseVenueConfig: Codable, Sendable, Equatable {
     /// Production `https://api.coinbase.com/api/v3/brokerage`, the sandbox, or a local server.
     public var baseUrl: String
+    /// WebSocket feed: production `wss://advanced-trade-ws.coinbase.com`, or a local server.
+    public var wsBaseUrl: String
     /// Per-request time limit.
     public var timeoutSeconds: Double
     /// Retries after 429s, connection failures and read timeouts.
@@ -45,6 +66,8 @@ public struct CoinbaseVenueConfig: Codable, Sendable, Equatable {
 public struct BinanceVenueConfig: Codable, Sendable, Equatable {
     /// Production `https://fapi.binance.com`, demo `https://demo-fapi.binance.com`, or a local server.
     public var baseUrl: String
+    /// WebSocket streams, routed below it by `/public`, `/market` and `/private`: production `wss://fstream.binance.com`.
+    public var wsBaseUrl: String
     /// The quote asset our `-USD` symbols map to: USDT or USDC.
     public var quote: String
     /// `recvWindow` of signed requests, in milliseconds.
@@ -461,6 +484,30 @@ public struct CircuitBreakerLimits: Codable, Sendable, Equatable {
     public var maxDataAgeMinutes: Int
     /// When the drawdown breaker turns the kill switch on, also close every position.
     public var flattenOnKill: Bool
+    /// Between cycles: a move of `pct` within `seconds` halts new entries (and with `flatten` closes positions).
+    public var flashMove: FlashMoveLimit
+    /// Streams down this long between cycles: no new entries until they are back.
+    public var streamLostSeconds: Double
+    /// What else a lost stream does: `hold` (keep positions under their resting stops) or `flatten`.
+    public var onStreamLost: StreamLostAction
+}
+
+public struct FlashMoveLimit: Codable, Sendable, Equatable {
+    public var pct: Double
+    public var seconds: Double
+    public var action: FlashMoveAction
+}
+
+public enum FlashMoveAction: String, Codable, Sendable, CaseIterable {
+    /// No new entries.
+    case halt
+    /// No new entries, and every position closed reduce-only.
+    case flatten
+}
+
+public enum StreamLostAction: String, Codable, Sendable, CaseIterable {
+    case hold
+    case flatten
 }
 
 public struct LossCooldown: Codable, Sendable, Equatable {

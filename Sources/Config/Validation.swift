@@ -44,6 +44,7 @@ enum Validation {
         v.range(c.news.maxItemsPerProposal, 0...100, at: "news.max_items_per_proposal")
         v.range(c.news.timeoutSeconds, 0.1...600, at: "news.timeout_seconds")
         venues(c.venues, &v)
+        streams(c.streams, &v)
         for (name, price) in c.prices.models {
             v.range(price.inputPerMtok, 0...1_000, at: "prices.models.\(name).input_per_mtok")
             v.range(price.outputPerMtok, 0...1_000, at: "prices.models.\(name).output_per_mtok")
@@ -89,6 +90,8 @@ enum Validation {
         v.range(c.coinbase.timeoutSeconds, 0.1...120, at: "venues.coinbase.timeout_seconds")
         v.range(c.coinbase.maxRetries, 0...10, at: "venues.coinbase.max_retries")
         url(c.binance.baseUrl, at: "venues.binance.base_url", &v)
+        webSocketURL(c.binance.wsBaseUrl, at: "venues.binance.ws_base_url", &v)
+        webSocketURL(c.coinbase.wsBaseUrl, at: "venues.coinbase.ws_base_url", &v)
         v.check(binanceQuotes.contains(c.binance.quote), at: "venues.binance.quote",
                 "unknown quote '\(c.binance.quote)': one of \(binanceQuotes.joined(separator: ", "))")
         v.range(c.binance.recvWindowMs, 1...60_000, at: "venues.binance.recv_window_ms")
@@ -96,6 +99,27 @@ enum Validation {
         v.range(c.binance.maxRetries, 0...10, at: "venues.binance.max_retries")
         v.range(c.binance.weightLimitPerMinute, 1...100_000, at: "venues.binance.weight_limit_per_minute")
         v.range(c.binance.slowdownFraction, 0.1...1, at: "venues.binance.slowdown_fraction")
+    }
+
+    /// A ws:// or wss:// URL with a host and no query or fragment.
+    static func webSocketURL(_ text: String, at path: String, _ v: inout ConfigValidator) {
+        let lower = text.lowercased()
+        guard lower.hasPrefix("wss://") || lower.hasPrefix("ws://") else {
+            v.report("'\(text)' must be a ws:// or wss:// URL", at: path)
+            return
+        }
+        let rest = text.drop(while: { $0 != "/" }).dropFirst(2)
+        v.check(!rest.isEmpty && !rest.hasPrefix("/") && !text.contains("?") && !text.contains("#"), at: path,
+                "'\(text)' needs a host and no query or fragment")
+    }
+
+    static func streams(_ c: StreamsConfig, _ v: inout ConfigValidator) {
+        v.range(c.pingSeconds, 0.01...600, at: "streams.ping_seconds")
+        v.range(c.stallSeconds, 0.05...3_600, at: "streams.stall_seconds")
+        v.range(c.backoffInitialMs, 1...60_000, at: "streams.backoff_initial_ms")
+        v.range(c.backoffMaxSeconds, 0.001...3_600, at: "streams.backoff_max_seconds")
+        v.range(c.listenKeyKeepaliveMinutes, 0.001...59, at: "streams.listen_key_keepalive_minutes")
+        v.range(c.restPollSeconds, 0.01...3_600, at: "streams.rest_poll_seconds")
     }
 
     /// An absolute http(s) URL with a host and no query or fragment.
@@ -201,6 +225,9 @@ enum Validation {
         v.range(c.circuitBreakers.maxLosses24h, 1...1_000, at: "circuit_breakers.max_losses_24h")
         v.range(c.circuitBreakers.losses24hCooldownMinutes, 0...100_000, at: "circuit_breakers.losses_24h_cooldown_minutes")
         v.range(c.circuitBreakers.maxDataAgeMinutes, 60...100_000, at: "circuit_breakers.max_data_age_minutes")
+        v.range(c.circuitBreakers.flashMove.pct, 0.1...100, at: "circuit_breakers.flash_move.pct")
+        v.range(c.circuitBreakers.flashMove.seconds, 1...86_400, at: "circuit_breakers.flash_move.seconds")
+        v.range(c.circuitBreakers.streamLostSeconds, 0.01...86_400, at: "circuit_breakers.stream_lost_seconds")
         let r = c.risk
         v.range(r.dailyStopLossPct, 0...100, at: "risk.daily_stop_loss_pct")
         v.range(r.weeklyStopLossPct, 0...100, at: "risk.weekly_stop_loss_pct")

@@ -89,6 +89,10 @@ public struct CycleRunner: Sendable {
     /// Whether each cycle also decides rules-only (the `shadow` event and the summary's counts). A backtest runs its
     /// own rules-only run beside it, so it turns this off; decisions are the same either way.
     package var decidesShadow = true
+    /// The between-cycle guard: its actions since the last cycle go into the summary, and a trip halts new entries.
+    package var guardKeeper: GuardKeeper?
+    /// Backtests: the guard also runs on each cycle's newest bars (flash moves are backtestable).
+    package var guardsBars = false
 
     /// A runner over the SQLite ledger, with the mode's default desk (PAPER exits from the config; DRY_RUN none).
     public init(config: LoadedConfig, mode: Mode, exchange: Exchange, market: any MarketDataSource, ledger: Ledger,
@@ -229,7 +233,27 @@ public struct CycleRunner: Sendable {
         var marks: [String: Double] = [:]
         for tape in snapshot.symbols { marks[tape.symbol] = tape.last }
 
+        // The guard: in a backtest it runs here on the newest bars; between live cycles the watch fed it.
+        var guardFlatten = false
+        if let guardKeeper {
+            if guardsBars {
+                for tape in snapshot.symbols {
+                    guard let bar = tape.candles.last else { continue }
+                    let actions = guardKeeper.apply { $0.observe(symbol: tape.symbol, bar: bar, interval: tape.interval) }
+                    try j.record(.guardAction, each: actions, symbol: { $0.symbol })
+                    if actions.contains(where: { $0.action == .flatten }) { guardFlatten = true }
+                }
+            }
+        }
+
         do {
+            if let guardKeeper {
+                let (actions, reason) = guardKeeper.takeForCycle()
+                summary.guardActions = actions
+                if let reason {
+                    throw Halt(reason: "between-cycle guard: \(reason)", checks: ["between_cycle_guard"], flatten: guardFlatten)
+                }
+            }
             if let reviewHalt {
                 throw Halt(reason: "REQUIRES_MANUAL_REVIEW: \(reviewHalt) (inspect with `agent reconcile`, then `agent reconcile --ack`)",
                            checks: ["manual_review"])

@@ -154,8 +154,16 @@ package enum CycleTrail {
                 line("Outcome: \(s.status.rawValue), \(s.proposalsApproved) of \(s.proposalsGenerated) proposals approved")
                 if let reason = s.noTradeReason { line("  \(reason)") }
                 if !s.violatedChecks.isEmpty { line("  violated checks: \(s.violatedChecks.joined(separator: ", "))") }
+                for a in s.guardActions { line("  guard since the last cycle: \(a.rule.rawValue) -> \(a.action.rawValue): \(a.detail)") }
                 line("  review: \(s.review.calls) calls, \(s.review.cacheHits) cache hits, $\(fmt(s.review.costUsd)) of $\(fmt(s.review.budgetUsd)) budget")
                 line("  timings ms: universe \(fmt(s.timingsMs.universe)), triggers \(fmt(s.timingsMs.triggers)), rules \(fmt(s.timingsMs.rules)), review \(fmt(s.timingsMs.review)), risk \(fmt(s.timingsMs.risk)), execution \(fmt(s.timingsMs.execution)), total \(fmt(s.timingsMs.total))")
+            case .guardAction:
+                let a = try e.value(GuardAction.self)
+                line()
+                line("GUARD \(a.rule.rawValue) -> \(a.action.rawValue)\(a.symbol.map { " \($0)" } ?? ""): \(a.detail)")
+            case .streamConnected, .streamDisconnected, .streamStalled, .streamResync:
+                let n = try e.value(StreamNote.self)
+                line("Stream \(n.stream) \(e.type.dropFirst("stream_".count)): \(n.detail)")
             case .circuitBreaker:
                 let t = try e.value(BreakerTrip.self)
                 line()

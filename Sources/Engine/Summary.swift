@@ -32,6 +32,8 @@ public struct CycleSummary: Codable, Sendable, Equatable {
     public var exits: [PaperFill] = []
     /// Circuit breakers that halted this cycle.
     package var circuitBreakers: [BreakerTrip] = []
+    /// What the between-cycle guard did since the last cycle (streams open with `--interval`; bars in a backtest).
+    package var guardActions: [GuardAction] = []
     public var portfolio: PortfolioSummary
     public var timingsMs: Timings
     public var configHash: String

@@ -1,6 +1,7 @@
 import Config
 import Foundation
 import Market
+import Risk
 import Venues
 
 /// The futures guard's limits, from `policy.yaml` `futures`.
@@ -109,6 +110,33 @@ public enum FuturesGuard {
                            marginBalanceUsd: balance, action: action)
     }
 
+    /// Evaluates every position of an account whose quote wallet is `walletBalance`: cross positions share the
+    /// wallet plus their unrealised P&L as margin balance, and all cross positions' maintenance.
+    public static func evaluateAccount(_ positions: [VenuePosition], brackets: [String: [LeverageBracket]], walletBalance: Double,
+                                       thresholds: FuturesThresholds) -> [FuturesRisk] {
+        let cross = positions.filter { $0.marginType == .cross }
+        let crossUpnl = cross.reduce(0) { $0 + Dec.double($1.unrealizedPnl) }
+        let crossMaintenance = cross.reduce(0) {
+            $0 + maintenanceMargin(notional: abs(Dec.double($1.quantity) * Dec.double($1.markPrice)), brackets: brackets[$1.symbol] ?? [])
+        }
+        return positions.map {
+            evaluate($0, brackets: brackets[$0.symbol] ?? [], thresholds: thresholds,
+                     crossMarginBalance: walletBalance + crossUpnl, crossMaintenance: crossMaintenance)
+        }
+    }
+
+    /// The position re-marked at `mark`: unrealised P&L from the entry, and an isolated margin that moves with it.
+    public static func remarked(_ p: VenuePosition, at mark: Double) -> VenuePosition {
+        var out = p
+        let qty = Dec.double(p.quantity)
+        let upnl = qty * (mark - Dec.double(p.entryPrice))
+        let wallet = Dec.double(p.isolatedMargin) - Dec.double(p.unrealizedPnl)
+        out.markPrice = Decimal(mark)
+        out.unrealizedPnl = Decimal(upnl)
+        if p.marginType == .isolated { out.isolatedMargin = Decimal(wallet + upnl) }
+        return out
+    }
+
     /// Distance (% of `price`) from a new isolated position of `quantity` (signed) at `price` with `leverage` to its
     /// estimated liquidation price; nil when it can never be liquidated.
     public static func entryLiquidationDistancePct(quantity: Double, price: Double, leverage: Int,
@@ -118,5 +146,53 @@ public enum FuturesGuard {
         guard let lp = BinanceLiquidation.isolatedPrice(quantity: quantity, entryPrice: price, walletBalance: wallet,
                                                         brackets: brackets) else { return nil }
         return abs(price - lp) / price * 100
+    }
+}
+
+/// The between-cycle guard's margin rule on Binance: the venue's positions (from the last reconciliation and the user
+/// stream since), re-marked on every mark price and evaluated by the same `FuturesGuard` as reconciliation.
+package struct FuturesMarginBook: MarginBook {
+    package private(set) var positions: [String: VenuePosition] = [:]
+    package var brackets: [String: [LeverageBracket]] = [:]
+    /// The account's quote wallet (cross margin balance before unrealised P&L).
+    package var walletBalance: Double
+    package var thresholds: FuturesThresholds
+
+    package init(positions: [VenuePosition], brackets: [String: [LeverageBracket]], walletBalance: Double, thresholds: FuturesThresholds) {
+        self.brackets = brackets
+        self.walletBalance = walletBalance
+        self.thresholds = thresholds
+        for p in positions { hold(p) }
+    }
+
+    /// One position as the venue now reports it (`ACCOUNT_UPDATE`); a zero quantity removes it.
+    package mutating func hold(_ p: VenuePosition) {
+        positions[p.symbol] = p.quantity == 0 ? nil : p
+    }
+
+    package mutating func mark(_ symbol: String, at mark: Double) -> MarginVerdict? {
+        guard let held = positions[symbol] else { return nil }
+        positions[symbol] = FuturesGuard.remarked(held, at: mark)
+        let all = positions.values.sorted { $0.symbol < $1.symbol }
+        let risks = FuturesGuard.evaluateAccount(all, brackets: brackets, walletBalance: walletBalance, thresholds: thresholds)
+        guard let risk = risks.first(where: { $0.symbol == symbol }) else { return nil }
+        switch risk.action {
+        case .none: return MarginVerdict(action: .none, ratio: risk.marginRatio, limit: thresholds.reduceMarginRatio, quantity: risk.quantity)
+        case .reduce: return MarginVerdict(action: .reduce, ratio: risk.marginRatio, limit: thresholds.reduceMarginRatio, quantity: risk.quantity)
+        case .close: return MarginVerdict(action: .close, ratio: risk.marginRatio, limit: thresholds.closeMarginRatio, quantity: risk.quantity)
+        }
+    }
+
+    /// Half closed: the size, isolated margin and unrealised P&L halve (the ratio of an isolated position stays).
+    package mutating func halve(_ symbol: String) {
+        guard var p = positions[symbol] else { return }
+        p.quantity /= 2
+        p.isolatedMargin /= 2
+        p.unrealizedPnl /= 2
+        positions[symbol] = p
+    }
+
+    package mutating func close(_ symbol: String) {
+        positions[symbol] = nil
     }
 }

@@ -439,7 +439,18 @@ package struct LiveDesk: Sendable {
             let working = j.book.stops(on: position.symbol)
             let covered = working.reduce(0.0) { $0 + $1.unfilled }
             let size = abs(position.quantity)
-            if !working.isEmpty && covered >= size - max(1e-9, size * 1e-6) { continue }
+            let tolerance = max(1e-9, size * 1e-6)
+            if !working.isEmpty && covered >= size - tolerance {
+                // Take-profits filled while nobody listened: the stop is resized to what remains (a stop that itself
+                // filled in part covers only its unfilled rest).
+                let unfilled = covered
+                if unfilled > size + tolerance {
+                    note("stop_oversized", position.symbol, "stops cover \(Format.number(unfilled)) of \(Format.number(size))", critical: false,
+                         action: "stop resized to the position")
+                    if act { try await resizeStops(symbol: position.symbol, journal: &j) }
+                }
+                continue
+            }
             if !working.isEmpty {
                 note("stop_shortfall", position.symbol, "stops cover \(Format.number(covered)) of \(Format.number(size))", critical: false,
                      action: "protective stop replaced for the full size")
@@ -476,14 +487,8 @@ package struct LiveDesk: Sendable {
             equity = wallet + upnl
             var brackets: [String: [LeverageBracket]] = [:]
             for p in live { brackets[p.symbol] = try await futures.leverageBrackets(symbol: p.symbol) }
-            let cross = live.filter { $0.marginType == .cross }
-            let crossUpnl = cross.reduce(0) { $0 + Dec.double($1.unrealizedPnl) }
-            let crossMaintenance = cross.reduce(0) {
-                $0 + FuturesGuard.maintenanceMargin(notional: abs(Dec.double($1.quantity) * Dec.double($1.markPrice)), brackets: brackets[$1.symbol] ?? [])
-            }
-            for p in live {
-                let risk = FuturesGuard.evaluate(p, brackets: brackets[p.symbol] ?? [], thresholds: settings.futures,
-                                                 crossMarginBalance: wallet + crossUpnl, crossMaintenance: crossMaintenance)
+            let risks = FuturesGuard.evaluateAccount(live, brackets: brackets, walletBalance: wallet, thresholds: settings.futures)
+            for (p, risk) in zip(live, risks) {
                 report.futuresRisk.append(risk)
                 try j.emit(.futuresRisk, symbol: p.symbol, risk)
                 guard risk.action != .none else { continue }
@@ -493,31 +498,20 @@ package struct LiveDesk: Sendable {
                          critical: true)
                     continue
                 }
-                let sender = LiveOrderSender(venue: venue, recorder: recorder)
                 let qty = Dec.double(p.quantity)
                 if risk.action == .close {
                     note("futures_guard", p.symbol, "margin ratio \(Format.number(risk.marginRatio)) > \(settings.futures.closeMarginRatio)",
                          critical: false, action: "position closed reduce-only")
                     guard act else { continue }
-                    for stop in j.book.stops(on: p.symbol) where stop.isLive {
-                        try await cancel(stop.intent, reason: "futures guard closes the position", journal: &j)
-                    }
-                    _ = try await sender.send(
-                        LiveProtection.closeRequest(symbol: p.symbol, positionSign: qty, quantity: abs(qty), referencePrice: risk.markPrice,
-                                                    clientOrderId: ClientOrderId.derived(from: entry, suffix: "gc\(j.book.count(.guardClose, parent: entry) + 1)")),
-                        purpose: .guardClose, parent: entry, reason: "margin ratio \(Format.number(risk.marginRatio)) above \(settings.futures.closeMarginRatio)",
-                        cycleId: cycleId, time: time)
+                    try await marginExit(.close, symbol: p.symbol, quantity: qty, entry: entry, markPrice: risk.markPrice,
+                                         reason: "margin ratio \(Format.number(risk.marginRatio)) above \(settings.futures.closeMarginRatio)", journal: &j)
                 } else {
                     note("futures_guard", p.symbol, "margin ratio \(Format.number(risk.marginRatio)) > \(settings.futures.reduceMarginRatio)",
                          critical: false, action: "half the position closed reduce-only")
                     guard act else { continue }
-                    _ = try await sender.send(
-                        LiveProtection.closeRequest(symbol: p.symbol, positionSign: qty, quantity: abs(qty) / 2, referencePrice: risk.markPrice,
-                                                    clientOrderId: ClientOrderId.derived(from: entry, suffix: "gr\(j.book.count(.guardReduce, parent: entry) + 1)")),
-                        purpose: .guardReduce, parent: entry, reason: "margin ratio \(Format.number(risk.marginRatio)) above \(settings.futures.reduceMarginRatio)",
-                        cycleId: cycleId, time: time)
+                    try await marginExit(.reduce, symbol: p.symbol, quantity: qty, entry: entry, markPrice: risk.markPrice,
+                                         reason: "margin ratio \(Format.number(risk.marginRatio)) above \(settings.futures.reduceMarginRatio)", journal: &j)
                 }
-                try j.reload()
             }
             let since = (j.book.lastFundingTime.map { $0 + 1 }) ?? (time - 7 * 86_400)
             for income in try await futures.fundingIncome(since: since) where !j.book.fundingIds.contains(income.transactionId) {
@@ -654,25 +648,15 @@ package struct LiveDesk: Sendable {
         try j.reload()
     }
 
-    /// Futures: the stop is replaced for the whole remaining quantity when the policy moved it, the new one placed
-    /// before the old one is cancelled (reduce-only stops hold nothing).
+    /// Futures: the stop is replaced for the whole remaining quantity when the policy moved it (`replaceStops`).
     private func moveStop(_ p: PaperPosition, entry: String, remaining: Double, sender: LiveOrderSender,
                           journal j: inout Journal) async throws {
         let sign: Double = p.side == .buy ? 1 : -1
         let stops = j.book.stops(on: p.symbol).filter(\.isLive)
         guard let current = stops.compactMap({ $0.intent.triggerPrice.map(Dec.double) }).first,
               Self.tighter(p.stopPrice, than: current, long: p.side == .buy) else { return }
-        let id = ClientOrderId.derived(from: entry, suffix: "sl\(j.book.count(.stop, parent: entry) + 1)")
-        let placed = try await sender.send(LiveProtection.stopRequest(style: venue.exitOrders, symbol: p.symbol, quantity: sign * remaining,
-                                                                      trigger: p.stopPrice, offsetPct: settings.stopLimitOffsetPct,
-                                                                      clientOrderId: id),
-                                           purpose: .stop, parent: entry,
-                                           reason: "stop moved from \(Format.number(current)) to \(Format.number(p.stopPrice))",
-                                           cycleId: j.cycleId, time: j.time)
-        try j.reload()
-        if placed.isLive {
-            for stop in stops { try await cancel(stop.intent, reason: "replaced by the moved stop \(id)", journal: &j) }
-        }
+        try await replaceStops(stops, symbol: p.symbol, entry: entry, quantity: sign * remaining, trigger: p.stopPrice,
+                               reason: "stop moved from \(Format.number(current)) to \(Format.number(p.stopPrice))", journal: &j)
     }
 
     /// Whether `stop` is tighter than `current` by more than a basis point (a tick is below that).
@@ -763,6 +747,90 @@ package struct LiveDesk: Sendable {
                 problem: "stop \(id) for \(Format.number(Dec.double(runner))) could not be placed: \(placed.status.rawValue) \(placed.error ?? "")",
                 action: "reconciliation places a stop for the full size"))
         }
+    }
+
+    /// Replaces `stops` by one stop for `quantity` (signed) at `trigger`: on futures the new one is placed first and the
+    /// old ones cancelled once it works; on spot the old ones go first, because they hold the coins.
+    private func replaceStops(_ stops: [LiveBook.Order], symbol: String, entry: String, quantity: Double, trigger: Double,
+                              reason: String, journal j: inout Journal) async throws {
+        let sender = LiveOrderSender(venue: venue, recorder: recorder)
+        if stopsHoldTheirCoins {
+            for stop in stops { try await cancel(stop.intent, reason: reason, journal: &j) }
+        }
+        let id = ClientOrderId.derived(from: entry, suffix: "sl\(j.book.count(.stop, parent: entry) + 1)")
+        let placed = try await sender.send(LiveProtection.stopRequest(style: venue.exitOrders, symbol: symbol, quantity: quantity,
+                                                                      trigger: trigger, offsetPct: settings.stopLimitOffsetPct,
+                                                                      clientOrderId: id),
+                                           purpose: .stop, parent: entry, reason: reason, cycleId: j.cycleId, time: j.time)
+        try j.reload()
+        if !stopsHoldTheirCoins, placed.isLive {
+            for stop in stops { try await cancel(stop.intent, reason: "replaced by \(id): \(reason)", journal: &j) }
+        }
+    }
+
+    /// An order update from the user stream, recorded at once: the new state, and the fill it adds beyond what the
+    /// ledger already has (reconciliation later finds nothing new, so nothing is counted twice). A take-profit fill
+    /// resizes the stop to what remains. Returns the purpose of a filled order, or nil when nothing was new.
+    @discardableResult
+    package func recordStreamUpdate(_ order: VenueOrder, cycleId: String, time: Int64) async throws -> LiveOrderPurpose? {
+        var j = Journal(desk: self, cycleId: cycleId, time: time, act: true, book: try LiveBook.rebuild(ledger: ledger))
+        guard let known = j.book.orders[order.clientOrderId] else { return nil }
+        let filled = Dec.double(order.filledQuantity)
+        guard filled > known.filled + 1e-12 || order.status != known.result?.status else { return nil }
+        try record(LiveOrderSender.result(order, purpose: known.intent.purpose, source: "stream"), intent: known.intent,
+                   previous: known.filled, into: &j)
+        guard filled > known.filled + 1e-12 else { return nil }
+        if known.intent.purpose == .takeProfit { try await resizeStops(symbol: order.symbol, journal: &j) }
+        return known.intent.purpose
+    }
+
+    /// The working stops of a managed position, replaced by one for its current size at the same trigger when they
+    /// cover more or less than it (a take-profit rung filled between cycles).
+    private func resizeStops(symbol: String, journal j: inout Journal) async throws {
+        guard let position = j.book.positions[symbol], position.managed, let entry = position.entryClientOrderId else { return }
+        let stops = j.book.stops(on: symbol).filter(\.isLive)
+        let covered = stops.reduce(0.0) { $0 + $1.unfilled }
+        let size = abs(position.quantity)
+        guard let trigger = stops.compactMap({ $0.intent.triggerPrice.map(Dec.double) }).first, !Self.same(covered, size) else { return }
+        if size < 1e-12 {
+            for stop in stops { try await cancel(stop.intent, reason: "the position is closed", journal: &j) }
+            return
+        }
+        try await replaceStops(stops, symbol: symbol, entry: entry, quantity: position.quantity, trigger: trigger,
+                               reason: "stop resized from \(Format.number(covered)) to the remaining \(Format.number(size))", journal: &j)
+    }
+
+    /// The futures guard acting between cycles on a mark price: closes half (`reduce`) or all (`close`, stops cancelled
+    /// first) of a managed position reduce-only, ledger first. Returns false when the agent does not manage it.
+    @discardableResult
+    package func marginExit(_ action: FuturesRisk.Action, symbol: String, markPrice: Double, reason: String, cycleId: String,
+                    time: Int64) async throws -> Bool {
+        var j = Journal(desk: self, cycleId: cycleId, time: time, act: true, book: try LiveBook.rebuild(ledger: ledger))
+        guard action != .none, let ours = j.book.positions[symbol], ours.managed, let entry = ours.entryClientOrderId else { return false }
+        let held = try await positionsOnVenue()[symbol].map { Dec.double($0.quantity) } ?? ours.quantity
+        try await marginExit(action, symbol: symbol, quantity: held, entry: entry, markPrice: markPrice, reason: reason, journal: &j)
+        return true
+    }
+
+    private func marginExit(_ action: FuturesRisk.Action, symbol: String, quantity: Double, entry: String, markPrice: Double,
+                            reason: String, journal j: inout Journal) async throws {
+        let sender = LiveOrderSender(venue: venue, recorder: recorder)
+        guard abs(quantity) > 1e-12 else { return }
+        if action == .close {
+            for stop in j.book.stops(on: symbol) where stop.isLive {
+                try await cancel(stop.intent, reason: "futures guard closes the position", journal: &j)
+            }
+            _ = try await sender.send(
+                LiveProtection.closeRequest(symbol: symbol, positionSign: quantity, quantity: abs(quantity), referencePrice: markPrice,
+                                            clientOrderId: ClientOrderId.derived(from: entry, suffix: "gc\(j.book.count(.guardClose, parent: entry) + 1)")),
+                purpose: .guardClose, parent: entry, reason: reason, cycleId: j.cycleId, time: j.time)
+        } else {
+            _ = try await sender.send(
+                LiveProtection.closeRequest(symbol: symbol, positionSign: quantity, quantity: abs(quantity) / 2, referencePrice: markPrice,
+                                            clientOrderId: ClientOrderId.derived(from: entry, suffix: "gr\(j.book.count(.guardReduce, parent: entry) + 1)")),
+                purpose: .guardReduce, parent: entry, reason: reason, cycleId: j.cycleId, time: j.time)
+        }
+        try j.reload()
     }
 
     /// Positions as the venue holds them: Binance positions, or Coinbase base-asset balances as long positions.

@@ -52,4 +52,10 @@ public enum EventKind: String, Codable, Sendable, CaseIterable {
     case ledgerQuarantine = "ledger_quarantine"
     /// A venue's 418 ban or 429 back-off, kept so a restart honours it.
     case venueBackoff = "venue_backoff"
+    // Venue streams and the between-cycle guard.
+    case streamConnected = "stream_connected"
+    case streamDisconnected = "stream_disconnected"
+    case streamStalled = "stream_stalled"
+    case streamResync = "stream_resync"
+    case guardAction = "guard_action"
 }

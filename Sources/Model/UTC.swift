@@ -107,4 +107,6 @@ public enum UTC {
     }
 
     public static func now() -> Int64 { Int64(Date().timeIntervalSince1970) }
+    /// The wall clock in Unix milliseconds (stream and guard times).
+    public static func nowMs() -> Int64 { Int64((Date().timeIntervalSince1970 * 1_000).rounded(.down)) }
 }

@@ -57,16 +57,22 @@ public actor BinanceFutures: VenueMarketData, FuturesVenue {
     // MARK: Symbols
 
     /// `BTC-USD` -> `BTCUSDT` (with the configured quote). Symbols already in venue form pass through.
-    public nonisolated func venueSymbol(_ symbol: String) -> String {
-        let parts = symbol.split(separator: "-")
-        guard parts.count == 2 else { return symbol.uppercased() }
-        return (parts[0] + settings.quote).uppercased()
-    }
+    public nonisolated func venueSymbol(_ symbol: String) -> String { Self.venueSymbol(symbol, quote: settings.quote) }
 
     /// `BTCUSDT` -> `BTC-USD`; nil for another quote.
-    public nonisolated func ourSymbol(_ venueSymbol: String) -> String? {
-        guard venueSymbol.hasSuffix(settings.quote), venueSymbol.count > settings.quote.count else { return nil }
-        return String(venueSymbol.dropLast(settings.quote.count)) + "-USD"
+    public nonisolated func ourSymbol(_ venueSymbol: String) -> String? { Self.ourSymbol(venueSymbol, quote: settings.quote) }
+
+    /// `BTC-USD` -> `BTCUSDT` for `quote`.
+    public nonisolated static func venueSymbol(_ symbol: String, quote: String) -> String {
+        let parts = symbol.split(separator: "-")
+        guard parts.count == 2 else { return symbol.uppercased() }
+        return (parts[0] + quote).uppercased()
+    }
+
+    /// `BTCUSDT` -> `BTC-USD` for `quote`; nil for another quote.
+    public nonisolated static func ourSymbol(_ venueSymbol: String, quote: String) -> String? {
+        guard venueSymbol.hasSuffix(quote), venueSymbol.count > quote.count else { return nil }
+        return String(venueSymbol.dropLast(quote.count)) + "-USD"
     }
 
     /// The current usage and pause state read from the venue's headers.
@@ -125,6 +131,34 @@ public actor BinanceFutures: VenueMarketData, FuturesVenue {
             url += "?" + payload
         }
         return HTTPRequest(method: method, url: url, headers: headers, body: body)
+    }
+
+    // MARK: User data stream
+
+    /// `POST /fapi/v1/listenKey`: the key of the user-data stream (the active one, extended, if there is one).
+    public func createListenKey() async throws(VenueError) -> String {
+        struct Key: Decodable { var listenKey: String }
+        let data = try await keyedCall("POST", "/fapi/v1/listenKey")
+        return try VenueJSON.decode(Key.self, from: data, venue: name, operation: "POST /fapi/v1/listenKey").listenKey
+    }
+
+    /// `PUT /fapi/v1/listenKey`: keeps the user-data stream alive for another 60 minutes.
+    public func keepAliveListenKey() async throws(VenueError) {
+        _ = try await keyedCall("PUT", "/fapi/v1/listenKey")
+    }
+
+    /// A USER_STREAM call: the API key header, no signature.
+    private func keyedCall(_ method: String, _ path: String) async throws(VenueError) -> Data {
+        let call = VenueCall(method: method, path: path, idempotent: true)
+        guard let credentials else {
+            throw VenueError(venue: name, operation: call.operation, disposition: .rejected, reason: .missingCredentials,
+                             message: "the user-data stream needs BINANCE_API_KEY in the environment")
+        }
+        let request = HTTPRequest(method: method, url: settings.baseURL + path, headers: [HTTPHeader("X-MBX-APIKEY", credentials.apiKey)],
+                                  body: method == "GET" ? nil : Data())
+        let response = try await http.send(call) { @Sendable () throws(VenueError) -> HTTPRequest in request }
+        if response.isSuccess { return response.body }
+        throw Self.mapError(status: response.status, body: response.body, operation: call.operation, idempotent: true)
     }
 
     /// Refreshes the server-time offset from `GET /fapi/v1/time`.
@@ -401,8 +435,9 @@ public actor BinanceFutures: VenueMarketData, FuturesVenue {
         var triggerPrice: Num?; var reduceOnly: Bool?
     }
 
-    func order(from o: OrderJSON) -> VenueOrder {
-        let status: OrderStatus = switch o.status {
+    /// A regular order's Binance status (REST `status`, user stream `X`) as ours.
+    public nonisolated static func orderStatus(_ raw: String) -> OrderStatus {
+        switch raw {
         case "NEW": .open
         case "PARTIALLY_FILLED": .partiallyFilled
         case "FILLED": .filled
@@ -411,6 +446,24 @@ public actor BinanceFutures: VenueMarketData, FuturesVenue {
         case "EXPIRED", "EXPIRED_IN_MATCH": .expired
         default: .unknown
         }
+    }
+
+    /// A conditional (algo) order's status (REST `algoStatus`, `ALGO_UPDATE` `X`) as ours; FINISHED is a fill only
+    /// when something executed.
+    public nonisolated static func algoStatus(_ raw: String, executed: Decimal) -> OrderStatus {
+        switch raw {
+        case "NEW": .pending
+        case "TRIGGERING", "TRIGGERED": .open
+        case "FINISHED": executed > 0 ? .filled : .cancelled
+        case "CANCELED", "CANCELLED": .cancelled
+        case "REJECTED": .rejected
+        case "EXPIRED": .expired
+        default: .unknown
+        }
+    }
+
+    func order(from o: OrderJSON) -> VenueOrder {
+        let status = Self.orderStatus(o.status)
         let avg = o.avgPrice?.value
         return VenueOrder(symbol: ourSymbol(o.symbol) ?? o.symbol, orderId: String(o.orderId), clientOrderId: o.clientOrderId,
                           side: o.side == "SELL" ? .sell : .buy, type: o.type, status: status, quantity: o.origQty.value,
@@ -420,15 +473,7 @@ public actor BinanceFutures: VenueMarketData, FuturesVenue {
     }
 
     func order(from a: AlgoJSON) -> VenueOrder {
-        let status: OrderStatus = switch a.algoStatus ?? "" {
-        case "NEW": .pending
-        case "TRIGGERING", "TRIGGERED": .open
-        case "FINISHED": (a.executedQty?.value ?? 0) > 0 ? .filled : .cancelled
-        case "CANCELED", "CANCELLED": .cancelled
-        case "REJECTED": .rejected
-        case "EXPIRED": .expired
-        default: .unknown
-        }
+        let status = Self.algoStatus(a.algoStatus ?? "", executed: a.executedQty?.value ?? 0)
         let avg = a.avgPrice?.value
         return VenueOrder(symbol: ourSymbol(a.symbol) ?? a.symbol, orderId: String(a.algoId), clientOrderId: a.clientAlgoId,
                           side: a.side == "SELL" ? .sell : .buy, type: a.orderType ?? "CONDITIONAL", status: status,

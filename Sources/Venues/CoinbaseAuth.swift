@@ -71,7 +71,8 @@ public struct CoinbaseCredentials: Sendable, CustomStringConvertible {
 /// Builds the per-request JWT Coinbase Advanced Trade expects.
 public enum CoinbaseJWT {
     struct Header: Encodable { var alg: String; var kid: String; var nonce: String; var typ: String }
-    struct Claims: Encodable { var sub: String; var iss: String; var nbf: Int64; var exp: Int64; var uri: String }
+    /// `uri` is left out of WebSocket tokens.
+    struct Claims: Encodable { var sub: String; var iss: String; var nbf: Int64; var exp: Int64; var uri: String? }
 
     /// The `uri` claim: `"<METHOD> <host[:port]><path>"`, no scheme and no query string.
     public static func uri(method: String, url: String) -> String {
@@ -83,12 +84,21 @@ public enum CoinbaseJWT {
 
     /// A signed token for one request, valid for 120 s from `now`, with a fresh random nonce.
     public static func token(credentials: CoinbaseCredentials, method: String, url: String, now: Int64) throws(VenueError) -> String {
+        try signed(credentials: credentials, uri: uri(method: method, url: url), now: now)
+    }
+
+    /// A token for a WebSocket subscribe message (the `user` channel): the same claims without `uri`.
+    public static func websocketToken(credentials: CoinbaseCredentials, now: Int64) throws(VenueError) -> String {
+        try signed(credentials: credentials, uri: nil, now: now)
+    }
+
+    private static func signed(credentials: CoinbaseCredentials, uri: String?, now: Int64) throws(VenueError) -> String {
         var nonceBytes = [UInt8](repeating: 0, count: 16)
         var rng = SystemRandomNumberGenerator()
         for i in nonceBytes.indices { nonceBytes[i] = UInt8.random(in: 0...255, using: &rng) }
         let header = Header(alg: credentials.algorithm, kid: credentials.keyName,
                             nonce: nonceBytes.map { String(format: "%02x", $0) }.joined(), typ: "JWT")
-        let claims = Claims(sub: credentials.keyName, iss: "cdp", nbf: now, exp: now + 120, uri: uri(method: method, url: url))
+        let claims = Claims(sub: credentials.keyName, iss: "cdp", nbf: now, exp: now + 120, uri: uri)
         let signingInput = base64url(VenueJSON.encode(header)) + "." + base64url(VenueJSON.encode(claims))
         let signature: Data
         do {

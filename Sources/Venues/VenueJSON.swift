@@ -1,12 +1,12 @@
 import Foundation
 
 /// A number that venues send as a JSON string ("0.001") or a JSON number; kept exact as `Decimal`.
-struct Num: Decodable, Sendable, Equatable {
-    var value: Decimal
+public struct Num: Decodable, Sendable, Equatable {
+    public var value: Decimal
 
-    init(_ value: Decimal) { self.value = value }
+    public init(_ value: Decimal) { self.value = value }
 
-    init(from decoder: any Decoder) throws {
+    public init(from decoder: any Decoder) throws {
         let container = try decoder.singleValueContainer()
         if let text = try? container.decode(String.self) {
             if text.isEmpty {
@@ -28,7 +28,7 @@ struct Num: Decodable, Sendable, Equatable {
         }
     }
 
-    var double: Double { Dec.double(value) }
+    public var double: Double { Dec.double(value) }
 }
 
 /// One element of a heterogeneous JSON array (Binance klines).

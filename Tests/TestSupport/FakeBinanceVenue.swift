@@ -34,6 +34,9 @@ public final class FakeBinanceVenue: @unchecked Sendable {
     private var wallet = 1000.50
     private var available = 900.25
     private var isolatedMarginOverride: [String: Double] = [:]
+    private var listenKey: String?
+    private var listenKeys = 0
+    private var listenKeepAlives = 0
     private var incomes: [String] = []
     /// A steady climb (% per hour) for klines, so trend and momentum rules fire; 0 = the default sine tape.
     private var trendPctPerHour = 0.0
@@ -231,6 +234,16 @@ public final class FakeBinanceVenue: @unchecked Sendable {
         case ("GET", "/fapi/v1/openAlgoOrders"):
             let open = lock.withLock { orders.values.filter { $0["algo"] != nil && ($0["status"] == "NEW" || $0["status"] == "TRIGGERED") } }
             return json("[" + open.map(Self.algoJSON).joined(separator: ",") + "]")
+        case ("POST", "/fapi/v1/listenKey"):
+            // The active key while it lives (the venue extends it); a new one once the test expired it.
+            let key = lock.withLock { () -> String in
+                if listenKey == nil { listenKeys += 1; listenKey = "fakeListenKey\(listenKeys)" }
+                return listenKey ?? ""
+            }
+            return json(#"{"listenKey":"\#(key)"}"#)
+        case ("PUT", "/fapi/v1/listenKey"):
+            lock.withLock { listenKeepAlives += 1 }
+            return json("{}")
         case ("GET", "/fapi/v1/userTrades"):
             let matching = lock.withLock { orders.values.filter { $0["orderId"] == p["orderId"] && $0["executedQty"] != "0" } }
             return json("[" + matching.map { o in
@@ -279,6 +292,11 @@ public final class FakeBinanceVenue: @unchecked Sendable {
     }
     /// The position amount the venue holds (0 = flat).
     public func positionAmount(_ venueSymbol: String) -> Double { lock.withLock { positionBook[venueSymbol]?.amount ?? 0 } }
+    /// The user-data stream key handed out now (nil before the first `POST /fapi/v1/listenKey`).
+    public var activeListenKey: String? { lock.withLock { listenKey } }
+    public var listenKeyKeepAlives: Int { lock.withLock { listenKeepAlives } }
+    /// Expires the key: the next `POST` hands out a new one.
+    public func expireListenKey() { lock.withLock { listenKey = nil } }
     /// Moves the mark price (unrealised P&L and margin follow).
     public func setMark(_ venueSymbol: String, _ price: Double) { lock.withLock { marks[venueSymbol] = price } }
     /// Fixes the isolated margin (margin balance) the venue reports for a position.
