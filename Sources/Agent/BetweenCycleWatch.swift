@@ -77,7 +77,7 @@ final class BetweenCycleWatch: @unchecked Sendable {
             subscriptions.append(BinanceMarketStream.market(baseURL: c.wsBaseUrl, symbols: symbols, interval: .oneHour,
                                                             names: names, sink: sink))
             subscriptions.append(BinanceMarketStream.book(baseURL: c.wsBaseUrl, symbols: symbols, names: names, sink: sink))
-            if runner.mode == .live, let futures = liveDesk?.venue as? BinanceFutures {
+            if runner.mode == .live, let futures = liveDesk?.venue as? any ListenKeySource {
                 let user = BinanceUserStream(baseURL: c.wsBaseUrl, keys: futures, names: names, sink: sink)
                 subscriptions.append(user)
                 keepAlive = user
@@ -241,7 +241,7 @@ final class BetweenCycleWatch: @unchecked Sendable {
     /// While a stream is down: prices over REST (Binance: the positions' marks, for the margin rule too).
     private func pollOverREST(cycleId: String) async throws {
         let nowMs = UTC.nowMs()
-        if let futures = liveDesk?.venue as? BinanceFutures {
+        if let futures = liveDesk?.venue.futures {
             for p in try await futures.positions() {
                 try await act(keeper.apply { $0.observe(symbol: p.symbol, price: Dec.double(p.markPrice), timeMs: nowMs, isMark: true) },
                               cycleId: cycleId)
@@ -256,7 +256,7 @@ final class BetweenCycleWatch: @unchecked Sendable {
 
     /// After a LIVE Binance cycle: the guard watches the venue's positions with their brackets.
     func refreshMarginBook() async {
-        guard let futures = liveDesk?.venue as? BinanceFutures else { return }
+        guard let futures = liveDesk?.venue.futures else { return }
         do {
             let positions = try await futures.positions()
             var brackets: [String: [LeverageBracket]] = [:]

@@ -146,7 +146,8 @@ import Testing
         var kills = 0
         var reconciled = 0
         let fake = try #require(rig.binance)
-        for round in 0..<10 {
+        let rounds = 24   // a few dozen kills, bounded: about 2 s each
+        for round in 0..<rounds {
             // A person closes what is open (its stops stay on the venue), so every run has orders to send and
             // cancel: the kills land in reconciliation, entries, stops and the ladder, not only in idle cycles.
             for symbol in ["BTCUSDT", "ETHUSDT", "SOLUSDT"] { fake.setPosition(symbol, amount: 0, entry: 0) }
@@ -172,7 +173,7 @@ import Testing
                 _ = try await rig.desk().acknowledge(cycleId: "r-ack-\(round)", time: UTC.now(), stopLossPct: { _ in 5 })
             }
         }
-        #expect(kills >= 8 && reconciled == 10)
+        #expect(kills >= rounds * 3 / 4 && reconciled == rounds, "\(kills) kills in \(rounds) rounds")
         #expect(!rig.venueClientIds.isEmpty)                       // the runs did trade between the kills
     }
 }
