@@ -63,8 +63,8 @@ import Testing
     }
 
     @Test(arguments: [
-        ("Backtest", ["Venues", "LiveExecution", "Agent"]),
-        ("Engine", ["Venues", "LiveExecution", "Backtest", "Agent"]),
+        ("Backtest", ["Venues", "LiveExecution", "Streams", "Agent"]),
+        ("Engine", ["Venues", "LiveExecution", "Streams", "Backtest", "Agent"]),
         ("Execution", ["Venues", "Market", "Ledger"]),
         ("Market", ["Venues", "HTTP", "Execution"]),
         ("Review", ["Market", "Venues", "Execution", "Engine"]),
