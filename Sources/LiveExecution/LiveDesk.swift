@@ -476,6 +476,24 @@ package struct LiveDesk: Sendable {
             }
         }
 
+        // 5b. Resting take-profits may never add up to more than the position (a size changed by hand or a fill found
+        //     late): the rungs beyond it are cancelled, the farthest first. Brackets are sized with their stops above.
+        for position in j.book.positions.values.sorted(by: { $0.symbol < $1.symbol }) where position.managed {
+            let rungs = j.book.orderIds.compactMap { j.book.orders[$0] }
+                .filter { $0.intent.symbol == position.symbol && $0.intent.purpose == .takeProfit && !$0.intent.carriesStop && $0.isLive }
+            let size = abs(position.quantity)
+            var resting = rungs.reduce(0.0) { $0 + $1.unfilled }
+            guard resting > size + max(1e-9, size * 1e-6) else { continue }
+            note("take_profit_oversized", position.symbol,
+                 "take-profits rest for \(Format.number(resting)) of a \(Format.number(size)) position", critical: false,
+                 action: "the rungs beyond the position cancelled")
+            guard act else { continue }
+            for rung in rungs.sorted(by: { ($0.intent.rung ?? 0) > ($1.intent.rung ?? 0) }) where resting > size + max(1e-9, size * 1e-6) {
+                try await cancel(rung.intent, reason: "take-profits exceed the \(Format.number(size)) position", journal: &j)
+                resting -= rung.unfilled
+            }
+        }
+
         // 6. Futures guard, funding and equity.
         var equity: Double?
         var cashUsd: Double?

@@ -41,6 +41,33 @@ import Testing
         #expect(!again.discrepancies.contains { $0.kind == "stop_shortfall" || $0.kind == "position_without_stop" })
     }
 
+    /// Resting take-profits may never add up to more than the position: after a size changed by hand, the rungs
+    /// beyond what is held are cancelled, the farthest first, and the stop is resized.
+    @Test func takeProfitsBeyondThePositionAreCancelledFarthestFirst() async throws {
+        let rig = try LiveRig()
+        _ = try await rig.enter()
+        let sender = LiveOrderSender(venue: rig.venue, recorder: rig.desk.recorder)
+        let rungs = (1...3).map { ClientOrderId.derived(from: LiveRig.entryId, suffix: "tp\($0)") }
+        for (i, id) in rungs.enumerated() {
+            _ = try await sender.send(LiveProtection.takeProfitRequest(symbol: "ETH-USD", positionSign: 1, quantity: 0.01,
+                                                                       target: 3_100 + 100 * Double(i), clientOrderId: id),
+                                      purpose: .takeProfit, parent: LiveRig.entryId, reason: "rung \(i + 1)", rung: i,
+                                      cycleId: LiveRig.cycle, time: 1_767_225_700)
+        }
+        // Nothing to report while the rungs fit the position.
+        #expect(!(try await rig.reconcile(act: false)).discrepancies.contains { $0.kind == "take_profit_oversized" })
+        // A person sells 0.02 ETH by hand: the three 0.01 rungs now exceed the 0.01 held.
+        rig.fake.setPosition("ETHUSDT", amount: 0.01, entry: 3_000)
+        let report = try await rig.reconcile()
+        #expect(report.discrepancies.contains { $0.kind == "take_profit_oversized" }, "\(report.discrepancies)")
+        #expect(rig.fake.order(rungs[2])?["status"] == "CANCELED" && rig.fake.order(rungs[1])?["status"] == "CANCELED")
+        #expect(rig.fake.order(rungs[0])?["status"] == "NEW")
+        let resting = try rig.book().orders.values.filter { $0.intent.purpose == .takeProfit && $0.isLive }
+        #expect(LiveDesk.same(resting.reduce(0) { $0 + $1.unfilled }, 0.01))
+        let again = try await rig.reconcile()
+        #expect(!again.discrepancies.contains { $0.kind == "take_profit_oversized" })
+    }
+
     /// A FILLED result and its fill are one write: no crash can separate them.
     @Test func anOrdersResultAndItsFillAreRecordedTogether() async throws {
         let rig = try LiveRig()
