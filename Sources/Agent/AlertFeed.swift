@@ -27,7 +27,7 @@ enum AlertRecord {
 
 final class AlertFeed: Sendable {
     static let sourceTypes = ["cycle_finished", "halted", "circuit_breaker", "review_required", "reconciliation",
-                              "paper_fill", "live_fill", "protection_alarm"]
+                              "paper_fill", "live_fill", "protection_alarm", "guard_action"]
     static let cursorKey = "alerts.cursor"
     static let dailyKey = "alerts.daily_summary_day"
 
@@ -157,6 +157,10 @@ final class AlertFeed: Sendable {
         case "circuit_breaker":
             guard let t = try? e.value(BreakerTrip.self) else { return [] }
             return [message(.circuitBreaker, "circuit breaker \(t.breaker)", "\(t.detail) (\(t.action))", key: "circuit_breaker:\(day):\(t.breaker)")]
+        case "guard_action":
+            guard let a = try? e.value(GuardAction.self) else { return [] }
+            return [message(.guardAction, "guard \(a.rule.rawValue): \(a.action.rawValue)\(a.symbol.map { " \($0)" } ?? "")", a.detail,
+                            key: "guard_action#\(e.seq)")]
         case "review_required":
             guard let r = try? e.value(ReviewRequired.self) else { return [] }
             return [message(.manualReview, "manual review needed",

@@ -34,6 +34,8 @@ public enum AlertEventKind: String, Codable, Sendable, CaseIterable {
     case manualReview = "manual_review"
     /// A LIVE position lost (or never got) its protective stop.
     case protectionAlarm = "protection_alarm"
+    /// The between-cycle guard reduced risk: a margin reduce or close, a flash move, a lost stream.
+    case guardAction = "guard_action"
     /// A cycle failed.
     case error
     /// The AI budget ran out and the fallback was taken.

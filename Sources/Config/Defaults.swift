@@ -111,7 +111,8 @@ prices:
 # e.g. channels: [{name: ops, kind: slack, url_env: AGENT_SLACK_URL, events: [halted, circuit_breaker, error],
 #                  min_interval_seconds: 300}]
 # kinds: slack, discord, telegram (needs chat_id), webhook (JSON POST)
-# events: trade, exit, halted, circuit_breaker, manual_review, protection_alarm, error, budget_exhausted, daily_summary
+# events: trade, exit, halted, circuit_breaker, manual_review, protection_alarm, guard_action, error, budget_exhausted,
+#         daily_summary
 alerts:
   channels: []
   timeout_seconds: 5   # per delivery attempt; deliveries never run on the cycle's path

@@ -48,25 +48,29 @@ import Testing
             NewEvent(cycleId: "c-5", type: "reconciliation", time: t, payload: Data(#"{"discrepancies":[{"kind":"position_without_stop","symbol":"BTC-USD","detail":"0.1 BTC-USD has no working stop","critical":true}]}"#.utf8)),
             try NewEvent.json("c-6", .halted, t, CycleNote(reason: "kill switch is on: <maintenance>")),
             NewEvent(cycleId: "c-7", type: "cycle_finished", time: t, payload: try await summaryJSON(status: "ERROR", error: "venue timeout", fallback: "skip")),
+            try NewEvent.json("c-7", .guardAction, t, symbol: "BTC-USD", GuardAction(
+                rule: .flashMove, action: .flatten, symbol: "BTC-USD", value: 6, limit: 5, detail: "BTC-USD -6% in 30 s",
+                timeMs: t * 1_000, price: 60_000)),
         ])
         let end = await feed.pass(after: 0)
         #expect(end == (try ledger.lastSeq()) - Int64(receiver.requests.count))
         let sent = try receiver.requests.map { try #require(try JSONSerialization.jsonObject(with: $0.body) as? [String: Any]) }
         let events = sent.compactMap { $0["event"] as? String }
         #expect(Set(events) == ["trade", "exit", "circuit_breaker", "manual_review", "protection_alarm", "halted", "error",
-                                "budget_exhausted", "daily_summary"])
-        #expect(events.count == 9)
+                                "budget_exhausted", "daily_summary", "guard_action"])
+        #expect(events.count == 10)
+        #expect(sent.first { $0["event"] as? String == "guard_action" }?["text"].map { "\($0)".contains("guard flash_move: flatten BTC-USD") } == true)
         for message in sent {
             #expect((message["text"] as? String)?.contains("(cycle \(message["cycle_id"] as? String ?? "?"))") == true)
         }
         #expect(sent.first { $0["event"] as? String == "daily_summary" }?["text"].map { "\($0)".contains("since 2026-11-19") } == true)
-        #expect(try ledger.events(types: ["alert_delivered"]).count == 9)
+        #expect(try ledger.events(types: ["alert_delivered"]).count == 10)
         #expect(try ledger.meta(AlertFeed.cursorKey) == String(end))
 
         // The same halt again that day: suppressed, and recorded as such.
         try ledger.append(try NewEvent.json("c-8", .halted, t, CycleNote(reason: "kill switch is on: <maintenance>")))
         _ = await feed.pass(after: end)
-        #expect(receiver.requests.count == 9)
+        #expect(receiver.requests.count == 10)
         let suppressed = try ledger.events(types: ["alert_suppressed"])
         #expect(suppressed.count == 1)
         #expect(try suppressed.first?.value(AlertDelivery.self).problem == "duplicate: already delivered")
