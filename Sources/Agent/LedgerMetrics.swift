@@ -10,7 +10,8 @@ import Serve
 /// restarts), gauges from the latest state. Each scrape reads only the events appended since the last one.
 /// Blocking (ledger reads): callers run it off the cooperative pool. Scrapes are serialized by a lock.
 final class LedgerMetricsFeed: @unchecked Sendable {
-    static let eventKinds: [EventKind] = [.cycleFinished, .cycleFailed, .cycleAbandoned, .review, .policyEvaluation, .alertFailed]
+    static let eventKinds: [EventKind] = [.cycleFinished, .cycleFailed, .cycleAbandoned, .review, .policyEvaluation, .alertFailed,
+                                          .streamConnected, .streamDisconnected, .streamStalled, .streamResync, .guardAction]
 
     let ledger: Ledger
     let dataDir: String
@@ -61,6 +62,12 @@ final class LedgerMetricsFeed: @unchecked Sendable {
             case .policyEvaluation:
                 guard let d = try? e.value(Decision.self) else { return }
                 for check in d.violatedChecks { metrics.policyViolation(check: check) }
+            case .streamConnected, .streamDisconnected, .streamStalled, .streamResync:
+                guard let note = try? e.value(StreamNote.self) else { return }
+                metrics.streamEvent(stream: note.stream, event: String(e.type.dropFirst("stream_".count)))
+            case .guardAction:
+                guard let a = try? e.value(GuardAction.self) else { return }
+                metrics.guardAction(rule: a.rule.rawValue, action: a.action.rawValue)
             default: break
             }
         }

@@ -42,6 +42,19 @@ public final class OperatorMetrics: Sendable {
     public func halted(_ on: Bool) { gauge("agent_halted").record(on ? 1 : 0) }
     /// The share of the venue's request-weight budget used (0...1).
     public func venueWeightUsed(_ fraction: Double) { gauge("agent_venue_weight_used").record(fraction) }
+    /// A venue stream connected, disconnected, stalled or resynced (`event`), and whether it is up now.
+    public func streamEvent(stream: String, event: String) {
+        CoreMetrics.Counter(label: "agent_stream_events_total", dimensions: [("stream", stream), ("event", event)], factory: factory)
+            .increment()
+        if event == "connected" || event == "disconnected" || event == "stalled" {
+            gauge("agent_stream_up", [("stream", stream)]).record(event == "connected" ? 1 : 0)
+        }
+    }
+    /// An action of the between-cycle guard (`rule`: margin, flash_move, stream_lost).
+    public func guardAction(rule: String, action: String) {
+        CoreMetrics.Counter(label: "agent_guard_actions_total", dimensions: [("rule", rule), ("action", action)], factory: factory)
+            .increment()
+    }
     public func error(kind: String) {
         CoreMetrics.Counter(label: "agent_errors_total", dimensions: [("kind", kind)], factory: factory).increment()
     }
