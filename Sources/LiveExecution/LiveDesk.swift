@@ -12,7 +12,7 @@ import Venues
 package struct LedgerRecorder: LiveRecorder {
     package let ledger: Ledger
 
-    package func record<T: Encodable & Sendable>(cycleId: String, time: Int64, type: EventKind, symbol: String?, _ value: T) throws {
+    package func record<T: Encodable & Sendable>(cycleId: String, time: Int64, type: EventType<T>, symbol: String?, _ value: T) throws {
         try ledger.append(NewEvent.json(cycleId, type, time, symbol: symbol, value))
     }
 
@@ -34,12 +34,12 @@ package struct LiveBook: Sendable {
     package struct Order: Sendable {
         package var intent: LiveOrderIntent
         package var result: LiveOrderResult?
-        package var filled: Double { result?.filledQuantity ?? 0 }
+        package var filled: Decimal { result?.filledQuantity ?? 0 }
         /// No answer recorded yet, or an unknown outcome: must be looked up by client id.
         package var isPending: Bool { result == nil || result?.isUnresolved == true }
         package var isLive: Bool { result?.isLive == true }
         /// What is still to execute.
-        package var unfilled: Double { max(0, intent.size - filled) }
+        package var unfilled: Double { max(0, intent.size - Dec.double(filled)) }
 
         package init(intent: LiveOrderIntent, result: LiveOrderResult? = nil) {
             self.intent = intent
@@ -95,7 +95,7 @@ package struct LiveBook: Sendable {
     }
 
     package mutating func apply(_ kind: EventKind, time: Int64, payload: Data, seq: Int64 = 0) throws {
-        func value<T: Decodable>(_ t: T.Type) throws -> T {
+        func value<T: Decodable>(_ t: EventType<T>) throws -> T {
             do {
                 return try JSONCoding.decoder().decode(T.self, from: payload)
             } catch {
@@ -104,25 +104,25 @@ package struct LiveBook: Sendable {
         }
         switch kind {
         case .liveOrderIntent:
-            let intent = try value(LiveOrderIntent.self)
+            let intent = try value(.liveOrderIntent)
             if orders[intent.clientOrderId] == nil { orderIds.append(intent.clientOrderId) }
             orders[intent.clientOrderId] = Order(intent: intent, result: orders[intent.clientOrderId]?.result)
         case .liveOrderResult:
-            let result = try value(LiveOrderResult.self)
+            let result = try value(.liveOrderResult)
             orders[result.clientOrderId]?.result = result
         case .liveFill:
-            applyFill(try value(LiveFill.self), time: time)
+            applyFill(try value(.liveFill), time: time)
         case .livePositionCorrection:
-            let c = try value(PositionCorrection.self)
+            let c = try value(.livePositionCorrection)
             if abs(c.to) < 1e-12 {
                 positions[c.symbol] = nil
             } else {
                 positions[c.symbol]?.quantity = c.to
             }
         case .reviewRequired:
-            reviewReasons += try value(ReviewRequired.self).reasons
+            reviewReasons += try value(.reviewRequired).reasons
         case .reviewAck:
-            let ack = try value(ReviewAck.self)
+            let ack = try value(.reviewAck)
             reviewReasons = []
             for a in ack.adoptedPositions {
                 positions[a.symbol] = Position(symbol: a.symbol, quantity: a.quantity, entryPrice: a.entryPrice, tier: .eventDriven,
@@ -130,26 +130,27 @@ package struct LiveBook: Sendable {
             }
             adoptedOrders.formUnion(ack.adoptedOrders)
         case .liveFunding:
-            let f = try value(LiveFunding.self)
+            let f = try value(.liveFunding)
             fundingIds.insert(f.transactionId)
             lastFundingTime = max(lastFundingTime ?? f.settlementTime, f.settlementTime)
         case .liveEquity:
-            equity.append((time, try value(LiveEquity.self).equityUsd))
+            equity.append((time, try value(.liveEquity).equityUsd))
         default:
             break
         }
     }
 
     private mutating func applyFill(_ fill: LiveFill, time: Int64) {
-        let signed = fill.quantity * Double(fill.side.sign)
+        let signed = Dec.double(fill.quantity) * Double(fill.side.sign)
+        let price = Dec.double(fill.price)
         if fill.purpose == .entry {
             let intent = orders[fill.clientOrderId]?.intent
             var p = positions[fill.symbol] ?? Position(
-                symbol: fill.symbol, quantity: 0, entryPrice: fill.price, tier: intent?.tier ?? .rotational,
+                symbol: fill.symbol, quantity: 0, entryPrice: price, tier: intent?.tier ?? .rotational,
                 entryClientOrderId: fill.clientOrderId, stopLossPct: intent?.stopLossPct ?? 10, managed: true, openedAt: time)
             let total = p.quantity + signed
             if abs(total) > 1e-12, p.quantity * signed >= 0 {
-                p.entryPrice = (abs(p.quantity) * p.entryPrice + abs(signed) * fill.price) / abs(total)
+                p.entryPrice = (abs(p.quantity) * p.entryPrice + abs(signed) * price) / abs(total)
             }
             p.quantity = Self.clean(total)
             if p.entryClientOrderId == nil { p.entryClientOrderId = fill.clientOrderId }
@@ -215,11 +216,12 @@ package struct ReconcileReport: Codable, Sendable {
     package struct OrderRow: Codable, Sendable, Equatable {
         package var clientOrderId: String
         package var symbol: String
-        package var purpose: String
-        package var ledgerStatus: String
-        package var venueStatus: String?
+        package var purpose: LiveOrderPurpose
+        /// The last result the ledger holds; nil while only the intent is recorded.
+        package var ledgerStatus: OrderStatus?
+        package var venueStatus: OrderStatus?
 
-        package init(clientOrderId: String, symbol: String, purpose: String, ledgerStatus: String, venueStatus: String? = nil) {
+        package init(clientOrderId: String, symbol: String, purpose: LiveOrderPurpose, ledgerStatus: OrderStatus?, venueStatus: OrderStatus? = nil) {
             self.clientOrderId = clientOrderId
             self.symbol = symbol
             self.purpose = purpose
@@ -229,7 +231,7 @@ package struct ReconcileReport: Codable, Sendable {
     }
 
     package struct Discrepancy: Codable, Sendable, Equatable {
-        package var kind: String
+        package var kind: ReconcileFinding
         package var symbol: String?
         package var detail: String
         /// Critical = REQUIRES_MANUAL_REVIEW.
@@ -237,7 +239,7 @@ package struct ReconcileReport: Codable, Sendable {
         /// What the agent did (nil in a read-only comparison).
         package var action: String?
 
-        package init(kind: String, symbol: String? = nil, detail: String, critical: Bool, action: String? = nil) {
+        package init(kind: ReconcileFinding, symbol: String? = nil, detail: String, critical: Bool, action: String? = nil) {
             self.kind = kind
             self.symbol = symbol
             self.detail = detail
@@ -301,10 +303,10 @@ package struct LiveDesk: Sendable {
         package let act: Bool
         package var book: LiveBook
 
-        package mutating func emit<T: Encodable & Sendable>(_ kind: EventKind, symbol: String?, _ value: T) throws {
+        package mutating func emit<T: Encodable & Sendable>(_ type: EventType<T>, symbol: String?, _ value: T) throws {
             let payload = try JSONCoding.encoder().encode(value)
-            if act { try desk.ledger.append(NewEvent(cycleId: cycleId, kind: kind, time: time, symbol: symbol, payload: payload)) }
-            try book.apply(kind, time: time, payload: payload)
+            if act { try desk.ledger.append(NewEvent(cycleId: cycleId, kind: type.kind, time: time, symbol: symbol, payload: payload)) }
+            try book.apply(type.kind, time: time, payload: payload)
         }
 
         /// Records several events in one write and applies them.
@@ -335,9 +337,9 @@ package struct LiveDesk: Sendable {
         var j = Journal(desk: self, cycleId: cycleId, time: time, act: act, book: try LiveBook.rebuild(ledger: ledger))
         var report = ReconcileReport(venue: venue.exchange.rawValue, timestamp: UTC.iso8601(time), acted: act)
         var critical: [String] = []
-        func note(_ kind: String, _ symbol: String?, _ detail: String, critical isCritical: Bool, action: String? = nil) {
+        func note(_ kind: ReconcileFinding, _ symbol: String?, _ detail: String, critical isCritical: Bool, action: String? = nil) {
             report.discrepancies.append(.init(kind: kind, symbol: symbol, detail: detail, critical: isCritical, action: act ? action : nil))
-            if isCritical { critical.append("\(kind)\(symbol.map { " \($0)" } ?? ""): \(detail)") }
+            if isCritical { critical.append("\(kind.rawValue)\(symbol.map { " \($0)" } ?? ""): \(detail)") }
         }
 
         // 1. Orders we intended whose outcome we don't know: look each up by client id, never resend.
@@ -353,7 +355,7 @@ package struct LiveDesk: Sendable {
                         status: .notFound, error: "not on the venue at reconciliation: never received", source: "reconcile"))
                 }
             } catch {
-                note("order_unknown_state", intent.symbol, "\(intent.purpose.rawValue) \(intent.clientOrderId): lookup failed: \(error)", critical: true)
+                note(.orderUnknownState, intent.symbol, "\(intent.purpose.rawValue) \(intent.clientOrderId): lookup failed: \(error)", critical: true)
             }
         }
 
@@ -363,7 +365,7 @@ package struct LiveDesk: Sendable {
         for order in j.book.liveOrders {
             let intent = order.intent
             if let venueOrder = openById[intent.clientOrderId] {
-                if Dec.double(venueOrder.filledQuantity) > order.filled + 1e-12 || venueOrder.status != order.result?.status {
+                if venueOrder.filledQuantity > order.filled || venueOrder.status != order.result?.status {
                     try record(LiveOrderSender.result(venueOrder, purpose: intent.purpose, source: "reconcile"), intent: intent,
                                previous: order.filled, into: &j)
                 }
@@ -375,18 +377,18 @@ package struct LiveDesk: Sendable {
                     clientOrderId: intent.clientOrderId, symbol: intent.symbol, purpose: intent.purpose,
                     status: .notFound, error: "no longer on the venue", source: "reconcile"))
                 try j.emit(.manualIntervention, symbol: intent.symbol, ManualIntervention(
-                    kind: "order_missing", symbol: intent.symbol, clientOrderId: intent.clientOrderId,
+                    kind: .orderMissing, symbol: intent.symbol, clientOrderId: intent.clientOrderId,
                     detail: "working \(intent.purpose.rawValue) order vanished from the venue"))
-                note("order_missing", intent.symbol, "\(intent.clientOrderId) vanished from the venue", critical: false, action: "recorded")
+                note(.orderMissing, intent.symbol, "\(intent.clientOrderId) vanished from the venue", critical: false, action: "recorded")
                 continue
             }
             try record(LiveOrderSender.result(found, purpose: intent.purpose, source: "reconcile"), intent: intent,
                        previous: order.filled, into: &j)
             if found.status == .cancelled || found.status == .expired {
                 try j.emit(.manualIntervention, symbol: intent.symbol, ManualIntervention(
-                    kind: "order_cancelled", symbol: intent.symbol, clientOrderId: intent.clientOrderId,
+                    kind: .orderCancelled, symbol: intent.symbol, clientOrderId: intent.clientOrderId,
                     detail: "\(intent.purpose.rawValue) order \(found.status.rawValue.lowercased()) outside the agent"))
-                note("order_cancelled", intent.symbol, "\(intent.clientOrderId) was \(found.status.rawValue.lowercased()) outside the agent",
+                note(.orderCancelled, intent.symbol, "\(intent.clientOrderId) was \(found.status.rawValue.lowercased()) outside the agent",
                      critical: false, action: "recorded")
             }
         }
@@ -394,9 +396,9 @@ package struct LiveDesk: Sendable {
         // 3. Open orders the agent never placed.
         for o in open where j.book.orders[o.clientOrderId] == nil && !j.book.adoptedOrders.contains(o.clientOrderId) {
             try j.emit(.manualIntervention, symbol: o.symbol, ManualIntervention(
-                kind: "unknown_order", symbol: o.symbol, clientOrderId: o.clientOrderId,
+                kind: .unknownOrder, symbol: o.symbol, clientOrderId: o.clientOrderId,
                 detail: "\(o.side.rawValue) \(o.type) \(Dec.double(o.quantity)) \(o.status.rawValue) not placed by the agent"))
-            note("unknown_order", o.symbol, "\(o.clientOrderId.isEmpty ? o.orderId : o.clientOrderId): \(o.side.rawValue) \(o.type) not placed by the agent",
+            note(.unknownOrder, o.symbol, "\(o.clientOrderId.isEmpty ? o.orderId : o.clientOrderId): \(o.side.rawValue) \(o.type) not placed by the agent",
                  critical: true, action: "recorded; no new entries until reviewed")
         }
 
@@ -411,23 +413,23 @@ package struct LiveDesk: Sendable {
             if Self.same(ledgerQty, venueQty) { continue }
             if ours == nil {
                 try j.emit(.manualIntervention, symbol: symbol, ManualIntervention(
-                    kind: "unknown_position", symbol: symbol, clientOrderId: nil,
+                    kind: .unknownPosition, symbol: symbol, clientOrderId: nil,
                     detail: "the venue holds \(venueQty) the agent did not open"))
-                note("unknown_position", symbol, "the venue holds \(venueQty) \(symbol) the agent did not open", critical: true,
+                note(.unknownPosition, symbol, "the venue holds \(venueQty) \(symbol) the agent did not open", critical: true,
                      action: "recorded; no new entries until reviewed")
                 continue
             }
-            let kind = abs(venueQty) < 1e-12 ? "position_closed" : "size_mismatch"
+            let kind: ReconcileFinding = abs(venueQty) < 1e-12 ? .positionClosed : .sizeMismatch
             try j.emit(.manualIntervention, symbol: symbol, ManualIntervention(
                 kind: kind, symbol: symbol, clientOrderId: ours?.entryClientOrderId,
                 detail: "ledger \(ledgerQty), venue \(venueQty)"))
             try j.emit(.livePositionCorrection, symbol: symbol, PositionCorrection(
-                symbol: symbol, from: ledgerQty, to: venueQty, reason: kind == "position_closed"
+                symbol: symbol, from: ledgerQty, to: venueQty, reason: kind == .positionClosed
                     ? "closed outside the agent" : "the venue's size differs (fills while the agent was down, or by hand)"))
             note(kind, symbol, "ledger \(ledgerQty), venue \(venueQty)", critical: false, action: "ledger corrected to the venue's \(venueQty)")
             // Stops sized for the old position: cancel them (a new one is placed below for what remains).
             for stop in j.book.stops(on: symbol) where stop.isLive {
-                try await cancel(stop.intent, reason: "\(kind): stop no longer matches the position", journal: &j)
+                try await cancel(stop.intent, reason: "\(kind.rawValue): stop no longer matches the position", journal: &j)
                 restopped.insert(symbol)
             }
         }
@@ -445,20 +447,20 @@ package struct LiveDesk: Sendable {
                 // filled in part covers only its unfilled rest).
                 let unfilled = covered
                 if unfilled > size + tolerance {
-                    note("stop_oversized", position.symbol, "stops cover \(Format.number(unfilled)) of \(Format.number(size))", critical: false,
+                    note(.stopOversized, position.symbol, "stops cover \(Format.number(unfilled)) of \(Format.number(size))", critical: false,
                          action: "stop resized to the position")
                     if act { try await resizeStops(symbol: position.symbol, journal: &j) }
                 }
                 continue
             }
             if !working.isEmpty {
-                note("stop_shortfall", position.symbol, "stops cover \(Format.number(covered)) of \(Format.number(size))", critical: false,
+                note(.stopShortfall, position.symbol, "stops cover \(Format.number(covered)) of \(Format.number(size))", critical: false,
                      action: "protective stop replaced for the full size")
             } else if restopped.contains(position.symbol) {
-                note("stop_resized", position.symbol, "stop replaced for the corrected size \(position.quantity)", critical: false,
+                note(.stopResized, position.symbol, "stop replaced for the corrected size \(position.quantity)", critical: false,
                      action: "protective stop placed for the new size")
             } else {
-                note("position_without_stop", position.symbol, "\(position.quantity) \(position.symbol) has no working stop", critical: true,
+                note(.positionWithoutStop, position.symbol, "\(position.quantity) \(position.symbol) has no working stop", critical: true,
                      action: "protective stop placed (or the position closed if it could not be)")
             }
             guard act, let entry = position.entryClientOrderId else { continue }
@@ -484,7 +486,7 @@ package struct LiveDesk: Sendable {
             let size = abs(position.quantity)
             var resting = rungs.reduce(0.0) { $0 + $1.unfilled }
             guard resting > size + max(1e-9, size * 1e-6) else { continue }
-            note("take_profit_oversized", position.symbol,
+            note(.takeProfitOversized, position.symbol,
                  "take-profits rest for \(Format.number(resting)) of a \(Format.number(size)) position", critical: false,
                  action: "the rungs beyond the position cancelled")
             guard act else { continue }
@@ -512,19 +514,19 @@ package struct LiveDesk: Sendable {
                 guard risk.action != .none else { continue }
                 let ours = j.book.positions[p.symbol]
                 guard let ours, ours.managed, let entry = ours.entryClientOrderId else {
-                    note("futures_guard", p.symbol, "margin ratio \(Format.number(risk.marginRatio)) on a position the agent does not manage",
+                    note(.futuresGuard, p.symbol, "margin ratio \(Format.number(risk.marginRatio)) on a position the agent does not manage",
                          critical: true)
                     continue
                 }
                 let qty = Dec.double(p.quantity)
                 if risk.action == .close {
-                    note("futures_guard", p.symbol, "margin ratio \(Format.number(risk.marginRatio)) > \(settings.futures.closeMarginRatio)",
+                    note(.futuresGuard, p.symbol, "margin ratio \(Format.number(risk.marginRatio)) > \(settings.futures.closeMarginRatio)",
                          critical: false, action: "position closed reduce-only")
                     guard act else { continue }
                     try await marginExit(.close, symbol: p.symbol, quantity: qty, entry: entry, markPrice: risk.markPrice,
                                          reason: "margin ratio \(Format.number(risk.marginRatio)) above \(settings.futures.closeMarginRatio)", journal: &j)
                 } else {
-                    note("futures_guard", p.symbol, "margin ratio \(Format.number(risk.marginRatio)) > \(settings.futures.reduceMarginRatio)",
+                    note(.futuresGuard, p.symbol, "margin ratio \(Format.number(risk.marginRatio)) > \(settings.futures.reduceMarginRatio)",
                          critical: false, action: "half the position closed reduce-only")
                     guard act else { continue }
                     try await marginExit(.reduce, symbol: p.symbol, quantity: qty, entry: entry, markPrice: risk.markPrice,
@@ -558,8 +560,8 @@ package struct LiveDesk: Sendable {
                   stops: j.book.stops(on: symbol).map(\.intent.clientOrderId))
         }
         report.orders = j.book.orderIds.suffix(50).compactMap { j.book.orders[$0] }.map {
-            .init(clientOrderId: $0.intent.clientOrderId, symbol: $0.intent.symbol, purpose: $0.intent.purpose.rawValue,
-                  ledgerStatus: $0.result?.status.rawValue ?? "INTENDED", venueStatus: openById[$0.intent.clientOrderId]?.status.rawValue)
+            .init(clientOrderId: $0.intent.clientOrderId, symbol: $0.intent.symbol, purpose: $0.intent.purpose,
+                  ledgerStatus: $0.result?.status, venueStatus: openById[$0.intent.clientOrderId]?.status)
         }
         report.requiresManualReview = j.book.requiresManualReview
         report.reviewReasons = j.book.reviewReasons
@@ -568,7 +570,7 @@ package struct LiveDesk: Sendable {
     }
 
     /// Records a venue answer for one of our orders (and the fill it adds).
-    private func record(_ result: LiveOrderResult, intent: LiveOrderIntent, previous: Double, into j: inout Journal) throws {
+    private func record(_ result: LiveOrderResult, intent: LiveOrderIntent, previous: Decimal, into j: inout Journal) throws {
         try j.emitTogether(LiveOrderSender.resultRecords(result, side: intent.side, previouslyFilled: previous, time: j.time, intent: intent))
     }
 
@@ -793,11 +795,11 @@ package struct LiveDesk: Sendable {
     package func recordStreamUpdate(_ order: VenueOrder, cycleId: String, time: Int64) async throws -> LiveOrderPurpose? {
         var j = Journal(desk: self, cycleId: cycleId, time: time, act: true, book: try LiveBook.rebuild(ledger: ledger))
         guard let known = j.book.orders[order.clientOrderId] else { return nil }
-        let filled = Dec.double(order.filledQuantity)
-        guard filled > known.filled + 1e-12 || order.status != known.result?.status else { return nil }
+        let filled = order.filledQuantity
+        guard filled > known.filled || order.status != known.result?.status else { return nil }
         try record(LiveOrderSender.result(order, purpose: known.intent.purpose, source: "stream"), intent: known.intent,
                    previous: known.filled, into: &j)
-        guard filled > known.filled + 1e-12 else { return nil }
+        guard filled > known.filled else { return nil }
         if known.intent.purpose == .takeProfit { try await resizeStops(symbol: order.symbol, journal: &j) }
         return known.intent.purpose
     }
@@ -951,4 +953,8 @@ package extension LiveDesk {
         LiveDesk(venue: try VenueFactory.trading(exchange: exchange, config: config.app, backoff: backoff, environment: environment),
                  ledger: ledger, settings: LiveSettings(config.policy))
     }
+}
+
+extension EventType where Payload == ReconcileReport {
+    package static var reconciliation: Self { Self(.reconciliation) }
 }
