@@ -217,24 +217,36 @@ final class BetweenCycleWatch: @unchecked Sendable {
                     try flattenPaper(reason: "\(a.rule.rawValue): \(a.detail)", cycleId: cycleId, time: now)
                 }
             case .reduce, .close:
-                guard let liveDesk, let symbol = a.symbol else { continue }
-                try await liveDesk.marginExit(a.action == .close ? .close : .reduce, symbol: symbol, markPrice: a.price ?? 0,
-                                              reason: a.detail, cycleId: cycleId, time: now)
+                if let liveDesk, let symbol = a.symbol {
+                    try await liveDesk.marginExit(a.action == .close ? .close : .reduce, symbol: symbol, markPrice: a.price ?? 0,
+                                                  reason: a.detail, cycleId: cycleId, time: now)
+                } else {
+                    try recordPaper(cycleId: cycleId, time: now) { book in
+                        PaperDesk.guardExit(book, a, settings: self.config.app.paper, time: now)
+                    }
+                }
             }
         }
     }
 
     /// PAPER: the paper book closed at the streams' latest quotes, recorded as the cycle would.
     private func flattenPaper(reason: String, cycleId: String, time: Int64) throws {
+        let tapes = lock.withLock { quotes }.map { symbol, q in
+            SymbolSnapshot(symbol: symbol, candles: [], bid: q.bid, ask: q.ask, bidDepthUSD: 0, askDepthUSD: 0, volume24hUSD: 0)
+        }
+        try recordPaper(cycleId: cycleId, time: time) { book in
+            PaperDesk.flatten(book, snapshot: MarketSnapshot(time: time, symbols: tapes), settings: self.config.app.paper, time: time,
+                              reason: reason)
+        }
+    }
+
+    /// PAPER: the events `body` makes of the paper book, recorded as the cycle would.
+    private func recordPaper(cycleId: String, time: Int64, _ body: (Portfolio) -> [PortfolioEvent]) throws {
         let start = config.app.portfolio.startingEquityUsd
         let (portfolio, seq) = try runner.keeper.take(store: ledger, mode: runner.mode, startingEquity: start)
         var journal = CycleJournal(store: ledger, cycleId: cycleId, time: time, portfolio: portfolio, seq: seq)
         try journal.catchUp()
-        let tapes = lock.withLock { quotes }.map { symbol, q in
-            SymbolSnapshot(symbol: symbol, candles: [], bid: q.bid, ask: q.ask, bidDepthUSD: 0, askDepthUSD: 0, volume24hUSD: 0)
-        }
-        try journal.record(PaperDesk.flatten(journal.portfolio, snapshot: MarketSnapshot(time: time, symbols: tapes),
-                                             settings: config.app.paper, time: time, reason: reason))
+        try journal.record(body(journal.portfolio))
         runner.keeper.put(journal.portfolio, seq: journal.seq)
     }
 
@@ -254,8 +266,14 @@ final class BetweenCycleWatch: @unchecked Sendable {
         }
     }
 
-    /// After a LIVE Binance cycle: the guard watches the venue's positions with their brackets.
+    /// After a cycle: the margin rule watches the venue's positions with their brackets (LIVE on Binance), or the
+    /// paper book at its leverage (PAPER on Binance).
     func refreshMarginBook() async {
+        if liveDesk == nil, let rule = runner.paperMargin, let portfolio = runner.portfolio {
+            let book = rule.book(portfolio, marks: [:])
+            keeper.update { $0.margin = book }
+            return
+        }
         guard let futures = liveDesk?.venue.futures else { return }
         do {
             let positions = try await futures.positions()
