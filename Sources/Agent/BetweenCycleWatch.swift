@@ -74,7 +74,8 @@ final class BetweenCycleWatch: @unchecked Sendable {
         case .binance:
             let c = config.app.venues.binance
             let names = BinanceStreamNames(quote: c.quote)
-            subscriptions.append(BinanceMarketStream.market(baseURL: c.wsBaseUrl, symbols: symbols, interval: .oneHour,
+            // Klines of the cycle's own bar interval.
+            subscriptions.append(BinanceMarketStream.market(baseURL: c.wsBaseUrl, symbols: symbols, interval: CandleInterval.cycle.bar,
                                                             names: names, sink: sink))
             subscriptions.append(BinanceMarketStream.book(baseURL: c.wsBaseUrl, symbols: symbols, names: names, sink: sink))
             if runner.mode == .live, let futures = liveDesk?.venue as? any ListenKeySource {

@@ -1,5 +1,6 @@
 import Config
 import Execution
+import Ledger
 import Market
 import Model
 import Risk
@@ -79,5 +80,24 @@ package struct PaperMarginRule: Sendable, Equatable {
         }
         let account = MarginAccount(positions: positions, brackets: used, walletBalance: portfolio.account.cashUsd, limits: limits)
         return FuturesMarginBook(account, stops: stops)
+    }
+}
+
+extension GuardKeeper {
+    /// A keeper whose guard starts with the halt a `guard_action` left and no cycle acted on yet: the process that
+    /// recorded it was killed before its next cycle. The first cycle after a halt-type action always halts with it
+    /// (`halted`), so an action with no `halted` after it is still pending; the halt lasts as it would have, until
+    /// that cycle has seen it.
+    package static func restoring(_ guardState: BetweenCycleGuard, store: any EventStore) throws -> GuardKeeper {
+        var restored = guardState
+        // Newest first: a `halted` before any halt-type action means every earlier one was acted on.
+        for e in try store.events(types: [EventKind.guardAction.rawValue, EventKind.halted.rawValue], limit: 1_000, newestFirst: true) {
+            if e.type == EventKind.halted.rawValue { break }
+            if let reason = BetweenCycleGuard.haltReason(of: try e.value(GuardAction.self)) {
+                restored.restoreHalt("\(reason) (recorded before a restart)")
+                break
+            }
+        }
+        return GuardKeeper(restored)
     }
 }

@@ -141,9 +141,10 @@ package struct BetweenCycleGuard: Sendable {
         let direction = up >= downMove ? "up" : "down"
         let detail = "\(symbol) moved \(direction) \(Format.number(move))% within \(Format.number(flash.seconds)) s (limit \(Format.number(flash.pct))%)"
         let kind: GuardActionKind = flash.action == .flatten ? .flatten : .haltEntries
-        haltReason = "flash move: \(detail)"
-        return GuardAction(rule: .flashMove, action: kind, symbol: symbol, value: move, limit: flash.pct, detail: detail, timeMs: timeMs,
-                           price: price)
+        let action = GuardAction(rule: .flashMove, action: kind, symbol: symbol, value: move, limit: flash.pct, detail: detail, timeMs: timeMs,
+                                 price: price)
+        haltReason = Self.haltReason(of: action)
+        return action
     }
 
     private mutating func margin(symbol: String, mark: Double, timeMs: Int64) -> GuardAction? {
@@ -191,13 +192,29 @@ package struct BetweenCycleGuard: Sendable {
         lostTripped = true
         let names = down.keys.sorted().joined(separator: ", ")
         let detail = "streams down for \(Format.number(seconds)) s (\(names)); limit \(Format.number(streamLostSeconds)) s"
-        haltReason = "stream lost: \(detail)"
-        return [GuardAction(rule: .streamLost, action: onStreamLost == .flatten ? .flatten : .haltEntries, symbol: nil,
-                            value: seconds, limit: streamLostSeconds, detail: detail, timeMs: timeMs, price: nil)]
+        let action = GuardAction(rule: .streamLost, action: onStreamLost == .flatten ? .flatten : .haltEntries, symbol: nil,
+                                 value: seconds, limit: streamLostSeconds, detail: detail, timeMs: timeMs, price: nil)
+        haltReason = Self.haltReason(of: action)
+        return [action]
     }
 
     /// Clears the halt once a cycle has acted on it.
     package mutating func clearHalt() { haltReason = nil }
+
+    /// A halt recorded before a restart that no cycle has acted on yet (`GuardKeeper.restoring`).
+    package mutating func restoreHalt(_ reason: String) {
+        if haltReason == nil { haltReason = reason }
+    }
+
+    /// The halt an action leaves for the next cycle (nil for the margin rule's reduce and close).
+    package static func haltReason(of action: GuardAction) -> String? {
+        guard action.action == .haltEntries || action.action == .flatten else { return nil }
+        return switch action.rule {
+        case .flashMove: "flash move: \(action.detail)"
+        case .streamLost: "stream lost: \(action.detail)"
+        case .margin: nil
+        }
+    }
 }
 
 /// The guard shared by the watch between cycles and the cycle itself, with the actions it took since the last cycle.

@@ -120,6 +120,46 @@ import Testing
         #expect(again.process.isRunning)
     }
 
+    /// PAPER on the fake Binance with its streams at `ws`: the first cycle has entered.
+    func startPaper(_ s: LiveModeTests.Setup, ws: String, extra: [String]) async throws -> AgentProcess {
+        let args = intervalArguments(s, ws: ws, extra: extra).map { $0 == "LIVE" ? "PAPER" : $0 }.filter { $0 != "--confirm-live" }
+        let agent = try AgentProcess(args, environment: s.environment(keys: false))
+        let first = try await firstSummary(agent)
+        #expect(first["status"] as? String == "EXECUTED", "\(first)")
+        return agent
+    }
+
+    /// PAPER on Binance futures: the paper book is held at the leverage LIVE would set (`risk.max_leverage`, 25x here)
+    /// and marked on every `markPrice` update between cycles under the same margin rule: past 70% half of it is
+    /// closed, past 85% the rest, ledger first, while the next cycle is an hour away. The stop (6% away) is farther
+    /// than the limits (about 3.4%), so the margin rule acts first.
+    @Test func paperMarginRuleHalvesThenClosesOnMarksBetweenCycles() async throws {
+        let s = try LiveModeTests.Setup()
+        let ws = FakeStreamServer(replies: { _, m in StreamMessages.binanceSubscribed(m) })
+        let wsURL = try await ws.start()
+        defer { ws.stop() }
+        let agent = try await startPaper(s, ws: wsURL, extra: ["--set", "policy.risk.max_leverage=25"])
+        defer { if agent.process.isRunning { kill(agent.process.processIdentifier, SIGKILL) } }
+        func book() throws -> Portfolio { try Portfolio.rebuild(store: s.ledger, mode: .paper, startingEquity: 10_000).0 }
+        let held = try #require(try book().account.positions.first)
+        let venueSymbol = held.symbol.replacingOccurrences(of: "-USD", with: "USDT")
+        #expect(await ws.waitUntil(seconds: 40) { ws.openCount == 2 })
+        // Wallet 4% of the entry notional; ratio = 0.005 m / (m - 0.96 E): 0.74 at 0.9665 E, 2.4 at 0.962 E.
+        ws.push(StreamMessages.binanceMark(venueSymbol, price: held.entryPrice * 0.9665, timeMs: UTC.nowMs()), pathPrefix: "/market")
+        #expect(try await Self.waitFor {
+            try book().account.positions.first.map { abs($0.quantity - held.quantity / 2) < 1e-9 } ?? false
+        }, "the paper position was not halved between cycles")
+        ws.push(StreamMessages.binanceMark(venueSymbol, price: held.entryPrice * 0.962, timeMs: UTC.nowMs() + 1_000), pathPrefix: "/market")
+        #expect(try await Self.waitFor { try book().account.positions.isEmpty }, "the paper position was not closed between cycles")
+        let actions = try s.ledger.events(types: ["guard_action"]).map { try $0.value(GuardAction.self) }
+        #expect(actions.map(\.rule) == [.margin, .margin] && actions.map(\.action) == [.reduce, .close])
+        let fills = try s.ledger.events(types: ["paper_fill"]).map { try $0.value(PaperFill.self) }.filter { $0.reason != "entry" }
+        #expect(fills.map(\.reason) == ["margin_reduce", "margin_close"])
+        let order = try s.ledger.events(types: ["guard_action", "paper_fill"]).map(\.type).suffix(4)
+        #expect(Array(order) == ["guard_action", "paper_fill", "guard_action", "paper_fill"])
+        #expect(agent.process.isRunning)  // still waiting for the next cycle
+    }
+
     /// PAPER on Binance's public streams: a 6% fall within 30 s with `flash_move.action: flatten` closes the paper
     /// book between cycles (the next one is an hour away), and the ledger says why, ledger first.
     @Test func paperFlashMoveFlattensBetweenCycles() async throws {
@@ -127,13 +167,9 @@ import Testing
         let ws = FakeStreamServer(replies: { _, m in StreamMessages.binanceSubscribed(m) })
         let wsURL = try await ws.start()
         defer { ws.stop() }
-        var args = intervalArguments(s, ws: wsURL, extra: ["--set", "policy.circuit_breakers.flash_move.action=flatten",
-                                                             "--set", "policy.circuit_breakers.flash_move.seconds=60"])
-        args = args.map { $0 == "LIVE" ? "PAPER" : $0 }.filter { $0 != "--confirm-live" }
-        let agent = try AgentProcess(args, environment: s.environment(keys: false))
+        let agent = try await startPaper(s, ws: wsURL, extra: ["--set", "policy.circuit_breakers.flash_move.action=flatten",
+                                                                 "--set", "policy.circuit_breakers.flash_move.seconds=60"])
         defer { if agent.process.isRunning { kill(agent.process.processIdentifier, SIGKILL) } }
-        let first = try await firstSummary(agent)
-        #expect(first["status"] as? String == "EXECUTED", "\(first)")
         let paper = try Portfolio.rebuild(store: s.ledger, mode: .paper, startingEquity: 10_000).0
         let held = try #require(paper.account.positions.first)
         let venueSymbol = held.symbol.replacingOccurrences(of: "-USD", with: "USDT")
@@ -154,5 +190,16 @@ import Testing
         let order = try s.ledger.events(types: ["guard_action", "paper_fill"]).map(\.type)
         #expect(order.last == "paper_fill" && order.dropLast(flat.count).last == "guard_action")
         #expect(agent.process.isRunning)  // still waiting for the next cycle
+
+        // `kill -9` before the next cycle: the halt the flash move left is rebuilt from its `guard_action` record, so
+        // the restarted process's first cycle still refuses entries; the one after it trades again.
+        kill(agent.process.processIdentifier, SIGKILL)
+        _ = try? await agent.finish(timeout: 20)
+        let once = s.arguments().map { $0 == "LIVE" ? "PAPER" : $0 }.filter { $0 != "--confirm-live" } + ["--log-level", "error"]
+        let restarted = try jsonObject(try await AgentProcess.run(once, environment: s.environment(keys: false)).lines.last ?? "{}")
+        #expect(restarted["status"] as? String == "HALTED", "\(restarted)")
+        #expect((restarted["no_trade_reason"] as? String)?.contains("flash move") == true, "\(restarted)")
+        let after = try jsonObject(try await AgentProcess.run(once, environment: s.environment(keys: false)).lines.last ?? "{}")
+        #expect(after["status"] as? String != "HALTED", "\(after)")
     }
 }

@@ -67,6 +67,17 @@ struct StreamConnectionTests {
         #expect(await server.waitUntil { got.events.contains(.mark(symbol: "BTC-USD", price: 50_100, timeMs: 2_000)) })
     }
 
+    /// The kline stream is the cycle's bar interval (`<symbol>@kline_<tf>`), not a fixed hour.
+    @Test(arguments: [(900, "15m"), (3_600, "1h"), (14_400, "4h"), (86_400, "1d")])
+    func klinesFollowTheBarInterval(seconds: Int64, name: String) async throws {
+        let interval = try #require(BarInterval(seconds: seconds))
+        let stream = BinanceMarketStream.market(baseURL: "ws://127.0.0.1:1", symbols: ["BTC-USD", "ETH-USD"], interval: interval,
+                                                names: BinanceStreamNames(quote: "USDT"), sink: { _ in })
+        let message = try #require(try await stream.subscribeMessages().first)
+        let params = try #require(try JSONSerialization.jsonObject(with: Data(message.utf8)) as? [String: Any])["params"] as? [String]
+        #expect(params == ["btcusdt@markPrice@1s", "btcusdt@kline_\(name)", "ethusdt@markPrice@1s", "ethusdt@kline_\(name)"])
+    }
+
     @Test func aSilentConnectionIsStalledAndReopened() async throws {
         let server = FakeStreamServer(onOpen: { _ in [StreamMessages.coinbaseHeartbeat(sequence: 1, counter: 1)] })
         let base = try await server.start()
