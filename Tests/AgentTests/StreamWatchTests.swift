@@ -4,6 +4,7 @@ import Foundation
 import Ledger
 @testable import LiveExecution
 import Model
+import Config
 import Risk
 import TestSupport
 import Testing
@@ -118,6 +119,94 @@ import Testing
         #expect(seqs.firstIndex(of: "guard_action") ?? 99 < seqs.firstIndex(of: "live_order_intent") ?? -1)
         // Still before the next cycle: only the restarted run's first cycle has finished.
         #expect(again.process.isRunning)
+    }
+
+    /// LIVE on the fake Binance with its streams at `ws`: the first cycle has entered, and every stream is open.
+    func startLive(_ s: LiveModeTests.Setup, ws: FakeStreamServer, wsURL: String, interval: String = "60",
+                   extra: [String]) async throws -> (AgentProcess, symbol: String, venueSymbol: String) {
+        var args = intervalArguments(s, ws: wsURL, extra: extra)
+        if let i = args.firstIndex(of: "--interval") { args[i + 1] = interval }
+        let agent = try AgentProcess(args, environment: s.environment())
+        let first = try await firstSummary(agent)
+        #expect(first["status"] as? String == "EXECUTED", "\(first)")
+        let symbol = try #require(try LiveBook.rebuild(ledger: s.ledger).positions.values.first { $0.managed }?.symbol)
+        #expect(await ws.waitUntil(seconds: 40) { ws.openCount >= 3 })
+        return (agent, symbol, symbol.replacingOccurrences(of: "-USD", with: "USDT"))
+    }
+
+    /// The LIVE flatten orders in the ledger, each checked against what the fake venue received: reduce-only.
+    func flattenIntentsAreReduceOnly(_ s: LiveModeTests.Setup) throws -> [LiveOrderIntent] {
+        let intents = try s.ledger.events(types: ["live_order_intent"]).map { try $0.value(LiveOrderIntent.self) }.filter { $0.purpose == .flatten }
+        for i in intents {
+            #expect(i.reduceOnly && s.fake.order(i.clientOrderId)?["reduceOnly"] == "true", "\(i.clientOrderId) was not reduce-only")
+        }
+        return intents
+    }
+
+    /// LIVE with the real watch: a 6% fall of the mark within 30 s with `flash_move.action: flatten` cancels the stops
+    /// and closes the position reduce-only on the venue between cycles; the ledger says why, before the orders.
+    @Test func liveFlashMoveFlattensTheVenueBetweenCycles() async throws {
+        let s = try LiveModeTests.Setup()
+        let ws = FakeStreamServer(replies: { _, m in StreamMessages.binanceSubscribed(m) })
+        let wsURL = try await ws.start()
+        defer { ws.stop() }
+        let (agent, symbol, venueSymbol) = try await startLive(s, ws: ws, wsURL: wsURL, extra: [
+            "--set", "policy.circuit_breakers.flash_move.action=flatten", "--set", "policy.circuit_breakers.flash_move.seconds=60"])
+        defer { if agent.process.isRunning { kill(agent.process.processIdentifier, SIGKILL) } }
+        let entry = try #require(try LiveBook.rebuild(ledger: s.ledger).positions[symbol]?.entryPrice)
+        #expect(s.fake.positionAmount(venueSymbol) != 0)
+        let now = UTC.nowMs()
+        ws.push(StreamMessages.binanceMark(venueSymbol, price: entry, timeMs: now), pathPrefix: "/market")
+        ws.push(StreamMessages.binanceMark(venueSymbol, price: entry * 0.94, timeMs: now + 30_000), pathPrefix: "/market")
+        #expect(await Self.waitFor { s.fake.positionAmount(venueSymbol) == 0 }, "the venue was not flattened between cycles")
+        let actions = try s.ledger.events(types: ["guard_action"]).map { try $0.value(GuardAction.self) }
+        #expect(actions.map(\.rule) == [.flashMove] && actions.first?.action == .flatten)
+        #expect(actions.first?.detail.contains("\(symbol) moved down 6%") == true, "\(actions)")
+        let intents = try flattenIntentsAreReduceOnly(s)
+        #expect(!intents.isEmpty && intents.allSatisfy { $0.reason.contains("flash_move") })
+        // Ledger first: the guard's action precedes the first order it sent.
+        let guardSeq = try s.ledger.events(types: ["guard_action"]).first?.seq ?? .max
+        let firstFlatten = try s.ledger.events(types: ["live_order_intent"])
+            .first { (try? $0.value(LiveOrderIntent.self).purpose) == .flatten }?.seq ?? .min
+        #expect(guardSeq < firstFlatten)
+        try s.expectConsistent("after the flash-move flatten")
+        #expect(agent.process.isRunning)  // the next cycle is an hour away
+    }
+
+    /// LIVE with the real watch: every stream down past `stream_lost_seconds` (1 s here). With `flatten` the position is
+    /// closed reduce-only between cycles; with `hold` it keeps its resting stop and only entries stop. Either way the
+    /// next cycle (6 s after the first) halts while the streams are still down.
+    @Test(arguments: [StreamLostAction.flatten, .hold])
+    func liveStreamLossBetweenCycles(action: StreamLostAction) async throws {
+        let s = try LiveModeTests.Setup()
+        let ws = FakeStreamServer(replies: { _, m in StreamMessages.binanceSubscribed(m) })
+        let wsURL = try await ws.start()
+        let (agent, symbol, venueSymbol) = try await startLive(s, ws: ws, wsURL: wsURL, interval: "0.1", extra: [
+            "--set", "policy.circuit_breakers.stream_lost_seconds=1", "--set", "policy.circuit_breakers.on_stream_lost=\(action.rawValue)"])
+        defer { if agent.process.isRunning { kill(agent.process.processIdentifier, SIGKILL) } }
+        let held = s.fake.positionAmount(venueSymbol)
+        #expect(held != 0)
+        ws.stop()  // every stream drops, and reconnecting fails
+        #expect(try await Self.waitFor(20) {
+            try s.ledger.events(types: ["guard_action"]).contains { (try? $0.value(GuardAction.self).rule) == .streamLost }
+        }, "no stream_lost action")
+        let actions = try s.ledger.events(types: ["guard_action"]).map { try $0.value(GuardAction.self) }
+        #expect(actions.map(\.action) == [action == .flatten ? .flatten : .haltEntries], "\(actions)")
+        let second = try jsonObject(try await agent.lines(1, timeout: 60).first ?? "{}")
+        #expect(second["status"] as? String == "HALTED" && (second["no_trade_reason"] as? String)?.contains("stream lost") == true,
+                "\(second)")
+        let entries = try s.ledger.events(types: ["live_order_intent"]).map { try $0.value(LiveOrderIntent.self) }.filter { $0.purpose == .entry }
+        #expect(entries.count == 1, "an entry was placed while the streams were lost")
+        switch action {
+        case .flatten:
+            #expect(s.fake.positionAmount(venueSymbol) == 0, "the position was not flattened")
+            #expect(!(try flattenIntentsAreReduceOnly(s)).isEmpty)
+        case .hold:
+            #expect(s.fake.positionAmount(venueSymbol) == held, "hold must not touch the position")
+            #expect(try flattenIntentsAreReduceOnly(s).isEmpty)
+            #expect(try LiveBook.rebuild(ledger: s.ledger).stops(on: symbol).contains(where: \.isLive), "the resting stop is gone")
+        }
+        try s.expectConsistent("after the stream loss")
     }
 
     /// PAPER on the fake Binance with its streams at `ws`: the first cycle has entered.
