@@ -251,8 +251,11 @@ final class BetweenCycleWatch: @unchecked Sendable {
         runner.keeper.put(journal.portfolio, seq: journal.seq)
     }
 
-    /// While a stream is down: prices over REST (Binance: the positions' marks, for the margin rule too).
+    /// While a stream is down: prices over REST (Binance: the positions' marks, for the margin rule too), and in LIVE
+    /// a reconciliation (account, positions, open orders), so fills the user stream would have brought are still
+    /// found between cycles and a filled take-profit rung still resizes the stop.
     private func pollOverREST(cycleId: String) async throws {
+        if let liveDesk { _ = try await liveDesk.reconcile(cycleId: cycleId, time: UTC.now(), act: true) }
         let nowMs = UTC.nowMs()
         if let futures = liveDesk?.venue.futures {
             for p in try await futures.positions() {

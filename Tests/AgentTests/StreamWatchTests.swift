@@ -174,8 +174,9 @@ import Testing
     }
 
     /// LIVE with the real watch: every stream down past `stream_lost_seconds` (1 s here). With `flatten` the position is
-    /// closed reduce-only between cycles; with `hold` it keeps its resting stop and only entries stop. Either way the
-    /// next cycle (6 s after the first) halts while the streams are still down.
+    /// closed reduce-only between cycles; with `hold` it keeps its resting stop and only entries stop, and a rung the
+    /// venue fills meanwhile is found by the REST fallback before the next cycle. Either way the next cycle (6 s after
+    /// the first) halts while the streams are still down.
     @Test(arguments: [StreamLostAction.flatten, .hold])
     func liveStreamLossBetweenCycles(action: StreamLostAction) async throws {
         let s = try LiveModeTests.Setup()
@@ -186,10 +187,21 @@ import Testing
         defer { if agent.process.isRunning { kill(agent.process.processIdentifier, SIGKILL) } }
         let held = s.fake.positionAmount(venueSymbol)
         #expect(held != 0)
+        let book = try LiveBook.rebuild(ledger: s.ledger)
+        let firstCycle = try #require(try s.ledger.events(types: ["cycle_started"]).last?.cycleId)
+        let tp1 = ClientOrderId.derived(from: try #require(book.positions[symbol]?.entryClientOrderId), suffix: "tp1")
+        let rungSize = Dec.double(try #require(book.orders[tp1]?.intent.quantity))
         ws.stop()  // every stream drops, and reconnecting fails
         #expect(try await Self.waitFor(20) {
             try s.ledger.events(types: ["guard_action"]).contains { (try? $0.value(GuardAction.self).rule) == .streamLost }
         }, "no stream_lost action")
+        if action == .hold {
+            // A take-profit rung fills on the venue while no user stream can say so.
+            s.fake.executeAlgo(tp1, quantity: rungSize, finish: true)
+            #expect(try await Self.waitFor(20) {
+                try s.ledger.events(types: ["live_fill"]).contains { (try? $0.value(LiveFill.self).clientOrderId) == tp1 }
+            }, "the REST fallback did not find the fill between cycles")
+        }
         let actions = try s.ledger.events(types: ["guard_action"]).map { try $0.value(GuardAction.self) }
         #expect(actions.map(\.action) == [action == .flatten ? .flatten : .haltEntries], "\(actions)")
         let second = try jsonObject(try await agent.lines(1, timeout: 60).first ?? "{}")
@@ -202,9 +214,13 @@ import Testing
             #expect(s.fake.positionAmount(venueSymbol) == 0, "the position was not flattened")
             #expect(!(try flattenIntentsAreReduceOnly(s)).isEmpty)
         case .hold:
-            #expect(s.fake.positionAmount(venueSymbol) == held, "hold must not touch the position")
             #expect(try flattenIntentsAreReduceOnly(s).isEmpty)
             #expect(try LiveBook.rebuild(ledger: s.ledger).stops(on: symbol).contains(where: \.isLive), "the resting stop is gone")
+            // Only the rung the venue filled while the streams were down left the position, and the REST fallback
+            // found that fill between cycles (it is filed under the first cycle), not the second cycle.
+            #expect(abs(s.fake.positionAmount(venueSymbol)) == abs(held) - rungSize, "hold must not touch the position")
+            let found = try s.ledger.events(types: ["live_fill"]).filter { (try? $0.value(LiveFill.self).clientOrderId) == tp1 }
+            #expect(found.count == 1 && found.first?.cycleId == firstCycle, "\(found.map(\.cycleId)) vs \(firstCycle)")
         }
         try s.expectConsistent("after the stream loss")
     }
