@@ -546,3 +546,7 @@ public enum AgentMain {
         }
     }
 }
+
+extension EventType where Payload == IntervalSchedule.Skipped {
+    static var slotsSkipped: Self { Self(.slotsSkipped) }
+}

@@ -2,6 +2,7 @@ import Config
 import Engine
 import Foundation
 import Market
+import Model
 import Risk
 import Venues
 
@@ -152,4 +153,8 @@ extension FuturesMarginBook {
     package mutating func hold(_ p: VenuePosition) {
         account.hold(p.margin)
     }
+}
+
+extension EventType where Payload == FuturesRisk {
+    public static var futuresRisk: Self { Self(.futuresRisk) }
 }
