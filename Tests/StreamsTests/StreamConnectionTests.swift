@@ -78,10 +78,10 @@ struct StreamConnectionTests {
         #expect(params == ["btcusdt@markPrice@1s", "btcusdt@kline_\(name)", "ethusdt@markPrice@1s", "ethusdt@kline_\(name)"])
     }
 
-    /// The venue's pings are answered: a server pinging every 100 ms (and closing a client that misses a pong) keeps
-    /// the one connection open for over a second while our own pings are far apart.
+    /// The venue's pings are answered: a server pinging every 300 ms (and closing a client that misses a pong) keeps
+    /// the one connection open for two seconds while our own pings are far apart.
     @Test func theVenuesPingsAreAnswered() async throws {
-        let server = FakeStreamServer(replies: { _, m in StreamMessages.binanceSubscribed(m) }, ping: .milliseconds(100))
+        let server = FakeStreamServer(replies: { _, m in StreamMessages.binanceSubscribed(m) }, ping: .milliseconds(300))
         let base = try await server.start()
         defer { server.stop() }
         let got = Collected()
@@ -90,7 +90,7 @@ struct StreamConnectionTests {
         let task = Task { await StreamConnection(subscription: stream, settings: fast, logger: quiet()).run(status: got.status) }
         defer { task.cancel() }
         try #require(await server.waitUntil { server.openCount == 1 })
-        try await Task.sleep(for: .milliseconds(1_200))
+        try await Task.sleep(for: .milliseconds(2_000))
         server.push(StreamMessages.binanceMark("BTCUSDT", price: 50_000, timeMs: 1_000))
         #expect(await server.waitUntil { got.events.contains(.mark(symbol: "BTC-USD", price: 50_000, timeMs: 1_000)) })
         #expect(server.connections.count == 1)
