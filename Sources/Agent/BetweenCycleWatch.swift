@@ -33,6 +33,8 @@ final class BetweenCycleWatch: @unchecked Sendable {
     private var tasks: [Task<Void, Never>] = []
     private let lock = NSLock()
     private var downStreams: Set<String> = []
+    /// The streams that carry our orders and fills (LIVE): while one is down, the REST fallback reconciles.
+    private var accountStreams: Set<String> = []
     private var quotes: [String: (bid: Double, ask: Double)] = [:]
 
     enum Update: Sendable {
@@ -81,6 +83,7 @@ final class BetweenCycleWatch: @unchecked Sendable {
             if runner.mode == .live, let futures = liveDesk?.venue as? any ListenKeySource {
                 let user = BinanceUserStream(baseURL: c.wsBaseUrl, keys: futures, names: names, sink: sink)
                 subscriptions.append(user)
+                lock.withLock { _ = accountStreams.insert(user.name) }
                 keepAlive = user
             }
         case .coinbase:
@@ -88,7 +91,9 @@ final class BetweenCycleWatch: @unchecked Sendable {
             if runner.mode == .live, let credentials = try? CoinbaseCredentials.fromEnvironment() {
                 jwt = { try CoinbaseJWT.websocketToken(credentials: credentials, now: UTC.now()) }
             }
-            subscriptions.append(CoinbaseStream(baseURL: config.app.venues.coinbase.wsBaseUrl, products: symbols, jwt: jwt, sink: sink))
+            let stream = CoinbaseStream(baseURL: config.app.venues.coinbase.wsBaseUrl, products: symbols, jwt: jwt, sink: sink)
+            subscriptions.append(stream)
+            if jwt != nil { lock.withLock { _ = accountStreams.insert(stream.name) } }
         default:
             return
         }
@@ -252,10 +257,11 @@ final class BetweenCycleWatch: @unchecked Sendable {
     }
 
     /// While a stream is down: prices over REST (Binance: the positions' marks, for the margin rule too), and in LIVE
-    /// a reconciliation (account, positions, open orders), so fills the user stream would have brought are still
-    /// found between cycles and a filled take-profit rung still resizes the stop.
+    /// while the stream of our orders is down, a reconciliation (account, positions, open orders), so fills the user
+    /// stream would have brought are still found between cycles and a filled take-profit rung still resizes the stop.
     private func pollOverREST(cycleId: String) async throws {
-        if let liveDesk { _ = try await liveDesk.reconcile(cycleId: cycleId, time: UTC.now(), act: true) }
+        let accountDown = lock.withLock { !downStreams.isDisjoint(with: accountStreams) }
+        if let liveDesk, accountDown { _ = try await liveDesk.reconcile(cycleId: cycleId, time: UTC.now(), act: true) }
         let nowMs = UTC.nowMs()
         if let futures = liveDesk?.venue.futures {
             for p in try await futures.positions() {

@@ -93,7 +93,7 @@ extension GuardKeeper {
         // Newest first: a `halted` before any halt-type action means every earlier one was acted on.
         for e in try store.events(types: [EventKind.guardAction.rawValue, EventKind.halted.rawValue], limit: 1_000, newestFirst: true) {
             if e.type == EventKind.halted.rawValue { break }
-            if let reason = BetweenCycleGuard.haltReason(of: try e.value(GuardAction.self)) {
+            if let reason = BetweenCycleGuard.haltReason(of: try e.value(.guardAction)) {
                 restored.restoreHalt("\(reason) (recorded before a restart)")
                 break
             }

@@ -78,45 +78,44 @@ struct StreamConnectionTests {
         #expect(params == ["btcusdt@markPrice@1s", "btcusdt@kline_\(name)", "ethusdt@markPrice@1s", "ethusdt@kline_\(name)"])
     }
 
-    /// The venue's pings are answered: a server pinging every 300 ms (and closing a client that misses a pong) keeps
-    /// the one connection open for two seconds while our own pings are far apart.
+    /// The venue's pings are answered: a server pinging every 100 ms gets pongs back (counted on the wire; the
+    /// wait is generous because a loaded machine only delays the answers).
     @Test func theVenuesPingsAreAnswered() async throws {
-        let server = FakeStreamServer(replies: { _, m in StreamMessages.binanceSubscribed(m) }, ping: .milliseconds(300))
-        let base = try await server.start()
-        defer { server.stop() }
-        let got = Collected()
-        let stream = BinanceMarketStream.market(baseURL: base, symbols: ["BTC-USD"], interval: .oneHour,
-                                                names: BinanceStreamNames(quote: "USDT"), sink: got.sink)
-        let task = Task { await StreamConnection(subscription: stream, settings: fast, logger: quiet()).run(status: got.status) }
-        defer { task.cancel() }
-        try #require(await server.waitUntil { server.openCount == 1 })
-        try await Task.sleep(for: .milliseconds(2_000))
-        server.push(StreamMessages.binanceMark("BTCUSDT", price: 50_000, timeMs: 1_000))
-        #expect(await server.waitUntil { got.events.contains(.mark(symbol: "BTC-USD", price: 50_000, timeMs: 1_000)) })
-        #expect(server.connections.count == 1)
-        #expect(!got.statuses.contains { if case .disconnected = $0 { true } else { false } })
+        let server = RawStreamServer(every: .milliseconds(50), pings: .milliseconds(100))
+        let (got, task) = try openMarket(server.start(), settings: fast)
+        defer { server.stop(); task.cancel() }
+        #expect(await Self.until { server.pongs >= 3 }, "pongs: \(server.pongs)")
+        #expect(got.statuses.contains { if case .connected = $0 { true } else { false } })
     }
 
     /// A venue that keeps sending data but no longer answers our pings: the missing pong closes the connection (the
     /// stall watch would not fire, data still flows) and the stream reconnects.
     @Test func aMissingPongReconnects() async throws {
-        let server = NoPongStreamServer(every: .milliseconds(50))
-        let base = try server.start()
-        defer { server.stop() }
-        let got = Collected()
-        let stream = BinanceMarketStream.market(baseURL: base, symbols: ["BTC-USD"], interval: .oneHour,
-                                                names: BinanceStreamNames(quote: "USDT"), sink: got.sink)
+        let server = RawStreamServer(every: .milliseconds(50))
         let settings = StreamSettings(pingInterval: .milliseconds(200), stallTimeout: .seconds(60),
                                       backoff: Backoff(initial: .milliseconds(10), maximum: .milliseconds(50)), closeTimeout: .milliseconds(200))
-        let task = Task { await StreamConnection(subscription: stream, settings: settings, logger: quiet()).run(status: got.status) }
-        defer { task.cancel() }
-        let deadline = Date().addingTimeInterval(10)
-        while server.connections < 2, Date() < deadline { try await Task.sleep(for: .milliseconds(20)) }
-        #expect(server.connections >= 2, "no reconnect after the missing pong")
+        let (got, task) = try openMarket(server.start(), settings: settings)
+        defer { server.stop(); task.cancel() }
+        #expect(await Self.until { server.connections >= 2 }, "no reconnect after the missing pong")
         #expect(server.pings >= 1)
         let reasons = got.statuses.compactMap { if case .disconnected(_, let reason, _) = $0 { reason } else { nil } }
         #expect(reasons.first?.contains("no pong") == true, "\(reasons)")
         #expect(!got.statuses.contains { if case .stalled = $0 { true } else { false } })
+    }
+
+    /// A Binance market stream for BTC-USD at `base`, running until the task is cancelled.
+    func openMarket(_ base: String, settings: StreamSettings) -> (Collected, Task<Void, Never>) {
+        let got = Collected()
+        let stream = BinanceMarketStream.market(baseURL: base, symbols: ["BTC-USD"], interval: .oneHour,
+                                                names: BinanceStreamNames(quote: "USDT"), sink: got.sink)
+        return (got, Task { await StreamConnection(subscription: stream, settings: settings, logger: quiet()).run(status: got.status) })
+    }
+
+    /// Waits up to 60 s for `condition`.
+    static func until(_ condition: () -> Bool) async -> Bool {
+        let deadline = Date().addingTimeInterval(60)
+        while !condition(), Date() < deadline { try? await Task.sleep(for: .milliseconds(20)) }
+        return condition()
     }
 
     @Test func aSilentConnectionIsStalledAndReopened() async throws {

@@ -26,15 +26,10 @@ public final class FakeStreamServer: @unchecked Sendable {
     /// Messages sent to every new connection right after it opens (a venue's greeting).
     private let onOpen: @Sendable (String) -> [String]
 
-    /// The server's own pings (Hummingbird's default: every 30 s); a client that does not answer one before the next
-    /// is closed ("Ping timeout").
-    private let ping: Duration
-
     public init(replies: @escaping @Sendable (_ path: String, _ message: String) -> [String] = { _, _ in [] },
-                onOpen: @escaping @Sendable (_ path: String) -> [String] = { _ in [] }, ping: Duration = .seconds(30)) {
+                onOpen: @escaping @Sendable (_ path: String) -> [String] = { _ in [] }) {
         self.replies = replies
         self.onOpen = onOpen
-        self.ping = ping
     }
 
     /// Starts listening; returns `ws://127.0.0.1:PORT`.
@@ -46,7 +41,7 @@ public final class FakeStreamServer: @unchecked Sendable {
         logger.logLevel = .critical
         let app = Application(
             router: router,
-            server: .http1WebSocketUpgrade(configuration: .init(ws: .init(autoPing: .enabled(timePeriod: ping)))) { request, _, _ in
+            server: .http1WebSocketUpgrade { request, _, _ in
                 let path = request.path ?? "/"
                 return .upgrade([:]) { [weak self] inbound, outbound, _ in
                     guard let self else { return }

@@ -4,27 +4,33 @@ import Foundation
 import Glibc
 #endif
 
-/// A loopback WebSocket server (127.0.0.1, a free port) that completes the handshake and then sends a text message
-/// every `every`, but never answers a ping: a venue whose connection still delivers data while it no longer answers
-/// us. Hummingbird's server always answers pings, so this one is written on plain sockets. It counts connections and
-/// the ping frames each client sent.
-public final class NoPongStreamServer: @unchecked Sendable {
+/// A loopback WebSocket server (127.0.0.1, a free port) on plain sockets, for the ping/pong exchange Hummingbird's
+/// server hides: after the handshake it sends a text message every `every`, never answers a client's ping (a venue
+/// whose connection still delivers data but no longer answers us), and with `pings` sends its own pings. It counts
+/// connections, the pings clients sent, and the pongs they answered with.
+public final class RawStreamServer: @unchecked Sendable {
     private let lock = NSLock()
     private var listener: Int32 = -1
     private var sockets: [Int32] = []
     private var opened = 0
     private var pingsSeen = 0
+    private var pongsSeen = 0
+    private let pingEvery: Duration?
     private var stopped = false
     private let every: Duration
     private let message: String
 
-    public init(every: Duration = .milliseconds(50), message: String = #"{"e":"noop"}"#) {
+    public init(every: Duration = .milliseconds(50), message: String = #"{"e":"noop"}"#, pings: Duration? = nil) {
         self.every = every
         self.message = message
+        pingEvery = pings
     }
 
     public var connections: Int { lock.withLock { opened } }
+    /// Pings the clients sent.
     public var pings: Int { lock.withLock { pingsSeen } }
+    /// Pongs the clients answered our pings with.
+    public var pongs: Int { lock.withLock { pongsSeen } }
 
     /// Starts listening; returns `ws://127.0.0.1:PORT`.
     public func start() throws -> String {
@@ -91,7 +97,13 @@ public final class NoPongStreamServer: @unchecked Sendable {
         // Data keeps flowing: the reader's stall watch never fires; only the missing pong is wrong.
         let payload = Array(message.utf8)
         let frame: [UInt8] = [0x81, UInt8(payload.count)] + payload
+        let ping: [UInt8] = [0x89, 4, 1, 2, 3, 4]
+        var nextPing = pingEvery.map { ContinuousClock.now + $0 }
         while !isStopped, write(fd, frame) {
+            if let due = nextPing, ContinuousClock.now >= due, let period = pingEvery {
+                guard write(fd, ping) else { return }
+                nextPing = due + period
+            }
             Thread.sleep(forTimeInterval: Double(every.components.seconds) + Double(every.components.attoseconds) / 1e18)
         }
     }
@@ -116,6 +128,7 @@ public final class NoPongStreamServer: @unchecked Sendable {
             let masked = head[1] & 0x80 != 0
             guard read((masked ? 4 : 0) + length) != nil else { return }
             if opcode == 0x9 { lock.withLock { pingsSeen += 1 } }
+            if opcode == 0xA { lock.withLock { pongsSeen += 1 } }
             if opcode == 0x8 { return }
         }
     }
