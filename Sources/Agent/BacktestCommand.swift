@@ -221,13 +221,18 @@ struct BacktestCommand: AsyncParsableCommand {
             return
         }
         if strategy == "ema_cross", walkForward == nil, data.count == 1, permutations == 0, !checkLookahead {
-            // Streamed: the candles are never held, so memory stays flat in the file's length.
-            try output(try emaCrossStreamed(path: data[0], interval: interval, from: fromTime, to: toTime))
-            return
+            // Streamed: the candles are never held, so memory stays flat in the file's length. A file of shorter
+            // bars than --timeframe is resampled instead, below.
+            do {
+                try output(try emaCrossStreamed(path: data[0], interval: interval, from: fromTime, to: toTime))
+                return
+            } catch let error as BacktestError where CandleFiles.finerBars(than: interval).isEmpty {
+                throw error
+            } catch is BacktestError {}
         }
         var series: [CandleSeries] = []
         for path in data {
-            series.append(try CandleFiles.load(path: path, symbol: data.count == 1 ? symbol : nil, interval: interval))
+            series.append(try CandleFiles.load(path: path, symbol: data.count == 1 ? symbol : nil, resamplingTo: interval))
         }
         try await run(series: series, interval: interval, from: fromTime, to: toTime)
     }
