@@ -146,7 +146,8 @@ package enum PaperDesk {
         guard liquidation.leverage > 1, let brackets = liquidation.brackets[position.symbol],
               let lp = BinanceLiquidation.isolatedPrice(
                   quantity: position.side == .buy ? position.quantity : -position.quantity, entryPrice: position.entryPrice,
-                  walletBalance: position.entryNotionalUsd / liquidation.leverage, brackets: brackets),
+                  // The margin of what is still held (a rung taken releases its share), as the margin book counts it.
+                  walletBalance: position.quantity * position.entryPrice / liquidation.leverage, brackets: brackets),
               let bar = bars.first(where: { position.side == .buy ? $0.low <= lp : $0.high >= lp }) else { return nil }
         let price = position.side == .buy ? min(lp, bar.open) : max(lp, bar.open)
         return PaperFill(clientOrderId: "paper-\(position.symbol)-\(bar.time)-liquidation", symbol: position.symbol,

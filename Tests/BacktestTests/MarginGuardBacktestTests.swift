@@ -81,4 +81,31 @@ import Testing
         let fills = try exits(store)
         #expect(fills.count == 1 && fills.first?.reason != "margin_close" && (fills.first?.price ?? 0) > 94, "\(fills)")
     }
+
+    /// A leveraged position's liquidation price follows what is still held: after half of it was taken at a rung,
+    /// the rest liquidates where a fresh position of that size would (its isolated margin is its own share).
+    @Test func liquidationFollowsTheSizeStillHeld() throws {
+        let brackets = ["BTC-USD": [LeverageBracket(bracket: 1, initialLeverage: 50, notionalFloor: 0, notionalCap: 1_000_000,
+                                                    maintMarginRatio: 0.004, cum: 0)]]
+        let liquidation = PaperDesk.Liquidation(leverage: 10, brackets: brackets)
+        let settings = try Fixtures.defaults().app.paper
+        func position(after fills: [PaperFill]) throws -> PaperPosition {
+            var account = PaperAccount(cashUsd: 10_000)
+            for f in fills { account.apply(f) }
+            return try #require(account.position("BTC-USD"))
+        }
+        func fill(_ side: Side, _ quantity: Double, reason: String) -> PaperFill {
+            PaperFill(clientOrderId: "f-\(reason)", symbol: "BTC-USD", tier: .core, side: side, quantity: quantity, price: 100,
+                      feeUsd: 0, liquidity: "taker", time: Self.start, reason: reason, stopLossPct: 20)
+        }
+        let halved = try position(after: [fill(.buy, 2, reason: "entry"), fill(.sell, 1, reason: "take_profit")])
+        let fresh = try position(after: [fill(.buy, 1, reason: "entry")])
+        // 10x: a fresh long liquidates about 9.6% below entry; the halved one must too, not at twice the distance.
+        let bar = Candle(time: Self.start + 3_600, open: 100, high: 100, low: 90, close: 95, volume: 1)
+        let a = PaperDesk.liquidated(halved, bars: [bar], interval: 3_600, liquidation: liquidation, settings: settings)
+        let b = PaperDesk.liquidated(fresh, bars: [bar], interval: 3_600, liquidation: liquidation, settings: settings)
+        #expect(a != nil && b != nil)
+        #expect(a?.price == b?.price)
+    }
 }
+
