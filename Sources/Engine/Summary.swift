@@ -29,11 +29,11 @@ public struct CycleSummary: Codable, Sendable, Equatable {
     /// What DRY_RUN would have placed.
     public var dryRunOrders: [OrderIntent]
     /// PAPER: protective exits filled this cycle (stops, take-profits, trailing and time stops, flattens).
-    public var exits: [PaperFill] = []
+    @AddedList public var exits: [PaperFill] = []
     /// Circuit breakers that halted this cycle.
-    package var circuitBreakers: [BreakerTrip] = []
+    @AddedList package var circuitBreakers: [BreakerTrip] = []
     /// What the between-cycle guard did since the last cycle (streams open with `--interval`; bars in a backtest).
-    package var guardActions: [GuardAction] = []
+    @AddedList package var guardActions: [GuardAction] = []
     public var portfolio: PortfolioSummary
     public var timingsMs: Timings
     public var configHash: String

@@ -25,3 +25,30 @@ extension KeyedDecodingContainer {
         try decodeIfPresent(type, forKey: key) ?? Nullable(wrappedValue: nil)
     }
 }
+
+/// A list field added to a record after records were written without it (summary fields are only ever added):
+/// a missing key reads as empty, so old ledgers still read.
+@propertyWrapper
+public struct AddedList<Element: Codable & Sendable & Equatable>: Codable, Sendable, Equatable {
+    public var wrappedValue: [Element]
+
+    public init(wrappedValue: [Element]) {
+        self.wrappedValue = wrappedValue
+    }
+
+    public init(from decoder: any Decoder) throws {
+        wrappedValue = try decoder.singleValueContainer().decode([Element].self)
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.singleValueContainer()
+        try c.encode(wrappedValue)
+    }
+}
+
+extension KeyedDecodingContainer {
+    /// A missing key decodes as an empty list.
+    public func decode<T>(_ type: AddedList<T>.Type, forKey key: Key) throws -> AddedList<T> {
+        try decodeIfPresent(type, forKey: key) ?? AddedList(wrappedValue: [])
+    }
+}

@@ -58,6 +58,21 @@ import Testing
         #expect(first.proposals.map(\.rationale.text) == proposals.map(\.rationale.text))
     }
 
+    /// Summary fields are only ever added: a summary written before a field existed still reads (the new field
+    /// takes its empty value), so `agent show`, the dashboard and `/metrics` keep reading old ledgers.
+    @Test func aSummaryWrittenBeforeNewerFieldsStillReads() async throws {
+        let data = Fixtures.tempDir("old-summary")
+        let summary = await (try makeRunner(dataDir: data)).run(at: decisionTime)
+        var object = try #require(try JSONSerialization.jsonObject(with: JSONCoding.encoder().encode(summary)) as? [String: Any])
+        for newer in ["exits", "circuit_breakers", "guard_actions", "venue_weight_used"] {
+            #expect(object.removeValue(forKey: newer) != nil || newer == "venue_weight_used", "\(newer) is not in the summary")
+        }
+        let old = try JSONSerialization.data(withJSONObject: object)
+        let read = try JSONCoding.decoder().decode(CycleSummary.self, from: old)
+        #expect(read.cycleId == summary.cycleId)
+        #expect(read.exits.isEmpty && read.circuitBreakers.isEmpty && read.guardActions.isEmpty && read.venueWeightUsed == nil)
+    }
+
     static func stored(_ event: NewEvent) throws -> LedgerEvent {
         LedgerEvent(seq: 1, cycleId: event.cycleId, type: event.type, time: event.time, recordedAt: 0, symbol: event.symbol,
                     payload: event.payload)
