@@ -15,8 +15,14 @@ import Review
 import Risk
 
 /// The alert outcome events (`AlertDelivery` payloads).
+extension EventType where Payload == AlertDelivery {
+    static var alertDelivered: Self { Self(.alertDelivered) }
+    static var alertFailed: Self { Self(.alertFailed) }
+    static var alertSuppressed: Self { Self(.alertSuppressed) }
+}
+
 enum AlertRecord {
-    static func type(_ outcome: AlertDelivery.Outcome) -> EventKind {
+    static func type(_ outcome: AlertDelivery.Outcome) -> EventType<AlertDelivery> {
         switch outcome {
         case .delivered: .alertDelivered
         case .failed: .alertFailed
@@ -26,8 +32,8 @@ enum AlertRecord {
 }
 
 final class AlertFeed: Sendable {
-    static let sourceTypes = ["cycle_finished", "halted", "circuit_breaker", "review_required", "reconciliation",
-                              "paper_fill", "live_fill", "protection_alarm", "guard_action"]
+    static let sourceKinds: [EventKind] = [.cycleFinished, .halted, .circuitBreaker, .reviewRequired, .reconciliation,
+                                           .paperFill, .liveFill, .protectionAlarm, .guardAction]
     static let cursorKey = "alerts.cursor"
     static let dailyKey = "alerts.daily_summary_day"
 
@@ -46,7 +52,7 @@ final class AlertFeed: Sendable {
         guard !channels.isEmpty else { return nil }
         var sent: [String: Set<String>] = [:]
         for e in (try? ledger.events(kinds: [.alertDelivered], beforeSeq: nil, limit: 2_000)) ?? [] {
-            if let d = try? e.value(AlertDelivery.self) { sent[d.channel, default: []].insert(d.key) }
+            if let d = try? e.value(.alertDelivered) { sent[d.channel, default: []].insert(d.key) }
         }
         let start = (try? ledger.meta(cursorKey)).flatMap { $0.flatMap { Int64($0) } } ?? ((try? ledger.lastSeq()) ?? 0)
         return AlertFeed(ledger: ledger, dispatcher: AlertDispatcher(settings: config, channels: channels, alreadySent: sent),
@@ -100,7 +106,7 @@ final class AlertFeed: Sendable {
         do {
             let end = try ledger.lastSeq()
             var messages: [AlertMessage] = []
-            try ledger.forEach(afterSeq: cursor, types: Self.sourceTypes) { e in
+            try ledger.forEach(afterSeq: cursor, types: Self.sourceKinds.map(\.rawValue)) { e in
                 if e.seq <= end { messages += try self.messages(for: e) }
             }
             let outcomes = await dispatcher.deliver(messages)
@@ -134,9 +140,9 @@ final class AlertFeed: Sendable {
         func message(_ kind: AlertEventKind, _ title: String, _ text: String, key: String) -> AlertMessage {
             AlertMessage(event: kind, cycleId: e.cycleId, title: title, text: text, key: key)
         }
-        switch e.type {
-        case "cycle_finished":
-            guard let s = try? e.value(CycleSummary.self) else { return [] }
+        switch e.kind {
+        case .cycleFinished?:
+            guard let s = try? e.value(.cycleFinished) else { return [] }
             var out: [AlertMessage] = []
             if s.status == .error {
                 out.append(message(.error, "cycle failed", s.error ?? "the cycle failed", key: "error#\(e.seq)"))
@@ -151,38 +157,38 @@ final class AlertFeed: Sendable {
             }
             out += try dailySummary(for: e, day: String(day))
             return out
-        case "halted":
-            let reason = (try? e.value(CycleNote.self))?.reason ?? "halted"
+        case .halted?:
+            let reason = (try? e.value(.halted))?.reason ?? "halted"
             return [message(.halted, "HALTED", reason, key: "halted:\(day):\(reason)")]
-        case "circuit_breaker":
-            guard let t = try? e.value(BreakerTrip.self) else { return [] }
+        case .circuitBreaker?:
+            guard let t = try? e.value(.circuitBreaker) else { return [] }
             return [message(.circuitBreaker, "circuit breaker \(t.breaker)", "\(t.detail) (\(t.action))", key: "circuit_breaker:\(day):\(t.breaker)")]
-        case "guard_action":
-            guard let a = try? e.value(GuardAction.self) else { return [] }
+        case .guardAction?:
+            guard let a = try? e.value(.guardAction) else { return [] }
             return [message(.guardAction, "guard \(a.rule.rawValue): \(a.action.rawValue)\(a.symbol.map { " \($0)" } ?? "")", a.detail,
                             key: "guard_action#\(e.seq)")]
-        case "review_required":
-            guard let r = try? e.value(ReviewRequired.self) else { return [] }
+        case .reviewRequired?:
+            guard let r = try? e.value(.reviewRequired) else { return [] }
             return [message(.manualReview, "manual review needed",
                             r.reasons.prefix(3).joined(separator: "; ") + ". Check, then `agent reconcile --ack`.",
                             key: "manual_review:\(r.reasons.joined(separator: "|"))")]
-        case "reconciliation":
+        case .reconciliation?:
             guard let r = try? JSONCoding.decoder().decode(ReconciliationNotes.self, from: e.payload) else { return [] }
-            return r.discrepancies.filter { $0.kind == "position_without_stop" }.map {
+            return r.discrepancies.filter { $0.kind == ReconcileFinding.positionWithoutStop.rawValue }.map {
                 message(.protectionAlarm, "position without a stop", $0.detail, key: "protection:\(day):\($0.symbol ?? "")")
             }
-        case "protection_alarm":
+        case .protectionAlarm?:
             let text = String(decoding: e.payload, as: UTF8.self).prefix(300)
             return [message(.protectionAlarm, "protection alarm", String(text), key: "protection_alarm#\(e.seq)")]
-        case "paper_fill":
-            guard let f = try? e.value(PaperFill.self) else { return [] }
+        case .paperFill?:
+            guard let f = try? e.value(.paperFill) else { return [] }
             let what = "\(f.side.rawValue) \(Format.number(f.quantity)) \(f.symbol) @ \(Format.number(f.price))"
             return f.reason == "entry"
                 ? [message(.trade, "PAPER entry", what, key: "fill#\(e.seq)")]
                 : [message(.exit, "PAPER exit (\(f.reason))", what, key: "fill#\(e.seq)")]
-        case "live_fill":
-            guard let f = try? e.value(LiveFill.self) else { return [] }
-            let what = "\(f.side.rawValue) \(Format.number(f.quantity)) \(f.symbol) @ \(Format.number(f.price))"
+        case .liveFill?:
+            guard let f = try? e.value(.liveFill) else { return [] }
+            let what = "\(f.side.rawValue) \(Dec.text(f.quantity)) \(f.symbol) @ \(Dec.text(f.price))"
             return f.purpose == .entry
                 ? [message(.trade, "LIVE entry", what, key: "fill#\(e.seq)")]
                 : [message(.exit, "LIVE exit (\(f.purpose.rawValue))", what, key: "fill#\(e.seq)")]
@@ -199,7 +205,7 @@ final class AlertFeed: Sendable {
         guard let previous, previous < day, let start = UTC.parse(previous + "T00:00:00Z") else { return [] }
         let report = try Auditor.report(ledger: ledger, since: start, check: nil)
         let statuses = report.statuses.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
-        let equity = (try? ledger.events(kinds: [.cycleFinished], beforeSeq: e.seq + 1, limit: 1).first?.value(CycleSummary.self))?.portfolio.equityUsd
+        let equity = (try? ledger.events(kinds: [.cycleFinished], beforeSeq: e.seq + 1, limit: 1).first?.value(.cycleFinished))?.portfolio.equityUsd
         let text = "since \(previous): \(report.cycles) cycles (\(statuses)), \(report.halts) halts, AI $\(String(format: "%.4f", report.aiCostUsd))"
             + (equity.map { ", equity $\(Format.number($0))" } ?? "")
         return [AlertMessage(event: .dailySummary, cycleId: e.cycleId, title: "daily summary", text: text, key: "daily:\(previous)")]

@@ -107,7 +107,7 @@ enum Auditor {
           do {
             switch event.type {
             case "cycle_finished":
-                let s = try event.value(CycleSummary.self)
+                let s = try event.value(.cycleFinished)
                 cycles.insert(event.cycleId)
                 statuses[s.status.rawValue, default: 0] += 1
                 calls += s.review.calls
@@ -118,7 +118,7 @@ enum Auditor {
                 if let f = s.review.fallback { fallbacks[f, default: 0] += 1 }
             case "shadow":
                 guard check == nil else { return }
-                for entry in try event.value(ShadowOutcome.self).entries {
+                for entry in try event.value(.shadow).entries {
                     shadow.proposals += 1
                     switch entry.effect {
                     case "blocked": shadow.blocked += 1; blockedSymbols.append(entry.symbol)
@@ -128,7 +128,7 @@ enum Auditor {
                     }
                 }
             case "policy_evaluation":
-                let d = try event.value(Decision.self)
+                let d = try event.value(.policyEvaluation)
                 proposalSymbols["\(event.cycleId)/\(d.proposalId)"] = d.symbol
                 if let check, !d.violatedChecks.contains(check) { return }
                 evaluated += 1
@@ -137,7 +137,7 @@ enum Auditor {
                     checkHits[name, default: []].append((d.symbol, event.cycleId, event.seq))
                 }
             case "review":
-                let tier = try event.value(TierRecord.self)
+                let tier = try event.value(.review)
                 reviewerViolations += tier.violations.count
                 if tier.answer.failure != nil { reviewFailures += 1 }
                 for review in tier.applied where review.veto {
@@ -148,7 +148,7 @@ enum Auditor {
             case "cycle_abandoned":
                 abandoned += 1
             case "circuit_breaker":
-                let trip = try event.value(BreakerTrip.self)
+                let trip = try event.value(.circuitBreaker)
                 breakerHits[trip.breaker, default: []].append((event.cycleId, event.seq, trip.detail))
             default:
                 break

@@ -687,10 +687,10 @@ enum RecordedReviewLoader {
         for event in try ledger.events(kinds: [.proposal, .review]) {
             times[event.cycleId] = event.time
             if event.kind == .proposal {
-                let p = try event.value(Proposal.self)
+                let p = try event.value(.proposal)
                 proposals[event.cycleId, default: [:]][p.id] = (p.symbol, p.side)
             } else {
-                let tier = try event.value(TierRecord.self)
+                let tier = try event.value(.review)
                 answers[event.cycleId, default: [:]][tier.reviewer] = tier.answer
             }
         }

@@ -164,8 +164,8 @@ final class BetweenCycleWatch: @unchecked Sendable {
         case .order(let u):
             guard let liveDesk else { return }
             let order = VenueOrder(symbol: u.symbol, orderId: "", clientOrderId: u.clientOrderId, side: u.side, type: u.type,
-                                   status: u.status, quantity: Decimal(u.quantity), filledQuantity: Decimal(u.filledQuantity),
-                                   averagePrice: u.averagePrice > 0 ? Decimal(u.averagePrice) : (u.lastFillPrice > 0 ? Decimal(u.lastFillPrice) : nil))
+                                   status: u.status, quantity: Dec.from(u.quantity), filledQuantity: Dec.from(u.filledQuantity),
+                                   averagePrice: u.averagePrice > 0 ? Dec.from(u.averagePrice) : (u.lastFillPrice > 0 ? Dec.from(u.lastFillPrice) : nil))
             if let purpose = try await liveDesk.recordStreamUpdate(order, cycleId: cycleId, time: now) {
                 logger.info("fill from the user stream", metadata: ["client_order_id": "\(u.clientOrderId)", "purpose": "\(purpose.rawValue)"])
             }
@@ -175,8 +175,8 @@ final class BetweenCycleWatch: @unchecked Sendable {
                 guard var book = g.margin as? FuturesMarginBook else { return }
                 for p in positions {
                     let mark = p.entryPrice + (p.quantity == 0 ? 0 : p.unrealizedPnl / p.quantity)
-                    book.hold(VenuePosition(symbol: p.symbol, quantity: Decimal(p.quantity), entryPrice: Decimal(p.entryPrice),
-                                            markPrice: Decimal(mark), unrealizedPnl: Decimal(p.unrealizedPnl), leverage: 0,
+                    book.hold(VenuePosition(symbol: p.symbol, quantity: Dec.from(p.quantity), entryPrice: Dec.from(p.entryPrice),
+                                            markPrice: Dec.from(mark), unrealizedPnl: Dec.from(p.unrealizedPnl), leverage: 0,
                                             marginType: p.marginType, liquidationPrice: 0,
                                             isolatedMargin: Decimal(p.marginType == .isolated ? p.isolatedWallet + p.unrealizedPnl : 0)))
                 }
@@ -270,8 +270,8 @@ final class BetweenCycleWatch: @unchecked Sendable {
         }
     }
 
-    private func note(_ kind: EventKind, _ value: StreamNote, _ cycleId: String, _ time: Int64) throws {
-        try ledger.append(NewEvent.json(cycleId, kind, time, symbol: nil, value))
+    private func note(_ type: EventType<StreamNote>, _ value: StreamNote, _ cycleId: String, _ time: Int64) throws {
+        try ledger.append(NewEvent.json(cycleId, type, time, symbol: nil, value))
     }
 }
 

@@ -542,3 +542,7 @@ public enum AgentMain {
         }
     }
 }
+
+extension EventType where Payload == IntervalSchedule.Skipped {
+    static var slotsSkipped: Self { Self(.slotsSkipped) }
+}

@@ -101,7 +101,7 @@ struct DashboardData: Sendable {
 
     func latestSummary() throws -> (LedgerEvent, CycleSummary)? {
         for event in try ledger.events(kinds: [.cycleFinished], beforeSeq: nil, limit: 5) {
-            if let summary = try? event.value(CycleSummary.self) { return (event, summary) }
+            if let summary = try? event.value(.cycleFinished) { return (event, summary) }
         }
         return nil
     }
@@ -113,14 +113,14 @@ struct DashboardData: Sendable {
         var reason = latest?.1.noTradeReason ?? latest?.1.error
         if let (event, _) = latest {
             for e in try ledger.events(cycleId: event.cycleId) {
-                if e.kind == .circuitBreaker, let trip = try? e.value(BreakerTrip.self) { breakers.append(trip) }
-                if e.kind == .halted, reason == nil { reason = (try? e.value(CycleNote.self))?.reason }
+                if e.kind == .circuitBreaker, let trip = try? e.value(.circuitBreaker) { breakers.append(trip) }
+                if e.kind == .halted, reason == nil { reason = (try? e.value(.halted))?.reason }
             }
         }
         let day = UTC.now() - UTC.now().mod(86_400)
         var todayUsd = 0.0, callsToday = 0
         for event in try ledger.events(kinds: [.cycleFinished], since: day) {
-            guard let s = try? event.value(CycleSummary.self) else { continue }
+            guard let s = try? event.value(.cycleFinished) else { continue }
             todayUsd += s.review.costUsd
             callsToday += s.review.calls
         }
@@ -147,7 +147,7 @@ struct DashboardData: Sendable {
             if page.isEmpty { break }
             for event in page {
                 cursor = event.seq
-                guard let s = try? event.value(CycleSummary.self), status == nil || s.status == status else { continue }
+                guard let s = try? event.value(.cycleFinished), status == nil || s.status == status else { continue }
                 out.append(s)
                 if out.count == limit { break }
             }
@@ -184,13 +184,13 @@ struct DashboardData: Sendable {
 
     func trades(limit: Int) throws -> [TradeView] {
         try ledger.events(kinds: [.paperFill, .liveFill], beforeSeq: nil, limit: limit).compactMap { e in
-            if e.kind == .paperFill, let f = try? e.value(PaperFill.self) {
+            if e.kind == .paperFill, let f = try? e.value(.paperFill) {
                 return TradeView(seq: e.seq, cycleId: e.cycleId, time: UTC.iso8601(f.time), symbol: f.symbol, side: f.side.rawValue,
                                  quantity: f.quantity, price: f.price, reason: f.reason, feeUsd: f.feeUsd, mode: .paper)
             }
-            if let f = try? e.value(LiveFill.self) {
+            if let f = try? e.value(.liveFill) {
                 return TradeView(seq: e.seq, cycleId: e.cycleId, time: UTC.iso8601(f.time), symbol: f.symbol, side: f.side.rawValue,
-                                 quantity: f.quantity, price: f.price, reason: f.purpose.rawValue, feeUsd: nil, mode: .live)
+                                 quantity: Dec.double(f.quantity), price: Dec.double(f.price), reason: f.purpose.rawValue, feeUsd: nil, mode: .live)
             }
             return nil
         }
@@ -199,13 +199,13 @@ struct DashboardData: Sendable {
     /// PAPER/LIVE equity points; in DRY_RUN (no book) the summaries' portfolio equity. Oldest first.
     func equity(limit: Int = 2_000) throws -> [EquityView] {
         let points = try ledger.events(kinds: [.equity], beforeSeq: nil, limit: limit).reversed().compactMap { e -> EquityView? in
-            guard let p = try? e.value(EquityPoint.self) else { return nil }
+            guard let p = try? e.value(.equity) else { return nil }
             return EquityView(time: UTC.iso8601(e.time), unixTime: e.time, equityUsd: p.equityUsd, cashUsd: p.cashUsd,
                               openPositions: p.openPositions)
         }
         if !points.isEmpty { return Array(points) }
         return try ledger.events(kinds: [.cycleFinished], beforeSeq: nil, limit: limit).reversed().compactMap { e in
-            guard let s = try? e.value(CycleSummary.self) else { return nil }
+            guard let s = try? e.value(.cycleFinished) else { return nil }
             return EquityView(time: s.timestamp, unixTime: e.time, equityUsd: s.portfolio.equityUsd, cashUsd: s.portfolio.cashUsd,
                               openPositions: s.portfolio.openPositions)
         }
@@ -226,7 +226,7 @@ struct DashboardData: Sendable {
         var counts: [Int64: Int] = [:]
         let start = since ?? 0
         try ledger.forEach(kinds: [.policyEvaluation]) { e in
-            guard e.recordedAt >= Double(start), let d = try? e.value(Decision.self), !d.violatedChecks.isEmpty else { return }
+            guard e.recordedAt >= Double(start), let d = try? e.value(.policyEvaluation), !d.violatedChecks.isEmpty else { return }
             counts[e.time - e.time.mod(3_600), default: 0] += d.violatedChecks.count
         }
         var series = counts.sorted { $0.key < $1.key }.suffix(buckets).map { (time: $0.key, count: $0.value) }

@@ -13,8 +13,6 @@ import Model
 /// by a process that died: it is taken over, and the takeover is recorded in the ledger.
 final class DataDirLock: Sendable {
     static let fileName = "agent.lock"
-    static let takeoverEventType = EventKind.dataDirLockTakeover
-
     let path: String
     private let descriptor: Int32
     /// The previous holder's line when it died holding the lock; nil after a clean release.
@@ -61,7 +59,7 @@ final class DataDirLock: Sendable {
     /// Records a takeover from a dead holder, once the ledger is open.
     func recordTakeover(in ledger: Ledger, time: Int64) throws {
         guard let takenOverFrom else { return }
-        try ledger.append(NewEvent.json("lock-\(UTC.compact(time))", Self.takeoverEventType, time,
+        try ledger.append(NewEvent.json("lock-\(UTC.compact(time))", .dataDirLockTakeover, time,
                                         CycleNote(reason: "took over \(path), left by a process that ended without releasing it: \(takenOverFrom)")))
     }
 

@@ -44,7 +44,7 @@ final class LedgerMetricsFeed: @unchecked Sendable {
             guard e.seq <= end else { return }
             switch e.kind {
             case .cycleFinished:
-                guard let s = try? e.value(CycleSummary.self) else { metrics.error(kind: "unreadable_event"); return }
+                guard let s = try? e.value(.cycleFinished) else { metrics.error(kind: "unreadable_event"); return }
                 let t = s.timingsMs
                 metrics.cycleFinished(status: s.status.rawValue, stageMilliseconds: [
                     "universe": t.universe, "triggers": t.triggers, "rules": t.rules, "review": t.review,
@@ -56,17 +56,17 @@ final class LedgerMetricsFeed: @unchecked Sendable {
             case .cycleAbandoned: metrics.error(kind: "cycle_abandoned")
             case .alertFailed: metrics.error(kind: "alert_delivery")
             case .review:
-                guard let tier = try? e.value(TierRecord.self) else { return }
+                guard let tier = try? e.value(.review) else { return }
                 metrics.aiCalls(tier: tier.reviewer.rawValue, source: tier.answer.source)
                 if tier.answer.failure != nil { metrics.error(kind: "reviewer") }
             case .policyEvaluation:
-                guard let d = try? e.value(Decision.self) else { return }
+                guard let d = try? e.value(.policyEvaluation) else { return }
                 for check in d.violatedChecks { metrics.policyViolation(check: check) }
             case .streamConnected, .streamDisconnected, .streamStalled, .streamResync:
-                guard let note = try? e.value(StreamNote.self) else { return }
+                guard let note = try? e.value(oneOf: EventType.streamEvents) else { return }
                 metrics.streamEvent(stream: note.stream, event: String(e.type.dropFirst("stream_".count)))
             case .guardAction:
-                guard let a = try? e.value(GuardAction.self) else { return }
+                guard let a = try? e.value(.guardAction) else { return }
                 metrics.guardAction(rule: a.rule.rawValue, action: a.action.rawValue)
             default: break
             }

@@ -107,7 +107,7 @@ struct ReconcileCommand: AsyncParsableCommand {
         lines.append("discrepancies:")
         if r.discrepancies.isEmpty { lines.append("  none") }
         for d in r.discrepancies {
-            lines.append("  \(d.critical ? "CRITICAL " : "")\(d.kind)\(d.symbol.map { " \($0)" } ?? ""): \(d.detail)")
+            lines.append("  \(d.critical ? "CRITICAL " : "")\(d.kind.rawValue)\(d.symbol.map { " \($0)" } ?? ""): \(d.detail)")
         }
         if let equity = r.equityUsd { lines.append("equity: \(Format.usd(equity))") }
         if let ack {

@@ -41,15 +41,15 @@ enum Replayer {
         let events = try ledger.events(cycleId: cycleId)
         guard let first = events.first else { throw NotReplayable(description: "no cycle '\(cycleId)' in the ledger") }
         let time = first.time
-        let proposals = try events.filter { $0.kind == .proposal }.map { try $0.value(Proposal.self) }
-        let recordedDecisions = try events.filter { $0.kind == .policyEvaluation }.map { try $0.value(Decision.self) }
-        let tiers = try events.filter { $0.kind == .review }.map { try $0.value(TierRecord.self) }
-        let summary = try events.last { $0.kind == .cycleFinished }.map { try $0.value(CycleSummary.self) }
-        let started = try events.first { $0.kind == .cycleStarted }.map { try $0.value(CycleStart.self) }
+        let proposals = try events.filter { $0.kind == .proposal }.map { try $0.value(.proposal) }
+        let recordedDecisions = try events.filter { $0.kind == .policyEvaluation }.map { try $0.value(.policyEvaluation) }
+        let tiers = try events.filter { $0.kind == .review }.map { try $0.value(.review) }
+        let summary = try events.last { $0.kind == .cycleFinished }.map { try $0.value(.cycleFinished) }
+        let started = try events.first { $0.kind == .cycleStarted }.map { try $0.value(.cycleStarted) }
 
         var replayedDecisions: [Decision] = []
         if !proposals.isEmpty, !recordedDecisions.isEmpty || !tiers.isEmpty {
-            guard let inputs = try events.first(where: { $0.kind == .cycleInputs }).map({ try $0.value(CycleInputs.self) }) else {
+            guard let inputs = try events.first(where: { $0.kind == .cycleInputs }).map({ try $0.value(.cycleInputs) }) else {
                 throw NotReplayable(description: "cycle \(cycleId) has no recorded cycle_inputs (recorded before replay support?)")
             }
             let board = ReviewBoard(reviewers: tiers.map { ReplayReviewer(tier: $0.reviewer, recorded: $0.answer) },

@@ -30,15 +30,6 @@ package struct CycleStart: Codable, Sendable {
     }
 }
 
-/// Payload of `halted` and `cycle_failed`.
-package struct CycleNote: Codable, Sendable {
-    package var reason: String
-
-    package init(reason: String) {
-        self.reason = reason
-    }
-}
-
 /// What one cycle decided, beyond its JSON summary: for backtests, which aggregate these instead of re-deriving them.
 package struct CycleReport: Sendable {
     package var summary: CycleSummary
@@ -500,4 +491,8 @@ public enum CycleId {
         let suffix = String(UInt16.random(in: 0...UInt16.max, using: &rng), radix: 16)
         return "c-\(UTC.compact(time))-\(String(repeating: "0", count: 4 - suffix.count))\(suffix)"
     }
+}
+
+extension EventType where Payload == CycleStart {
+    package static var cycleStarted: Self { Self(.cycleStarted) }
 }

@@ -39,7 +39,7 @@ package enum CycleTrail {
           do {
             switch e.kind {
             case .cycleStarted:
-                let s = try e.value(CycleStart.self)
+                let s = try e.value(.cycleStarted)
                 line("Cycle \(cycleId)")
                 line("  decision time \(s.timestamp)   mode \(s.mode.rawValue)   exchange \(s.exchange.rawValue)")
                 line("  config \(s.configHash)")
@@ -47,13 +47,13 @@ package enum CycleTrail {
                 line("  prompts " + s.promptHashes.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value.prefix(19))…" }.joined(separator: "  "))
             case .halted:
                 line()
-                line("HALTED: \(try e.value(CycleNote.self).reason)")
+                line("HALTED: \(try e.value(.halted).reason)")
             case .regime:
-                let r = try e.value(RegimeReading.self)
+                let r = try e.value(.regime)
                 line()
                 line("Regime: \(r.regime.rawValue) (\(r.reason))")
             case .universe:
-                let u = try e.value(UniverseResult.self)
+                let u = try e.value(.universe)
                 line()
                 line("Universe: \(u.eligible.count) eligible of \(u.members.count)")
                 for tier in Tier.allCases {
@@ -66,7 +66,7 @@ package enum CycleTrail {
                     line("  excluded \(m.symbol): \(m.exclusions.joined(separator: "; "))")
                 }
             case .triggers:
-                let scan = try e.value(TriggerScan.self)
+                let scan = try e.value(.triggers)
                 line()
                 line("Triggers: \(scan.triggers.count)")
                 for t in scan.triggers {
@@ -76,7 +76,7 @@ package enum CycleTrail {
                     line("  suppressed \(s.trigger.symbol) \(s.trigger.kind.rawValue): \(s.reason)")
                 }
             case .proposal:
-                let p = try e.value(Proposal.self)
+                let p = try e.value(.proposal)
                 if proposals.isEmpty {
                     line()
                     line("Proposals (created by Rules only):")
@@ -86,7 +86,7 @@ package enum CycleTrail {
                 line("  \(p.id) \(p.side.rawValue) \(p.symbol) \(fmt(p.sizePct))% of equity, conviction \(fmt(p.conviction)) = \(parts)")
                 line("     stop -\(fmt(p.stopLossPct))%  take profit +\(fmt(p.takeProfitPct))%  at \(Format.price(p.referencePrice))  — \(p.reason)")
             case .review:
-                let r = try e.value(TierRecord.self)
+                let r = try e.value(.review)
                 line()
                 let tokens = r.answer.inputTokens + r.answer.outputTokens
                 line("Review \(r.reviewer.rawValue): source \(r.answer.source)\(r.answer.provider.map { ", provider \($0)" } ?? ""), model \(r.answer.model)"
@@ -110,23 +110,23 @@ package enum CycleTrail {
                 }
                 for v in r.violations { line("  contract violation: \(v.detail)") }
             case .cycleInputs:
-                let i = try e.value(CycleInputs.self)
+                let i = try e.value(.cycleInputs)
                 line()
                 line("Review inputs: tape of \(i.tape.count) symbols, \(i.news.count) news items, \(i.newsRiskHistory.count) earlier news risk flags")
             case .newsItem:
-                let n = try e.value(NewsItem.self)
+                let n = try e.value(.newsItem)
                 line("  news \(n.id) [\(n.source)] \(n.symbols.joined(separator: ",")): \(n.title)")
             case .newsFetch:
                 line()
                 line("News fetch: \(String(decoding: e.payload, as: UTF8.self))")
             case .shadow:
-                let sh = try e.value(ShadowOutcome.self)
+                let sh = try e.value(.shadow)
                 line()
                 line("Shadow (rules only, no reviews): " + sh.entries.map {
                     "\($0.proposalId) \($0.rulesOnlyApproved ? "approved \(fmt($0.rulesOnlySizePct))%" : "rejected") -> \($0.effect)"
                 }.joined(separator: "; "))
             case .policyEvaluation:
-                let d = try e.value(Decision.self)
+                let d = try e.value(.policyEvaluation)
                 line()
                 let verdict = d.approved ? "APPROVED at \(fmt(d.sizePct))% (proposed \(fmt(d.proposedSizePct))%)" : "REJECTED"
                 line("Policy on \(d.proposalId) \(d.symbol): \(verdict), final conviction \(fmt(d.finalConviction)) (base \(fmt(d.baseConviction)))")
@@ -136,20 +136,20 @@ package enum CycleTrail {
                     line("  \(c.passed ? "pass" : "FAIL") \(c.name.padding(toLength: 27, withPad: " ", startingAt: 0)) \(c.detail)\(numbers.isEmpty ? "" : "  (\(numbers))")")
                 }
             case .orderIntent:
-                let o = try e.value(OrderIntent.self)
+                let o = try e.value(.orderIntent)
                 line()
                 line("Order intent \(o.clientOrderId): \(o.side.rawValue) \(o.symbol) \(fmt(o.sizePct))% = $\(fmt(o.notionalUsd)) (\(o.quantity) @ \(fmt(o.price))), stop -\(fmt(o.stopLossPct))%, take profit +\(fmt(o.takeProfitPct))%")
             case .orderResult:
-                let o = try e.value(OrderIntent.self)
+                let o = try e.value(.orderResult)
                 line("  \(o.clientOrderId): \(o.status.rawValue) (\(o.mode.rawValue))")
             case .cycleFailed:
                 line()
-                line("FAILED: \(try e.value(CycleNote.self).reason)")
+                line("FAILED: \(try e.value(.cycleFailed).reason)")
             case .cycleAbandoned:
                 line()
-                line("ABANDONED: \(try e.value(CycleNote.self).reason)")
+                line("ABANDONED: \(try e.value(.cycleAbandoned).reason)")
             case .cycleFinished:
-                let s = try e.value(CycleSummary.self)
+                let s = try e.value(.cycleFinished)
                 line()
                 line("Outcome: \(s.status.rawValue), \(s.proposalsApproved) of \(s.proposalsGenerated) proposals approved")
                 if let reason = s.noTradeReason { line("  \(reason)") }
@@ -158,27 +158,27 @@ package enum CycleTrail {
                 line("  review: \(s.review.calls) calls, \(s.review.cacheHits) cache hits, $\(fmt(s.review.costUsd)) of $\(fmt(s.review.budgetUsd)) budget")
                 line("  timings ms: universe \(fmt(s.timingsMs.universe)), triggers \(fmt(s.timingsMs.triggers)), rules \(fmt(s.timingsMs.rules)), review \(fmt(s.timingsMs.review)), risk \(fmt(s.timingsMs.risk)), execution \(fmt(s.timingsMs.execution)), total \(fmt(s.timingsMs.total))")
             case .guardAction:
-                let a = try e.value(GuardAction.self)
+                let a = try e.value(.guardAction)
                 line()
                 line("GUARD \(a.rule.rawValue) -> \(a.action.rawValue)\(a.symbol.map { " \($0)" } ?? ""): \(a.detail)")
             case .streamConnected, .streamDisconnected, .streamStalled, .streamResync:
-                let n = try e.value(StreamNote.self)
+                let n = try e.value(oneOf: EventType.streamEvents)
                 line("Stream \(n.stream) \(e.type.dropFirst("stream_".count)): \(n.detail)")
             case .circuitBreaker:
-                let t = try e.value(BreakerTrip.self)
+                let t = try e.value(.circuitBreaker)
                 line()
                 line("CIRCUIT BREAKER \(t.breaker) (\(t.action)): \(t.detail)")
             case .paperFill:
-                let f = try e.value(PaperFill.self)
+                let f = try e.value(.paperFill)
                 line("Paper fill (\(f.reason)): \(f.side.rawValue) \(f.symbol) \(fmt(f.quantity)) @ \(fmt(f.price)) = $\(fmt(f.notionalUsd)), fee $\(fmt(f.feeUsd))\(f.partial ? ", partial" : "")")
             case .paperFunding:
-                let f = try e.value(FundingPayment.self)
+                let f = try e.value(.paperFunding)
                 line("Funding \(f.symbol) at \(UTC.iso8601(f.settlementTime)): rate \(fmt(f.rate * 100))% on $\(fmt(f.notionalUsd)) = $\(fmt(f.paymentUsd)) \(f.paymentUsd >= 0 ? "paid" : "received")")
             case .protectionUpdate:
-                let u = try e.value(ProtectionUpdate.self)
+                let u = try e.value(.protectionUpdate)
                 line("Protection \(u.symbol): stop \(fmt(u.stopPrice)), high \(fmt(u.highWater)), rungs taken \(u.rungsTaken) (\(u.reason))")
             case .equity:
-                let p = try e.value(EquityPoint.self)
+                let p = try e.value(.equity)
                 line()
                 line("Equity $\(fmt(p.equityUsd)) (cash $\(fmt(p.cashUsd)), \(p.openPositions) open positions)")
             default:

@@ -101,15 +101,15 @@ package struct CycleJournal {
     package var seq: Int64
 
     /// Records a non-portfolio event; its payload is built only when the store keeps the kind.
-    package mutating func record<T: Encodable>(_ kind: EventKind, symbol: String? = nil, _ value: @autoclosure () -> T) throws {
-        guard store.keeps(kind) else { return }
-        try append([NewEvent.json(cycleId, kind, time, symbol: symbol, value())])
+    package mutating func record<T: Encodable>(_ type: EventType<T>, symbol: String? = nil, _ value: @autoclosure () -> T) throws {
+        guard store.keeps(type.kind) else { return }
+        try append([NewEvent.json(cycleId, type, time, symbol: symbol, value())])
     }
 
     /// Records several events of one kind in one write.
-    package mutating func record<T: Encodable>(_ kind: EventKind, each values: [T], symbol: (T) -> String?) throws {
-        guard store.keeps(kind), !values.isEmpty else { return }
-        try append(values.map { try NewEvent.json(cycleId, kind, time, symbol: symbol($0), $0) })
+    package mutating func record<T: Encodable>(_ type: EventType<T>, each values: [T], symbol: (T) -> String?) throws {
+        guard store.keeps(type.kind), !values.isEmpty else { return }
+        try append(values.map { try NewEvent.json(cycleId, type, time, symbol: symbol($0), $0) })
     }
 
     /// Records portfolio events and applies them.

@@ -54,7 +54,7 @@ public struct NewsIngest: Sendable {
         let maxAge = Int64(config.maxAgeHours * 3_600)
         var known = Dictionary(try ledger.events(kinds: [.newsItem], since: time - maxAge - 86_400)
             .filter { $0.time <= time }
-            .map { e -> (String, NewsItem) in let item = try e.value(NewsItem.self); return (item.id, item) },
+            .map { e -> (String, NewsItem) in let item = try e.value(.newsItem); return (item.id, item) },
             uniquingKeysWith: { a, _ in a })
         let lastFetch = try ledger.events(kinds: [.newsFetch], limit: 1, newestFirst: true).first?.time
         let due = lastFetch.map { Double(time - $0) >= config.pollIntervalMinutes * 60 || $0 > time } ?? true
@@ -81,4 +81,8 @@ public struct NewsIngest: Sendable {
         return known.values.filter { time - $0.published <= maxAge && $0.published <= time + 3_600 }
             .sorted { $0.published != $1.published ? $0.published > $1.published : $0.id < $1.id }
     }
+}
+
+extension EventType where Payload == NewsFetchRecord {
+    package static var newsFetch: Self { Self(.newsFetch) }
 }

@@ -136,3 +136,11 @@ package enum PaperDesk {
                          time: bar.time + interval, reason: "liquidation")
     }
 }
+
+extension EventType where Payload == EquityPoint {
+    package static var equity: Self { Self(.equity) }
+}
+
+extension EventType where Payload == FundingPayment {
+    package static var paperFunding: Self { Self(.paperFunding) }
+}

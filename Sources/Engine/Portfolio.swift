@@ -77,30 +77,30 @@ package struct Portfolio: Sendable {
     package mutating func apply(_ event: LedgerEvent) throws {
         guard let kind = EventKind(rawValue: event.type), Self.kinds(of: mode).contains(kind) else { return }
         switch kind {
-        case .paperFill: apply(.fill(try event.value(PaperFill.self)))
-        case .paperFunding: apply(.funding(try event.value(FundingPayment.self)))
-        case .protectionUpdate: apply(.protection(try event.value(ProtectionUpdate.self)))
+        case .paperFill: apply(.fill(try event.value(.paperFill)))
+        case .paperFunding: apply(.funding(try event.value(.paperFunding)))
+        case .protectionUpdate: apply(.protection(try event.value(.protectionUpdate)))
         case .equity:
-            let point = try event.value(EquityPoint.self)
+            let point = try event.value(.equity)
             if (point.mode ?? .paper) == mode { apply(.equity(point, time: event.time)) }
-        case .orderResult: apply(.order(try event.value(OrderIntent.self), time: event.time))
+        case .orderResult: apply(.order(try event.value(.orderResult), time: event.time))
         case .liveOrderIntent:
-            let intent = try event.value(LiveOrderIntent.self)
+            let intent = try event.value(.liveOrderIntent)
             if intent.purpose == .entry { entryIntents[intent.clientOrderId] = (intent.tier, intent.stopLossPct) }
-        case .liveFill: applyLive(try event.value(LiveFill.self), time: event.time)
+        case .liveFill: applyLive(try event.value(.liveFill), time: event.time)
         case .livePositionCorrection:
-            let c = try event.value(PositionCorrection.self)
+            let c = try event.value(.livePositionCorrection)
             account.correct(symbol: c.symbol, quantity: abs(c.to))
         case .reviewAck:
-            for a in try event.value(ReviewAck.self).adoptedPositions {
+            for a in try event.value(.reviewAck).adoptedPositions {
                 account.adopt(symbol: a.symbol, side: a.quantity >= 0 ? .buy : .sell, quantity: abs(a.quantity),
                               price: a.entryPrice, time: event.time)
                 unmanaged.insert(a.symbol)
             }
         case .liveFunding:
-            let f = try event.value(LiveFunding.self)
+            let f = try event.value(.liveFunding)
             account.applyFunding(symbol: f.symbol, paymentUsd: -f.amount)
-        case .liveEquity: venue = try event.value(LiveEquity.self)
+        case .liveEquity: venue = try event.value(.liveEquity)
         default: break
         }
     }
@@ -129,7 +129,7 @@ package struct Portfolio: Sendable {
         }
         let intent = entryIntents[fill.clientOrderId]
         apply(.fill(PaperFill(clientOrderId: fill.clientOrderId, symbol: fill.symbol, tier: intent?.tier ?? .rotational,
-                              side: side, quantity: fill.quantity, price: fill.price, feeUsd: 0, liquidity: "taker",
+                              side: side, quantity: Dec.double(fill.quantity), price: Dec.double(fill.price), feeUsd: 0, liquidity: "taker",
                               time: fill.time, reason: entry ? "entry" : fill.purpose.rawValue,
                               stopLossPct: entry ? intent?.stopLossPct ?? 10 : nil)))
         // A rung of the ladder filled on the venue: the same protection step as a simulated rung (breakeven next).

@@ -190,7 +190,7 @@ package final class ReviewHistoryStore: @unchecked Sendable {
                 seq = max(seq, event.seq)
                 guard event.kind == .review, event.time >= from else { continue }
                 latest = max(latest, event.time)
-                let record = try event.value(TierRecord.self)
+                let record = try event.value(.review)
                 let a = record.answer
                 if a.callCount > 0 || a.costUsd > 0 {
                     spend.append(SpendEntry(time: event.time, costUsd: a.costUsd, calls: a.httpAttempts))
@@ -236,4 +236,12 @@ package final class ReviewHistoryStore: @unchecked Sendable {
         lock.withLock { states[id] = current }
         return result
     }
+}
+
+extension EventType where Payload == CycleInputs {
+    public static var cycleInputs: Self { Self(.cycleInputs) }
+}
+
+extension EventType where Payload == ShadowOutcome {
+    public static var shadow: Self { Self(.shadow) }
 }

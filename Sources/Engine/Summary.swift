@@ -271,3 +271,7 @@ package extension CycleSummary.DecisionSummary {
                   reviewerViolatedChecks: Array(Set(d.reviews.filter { $0.reviewer == .m3 }.flatMap(\.violatedChecks))).sorted())
     }
 }
+
+extension EventType where Payload == CycleSummary {
+    public static var cycleFinished: Self { Self(.cycleFinished) }
+}

@@ -89,14 +89,16 @@ public struct LiveOrderResult: Codable, Sendable, Equatable {
     /// id: the venue never received it), `FAILED` (refused before or by the venue; nothing happened).
     public var status: OrderStatus
     public var venueOrderId: String?
-    public var filledQuantity: Double
-    public var averagePrice: Double?
+    /// Base units filled so far, as the venue reported them.
+    public var filledQuantity: Decimal
+    /// The average fill price, as the venue reported it.
+    public var averagePrice: Decimal?
     public var error: String?
     /// `send` (the answer to our request), `lookup` (found by client id), `reconcile`.
     public var source: String
 
     public init(clientOrderId: String, symbol: String, purpose: LiveOrderPurpose, status: OrderStatus, venueOrderId: String? = nil,
-                filledQuantity: Double = 0, averagePrice: Double? = nil, error: String? = nil, source: String) {
+                filledQuantity: Decimal = 0, averagePrice: Decimal? = nil, error: String? = nil, source: String) {
         self.clientOrderId = clientOrderId
         self.symbol = symbol
         self.purpose = purpose
@@ -119,12 +121,13 @@ public struct LiveFill: Codable, Sendable, Equatable {
     public var clientOrderId: String
     public var symbol: String
     public var side: OrderSide
-    public var quantity: Double
-    public var price: Double
+    /// Base units executed, exactly as the venue reported them.
+    public var quantity: Decimal
+    public var price: Decimal
     public var purpose: LiveOrderPurpose
     public var time: Int64
 
-    public init(clientOrderId: String, symbol: String, side: OrderSide, quantity: Double, price: Double,
+    public init(clientOrderId: String, symbol: String, side: OrderSide, quantity: Decimal, price: Decimal,
                 purpose: LiveOrderPurpose, time: Int64) {
         self.clientOrderId = clientOrderId
         self.symbol = symbol
@@ -170,8 +173,8 @@ public struct LiveRecord: Sendable {
     public var symbol: String?
     public var payload: Data
 
-    public init<T: Encodable>(type: EventKind, symbol: String?, _ value: T) throws {
-        self.type = type
+    public init<T: Encodable>(type: EventType<T>, symbol: String?, _ value: T) throws {
+        self.type = type.kind
         self.symbol = symbol
         payload = try JSONCoding.encoder().encode(value)
     }
@@ -180,7 +183,7 @@ public struct LiveRecord: Sendable {
 /// Where LIVE events go: the ledger, in the order given. Appending must be durable before it returns.
 public protocol LiveRecorder: Sendable {
     /// Appends one event of `type` with `value` as its JSON payload.
-    func record<T: Encodable & Sendable>(cycleId: String, time: Int64, type: EventKind, symbol: String?, _ value: T) throws
+    func record<T: Encodable & Sendable>(cycleId: String, time: Int64, type: EventType<T>, symbol: String?, _ value: T) throws
     /// Appends several events atomically: all of them or none (an order's result and its fill).
     func record(cycleId: String, time: Int64, batch: [LiveRecord]) throws
 }
@@ -206,15 +209,46 @@ package struct PositionCorrection: Codable, Sendable, Equatable {
     }
 }
 
+/// What reconciliation found when it compared the ledger with the venue.
+package enum ReconcileFinding: String, Codable, Sendable, CaseIterable {
+    // Things on the venue the agent did not do (also recorded as `manual_intervention`).
+    /// The venue holds a position the agent never opened.
+    case unknownPosition = "unknown_position"
+    /// A position the ledger holds is gone from the venue.
+    case positionClosed = "position_closed"
+    /// The venue's size of a position differs from the ledger's.
+    case sizeMismatch = "size_mismatch"
+    /// One of our orders was cancelled or expired outside the agent.
+    case orderCancelled = "order_cancelled"
+    /// An open order the agent never placed.
+    case unknownOrder = "unknown_order"
+    /// One of our working orders vanished from the venue.
+    case orderMissing = "order_missing"
+    // Our own book.
+    /// An intended order whose outcome could still not be established.
+    case orderUnknownState = "order_unknown_state"
+    /// A managed position with no working stop.
+    case positionWithoutStop = "position_without_stop"
+    /// Working stops cover less than the position.
+    case stopShortfall = "stop_shortfall"
+    /// Working stops cover more than the position.
+    case stopOversized = "stop_oversized"
+    /// The stop was replaced for a corrected size.
+    case stopResized = "stop_resized"
+    /// Resting take-profits exceed the position.
+    case takeProfitOversized = "take_profit_oversized"
+    /// The futures guard acted on the margin ratio.
+    case futuresGuard = "futures_guard"
+}
+
 /// `manual_intervention`: something on the venue the agent did not do.
 package struct ManualIntervention: Codable, Sendable, Equatable {
-    /// `unknown_position`, `position_closed`, `size_mismatch`, `order_cancelled`, `unknown_order`, `order_missing`.
-    package var kind: String
+    package var kind: ReconcileFinding
     package var symbol: String?
     package var clientOrderId: String?
     package var detail: String
 
-    public init(kind: String, symbol: String? = nil, clientOrderId: String? = nil, detail: String) {
+    public init(kind: ReconcileFinding, symbol: String? = nil, clientOrderId: String? = nil, detail: String) {
         self.kind = kind
         self.symbol = symbol
         self.clientOrderId = clientOrderId
@@ -298,4 +332,52 @@ package struct LiveEquity: Codable, Sendable, Equatable {
         cashUsd = try c.decodeIfPresent(Double.self, forKey: .cashUsd)
         positionsMarked = try c.decodeIfPresent(Bool.self, forKey: .positionsMarked) ?? (cashUsd == nil)
     }
+}
+
+extension EventType where Payload == LiveOrderIntent {
+    public static var liveOrderIntent: Self { Self(.liveOrderIntent) }
+}
+
+extension EventType where Payload == LiveOrderResult {
+    public static var liveOrderResult: Self { Self(.liveOrderResult) }
+}
+
+extension EventType where Payload == LiveFill {
+    public static var liveFill: Self { Self(.liveFill) }
+}
+
+extension EventType where Payload == LiveSetting {
+    public static var liveSetting: Self { Self(.liveSetting) }
+}
+
+extension EventType where Payload == ProtectionAlarm {
+    public static var protectionAlarm: Self { Self(.protectionAlarm) }
+}
+
+extension EventType where Payload == ReviewRequired {
+    public static var reviewRequired: Self { Self(.reviewRequired) }
+}
+
+extension EventType where Payload == PositionCorrection {
+    package static var livePositionCorrection: Self { Self(.livePositionCorrection) }
+}
+
+extension EventType where Payload == ManualIntervention {
+    package static var manualIntervention: Self { Self(.manualIntervention) }
+}
+
+extension EventType where Payload == LiveCancel {
+    package static var liveCancel: Self { Self(.liveCancel) }
+}
+
+extension EventType where Payload == ReviewAck {
+    package static var reviewAck: Self { Self(.reviewAck) }
+}
+
+extension EventType where Payload == LiveFunding {
+    package static var liveFunding: Self { Self(.liveFunding) }
+}
+
+extension EventType where Payload == LiveEquity {
+    package static var liveEquity: Self { Self(.liveEquity) }
 }

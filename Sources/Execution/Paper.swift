@@ -414,3 +414,11 @@ public enum ExitManager {
         return Outcome(fills: fills, update: update)
     }
 }
+
+extension EventType where Payload == PaperFill {
+    public static var paperFill: Self { Self(.paperFill) }
+}
+
+extension EventType where Payload == ProtectionUpdate {
+    public static var protectionUpdate: Self { Self(.protectionUpdate) }
+}

@@ -92,10 +92,10 @@ public struct LedgerEvent: Sendable, Equatable {
         self.payload = payload
     }
 
-    /// Decodes the JSON payload (JSONDecoder, default keys).
+    /// Decodes the JSON payload with the product's one codec (`JSONCoding`).
     public func decode<T: Decodable>(_ type: T.Type) throws(LedgerError) -> T {
         do {
-            return try JSONDecoder().decode(T.self, from: payload)
+            return try JSONCoding.decoder().decode(T.self, from: payload)
         } catch {
             throw LedgerError(path: "", operation: "decode \(self.type) event \(seq) as \(T.self)",
                               message: "\(error)")
@@ -125,11 +125,10 @@ public struct NewEvent: Sendable {
         self.payload = payload
     }
 
-    /// Encodes `value` as JSON (sorted keys, `.withoutEscapingSlashes`).
+    /// Encodes `value` with the product's one codec (`JSONCoding`: snake_case keys, sorted, no escaped slashes).
     public init<T: Encodable>(cycleId: String, type: String, time: Int64, symbol: String? = nil,
                               encoding value: T) throws(LedgerError) {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        let encoder = JSONCoding.encoder()
         let data: Data
         do {
             data = try encoder.encode(value)

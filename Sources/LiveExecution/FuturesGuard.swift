@@ -1,4 +1,5 @@
 import Config
+import Model
 import Foundation
 import Market
 import Risk
@@ -131,8 +132,8 @@ public enum FuturesGuard {
         let qty = Dec.double(p.quantity)
         let upnl = qty * (mark - Dec.double(p.entryPrice))
         let wallet = Dec.double(p.isolatedMargin) - Dec.double(p.unrealizedPnl)
-        out.markPrice = Decimal(mark)
-        out.unrealizedPnl = Decimal(upnl)
+        out.markPrice = Dec.from(mark)
+        out.unrealizedPnl = Dec.from(upnl)
         if p.marginType == .isolated { out.isolatedMargin = Decimal(wallet + upnl) }
         return out
     }
@@ -195,4 +196,8 @@ package struct FuturesMarginBook: MarginBook {
     package mutating func close(_ symbol: String) {
         positions[symbol] = nil
     }
+}
+
+extension EventType where Payload == FuturesRisk {
+    public static var futuresRisk: Self { Self(.futuresRisk) }
 }

@@ -64,10 +64,10 @@ public struct LiveOrderSender: Sendable {
     /// result. Recording failures throw (nothing is sent when the intent could not be recorded).
     public func send(_ request: OrderRequest, purpose: LiveOrderPurpose, parent: String?, tier: Tier? = nil,
                      stopLossPct: Double? = nil, reason: String, rung: Int? = nil, cycleId: String, time: Int64,
-                     previouslyFilled: Double = 0) async throws -> LiveOrderResult {
-        var prepared = request
+                     previouslyFilled: Decimal = 0) async throws -> LiveOrderResult {
+        let order: PreparedOrder
         do {
-            prepared = try await venue.rules(for: request.symbol).prepare(request, venue: venue.exchange.rawValue)
+            order = try await venue.prepare(request)
         } catch {
             // Nothing was sent: record the refusal against an intent of what was asked.
             try recorder.record(cycleId: cycleId, time: time, type: .liveOrderIntent, symbol: request.symbol,
@@ -79,21 +79,22 @@ public struct LiveOrderSender: Sendable {
             await LiveTestHook.reached(LiveTestHook.points(for: purpose).afterResult)
             return result
         }
-        // Ledger first (invariant 8).
+        let prepared = order.request
+        // Ledger first (invariant 8): the intent is the prepared order, exactly what is sent.
         try recorder.record(cycleId: cycleId, time: time, type: .liveOrderIntent, symbol: request.symbol,
-                            Self.intent(prepared, purpose: purpose, parent: parent, tier: tier, stopLossPct: stopLossPct, reason: reason, rung: rung))
+                            Self.intent(order, purpose: purpose, parent: parent, tier: tier, stopLossPct: stopLossPct, reason: reason, rung: rung))
         let points = LiveTestHook.points(for: purpose)
         await LiveTestHook.reached(points.beforeSend)
         let result: LiveOrderResult
         do {
-            var order = try await venue.placeOrder(prepared)
+            var placed = try await venue.placeOrder(order)
             await LiveTestHook.reached(points.afterSend)
             // Coinbase answers a market order before it fills: read its state once to learn the fill.
-            if case .market = prepared.kind, order.filledQuantity == 0,
+            if case .market = prepared.kind, placed.filledQuantity == 0,
                let refreshed = try? await venue.order(symbol: prepared.symbol, clientOrderId: prepared.clientOrderId) {
-                order = refreshed
+                placed = refreshed
             }
-            result = Self.result(order, purpose: purpose, source: "send")
+            result = Self.result(placed, purpose: purpose, source: "send")
         } catch {
             // An answer we cannot read may still mean the venue acted on it: look it up, never call it nothing.
             switch error.reason == .badResponse ? .unknownOutcome : error.disposition {
@@ -116,7 +117,7 @@ public struct LiveOrderSender: Sendable {
     }
 
     /// Records a result and, when more quantity filled than `previouslyFilled`, the new fill.
-    public func recordResult(_ result: LiveOrderResult, side: OrderSide, previouslyFilled: Double, cycleId: String,
+    public func recordResult(_ result: LiveOrderResult, side: OrderSide, previouslyFilled: Decimal, cycleId: String,
                              time: Int64, intent: LiveOrderIntent? = nil) throws {
         try recorder.record(cycleId: cycleId, time: time,
                             batch: Self.resultRecords(result, side: side, previouslyFilled: previouslyFilled, time: time, intent: intent))
@@ -127,14 +128,14 @@ public struct LiveOrderSender: Sendable {
     ///
     /// A take-profit bracket executes either its limit (the rung) or its stop: a fill on the stop's side of the limit
     /// is recorded as a stop, so the portfolio does not count a stop-out as a rung taken.
-    public static func resultRecords(_ result: LiveOrderResult, side: OrderSide, previouslyFilled: Double, time: Int64,
+    public static func resultRecords(_ result: LiveOrderResult, side: OrderSide, previouslyFilled: Decimal, time: Int64,
                                      intent: LiveOrderIntent? = nil) throws -> [LiveRecord] {
         var records = [try LiveRecord(type: .liveOrderResult, symbol: result.symbol, result)]
         let added = result.filledQuantity - previouslyFilled
-        if added > 1e-12 {
+        if added > 0 {
             var purpose = result.purpose
             if let intent, intent.kind == LiveOrderIntent.bracketKind, let limit = intent.limitPrice.map(Dec.double),
-               let price = result.averagePrice, side == .sell ? price < limit * (1 - 1e-9) : price > limit * (1 + 1e-9) {
+               let price = result.averagePrice.map(Dec.double), side == .sell ? price < limit * (1 - 1e-9) : price > limit * (1 + 1e-9) {
                 purpose = .stop
             }
             records.append(try LiveRecord(type: .liveFill, symbol: result.symbol, LiveFill(
@@ -147,11 +148,17 @@ public struct LiveOrderSender: Sendable {
     /// The result recorded for an order the venue reported.
     public static func result(_ order: VenueOrder, purpose: LiveOrderPurpose, source: String) -> LiveOrderResult {
         LiveOrderResult(clientOrderId: order.clientOrderId, symbol: order.symbol, purpose: purpose, status: order.status,
-                        venueOrderId: order.orderId, filledQuantity: Dec.double(order.filledQuantity),
-                        averagePrice: order.averagePrice.map(Dec.double), source: source)
+                        venueOrderId: order.orderId, filledQuantity: order.filledQuantity,
+                        averagePrice: order.averagePrice, source: source)
     }
 
-    /// The intent of a (prepared) request: its decimals as they are, so the ledger holds exactly what is sent.
+    /// The intent of a prepared order: its decimals as they are, so the ledger holds exactly what is sent.
+    package static func intent(_ order: PreparedOrder, purpose: LiveOrderPurpose, parent: String?, tier: Tier?, stopLossPct: Double?,
+                       reason: String, rung: Int?) -> LiveOrderIntent {
+        intent(order.request, purpose: purpose, parent: parent, tier: tier, stopLossPct: stopLossPct, reason: reason, rung: rung)
+    }
+
+    /// The intent of a request the symbol's rules refused (nothing was sent): what was asked.
     package static func intent(_ r: OrderRequest, purpose: LiveOrderPurpose, parent: String?, tier: Tier?, stopLossPct: Double?,
                        reason: String, rung: Int?) -> LiveOrderIntent {
         var trigger: Decimal?
@@ -167,17 +174,6 @@ public struct LiveOrderSender: Sendable {
                                purpose: purpose, parentClientOrderId: parent, tier: tier, stopLossPct: stopLossPct,
                                reason: reason, rung: rung)
     }
-}
-
-/// Decimal conversions for LIVE quantities and prices.
-public enum Dec {
-    /// The decimal of a double through its shortest text, so 0.1 stays 0.1.
-    public static func from(_ value: Double) -> Decimal {
-        Decimal(string: "\(value)", locale: Locale(identifier: "en_US_POSIX")) ?? Decimal(value)
-    }
-
-    /// The double nearest the decimal's text (so 0.0333 stays 0.0333, not 0.033299999999999996).
-    public static func double(_ value: Decimal) -> Double { Double(value.description) ?? NSDecimalNumber(decimal: value).doubleValue }
 }
 
 /// Protective stops, venue by venue.
@@ -274,7 +270,7 @@ public struct LiveExecutor: Executor {
         if let reason = haltReason() {
             order.status = .halted
             try recorder.record(cycleId: intent.cycleId, time: time, type: .halted, symbol: intent.symbol,
-                                ["reason": "entry \(intent.clientOrderId) not sent: \(reason)"])
+                                CycleNote(reason: "entry \(intent.clientOrderId) not sent: \(reason)"))
             return ExecutionOutcome(order: order)
         }
         let side: OrderSide = intent.side == .buy ? .buy : .sell
@@ -310,8 +306,8 @@ public struct LiveExecutor: Executor {
             }
         }
         await LiveTestHook.reached("after_fill")
-        let filled = entry.filledQuantity
-        let average = entry.averagePrice ?? price
+        let filled = Dec.double(entry.filledQuantity)
+        let average = entry.averagePrice.map(Dec.double) ?? price
         order.quantity = filled
         order.price = average
         order.notionalUsd = filled * average
@@ -359,7 +355,7 @@ public struct LiveExecutor: Executor {
         if let distance = FuturesGuard.entryLiquidationDistancePct(quantity: quantity, price: price, leverage: leverage, brackets: brackets),
            distance < settings.futures.minLiquidationDistancePct {
             try recorder.record(cycleId: intent.cycleId, time: time, type: .futuresEntryRefused, symbol: intent.symbol,
-                                ["reason": "estimated liquidation \(Format.number(distance))% away, below the minimum \(Format.number(settings.futures.minLiquidationDistancePct))%"])
+                                CycleNote(reason: "estimated liquidation \(Format.number(distance))% away, below the minimum \(Format.number(settings.futures.minLiquidationDistancePct))%"))
             return .refusedLiquidationDistance
         }
         try recorder.record(cycleId: intent.cycleId, time: time, type: .liveSetting, symbol: intent.symbol,

@@ -37,8 +37,8 @@ package struct LivePositions: PositionDesk {
         return results.filter { $0.filledQuantity > 0 }.map { r in
             let position = held.first { $0.symbol == r.symbol }
             return PaperFill(clientOrderId: r.clientOrderId, symbol: r.symbol, tier: position?.tier ?? .rotational,
-                             side: position?.side == .sell ? .buy : .sell, quantity: r.filledQuantity,
-                             price: r.averagePrice ?? 0, feeUsd: 0, liquidity: "taker", time: journal.time, reason: reason)
+                             side: position?.side == .sell ? .buy : .sell, quantity: Dec.double(r.filledQuantity),
+                             price: r.averagePrice.map(Dec.double) ?? 0, feeUsd: 0, liquidity: "taker", time: journal.time, reason: reason)
         }
     }
 

@@ -164,3 +164,7 @@ public enum TriggerEngine {
         return out
     }
 }
+
+extension EventType where Payload == TriggerScan {
+    public static var triggers: Self { Self(.triggers) }
+}

@@ -124,3 +124,11 @@ public enum UniverseBuilder {
         return UniverseResult(members: members)
     }
 }
+
+extension EventType where Payload == RegimeReading {
+    public static var regime: Self { Self(.regime) }
+}
+
+extension EventType where Payload == UniverseResult {
+    public static var universe: Self { Self(.universe) }
+}

@@ -225,3 +225,8 @@ public struct ReviewBoard: Sendable {
         }
     }
 }
+
+extension EventType where Payload == TierRecord {
+    /// One reviewer tier's record for the cycle (its answer, spend and what it applied).
+    public static var review: Self { Self(.review) }
+}

@@ -245,3 +245,16 @@ package struct StreamNote: Codable, Sendable, Equatable {
         self.detail = detail
     }
 }
+
+extension EventType where Payload == GuardAction {
+    package static var guardAction: Self { Self(.guardAction) }
+}
+
+extension EventType where Payload == StreamNote {
+    package static var streamConnected: Self { Self(.streamConnected) }
+    package static var streamDisconnected: Self { Self(.streamDisconnected) }
+    package static var streamStalled: Self { Self(.streamStalled) }
+    package static var streamResync: Self { Self(.streamResync) }
+    /// The four stream events.
+    package static var streamEvents: [Self] { [.streamConnected, .streamDisconnected, .streamStalled, .streamResync] }
+}

@@ -69,3 +69,7 @@ package enum CircuitBreakers {
         return trips
     }
 }
+
+extension EventType where Payload == BreakerTrip {
+    package static var circuitBreaker: Self { Self(.circuitBreaker) }
+}

@@ -514,16 +514,16 @@ public actor BinanceFutures: VenueMarketData, FuturesVenue {
         return ("/fapi/v1/order", p)
     }
 
-    public func placeOrder(_ request: OrderRequest) async throws(VenueError) -> VenueOrder {
+    public func placeOrder(_ preparedOrder: PreparedOrder) async throws(VenueError) -> VenueOrder {
+        let request = preparedOrder.request
         guard BinanceSigning.isValidClientOrderId(request.clientOrderId) else {
             throw .rule(name, request.symbol, "client order id '\(request.clientOrderId)' must match ^[.A-Z:/a-z0-9_-]{1,36}$")
         }
         if case .takeProfitBracket = request.kind {
             throw .rule(name, request.symbol, "Binance futures has no bracket orders: rest a stop and a take-profit")
         }
-        let rules = try await rules(for: request.symbol)
-        let prepared = try rules.prepare(request, venue: name)
-        let (path, params) = orderParams(prepared, venueSymbol: rules.venueSymbol)
+        let prepared = request
+        let (path, params) = orderParams(prepared, venueSymbol: try await rules(for: request.symbol).venueSymbol)
         do {
             let data = try await call("POST", path, params, signed: true, idempotent: false)
             if prepared.kind.isConditional {

@@ -321,13 +321,12 @@ public actor Coinbase: VenueMarketData, TradingVenue {
         }
     }
 
-    public func placeOrder(_ request: OrderRequest) async throws(VenueError) -> VenueOrder {
+    public func placeOrder(_ preparedOrder: PreparedOrder) async throws(VenueError) -> VenueOrder {
+        let request = preparedOrder.request
         guard !request.clientOrderId.isEmpty, request.clientOrderId.count <= 128 else {
             throw .rule(name, request.symbol, "client order id must be 1...128 characters")
         }
-        let rules = try await rules(for: request.symbol)
-        var prepared = try rules.prepare(request, venue: name)
-        prepared.reduceOnly = false
+        let prepared = request
         let body = try orderBody(prepared)
         let data: Data
         do {

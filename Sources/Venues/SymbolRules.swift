@@ -94,7 +94,7 @@ public struct SymbolRules: Sendable, Equatable, Codable {
     /// safe side, after checking min/max quantity, price bounds and min notional. Throws a
     /// ``VenueError/Disposition/rejected`` error (nothing is sent) when the order cannot satisfy the rules.
     /// A quantity above the maximum is reduced to it (never more size than asked).
-    public func prepare(_ request: OrderRequest, venue: String) throws(VenueError) -> OrderRequest {
+    public func prepare(_ request: OrderRequest, venue: String) throws(VenueError) -> PreparedOrder {
         guard trading else { throw .rule(venue, symbol, "\(venueSymbol) is not trading") }
         guard request.quantity > 0 else {
             throw .rule(venue, symbol, "quantity must be positive, got \(request.quantity)")
@@ -149,30 +149,23 @@ public struct SymbolRules: Sendable, Equatable, Codable {
                 throw .rule(venue, symbol, "notional \(notional) \(quoteAsset) (\(quantity) x \(notionalPrice)) is below the minimum \(minNotional)")
             }
         }
-        return out
+        return PreparedOrder(out)
     }
 }
 
-/// Decimal helpers for venue payloads.
-enum Dec {
-    static let posix = Locale(identifier: "en_US_POSIX")
+/// An order after its symbol's rules: the quantity on the step, the prices on the tick toward the safe side, the
+/// minimums checked. Only ``SymbolRules/prepare(_:venue:)`` makes one, and venues accept nothing else, so every order
+/// is rounded exactly once and the intent recorded from it is exactly what the venue receives.
+public struct PreparedOrder: Sendable, Equatable {
+    /// The rounded request.
+    public let request: OrderRequest
 
-    /// Parses a plain decimal string ("0.00100", "-1.5", "1e-3").
-    static func parse(_ text: String) -> Decimal? {
-        let trimmed = text.trimmingCharacters(in: .whitespaces)
-        guard !trimmed.isEmpty, let value = Decimal(string: trimmed, locale: posix) else { return nil }
-        // Decimal(string:) accepts a numeric prefix ("12abc"); insist on a full number.
-        guard Double(trimmed) != nil else { return nil }
-        return value
-    }
+    fileprivate init(_ request: OrderRequest) { self.request = request }
 
-    /// The plain text of a decimal, e.g. "0.001" (no exponent, no trailing zeros).
-    static func text(_ value: Decimal) -> String {
-        var v = value
-        var normalized = Decimal()
-        NSDecimalRound(&normalized, &v, 18, .plain)
-        return NSDecimalNumber(decimal: normalized).stringValue
-    }
-
-    static func double(_ value: Decimal) -> Double { NSDecimalNumber(decimal: value).doubleValue }
+    public var symbol: String { request.symbol }
+    public var side: OrderSide { request.side }
+    public var kind: OrderKind { request.kind }
+    public var quantity: Decimal { request.quantity }
+    public var clientOrderId: String { request.clientOrderId }
+    public var reduceOnly: Bool { request.reduceOnly }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import Model
 
 /// `venue_backoff`: until when a venue must not be called (a 418 ban) or calls must wait (a 429's Retry-After, a
 /// request budget nearly spent). Kept outside the process, so a restart during a ban or a back-off window honours
@@ -39,4 +40,8 @@ public struct VenueBackoffKeeper: Sendable {
         self.restored = restored
         self.record = record
     }
+}
+
+extension EventType where Payload == VenueBackoff {
+    public static var venueBackoff: Self { Self(.venueBackoff) }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import Model
 
 /// A number that venues send as a JSON string ("0.001") or a JSON number; kept exact as `Decimal`.
 public struct Num: Decodable, Sendable, Equatable {

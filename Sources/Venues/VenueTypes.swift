@@ -218,9 +218,8 @@ public protocol TradingVenue: Sendable {
     func positions() async throws(VenueError) -> [VenuePosition]
     /// Open orders, for one symbol or all.
     func openOrders(symbol: String?) async throws(VenueError) -> [VenueOrder]
-    /// Applies the symbol's rules (rounding toward the safe side, minimums) and places the order.
-    /// Rule violations throw a rejection without sending anything.
-    func placeOrder(_ request: OrderRequest) async throws(VenueError) -> VenueOrder
+    /// Places an order the symbol's rules prepared (see ``prepare(_:)``); it is sent as it is.
+    func placeOrder(_ order: PreparedOrder) async throws(VenueError) -> VenueOrder
     /// The order with our client id, or nil if the venue does not know it.
     func order(symbol: String, clientOrderId: String) async throws(VenueError) -> VenueOrder?
     /// Cancels the order with our client id and returns its final state.
@@ -232,6 +231,12 @@ public protocol TradingVenue: Sendable {
 extension TradingVenue {
     /// Spot by default: no futures capabilities.
     public var futures: (any FuturesVenue)? { nil }
+
+    /// Applies the symbol's rules (rounding toward the safe side, minimums). Rule violations throw a rejection;
+    /// nothing is sent.
+    public func prepare(_ request: OrderRequest) async throws(VenueError) -> PreparedOrder {
+        try await rules(for: request.symbol).prepare(request, venue: exchange.rawValue)
+    }
 }
 
 /// How a venue holds exit orders, which decides how the exit policy is laid out on it.

@@ -46,7 +46,7 @@ import Testing
         fake.cancelByHand(Self.stopId)                                    // the stop held the coins: cancelled first
         fake.setHolding("ETH", 0)
         let report = try await reconcile(rig)
-        #expect(report.discrepancies.map(\.kind) == ["order_cancelled", "position_closed"])
+        #expect(report.discrepancies.map(\.kind) == [.orderCancelled, .positionClosed])
         #expect(!report.requiresManualReview)
         #expect(try LiveBook.rebuild(ledger: rig.ledger).positions.isEmpty)
         #expect(fake.clientIds == [Self.entryId, Self.stopId])
@@ -61,7 +61,7 @@ import Testing
         #expect(compare.requiresManualReview)
         #expect(try rig.ledger.count() == 0)                              // compare-only records nothing
         let report = try await reconcile(rig)
-        #expect(report.discrepancies.first { $0.kind == "unknown_position" }?.critical == true)
+        #expect(report.discrepancies.first { $0.kind == .unknownPosition }?.critical == true)
         let ack = try await rig.desk().acknowledge(cycleId: "r-ack", time: Self.reconcileTime + 60, stopLossPct: { _ in 12 })
         #expect(ack.adoptedPositions.map(\.symbol) == ["SOL-USD"])
         // One stop-limit sell for all 2 SOL, 12% under the venue's price, and nothing bought or sold.
@@ -77,7 +77,7 @@ import Testing
         let (rig, fake, _) = try await entered()
         fake.cancelByHand(Self.stopId)
         let report = try await reconcile(rig)
-        #expect(report.discrepancies.map(\.kind) == ["order_cancelled", "position_without_stop"])
+        #expect(report.discrepancies.map(\.kind) == [.orderCancelled, .positionWithoutStop])
         #expect(report.requiresManualReview)
         let replacement = ClientOrderId.derived(from: Self.entryId, suffix: "sl2")
         #expect(fake.order(replacement)?["status"] == "OPEN" && fake.order(replacement)?["size"] == "0.0333")
@@ -103,7 +103,7 @@ import Testing
         let (rig, fake, _) = try await entered()
         fake.setHolding("ETH", 0.05)
         let report = try await reconcile(rig)
-        #expect(report.discrepancies.map(\.kind) == ["size_mismatch", "stop_resized"])
+        #expect(report.discrepancies.map(\.kind) == [.sizeMismatch, .stopResized])
         #expect(!report.requiresManualReview)
         #expect(fake.order(Self.stopId)?["status"] == "CANCELLED")
         #expect(fake.order(ClientOrderId.derived(from: Self.entryId, suffix: "sl2"))?["size"] == "0.05")

@@ -31,14 +31,14 @@ import Testing
         let held = rig.fake.positionAmount("ETHUSDT")
         #expect(LiveDesk.same(held, 2 * first))
         let report = try await rig.reconcile()
-        #expect(report.discrepancies.contains { $0.kind == "stop_shortfall" }, "\(report.discrepancies)")
+        #expect(report.discrepancies.contains { $0.kind == .stopShortfall }, "\(report.discrepancies)")
         let stops = try rig.book().stops(on: "ETH-USD").filter(\.isLive)
         let covered = stops.reduce(0.0) { $0 + (Double(rig.fake.order($1.intent.clientOrderId)?["origQty"] ?? "") ?? 0) }
         #expect(LiveDesk.same(covered, held), "stops cover \(covered) of \(held)")
         #expect(rig.fake.order(LiveRig.stopId)?["status"] == "CANCELED")
         // A second reconciliation finds nothing more to do.
         let again = try await rig.reconcile()
-        #expect(!again.discrepancies.contains { $0.kind == "stop_shortfall" || $0.kind == "position_without_stop" })
+        #expect(!again.discrepancies.contains { $0.kind == .stopShortfall || $0.kind == .positionWithoutStop })
     }
 
     /// Resting take-profits may never add up to more than the position: after a size changed by hand, the rungs
@@ -55,17 +55,17 @@ import Testing
                                       cycleId: LiveRig.cycle, time: 1_767_225_700)
         }
         // Nothing to report while the rungs fit the position.
-        #expect(!(try await rig.reconcile(act: false)).discrepancies.contains { $0.kind == "take_profit_oversized" })
+        #expect(!(try await rig.reconcile(act: false)).discrepancies.contains { $0.kind == .takeProfitOversized })
         // A person sells 0.02 ETH by hand: the three 0.01 rungs now exceed the 0.01 held.
         rig.fake.setPosition("ETHUSDT", amount: 0.01, entry: 3_000)
         let report = try await rig.reconcile()
-        #expect(report.discrepancies.contains { $0.kind == "take_profit_oversized" }, "\(report.discrepancies)")
+        #expect(report.discrepancies.contains { $0.kind == .takeProfitOversized }, "\(report.discrepancies)")
         #expect(rig.fake.order(rungs[2])?["status"] == "CANCELED" && rig.fake.order(rungs[1])?["status"] == "CANCELED")
         #expect(rig.fake.order(rungs[0])?["status"] == "NEW")
         let resting = try rig.book().orders.values.filter { $0.intent.purpose == .takeProfit && $0.isLive }
         #expect(LiveDesk.same(resting.reduce(0) { $0 + $1.unfilled }, 0.01))
         let again = try await rig.reconcile()
-        #expect(!again.discrepancies.contains { $0.kind == "take_profit_oversized" })
+        #expect(!again.discrepancies.contains { $0.kind == .takeProfitOversized })
     }
 
     /// A FILLED result and its fill are one write: no crash can separate them.

@@ -111,7 +111,7 @@ import Testing
         #expect(try rig.violations() == [], "\(c)")
         // A second reconciliation has nothing left to repair.
         let again = try await rig.desk().reconcile(cycleId: "c-20260101T060000Z-0f10", time: RestartRig.entryTime + 6 * 3_600, act: true)
-        #expect(!again.discrepancies.contains { ["position_without_stop", "stop_shortfall", "order_unknown_state"].contains($0.kind) },
+        #expect(!again.discrepancies.contains { [ReconcileFinding.positionWithoutStop, .stopShortfall, .orderUnknownState].contains($0.kind) },
                 "\(c): \(again.discrepancies)")
         #expect(try rig.violations() == [], "\(c) after a second reconciliation")
     }

@@ -71,7 +71,7 @@ import Testing
         #expect(try await Self.waitFor {
             let b = try LiveBook.rebuild(ledger: s.ledger)
             let stops = b.stops(on: position.symbol).filter(\.isLive)
-            return b.orders[tp1]?.filled == rungSize && stops.count == 1 && LiveDesk.same(stops[0].unfilled, remaining)
+            return b.orders[tp1].map { Dec.double($0.filled) } == rungSize && stops.count == 1 && LiveDesk.same(stops[0].unfilled, remaining)
         }, "the stop was not resized to \(remaining)")
         let fills = try s.ledger.events(types: ["live_fill"]).map { try $0.value(LiveFill.self) }.filter { $0.clientOrderId == tp1 }
         #expect(fills.count == 1 && fills.first?.purpose == .takeProfit)

@@ -58,10 +58,10 @@ import Testing
     @Test func orderLifecycleByClientId() async throws {
         let fake = try FakeBinanceVenue()
         let venue = Self.connect(fake, clock: RealTimeRecordingClock().clock)
-        let limit = try await venue.placeOrder(OrderRequest(symbol: "ETH-USD", side: .buy, kind: .limit(price: Decimal(string: "2900.123") ?? 0, postOnly: true),
+        let limit = try await venue.place(OrderRequest(symbol: "ETH-USD", side: .buy, kind: .limit(price: Decimal(string: "2900.123") ?? 0, postOnly: true),
                                                             quantity: Decimal(string: "0.0567") ?? 0, clientOrderId: "c-1-p1"))
         #expect(limit.status == .open && limit.quantity == Decimal(string: "0.05") && limit.price == Decimal(string: "2900.12"))
-        let stop = try await venue.placeOrder(OrderRequest(symbol: "ETH-USD", side: .sell, kind: .stopMarket(triggerPrice: 2_700),
+        let stop = try await venue.place(OrderRequest(symbol: "ETH-USD", side: .sell, kind: .stopMarket(triggerPrice: 2_700),
                                                            quantity: Decimal(string: "0.05") ?? 0, clientOrderId: "c-1-p1-sl", reduceOnly: true))
         #expect(stop.status == .pending && stop.triggerPrice == 2_700)
         #expect(try await venue.openOrders(symbol: "ETH-USD").map(\.clientOrderId).sorted() == ["c-1-p1", "c-1-p1-sl"])
@@ -78,7 +78,7 @@ import Testing
         let fake = try FakeBinanceVenue()
         fake.setFillRatio(0.5)
         let venue = Self.connect(fake, clock: RealTimeRecordingClock().clock)
-        let order = try await venue.placeOrder(OrderRequest(symbol: "BTC-USD", side: .buy, kind: .market, quantity: Decimal(string: "0.01") ?? 0,
+        let order = try await venue.place(OrderRequest(symbol: "BTC-USD", side: .buy, kind: .market, quantity: Decimal(string: "0.01") ?? 0,
                                                             clientOrderId: "c-2-p1", referencePrice: 50_000))
         #expect(order.status == .partiallyFilled)
         #expect(order.filledQuantity == Decimal(string: "0.005"))
@@ -92,7 +92,7 @@ import Testing
         let venue = Self.connect(fake, clock: RealTimeRecordingClock().clock)
         // The venue executed the order, then answered 503 "Unknown error".
         fake.faults.inject(.unknownErrorAfterExecuting, path: "/fapi/v1/order", method: "POST")
-        let order = try await venue.placeOrder(OrderRequest(symbol: "BTC-USD", side: .buy, kind: .market, quantity: Decimal(string: "0.01") ?? 0,
+        let order = try await venue.place(OrderRequest(symbol: "BTC-USD", side: .buy, kind: .market, quantity: Decimal(string: "0.01") ?? 0,
                                                             clientOrderId: "c-3-p1", referencePrice: 50_000))
         #expect(order.clientOrderId == "c-3-p1" && order.status == .filled)
         #expect(fake.requests("/fapi/v1/order", method: "POST").count == 1)
@@ -101,7 +101,7 @@ import Testing
 
         // The venue did NOT execute it: the caller gets unknown-outcome, and still nothing was resent.
         fake.faults.inject(.unknownErrorWithoutExecuting, path: "/fapi/v1/order", method: "POST")
-        await #expect { try await venue.placeOrder(OrderRequest(symbol: "BTC-USD", side: .buy, kind: .market, quantity: Decimal(string: "0.01") ?? 0,
+        await #expect { try await venue.place(OrderRequest(symbol: "BTC-USD", side: .buy, kind: .market, quantity: Decimal(string: "0.01") ?? 0,
                                                                   clientOrderId: "c-3-p2", referencePrice: 50_000)) } throws: { error in
             let e = error as? VenueError
             return e?.isUnknownOutcome == true && e?.status == 503 && e?.message.contains("not found on lookup") == true
@@ -114,7 +114,7 @@ import Testing
         let fake = try FakeBinanceVenue()
         let venue = Self.connect(fake, clock: RealTimeRecordingClock().clock, timeout: 0.5)
         fake.faults.inject(.slowAnswer(seconds: 1.5), path: "/fapi/v1/order", method: "POST")
-        let order = try await venue.placeOrder(OrderRequest(symbol: "BTC-USD", side: .sell, kind: .market, quantity: Decimal(string: "0.01") ?? 0,
+        let order = try await venue.place(OrderRequest(symbol: "BTC-USD", side: .sell, kind: .market, quantity: Decimal(string: "0.01") ?? 0,
                                                             clientOrderId: "c-4-p1", referencePrice: 50_000))
         #expect(order.status == .filled)
         #expect(fake.requests("/fapi/v1/order", method: "POST").count == 1)

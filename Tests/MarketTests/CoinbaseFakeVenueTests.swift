@@ -57,13 +57,13 @@ import Testing
     @Test func orderLifecycleAndFills() async throws {
         let fake = try FakeCoinbaseVenue()
         let venue = try Self.connect(fake, clock: RealTimeRecordingClock().clock)
-        let limit = try await venue.placeOrder(OrderRequest(symbol: "ETH-USD", side: .buy, kind: .limit(price: Decimal(string: "2999.999") ?? 0, postOnly: true),
+        let limit = try await venue.place(OrderRequest(symbol: "ETH-USD", side: .buy, kind: .limit(price: Decimal(string: "2999.999") ?? 0, postOnly: true),
                                                             quantity: Decimal(string: "0.123456") ?? 0, clientOrderId: "c-1-p1"))
         #expect(limit.quantity == Decimal(string: "0.1234") && limit.price == Decimal(string: "2999.99"))
         #expect(try await venue.openOrders(symbol: "ETH-USD").map(\.clientOrderId) == ["c-1-p1"])
         let cancelled = try await venue.cancelOrder(symbol: "ETH-USD", clientOrderId: "c-1-p1")
         #expect(cancelled.status == .cancelled)
-        let market = try await venue.placeOrder(OrderRequest(symbol: "BTC-USD", side: .buy, kind: .market, quantity: Decimal(string: "0.01") ?? 0,
+        let market = try await venue.place(OrderRequest(symbol: "BTC-USD", side: .buy, kind: .market, quantity: Decimal(string: "0.01") ?? 0,
                                                              clientOrderId: "c-1-p2", referencePrice: 50_000))
         #expect(try await venue.order(symbol: "BTC-USD", clientOrderId: "c-1-p2")?.status == .filled)
         let fills = try await venue.fills(symbol: "BTC-USD", clientOrderId: "c-1-p2")
@@ -75,7 +75,7 @@ import Testing
     @Test func rejectionOnHTTP200CarriesTheReason() async throws {
         let fake = try FakeCoinbaseVenue()
         let venue = try Self.connect(fake, clock: RealTimeRecordingClock().clock)
-        await #expect { try await venue.placeOrder(OrderRequest(symbol: "BTC-USD", side: .buy, kind: .market, quantity: 50, clientOrderId: "big",
+        await #expect { try await venue.place(OrderRequest(symbol: "BTC-USD", side: .buy, kind: .market, quantity: 50, clientOrderId: "big",
                                                                   referencePrice: 50_000)) } throws: { error in
             let e = error as? VenueError
             return e?.isRejection == true && e?.code == "INSUFFICIENT_FUND" && e?.message == "Insufficient balance in source account"
@@ -87,7 +87,7 @@ import Testing
         let fake = try FakeCoinbaseVenue()
         let venue = try Self.connect(fake, clock: RealTimeRecordingClock().clock, timeout: 0.5)
         fake.faults.inject(.slowAnswer(seconds: 1.5), path: "/orders", method: "POST")
-        let order = try await venue.placeOrder(OrderRequest(symbol: "BTC-USD", side: .buy, kind: .market, quantity: Decimal(string: "0.01") ?? 0,
+        let order = try await venue.place(OrderRequest(symbol: "BTC-USD", side: .buy, kind: .market, quantity: Decimal(string: "0.01") ?? 0,
                                                             clientOrderId: "c-5-p1", referencePrice: 50_000))
         let posts = fake.requests("/orders", method: "POST")
         #expect(posts.count == 2)

@@ -109,7 +109,7 @@ import TestSupport
         let venue = try Self.connect(fake)
         _ = try await venue.balances()
         fake.setSkew(seconds: 200)                                  // venue ahead: our tokens have expired
-        let order = try await venue.placeOrder(OrderRequest(symbol: "BTC-USD", side: .buy, kind: .market, quantity: Decimal(string: "0.01") ?? 0,
+        let order = try await venue.place(OrderRequest(symbol: "BTC-USD", side: .buy, kind: .market, quantity: Decimal(string: "0.01") ?? 0,
                                                             clientOrderId: "c-skew-p1", referencePrice: 50_000))
         #expect(fake.refusedTokens == ["token expired"])
         #expect(fake.requests("/time").count == 2)

@@ -136,7 +136,7 @@ enum BinanceFixtures {
         }
         let venue = Coinbase(settings: CoinbaseSettings(baseURL: "https://cb.test/api/v3/brokerage"),
                              credentials: CoinbaseCredentials(keyName: "k", p256: .init()), transport: transport, clock: FakeClock().clock)
-        await #expect { try await venue.placeOrder(OrderRequest(symbol: "BTC-USD", side: .buy, kind: .market, quantity: 1, clientOrderId: "a")) } throws: { error in
+        await #expect { try await venue.place(OrderRequest(symbol: "BTC-USD", side: .buy, kind: .market, quantity: 1, clientOrderId: "a")) } throws: { error in
             let e = error as? VenueError
             return e?.isRejection == true && e?.reason == .insufficientFunds && e?.code == "INSUFFICIENT_FUND"
                 && e?.message == "Insufficient balance in source account" && e?.status == 200

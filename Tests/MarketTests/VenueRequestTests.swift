@@ -67,7 +67,7 @@ import Testing
 
     @Test func limitOrderGoldenBodyAfterRounding() async throws {
         let (venue, transport) = Self.vectorVenue()
-        let placed = try await venue.placeOrder(OrderRequest(symbol: "BTC-USD", side: .buy,
+        let placed = try await venue.place(OrderRequest(symbol: "BTC-USD", side: .buy,
                                                              kind: .limit(price: Decimal("50000.17"), postOnly: true),
                                                              quantity: Decimal("0.0129"), clientOrderId: "c-1-p1"))
         #expect(placed.clientOrderId == "c-1-p1")
@@ -81,7 +81,7 @@ import Testing
 
     @Test func stopLossGoesToTheAlgoEndpointRoundedTowardTheMarket() async throws {
         let (venue, transport) = Self.vectorVenue()
-        let placed = try await venue.placeOrder(OrderRequest(symbol: "BTC-USD", side: .sell, kind: .stopMarket(triggerPrice: Decimal("45000.04")),
+        let placed = try await venue.place(OrderRequest(symbol: "BTC-USD", side: .sell, kind: .stopMarket(triggerPrice: Decimal("45000.04")),
                                                              quantity: Decimal("0.010"), clientOrderId: "c-1-p1-sl", reduceOnly: true))
         #expect(placed.status == .pending)
         #expect(placed.type == "STOP_MARKET")
@@ -94,15 +94,15 @@ import Testing
 
     @Test func ruleViolationsAreRejectedBeforeSending() async {
         let (venue, transport) = Self.vectorVenue()
-        await #expect { try await venue.placeOrder(OrderRequest(symbol: "BTC-USD", side: .buy, kind: .market, quantity: Decimal("0.0009"),
+        await #expect { try await venue.place(OrderRequest(symbol: "BTC-USD", side: .buy, kind: .market, quantity: Decimal("0.0009"),
                                                                   clientOrderId: "x1", referencePrice: 50_000)) } throws: { error in
             (error as? VenueError)?.reason == .ruleViolation && (error as? VenueError)?.isRejection == true
         }
-        await #expect { try await venue.placeOrder(OrderRequest(symbol: "BTC-USD", side: .buy, kind: .limit(price: 50_000, postOnly: false),
+        await #expect { try await venue.place(OrderRequest(symbol: "BTC-USD", side: .buy, kind: .limit(price: 50_000, postOnly: false),
                                                                   quantity: Decimal("0.001"), clientOrderId: "x2")) } throws: { error in
             (error as? VenueError)?.message.contains("below the minimum 100") == true
         }
-        await #expect { try await venue.placeOrder(OrderRequest(symbol: "BTC-USD", side: .buy, kind: .market, quantity: 1,
+        await #expect { try await venue.place(OrderRequest(symbol: "BTC-USD", side: .buy, kind: .market, quantity: 1,
                                                                   clientOrderId: "bad id with spaces")) } throws: { error in
             (error as? VenueError)?.reason == .ruleViolation
         }
