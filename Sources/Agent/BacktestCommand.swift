@@ -31,7 +31,7 @@ struct BacktestCommand: AsyncParsableCommand {
     @Option(name: .customLong("data"), parsing: .upToNextOption, help: ArgumentHelp("Candle files (repeatable).", valueName: "file"))
     var data: [String] = []
 
-    @Option(help: "Symbol of the data when the file does not say (single file), e.g. BTC-USD. Without --data: the stored symbol to read (agent data list).")
+    @Option(help: "Symbol of the data when the file does not say (single file), e.g. BTC-USD. Without --data: the stored symbols to read, comma-separated (agent data list).")
     var symbol: String?
 
     @Option(help: "Without --data: the exchange whose stored candles to read (needed only when several hold the symbol).")
@@ -221,21 +221,44 @@ struct BacktestCommand: AsyncParsableCommand {
             return
         }
         if strategy == "ema_cross", walkForward == nil, data.count == 1, permutations == 0, !checkLookahead {
-            // Streamed: the candles are never held, so memory stays flat in the file's length.
-            try output(try emaCrossStreamed(path: data[0], interval: interval, from: fromTime, to: toTime))
-            return
+            // Streamed: the candles are never held, so memory stays flat in the file's length. A file of shorter
+            // bars than --timeframe is resampled instead, below.
+            do {
+                try output(try emaCrossStreamed(path: data[0], interval: interval, from: fromTime, to: toTime))
+                return
+            } catch let error as BacktestError where CandleFiles.finerBars(than: interval).isEmpty {
+                throw error
+            } catch is BacktestError {}
         }
         var series: [CandleSeries] = []
         for path in data {
-            series.append(try CandleFiles.load(path: path, symbol: data.count == 1 ? symbol : nil, interval: interval))
+            series.append(try CandleFiles.load(path: path, symbol: data.count == 1 ? symbol : nil, resamplingTo: interval))
         }
         try await run(series: series, interval: interval, from: fromTime, to: toTime)
     }
 
-    /// No `--data`: the symbol's candles from the store, at `--timeframe` or resampled from a finer stored one.
-    private func runStored(interval: Int64, from: Int64?, to: Int64?) async throws {
+    /// The funding file the candle store holds for `symbol` (from `--exchange`, or the one exchange holding it).
+    private func storedFundingPath(symbol: String) -> String? {
         let store = CandleStore(dataDir: common.dataDir)
-        let symbol = self.symbol ?? ""
+        let held = ((try? store.list()) ?? []).filter {
+            $0.symbol == CandleStore.fileSymbol(symbol) && $0.fundingRates != nil && (exchange == nil || $0.exchange == exchange)
+        }
+        return held.first.map { store.fundingPath(exchange: $0.exchange, symbol: symbol) }
+    }
+
+    /// No `--data`: each symbol's candles from the store (`--symbol BTC-USD,ETH-USD` for several), at `--timeframe`
+    /// or resampled from a finer stored one.
+    private func runStored(interval: Int64, from: Int64?, to: Int64?) async throws {
+        let symbols = (self.symbol ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        guard !symbols.isEmpty else { throw CLIError.badInput("--symbol is empty") }
+        var series: [CandleSeries] = []
+        for symbol in symbols { series.append(try storedSeries(symbol: symbol, interval: interval)) }
+        try await run(series: series, interval: interval, from: from, to: to)
+    }
+
+    /// One symbol's stored candles at `interval`.
+    private func storedSeries(symbol: String, interval: Int64) throws -> CandleSeries {
+        let store = CandleStore(dataDir: common.dataDir)
         let entries: [CandleStore.Entry]
         do { entries = try store.list() } catch { throw CLIError.badInput("\(error)") }
         let held = entries.filter { $0.symbol == CandleStore.fileSymbol(symbol) && (exchange == nil || $0.exchange == exchange) }
@@ -252,7 +275,7 @@ struct BacktestCommand: AsyncParsableCommand {
         let base: CandleSeries
         do { base = try store.load(exchange: pick.exchange, symbol: symbol, interval: seconds) } catch { throw CLIError.badInput("\(error)") }
         guard let series = base.resampled(to: interval) else { throw CLIError.badInput("cannot resample \(pick.timeframe) bars to \(timeframe)") }
-        try await run(series: [series], interval: interval, from: from, to: to)
+        return series
     }
 
     private func run(series loadedSeries: [CandleSeries], interval: Int64, from fromTime: Int64?, to toTime: Int64?) async throws {
@@ -443,6 +466,11 @@ struct BacktestCommand: AsyncParsableCommand {
             for s in series { fundingBySymbol[s.symbol] = schedule }
         } else if let fundingRate {
             for s in series { fundingBySymbol[s.symbol] = FundingSchedule(constant: fundingRate) }
+        } else if data.isEmpty {
+            // From the candle store: the funding downloaded beside the candles, when there is any.
+            for s in series {
+                if let path = storedFundingPath(symbol: s.symbol) { fundingBySymbol[s.symbol] = try FundingSchedule.load(path: path) }
+            }
         }
         var brackets: [String: [LeverageBracket]] = [:]
         if let leverageTiers {
@@ -497,7 +525,10 @@ struct BacktestCommand: AsyncParsableCommand {
         var costs = ["taker_fee_bps": "\(settings.paper.takerFeeBps)", "base_slippage_bps": "\(settings.paper.baseSlippageBps)",
                      "impact_bps_at_depth": "\(settings.paper.impactBpsAtDepth)", "spread_bps": "\(settings.spreadBps)",
                      "fills": "the decision-time quote (last close ± half the spread), PAPER fill model, as in PAPER", "exits": "PAPER exit manager (stop, R ladder, trailing ATR, time stop)"]
-        if funding != nil || fundingRate != nil {
+        let storedFunding = funding == nil && fundingRate == nil && data.isEmpty ? series.compactMap { storedFundingPath(symbol: $0.symbol) } : []
+        if !storedFunding.isEmpty {
+            costs["funding"] = "candle store " + storedFunding.joined(separator: ", ")
+        } else if funding != nil || fundingRate != nil {
             costs["funding"] = funding.map { "file \($0)" } ?? "constant \(fundingRate ?? 0) per 8h"
         }
         if leverage > 1 { costs["leverage"] = "\(leverage)x isolated, liquidation from \(leverageTiers ?? "")" }

@@ -75,9 +75,11 @@ struct DataCommand: AsyncParsableCommand {
                 let connector = try VenueFactory.market(exchange: exchange, config: loaded.app, environment: [:])
                 let progress = ProgressReporter(label: "download \(exchange) \(symbol) \(timeframe)", enabled: !quiet)
                 let interval = CandleInterval(rawValue: timeframe) ?? .oneHour
-                let summary = try await CandleDownload(venue: connector, exchange: exchange.rawValue, symbol: symbol, interval: interval,
-                                                       store: CandleStore(dataDir: data.dataDir), now: UTC.now())
-                    .run(from: start, to: end, progress: { progress.update($0, $1) })
+                let download = CandleDownload(venue: connector, exchange: exchange.rawValue, symbol: symbol, interval: interval,
+                                              store: CandleStore(dataDir: data.dataDir), now: UTC.now())
+                var summary = try await download.run(from: start, to: end, progress: { progress.update($0, $1) })
+                // Perpetuals: the funding settlements of the same span, beside the candles (what --funding reads).
+                summary.funding = try await download.runFunding(from: start, to: end)
                 if json {
                     FileHandle.standardOutput.write(Data((try JSONCoding.string(summary) + "\n").utf8))
                 } else {
@@ -140,11 +142,16 @@ struct DownloadSummary: Codable, Sendable, Equatable {
     var missingBars: Int
     /// The first few gaps, e.g. `2024-01-05T00:00:00Z..2024-01-05T03:00:00Z (3 bars)`.
     var gapExamples: [String]
+    /// Perpetuals: the funding settlements fetched beside the candles (nil on spot).
+    var funding: FundingDownload?
 
     var text: String {
         var out = "\(exchange) \(symbol) \(timeframe) \(from) .. \(to): \(added) new bars from \(requests) requests (resumed at \(resumedFrom)); "
         out += "\(stored) of \(expected) bars stored in \(path)\n"
         if gaps > 0 { out += "gaps: \(gaps) (\(missingBars) missing bars): \(gapExamples.joined(separator: ", "))\n" }
+        if let f = funding {
+            out += "funding: \(f.added) new settlements from \(f.requests) requests; \(f.stored) stored for the span in \(f.path)\n"
+        }
         return out
     }
 }
@@ -210,6 +217,41 @@ struct CandleDownload: Sendable {
                                gapExamples: Array(gaps.prefix(5)))
     }
 
+    /// Funding settlements in `[from, to)` into the symbol's funding file, resuming after the last one stored;
+    /// nil on a spot venue (it has none).
+    func runFunding(from: Int64, to: Int64) async throws -> FundingDownload? {
+        let file = store.fundingPath(exchange: exchange, symbol: symbol)
+        let stored = (try? FundingFile.read(file)) ?? []
+        let end = min(to, now)
+        var cursor = (stored.last { $0.time >= from && $0.time < end }?.time).map { $0 + 1 } ?? from
+        var requests = 0, received = 0, added = 0
+        while cursor < end {
+            var attempt = 0
+            let page: [(time: Int64, rate: Double)]
+            while true {
+                do {
+                    page = try await venue.fundingSettlements(symbol: symbol, from: cursor, to: end - 1, limit: 1_000)
+                    break
+                } catch let e where e.reason == .rateLimited && attempt < rateLimitRetries {
+                    attempt += 1
+                    try await Task.sleep(nanoseconds: UInt64(min(max(e.retryAfter ?? 1, 0.1), 60) * 1e9))
+                } catch {
+                    throw CLIError.failed("funding download stopped at \(UTC.iso8601(cursor)) (what was fetched is stored; run again to resume): \(error)")
+                }
+            }
+            requests += 1
+            let kept = page.filter { $0.time >= cursor && $0.time < end }
+            if requests == 1 && kept.isEmpty && stored.isEmpty && page.isEmpty && exchange != "binance" { return nil }
+            guard let last = kept.last else { break }
+            received += kept.count
+            do { added += try store.addFunding(kept, exchange: exchange, symbol: symbol) } catch { throw CLIError.io("\(error)") }
+            cursor = last.time + 1
+        }
+        guard exchange == "binance" else { return nil }
+        let inSpan = ((try? FundingFile.read(file)) ?? []).filter { $0.time >= from && $0.time < end }.count
+        return FundingDownload(path: file, requests: requests, received: received, added: added, stored: inSpan)
+    }
+
     /// One page; a rate-limit refusal that outlasted the connector's retries waits its Retry-After and tries again.
     private func fetch(end: Int64, limit: Int) async throws -> [Candle] {
         var attempt = 0
@@ -225,4 +267,14 @@ struct CandleDownload: Sendable {
             }
         }
     }
+}
+
+/// The funding part of a perpetual's download.
+struct FundingDownload: Codable, Sendable, Equatable {
+    var path: String
+    var requests: Int
+    var received: Int
+    var added: Int
+    /// Settlements stored in the span after the run.
+    var stored: Int
 }

@@ -86,7 +86,7 @@ final class LedgerMetricsFeed: @unchecked Sendable {
                 metrics.aiSpend(window: "day", usd: rem.daySpentUsd)
             }
         }
-        // The connectors do not record their request-weight use in the ledger yet: 0 until they do.
-        metrics.venueWeightUsed(0)
+        // The share of the venue's request budget the last cycle ended at (0 for sim and replays).
+        metrics.venueWeightUsed(lastSummary?.venueWeightUsed ?? 0)
     }
 }

@@ -1,3 +1,4 @@
+import Backtest
 import Config
 import Ledger
 import Logging
@@ -33,7 +34,8 @@ package enum MarketSource {
         let symbol = source.symbol.isEmpty ? nil : source.symbol
         if let tf = source.timeframe {
             guard let interval = BarInterval(tf) else { throw CLIError.badInput("sim.csv \(source.path): timeframe '\(tf)' is not a bar length from 1m to 1d") }
-            return try CandleCSV.load(path: source.path, symbol: symbol, interval: interval.seconds)
+            // A file of shorter bars (1h for a 4h timeframe) is resampled, as `agent backtest --timeframe` does.
+            return try CandleFiles.load(path: source.path, symbol: symbol, resamplingTo: interval.seconds)
         }
         let first = try CandleCSV.load(path: source.path, symbol: symbol)
         guard let inferred = BarInterval.inferred(from: first.candles.map(\.time)) else {

@@ -40,6 +40,31 @@ public enum CandleFiles {
         }
     }
 
+    /// The bar lengths a file may have below `interval` that can be resampled to it, longest first.
+    package static func finerBars(than interval: Int64) -> [Int64] {
+        [43_200, 28_800, 21_600, 14_400, 7_200, 3_600, 1_800, 900, 600, 300, 180, 60].filter { $0 < interval && interval % $0 == 0 }
+    }
+
+    /// Loads `path` as bars of `interval`. A file of shorter bars whose length divides `interval` (1h bars for
+    /// `--timeframe 4h`) is read at its own length and resampled on UTC-aligned buckets (`CandleSeries.resampled`:
+    /// incomplete buckets become gaps). When no shorter length reads either, the error is the one for `interval`.
+    public static func load(path: String, symbol: String? = nil, resamplingTo interval: Int64) throws(BacktestError) -> CandleSeries {
+        let direct: BacktestError
+        do {
+            return try load(path: path, symbol: symbol, interval: interval)
+        } catch {
+            direct = error
+        }
+        for finer in finerBars(than: interval) {
+            // Only a file whose bars really are `finer` long (not one read with gaps at a length it does not have).
+            guard let base = try? load(path: path, symbol: symbol, interval: finer),
+                  BarInterval.inferred(from: base.candles.map(\.time))?.seconds == finer,
+                  let bars = base.resampled(to: interval), !bars.candles.isEmpty else { continue }
+            return bars
+        }
+        throw direct
+    }
+
     /// Parses file content (see `load`). `source` names the file in errors and gives the fallback symbol.
     public static func parse(_ text: String, source: String, symbol: String? = nil,
                              interval: Int64 = 3_600) throws(BacktestError) -> CandleSeries {

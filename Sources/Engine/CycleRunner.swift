@@ -167,6 +167,7 @@ public struct CycleRunner: Sendable {
             }
         }
         keeper.put(journal.portfolio, seq: journal.seq)
+        report.summary.venueWeightUsed = await market.requestBudgetUsed()
         report.summary.timingsMs.total = ms(clock.now - started)
         do {
             try journal.record(.cycleFinished, report.summary)

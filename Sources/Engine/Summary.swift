@@ -40,6 +40,9 @@ public struct CycleSummary: Codable, Sendable, Equatable {
     public var policyHash: String
     /// Set when status is ERROR.
     @Nullable public var error: String?
+    /// The share (0...1) of the venue's per-minute request budget used at the end of the cycle, as the venue's last
+    /// answer reported; null for `sim` and file replays. `/metrics` shows it as `agent_venue_weight_used`.
+    @Nullable public var venueWeightUsed: Double?
 
     public struct TopTrigger: Codable, Sendable, Equatable {
         public var symbol: String

@@ -118,4 +118,11 @@ public protocol MarketDataSource: Sendable {
     /// The tape of `symbols` at `time` (Unix seconds), with at least `historyHours` 1h candles when available.
     /// Symbols the source does not know are left out, not an error.
     func snapshot(symbols: [String], at time: Int64, historyHours: Int) async throws -> MarketSnapshot
+    /// The share (0...1) of the venue's per-minute request budget used, as its last answer reported; nil for sources
+    /// that have none (`sim`, files).
+    func requestBudgetUsed() async -> Double?
+}
+
+extension MarketDataSource {
+    public func requestBudgetUsed() async -> Double? { nil }
 }

@@ -78,6 +78,10 @@ public actor BinanceFutures: VenueMarketData, FuturesVenue {
     /// The current usage and pause state read from the venue's headers.
     public func usage() async -> VenueUsage { await http.throttle.usage }
 
+    public func requestBudgetUsed() async -> Double? {
+        await usage().budgetUsed(weightPerMinute: settings.limits.weightPerMinute)
+    }
+
     // MARK: Requests
 
     /// Sends a request and returns the body of a 2xx answer; maps every other answer to a ``VenueError``.
@@ -325,12 +329,20 @@ public actor BinanceFutures: VenueMarketData, FuturesVenue {
                            fundingRate: p.lastFundingRate.double, nextFundingTime: p.nextFundingTime / 1000)
     }
 
-    /// Past funding settlements, oldest first: (Unix seconds, rate).
-    public func fundingHistory(symbol: String, limit: Int = 100) async throws(VenueError) -> [(time: Int64, rate: Double)] {
+    /// Past funding settlements, oldest first: (Unix seconds, rate); with `from`, those from that time on (at most
+    /// `limit`, up to 1000 per call).
+    public func fundingHistory(symbol: String, from: Int64? = nil, to: Int64? = nil, limit: Int = 100) async throws(VenueError) -> [(time: Int64, rate: Double)] {
         struct F: Decodable { var fundingTime: Int64; var fundingRate: Num }
-        let data = try await call("GET", "/fapi/v1/fundingRate", [("symbol", venueSymbol(symbol)), ("limit", String(min(max(1, limit), 1000)))])
+        var params = [("symbol", venueSymbol(symbol)), ("limit", String(min(max(1, limit), 1000)))]
+        if let from { params.append(("startTime", String(from * 1000))) }
+        if let to { params.append(("endTime", String(to * 1000))) }
+        let data = try await call("GET", "/fapi/v1/fundingRate", params)
         let rows = try VenueJSON.decode([F].self, from: data, venue: name, operation: "GET /fapi/v1/fundingRate")
         return rows.map { ($0.fundingTime / 1000, $0.fundingRate.double) }.sorted { $0.time < $1.time }
+    }
+
+    public func fundingSettlements(symbol: String, from: Int64, to: Int64, limit: Int) async throws(VenueError) -> [(time: Int64, rate: Double)] {
+        try await fundingHistory(symbol: symbol, from: from, to: to, limit: limit)
     }
 
     public func snapshot(symbols: [String], at time: Int64, historyHours: Int) async throws -> MarketSnapshot {

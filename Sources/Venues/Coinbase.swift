@@ -52,6 +52,10 @@ public actor Coinbase: VenueMarketData, TradingVenue {
     /// The current usage and pause state read from the venue's headers.
     public func usage() async -> VenueUsage { await http.throttle.usage }
 
+    public func requestBudgetUsed() async -> Double? {
+        await usage().budgetUsed(weightPerMinute: settings.limits.weightPerMinute)
+    }
+
     // MARK: Requests
 
     /// Sends a request and returns the body of a 2xx answer; maps every other answer to a ``VenueError``.

@@ -122,6 +122,13 @@ public protocol VenueMarketData: MarketDataSource {
     func book(symbol: String, levels: Int) async throws(VenueError) -> OrderBook
     /// Mark price and funding; nil on spot venues.
     func funding(symbol: String) async throws(VenueError) -> FundingInfo?
+    /// Funding settlements from `from` up to `to` (Unix seconds), oldest first, at most `limit`; empty on spot venues.
+    func fundingSettlements(symbol: String, from: Int64, to: Int64, limit: Int) async throws(VenueError) -> [(time: Int64, rate: Double)]
+}
+
+extension VenueMarketData {
+    /// Spot: no funding.
+    public func fundingSettlements(symbol: String, from: Int64, to: Int64, limit: Int) async throws(VenueError) -> [(time: Int64, rate: Double)] { [] }
 }
 
 extension VenueMarketData {

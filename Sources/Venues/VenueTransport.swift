@@ -60,12 +60,23 @@ public struct VenueUsage: Sendable, Equatable {
     /// `X-MBX-ORDER-COUNT-10S` and `-1M`.
     public var orderCount10s: Int?
     public var orderCount1m: Int?
-    /// Coinbase `x-ratelimit-remaining`.
+    /// Coinbase `x-ratelimit-remaining` and `x-ratelimit-limit`.
     public var remaining: Int?
+    public var limit: Int?
     /// No call is made before this Unix time (418 ban).
     public var bannedUntil: Double
     /// Calls wait until this Unix time (429 or slowdown before the limit).
     public var pausedUntil: Double
+}
+
+extension VenueUsage {
+    /// The share (0...1) of the request budget used: Binance's used weight over `weightPerMinute`, or Coinbase's
+    /// `1 - remaining / limit`; nil before the venue said.
+    public func budgetUsed(weightPerMinute: Int) -> Double? {
+        if let used = usedWeight1m, weightPerMinute > 0 { return min(1, Double(used) / Double(weightPerMinute)) }
+        if let remaining, let limit, limit > 0 { return min(1, max(0, 1 - Double(remaining) / Double(limit))) }
+        return nil
+    }
 }
 
 /// Shared rate-limit state of one connector: bans, pauses, and the usage the venue reported.
@@ -145,6 +156,7 @@ actor VenueThrottle {
                 usage.pausedUntil = max(usage.pausedUntil, Self.nextWindow(now, 60))
             }
         }
+        if let limit = int("x-ratelimit-limit") { usage.limit = limit }
         if let remaining = int("x-ratelimit-remaining") {
             usage.remaining = remaining
             if remaining <= 0 {

@@ -29,6 +29,43 @@ import Testing
         #expect(lines.allSatisfy { $0["excess_return"] != nil && $0["sortino"] != nil && $0["exposure"] != nil })
     }
 
+    /// `--timeframe 4h` on an hourly file resamples it on UTC 4h buckets (open of the first hour, highest high, lowest
+    /// low, close of the last, summed volume) instead of refusing it: the report equals the one for the same bars
+    /// written as a 4h file.
+    @Test func anHourlyFileRunsAtALongerTimeframe() async throws {
+        let dir = Fixtures.tempDir("bt-resample")
+        let start: Int64 = 1_704_067_200  // 2024-01-01T00:00:00Z
+        var hourly = "timestamp,open,high,low,close,volume\n"
+        var fourHourly = "timestamp,open,high,low,close,volume\n"
+        var bucket: [(o: Double, h: Double, l: Double, c: Double, v: Double)] = []
+        for i in 0..<(24 * 90) {
+            let mid = 100 + 20 * sin(Double(i) / 40) + Double(i % 7)
+            let bar = (o: mid - 0.5, h: mid + 1.5, l: mid - 1.5, c: mid + 0.5, v: 10 + Double(i % 5))
+            hourly += "\(start + Int64(i) * 3_600),\(bar.o),\(bar.h),\(bar.l),\(bar.c),\(bar.v)\n"
+            bucket.append(bar)
+            if bucket.count == 4 {
+                let t = start + Int64(i - 3) * 3_600
+                fourHourly += "\(t),\(bucket[0].o),\(bucket.map(\.h).max() ?? 0),\(bucket.map(\.l).min() ?? 0),\(bucket[3].c),\(bucket.map(\.v).reduce(0, +))\n"
+                bucket = []
+            }
+        }
+        try hourly.write(toFile: dir + "/h.csv", atomically: true, encoding: .utf8)
+        try fourHourly.write(toFile: dir + "/4h.csv", atomically: true, encoding: .utf8)
+        func run(_ file: String, _ extra: [String] = []) async throws -> [String: Any] {
+            let out = try await AgentProcess.run(["backtest", "--data", dir + "/" + file, "--symbol", "BTC-USD", "--timeframe", "4h",
+                                                  "--json", "--quiet"] + extra)
+            #expect(out.status == 0, "\(out.stderr)")
+            let json = try #require(try JSONSerialization.jsonObject(with: Data(out.stdout.utf8)) as? [String: Any])
+            return try #require(json["run"] as? [String: Any])
+        }
+        for extra in [["--strategy", "ema_cross", "--fast", "3", "--slow", "8"], ["--strategy", "pipeline"]] {
+            let resampled = try await run("h.csv", extra)
+            let direct = try await run("4h.csv", extra)
+            let a = try #require(resampled["metrics"] as? [String: Any]), b = try #require(direct["metrics"] as? [String: Any])
+            #expect(NSDictionary(dictionary: a).isEqual(to: b), "\(extra): \(a) vs \(b)")
+        }
+    }
+
     @Test func versionPrintsTheVersionTheCommitAndTheBuild() async throws {
         let out = try await AgentProcess.run(["--version"])
         #expect(out.status == 0)

@@ -11,7 +11,7 @@ let pinnedNow = "2026-11-20T22:00:00Z"
         "cycle_id", "timestamp", "mode", "exchange", "status", "regime", "universe_size", "universe_breakdown",
         "triggers_detected", "top_triggers", "proposals_generated", "proposals_approved", "base_trades", "decisions",
         "violated_checks", "no_trade_reason", "review", "executed_trades", "portfolio", "timings_ms", "config_hash",
-        "policy_hash",
+        "policy_hash", "venue_weight_used",
     ]
 
     func checkSummaryShape(_ s: [String: Any]) {
@@ -19,6 +19,7 @@ let pinnedNow = "2026-11-20T22:00:00Z"
         #expect((s["cycle_id"] as? String)?.hasPrefix("c-") == true)
         #expect(s["mode"] as? String == "DRY_RUN")
         #expect(s["exchange"] as? String == "sim")
+        #expect(s["venue_weight_used"] is NSNull)  // sim has no request budget
         #expect(["APPROVED_DRY_RUN", "NO_TRADE", "NO_OPPORTUNITIES"].contains(s["status"] as? String ?? ""))
         #expect(["bull", "chop", "bear", "crash"].contains(s["regime"] as? String ?? ""))
         let breakdown = s["universe_breakdown"] as? [String: Int]

@@ -71,4 +71,34 @@ import Testing
         #expect((data["source"] as? String)?.contains("resampled") == true)
         #expect((data["candles"] as? Int).map { $0 >= 590 && $0 <= 600 } == true)
     }
+
+    /// A perpetual's download fetches its funding settlements for the span beside the candles, resumes after the last
+    /// one stored, and a backtest from the store charges them without being told to.
+    @Test func perpetualsDownloadTheirFundingAndBacktestsFromTheStoreUseIt() async throws {
+        let fake = try FakeBinanceVenue(seedPosition: false)
+        let dir = Fixtures.tempDir("data-funding")
+        let (from, to) = Self.span(24 * 40)
+        let first = try await Self.download(fake, dir: dir, from: from, to: from + 24 * 20 * Self.hour)
+        let f1 = try #require(first["funding"] as? [String: Any], "\(first)")
+        #expect(f1["added"] as? Int == 60)  // 20 days, a settlement every 8 hours
+        let second = try await Self.download(fake, dir: dir, from: from, to: to)
+        let f2 = try #require(second["funding"] as? [String: Any])
+        #expect(f2["added"] as? Int == 60)
+        #expect(f2["stored"] as? Int == 120)
+        let asked = fake.requests("/fapi/v1/fundingRate").last?.path ?? ""
+        #expect(asked.contains("startTime=") && asked.contains("endTime="), "\(asked)")
+        let third = try await Self.download(fake, dir: dir, from: from, to: to)
+        #expect((third["funding"] as? [String: Any])?["added"] as? Int == 0)
+
+        let list = try await AgentProcess.run(["data", "list", "--data-dir", dir, "--json"])
+        let entries = try #require(try JSONSerialization.jsonObject(with: Data(list.stdout.utf8)) as? [[String: Any]])
+        #expect(entries.first?["funding_rates"] as? Int == 120)
+
+        let bt = try await AgentProcess.run(["backtest", "--symbol", "BTC-USD", "--data-dir", dir, "--json", "--quiet"])
+        #expect(bt.status == 0, "\(bt.stderr)")
+        let report = try #require(try JSONSerialization.jsonObject(with: Data(bt.stdout.utf8)) as? [String: Any])
+        let costs = try #require(report["costs"] as? [String: Any])
+        #expect((costs["funding"] as? String)?.contains("candle store") == true, "\(costs)")
+    }
 }
+

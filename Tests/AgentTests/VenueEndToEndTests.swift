@@ -1,4 +1,6 @@
+@testable import Agent
 import Foundation
+import Ledger
 import Testing
 import TestSupport
 
@@ -6,8 +8,8 @@ import TestSupport
 @Suite(.serialized) struct VenueEndToEndTests {
     static let statuses: Set<String> = ["APPROVED_DRY_RUN", "NO_TRADE", "NO_OPPORTUNITIES"]
 
-    func runOnce(exchange: String, baseURL: String) async throws -> [String: Any] {
-        let data = Fixtures.tempDir("agent-venue-e2e")
+    func runOnce(exchange: String, baseURL: String, dataDir: String = Fixtures.tempDir("agent-venue-e2e")) async throws -> [String: Any] {
+        let data = dataDir
         let out = try await AgentProcess.run(["--once", "--exchange", exchange,
                                         "--set", "app.venues.\(exchange).base_url=\(baseURL)"] + AgentProcess.common(dataDir: data))
         #expect(out.status == 0, "stderr: \(out.stderr.suffix(2000))")
@@ -23,7 +25,14 @@ import TestSupport
 
     @Test func binanceOnceAgainstTheFakeVenue() async throws {
         let fake = try FakeBinanceVenue()
-        _ = try await runOnce(exchange: "binance", baseURL: fake.baseURL)
+        fake.setReportedWeight(600)
+        let data = Fixtures.tempDir("agent-venue-e2e")
+        let summary = try await runOnce(exchange: "binance", baseURL: fake.baseURL, dataDir: data)
+        // The request weight the venue reported, over app.venues.binance.weight_limit_per_minute (2400), in the
+        // summary and, from the ledger, on /metrics.
+        #expect(summary["venue_weight_used"] as? Double == 0.25, "\(summary["venue_weight_used"] ?? "missing")")
+        let metrics = LedgerMetricsFeed(ledger: try Ledger(path: data + "/agent.sqlite"), dataDir: data).render()
+        #expect(metrics.contains("agent_venue_weight_used 0.25"), "\(metrics)")
         #expect(fake.requests("/fapi/v1/exchangeInfo").count == 1)
         let klines = fake.requests("/fapi/v1/klines").map(\.path)
         #expect(klines.contains { $0.contains("symbol=BTCUSDT") && $0.contains("interval=1h") })
@@ -33,7 +42,9 @@ import TestSupport
 
     @Test func coinbaseOnceAgainstTheFakeVenue() async throws {
         let fake = try FakeCoinbaseVenue()
-        _ = try await runOnce(exchange: "coinbase", baseURL: fake.baseURL)
+        let summary = try await runOnce(exchange: "coinbase", baseURL: fake.baseURL)
+        // 24 of 30 requests left in the window: a fifth of the budget used.
+        #expect(abs((summary["venue_weight_used"] as? Double ?? -1) - 0.2) < 1e-9, "\(summary["venue_weight_used"] ?? "missing")")
         #expect(fake.requests("/market/products").count == 1)
         #expect(fake.requests("/market/products/BTC-USD/candles").count >= 1)
         #expect(fake.requests("/orders").isEmpty)

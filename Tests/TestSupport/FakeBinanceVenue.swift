@@ -182,6 +182,22 @@ public final class FakeBinanceVenue: @unchecked Sendable {
             let bids = (1...20).map { #"["\#(mid * (1 - Double($0) * 0.0002))","2.5"]"# }.joined(separator: ",")
             let asks = (1...20).map { #"["\#(mid * (1 + Double($0) * 0.0002))","2.0"]"# }.joined(separator: ",")
             return json(#"{"lastUpdateId":1,"E":1,"T":1,"bids":[\#(bids)],"asks":[\#(asks)]}"#)
+        case ("GET", "/fapi/v1/fundingRate"):
+            // A settlement every 8 hours since 2019-09-10 (the first USD-M perpetual), rate 0.0001 + a small wave.
+            guard let sym = p["symbol"], Self.bases[sym] != nil else { return error(-1121, "Invalid symbol.") }
+            let listed: Int64 = 1_568_102_400_000
+            let step: Int64 = 8 * 3_600_000
+            let limit = min(max(p["limit"].flatMap(Int.init) ?? 100, 1), 1000)
+            let end = p["endTime"].flatMap(Int64.init) ?? Int64(Date().timeIntervalSince1970 * 1000)
+            let startAsked = p["startTime"].flatMap(Int64.init) ?? (end - Int64(limit - 1) * step)
+            var t = max(listed, (startAsked + step - 1) / step * step)
+            var rows: [String] = []
+            while t <= end, rows.count < limit {
+                let rate = 0.0001 + 0.00005 * sin(Double(t / step))
+                rows.append(#"{"symbol":"\#(sym)","fundingTime":\#(t),"fundingRate":"\#(String(format: "%.8f", rate))","markPrice":"1"}"#)
+                t += step
+            }
+            return json("[" + rows.joined(separator: ",") + "]")
         case ("GET", "/fapi/v1/premiumIndex"):
             guard let sym = p["symbol"], let base = Self.bases[sym] else { return error(-1121, "Invalid symbol.") }
             return json(#"{"symbol":"\#(sym)","markPrice":"\#(base)","indexPrice":"\#(base - 1)","estimatedSettlePrice":"\#(base)","lastFundingRate":"0.00010000","interestRate":"0.00010000","nextFundingTime":1767225600000,"time":1767200000000}"#)

@@ -91,7 +91,8 @@ public final class FakeCoinbaseVenue: @unchecked Sendable {
     public var privateKeyPEM: String { p256Key.pemRepresentation }
 
     private func json(_ text: String, status: Int = 200) -> StubResponse {
-        StubResponse.json(text, status: status)
+        // Coinbase's rate-limit headers: 30 requests per second, of which 24 remain.
+        StubResponse.json(text, status: status).with(header: "x-ratelimit-limit", "30").with(header: "x-ratelimit-remaining", "24")
     }
 
     func handle(_ request: RecordedRequest) -> StubResponse {
