@@ -33,6 +33,8 @@ final class BetweenCycleWatch: @unchecked Sendable {
     private var tasks: [Task<Void, Never>] = []
     private let lock = NSLock()
     private var downStreams: Set<String> = []
+    /// The streams that carry our orders and fills (LIVE): while one is down, the REST fallback reconciles.
+    private var accountStreams: Set<String> = []
     private var quotes: [String: (bid: Double, ask: Double)] = [:]
 
     enum Update: Sendable {
@@ -74,12 +76,14 @@ final class BetweenCycleWatch: @unchecked Sendable {
         case .binance:
             let c = config.app.venues.binance
             let names = BinanceStreamNames(quote: c.quote)
-            subscriptions.append(BinanceMarketStream.market(baseURL: c.wsBaseUrl, symbols: symbols, interval: .oneHour,
+            // Klines of the cycle's own bar interval.
+            subscriptions.append(BinanceMarketStream.market(baseURL: c.wsBaseUrl, symbols: symbols, interval: CandleInterval.cycle.bar,
                                                             names: names, sink: sink))
             subscriptions.append(BinanceMarketStream.book(baseURL: c.wsBaseUrl, symbols: symbols, names: names, sink: sink))
             if runner.mode == .live, let futures = liveDesk?.venue as? any ListenKeySource {
                 let user = BinanceUserStream(baseURL: c.wsBaseUrl, keys: futures, names: names, sink: sink)
                 subscriptions.append(user)
+                lock.withLock { _ = accountStreams.insert(user.name) }
                 keepAlive = user
             }
         case .coinbase:
@@ -87,7 +91,9 @@ final class BetweenCycleWatch: @unchecked Sendable {
             if runner.mode == .live, let credentials = try? CoinbaseCredentials.fromEnvironment() {
                 jwt = { try CoinbaseJWT.websocketToken(credentials: credentials, now: UTC.now()) }
             }
-            subscriptions.append(CoinbaseStream(baseURL: config.app.venues.coinbase.wsBaseUrl, products: symbols, jwt: jwt, sink: sink))
+            let stream = CoinbaseStream(baseURL: config.app.venues.coinbase.wsBaseUrl, products: symbols, jwt: jwt, sink: sink)
+            subscriptions.append(stream)
+            if jwt != nil { lock.withLock { _ = accountStreams.insert(stream.name) } }
         default:
             return
         }
@@ -217,29 +223,45 @@ final class BetweenCycleWatch: @unchecked Sendable {
                     try flattenPaper(reason: "\(a.rule.rawValue): \(a.detail)", cycleId: cycleId, time: now)
                 }
             case .reduce, .close:
-                guard let liveDesk, let symbol = a.symbol else { continue }
-                try await liveDesk.marginExit(a.action == .close ? .close : .reduce, symbol: symbol, markPrice: a.price ?? 0,
-                                              reason: a.detail, cycleId: cycleId, time: now)
+                if let liveDesk, let symbol = a.symbol {
+                    try await liveDesk.marginExit(a.action == .close ? .close : .reduce, symbol: symbol, markPrice: a.price ?? 0,
+                                                  reason: a.detail, cycleId: cycleId, time: now)
+                } else {
+                    try recordPaper(cycleId: cycleId, time: now) { book in
+                        PaperDesk.guardExit(book, a, settings: self.config.app.paper, time: now)
+                    }
+                }
             }
         }
     }
 
     /// PAPER: the paper book closed at the streams' latest quotes, recorded as the cycle would.
     private func flattenPaper(reason: String, cycleId: String, time: Int64) throws {
+        let tapes = lock.withLock { quotes }.map { symbol, q in
+            SymbolSnapshot(symbol: symbol, candles: [], bid: q.bid, ask: q.ask, bidDepthUSD: 0, askDepthUSD: 0, volume24hUSD: 0)
+        }
+        try recordPaper(cycleId: cycleId, time: time) { book in
+            PaperDesk.flatten(book, snapshot: MarketSnapshot(time: time, symbols: tapes), settings: self.config.app.paper, time: time,
+                              reason: reason)
+        }
+    }
+
+    /// PAPER: the events `body` makes of the paper book, recorded as the cycle would.
+    private func recordPaper(cycleId: String, time: Int64, _ body: (Portfolio) -> [PortfolioEvent]) throws {
         let start = config.app.portfolio.startingEquityUsd
         let (portfolio, seq) = try runner.keeper.take(store: ledger, mode: runner.mode, startingEquity: start)
         var journal = CycleJournal(store: ledger, cycleId: cycleId, time: time, portfolio: portfolio, seq: seq)
         try journal.catchUp()
-        let tapes = lock.withLock { quotes }.map { symbol, q in
-            SymbolSnapshot(symbol: symbol, candles: [], bid: q.bid, ask: q.ask, bidDepthUSD: 0, askDepthUSD: 0, volume24hUSD: 0)
-        }
-        try journal.record(PaperDesk.flatten(journal.portfolio, snapshot: MarketSnapshot(time: time, symbols: tapes),
-                                             settings: config.app.paper, time: time, reason: reason))
+        try journal.record(body(journal.portfolio))
         runner.keeper.put(journal.portfolio, seq: journal.seq)
     }
 
-    /// While a stream is down: prices over REST (Binance: the positions' marks, for the margin rule too).
+    /// While a stream is down: prices over REST (Binance: the positions' marks, for the margin rule too), and in LIVE
+    /// while the stream of our orders is down, a reconciliation (account, positions, open orders), so fills the user
+    /// stream would have brought are still found between cycles and a filled take-profit rung still resizes the stop.
     private func pollOverREST(cycleId: String) async throws {
+        let accountDown = lock.withLock { !downStreams.isDisjoint(with: accountStreams) }
+        if let liveDesk, accountDown { _ = try await liveDesk.reconcile(cycleId: cycleId, time: UTC.now(), act: true) }
         let nowMs = UTC.nowMs()
         if let futures = liveDesk?.venue.futures {
             for p in try await futures.positions() {
@@ -254,8 +276,14 @@ final class BetweenCycleWatch: @unchecked Sendable {
         }
     }
 
-    /// After a LIVE Binance cycle: the guard watches the venue's positions with their brackets.
+    /// After a cycle: the margin rule watches the venue's positions with their brackets (LIVE on Binance), or the
+    /// paper book at its leverage (PAPER on Binance).
     func refreshMarginBook() async {
+        if liveDesk == nil, let rule = runner.paperMargin, let portfolio = runner.portfolio {
+            let book = rule.book(portfolio, marks: [:])
+            keeper.update { $0.margin = book }
+            return
+        }
         guard let futures = liveDesk?.venue.futures else { return }
         do {
             let positions = try await futures.positions()

@@ -399,7 +399,11 @@ struct RunSetup {
                              board: board, executor: executor,
                              killSwitch: killSwitch, logger: logger)
         self.liveDesk = liveDesk
-        if mode != .dryRun { runner.guardKeeper = GuardKeeper(BetweenCycleGuard(policy: config.policy)) }
+        if mode != .dryRun { runner.guardKeeper = try GuardKeeper.restoring(BetweenCycleGuard(policy: config.policy), store: ledger) }
+        if mode == .paper, exchange == .binance {
+            // The paper book on USD-M futures: at the leverage LIVE would set, under the same margin rule.
+            runner.paperMargin = PaperMarginRule(policy: config.policy, leverage: Double(PaperMarginRule.venueLeverage(config.policy)))
+        }
         if let liveDesk { runner.desk = LivePositions(desk: liveDesk, exits: config.signals.exits, atrPeriod: config.signals.triggers.trend.atrPeriod) }
         if mode == .live {
             logger.warning("LIVE mode: real orders on \(exchange.rawValue)", metadata: ["exchange": "\(exchange.rawValue)"])

@@ -133,6 +133,11 @@ public struct PipelineBacktest: Sendable {
         // The between-cycle guard on each bar: flash moves (and margin) act in backtests as between live cycles.
         runner.guardKeeper = GuardKeeper(BetweenCycleGuard(policy: c.policy))
         runner.guardsBars = true
+        if settings.leverage > 1 {
+            // Margin on each bar at its adverse extreme, as between LIVE cycles on each mark (brackets from
+            // `--leverage-tiers`, else `futures.maintenance_margin_rate`).
+            runner.paperMargin = PaperMarginRule(policy: c.policy, leverage: settings.leverage, brackets: settings.brackets)
+        }
         return runner
     }
 

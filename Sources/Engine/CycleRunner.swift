@@ -82,8 +82,10 @@ public struct CycleRunner: Sendable {
     package var decidesShadow = true
     /// The between-cycle guard: its actions since the last cycle go into the summary, and a trip halts new entries.
     package var guardKeeper: GuardKeeper?
-    /// Backtests: the guard also runs on each cycle's newest bars (flash moves are backtestable).
+    /// Backtests: the guard also runs on each cycle's newest bars (flash moves and margin are backtestable).
     package var guardsBars = false
+    /// The guard's margin rule on the paper book (backtests with leverage; PAPER on Binance futures between cycles).
+    package var paperMargin: PaperMarginRule?
 
     /// A runner over the SQLite ledger, with the mode's default desk (PAPER exits from the config; DRY_RUN none).
     public init(config: LoadedConfig, mode: Mode, exchange: Exchange, market: any MarketDataSource, ledger: Ledger,
@@ -229,10 +231,18 @@ public struct CycleRunner: Sendable {
         var guardFlatten = false
         if let guardKeeper {
             if guardsBars {
+                // The margin rule sees the positions held through the newest bar, marked at its path.
+                if let paperMargin {
+                    let newest = Dictionary(snapshot.symbols.compactMap { t in t.candles.last.map { (t.symbol, $0.time) } }) { a, _ in a }
+                    let book = paperMargin.book(j.portfolio, marks: [:]) { p in newest[p.symbol].map { p.entryTime <= $0 } ?? false }
+                    guardKeeper.update { $0.margin = book }
+                }
                 for tape in snapshot.symbols {
                     guard let bar = tape.candles.last else { continue }
                     let actions = guardKeeper.apply { $0.observe(symbol: tape.symbol, bar: bar, interval: tape.interval) }
                     try j.record(.guardAction, each: actions, symbol: { $0.symbol })
+                    let barEnd = bar.time + tape.interval.seconds
+                    for a in actions { try j.record(PaperDesk.guardExit(j.portfolio, a, settings: config.app.paper, time: barEnd)) }
                     if actions.contains(where: { $0.action == .flatten }) { guardFlatten = true }
                 }
             }

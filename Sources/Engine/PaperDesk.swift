@@ -4,6 +4,7 @@ import Ledger
 import Market
 import Model
 import Pipeline
+import Risk
 
 /// A mark-to-market point recorded at the end of every PAPER and LIVE cycle; P&L windows and drawdown come from these.
 package struct EquityPoint: Codable, Sendable, Equatable {
@@ -60,18 +61,36 @@ package enum PaperDesk {
         book.account.positions.compactMap { p in
             let tape = snapshot.symbol(p.symbol)
             let mark = tape?.last ?? book.marks[p.symbol] ?? p.entryPrice
-            let bid = tape?.bid ?? mark, ask = tape?.ask ?? mark
             let side: Side = p.side == .buy ? .sell : .buy
             let depth = (side == .sell ? tape?.bidDepthUSD : tape?.askDepthUSD) ?? p.quantity * mark
-            // Closing must close everything: the depth cap does not apply to a flatten.
-            var closing = settings
-            closing.maxDepthMultiple = .greatestFiniteMagnitude
-            guard let fill = PaperFillModel.market(side: side, notionalUsd: p.quantity * (side == .sell ? bid : ask), bid: bid, ask: ask,
-                                                   depthUsd: max(depth, 1), settings: closing) else { return nil }
-            return .fill(PaperFill(clientOrderId: "paper-\(p.symbol)-\(time)-flatten", symbol: p.symbol, tier: p.tier, side: side,
-                                   quantity: p.quantity, price: fill.price, feeUsd: p.quantity * fill.price * settings.takerFeeBps / 10_000,
-                                   liquidity: "taker", time: time, reason: reason))
+            return exit(p, quantity: p.quantity, bid: tape?.bid ?? mark, ask: tape?.ask ?? mark, depthUsd: depth, settings: settings,
+                        time: time, reason: reason, tag: "flatten")
         }
+    }
+
+    /// The between-cycle guard's margin action on the paper book: half (`reduce`) or all (`close`) of the position,
+    /// at market at the mark that tripped it (reason `margin_reduce` or `margin_close`; the `guard_action` record
+    /// before it says why).
+    package static func guardExit(_ book: Portfolio, _ action: GuardAction, settings: PaperConfig, time: Int64) -> [PortfolioEvent] {
+        guard action.action == .reduce || action.action == .close, let symbol = action.symbol,
+              let p = book.account.positions.first(where: { $0.symbol == symbol }) else { return [] }
+        let mark = action.price ?? book.marks[symbol] ?? p.entryPrice
+        let quantity = action.action == .close ? p.quantity : p.quantity / 2
+        return exit(p, quantity: quantity, bid: mark, ask: mark, depthUsd: quantity * mark, settings: settings, time: time,
+                    reason: "\(action.rule.rawValue)_\(action.action.rawValue)", tag: "guard-\(action.action.rawValue)").map { [$0] } ?? []
+    }
+
+    /// `quantity` of `p` closed at market; a closing order is never capped by the book's depth.
+    private static func exit(_ p: PaperPosition, quantity: Double, bid: Double, ask: Double, depthUsd: Double, settings: PaperConfig,
+                             time: Int64, reason: String, tag: String) -> PortfolioEvent? {
+        let side: Side = p.side == .buy ? .sell : .buy
+        var closing = settings
+        closing.maxDepthMultiple = .greatestFiniteMagnitude
+        guard let fill = PaperFillModel.market(side: side, notionalUsd: quantity * (side == .sell ? bid : ask), bid: bid, ask: ask,
+                                               depthUsd: max(depthUsd, 1), settings: closing) else { return nil }
+        return .fill(PaperFill(clientOrderId: "paper-\(p.symbol)-\(time)-\(tag)", symbol: p.symbol, tier: p.tier, side: side,
+                               quantity: quantity, price: fill.price, feeUsd: quantity * fill.price * settings.takerFeeBps / 10_000,
+                               liquidity: "taker", time: time, reason: reason))
     }
 
     /// Liquidation of leveraged paper positions (backtests with `--leverage`; PAPER runs at 1x, which cannot

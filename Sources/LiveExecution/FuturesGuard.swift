@@ -1,7 +1,8 @@
 import Config
-import Model
+import Engine
 import Foundation
 import Market
+import Model
 import Risk
 import Venues
 
@@ -65,14 +66,10 @@ public struct FuturesRisk: Codable, Sendable, Equatable {
     }
 }
 
-/// Binance USD-M risk arithmetic: liquidation price, margin ratio, and the guard's decision. Pure.
+/// Binance USD-M risk arithmetic for reconciliation: the margin ratio and the guard's decision come from Market's
+/// `FuturesMargin` (the same rule the between-cycle guard runs in LIVE, PAPER and backtests), plus the liquidation
+/// price and its distance. Pure.
 public enum FuturesGuard {
-    /// Maintenance margin of a position of `notional` USD: `notional * MMR - cum` of its bracket.
-    public static func maintenanceMargin(notional: Double, brackets: [LeverageBracket]) -> Double {
-        guard let b = BinanceLiquidation.bracket(for: notional, in: brackets) else { return 0 }
-        return max(0, notional * b.maintMarginRatio - b.cum)
-    }
-
     /// Evaluates one position. For isolated positions the margin balance is the venue's `isolatedMargin`
     /// (its isolated wallet plus unrealised P&L) and the liquidation price is estimated from the brackets with
     /// the isolated wallet (`isolatedMargin - unrealizedPnl`); for cross positions `crossMarginBalance` (the
@@ -80,62 +77,45 @@ public enum FuturesGuard {
     /// The action is strict: `reduce` when the ratio is above `reduceMarginRatio`, `close` above `closeMarginRatio`.
     public static func evaluate(_ p: VenuePosition, brackets: [LeverageBracket], thresholds: FuturesThresholds,
                                 crossMarginBalance: Double? = nil, crossMaintenance: Double? = nil) -> FuturesRisk {
-        let qty = Dec.double(p.quantity)
-        let mark = Dec.double(p.markPrice)
-        let notional = abs(qty) * mark
-        let ownMaintenance = maintenanceMargin(notional: notional, brackets: brackets)
-        let venueLP = Dec.double(p.liquidationPrice)
-        var estimate: Double?
-        let balance: Double
-        let maintenance: Double
-        switch p.marginType {
-        case .isolated:
-            balance = Dec.double(p.isolatedMargin)
-            maintenance = ownMaintenance
-            let wallet = Dec.double(p.isolatedMargin) - Dec.double(p.unrealizedPnl)
-            estimate = BinanceLiquidation.isolatedPrice(quantity: qty, entryPrice: Dec.double(p.entryPrice),
-                                                        walletBalance: wallet, brackets: brackets)
-        case .cross:
-            balance = crossMarginBalance ?? 0
-            maintenance = crossMaintenance ?? ownMaintenance
-            estimate = venueLP > 0 ? venueLP : nil
-        }
-        let ratio = balance > 0 ? maintenance / balance : (maintenance > 0 ? .infinity : 0)
-        let distances = [estimate, venueLP > 0 ? venueLP : nil].compactMap { $0 }.filter { $0 > 0 && mark > 0 }
-            .map { abs(mark - $0) / mark * 100 }
-        let action: FuturesRisk.Action = ratio > thresholds.closeMarginRatio ? .close
-            : ratio > thresholds.reduceMarginRatio ? .reduce : .none
-        return FuturesRisk(symbol: p.symbol, quantity: qty, markPrice: mark, liquidationPrice: estimate,
-                           venueLiquidationPrice: venueLP, liquidationDistancePct: distances.min(),
-                           marginRatio: ratio.isFinite ? ratio : 1e9, maintenanceMarginUsd: ownMaintenance,
-                           marginBalanceUsd: balance, action: action)
+        let standing = FuturesMargin.evaluate(p.margin, brackets: brackets, limits: thresholds.limits,
+                                              crossMarginBalance: crossMarginBalance, crossMaintenance: crossMaintenance)
+        return risk(p, standing: standing, brackets: brackets)
     }
 
     /// Evaluates every position of an account whose quote wallet is `walletBalance`: cross positions share the
     /// wallet plus their unrealised P&L as margin balance, and all cross positions' maintenance.
     public static func evaluateAccount(_ positions: [VenuePosition], brackets: [String: [LeverageBracket]], walletBalance: Double,
                                        thresholds: FuturesThresholds) -> [FuturesRisk] {
-        let cross = positions.filter { $0.marginType == .cross }
-        let crossUpnl = cross.reduce(0) { $0 + Dec.double($1.unrealizedPnl) }
-        let crossMaintenance = cross.reduce(0) {
-            $0 + maintenanceMargin(notional: abs(Dec.double($1.quantity) * Dec.double($1.markPrice)), brackets: brackets[$1.symbol] ?? [])
-        }
-        return positions.map {
-            evaluate($0, brackets: brackets[$0.symbol] ?? [], thresholds: thresholds,
-                     crossMarginBalance: walletBalance + crossUpnl, crossMaintenance: crossMaintenance)
-        }
+        let standings = FuturesMargin.evaluateAccount(positions.map(\.margin), brackets: brackets, walletBalance: walletBalance,
+                                                      limits: thresholds.limits)
+        return zip(positions, standings).map { risk($0, standing: $1, brackets: brackets[$0.symbol] ?? []) }
     }
 
-    /// The position re-marked at `mark`: unrealised P&L from the entry, and an isolated margin that moves with it.
-    public static func remarked(_ p: VenuePosition, at mark: Double) -> VenuePosition {
-        var out = p
+    /// The standing with the liquidation price: our estimate from the brackets (isolated), or the venue's (cross).
+    private static func risk(_ p: VenuePosition, standing: MarginStanding, brackets: [LeverageBracket]) -> FuturesRisk {
         let qty = Dec.double(p.quantity)
-        let upnl = qty * (mark - Dec.double(p.entryPrice))
-        let wallet = Dec.double(p.isolatedMargin) - Dec.double(p.unrealizedPnl)
-        out.markPrice = Dec.from(mark)
-        out.unrealizedPnl = Dec.from(upnl)
-        if p.marginType == .isolated { out.isolatedMargin = Decimal(wallet + upnl) }
-        return out
+        let mark = Dec.double(p.markPrice)
+        let venueLP = Dec.double(p.liquidationPrice)
+        var estimate: Double?
+        switch p.marginType {
+        case .isolated:
+            let wallet = Dec.double(p.isolatedMargin) - Dec.double(p.unrealizedPnl)
+            estimate = BinanceLiquidation.isolatedPrice(quantity: qty, entryPrice: Dec.double(p.entryPrice),
+                                                        walletBalance: wallet, brackets: brackets)
+        case .cross:
+            estimate = venueLP > 0 ? venueLP : nil
+        }
+        let distances = [estimate, venueLP > 0 ? venueLP : nil].compactMap { $0 }.filter { $0 > 0 && mark > 0 }
+            .map { abs(mark - $0) / mark * 100 }
+        let action: FuturesRisk.Action = switch standing.action {
+        case .none: .none
+        case .reduce: .reduce
+        case .close: .close
+        }
+        return FuturesRisk(symbol: p.symbol, quantity: qty, markPrice: mark, liquidationPrice: estimate,
+                           venueLiquidationPrice: venueLP, liquidationDistancePct: distances.min(),
+                           marginRatio: standing.ratio, maintenanceMarginUsd: standing.maintenanceUsd,
+                           marginBalanceUsd: standing.balanceUsd, action: action)
     }
 
     /// Distance (% of `price`) from a new isolated position of `quantity` (signed) at `price` with `leverage` to its
@@ -150,51 +130,28 @@ public enum FuturesGuard {
     }
 }
 
-/// The between-cycle guard's margin rule on Binance: the venue's positions (from the last reconciliation and the user
-/// stream since), re-marked on every mark price and evaluated by the same `FuturesGuard` as reconciliation.
-package struct FuturesMarginBook: MarginBook {
-    package private(set) var positions: [String: VenuePosition] = [:]
-    package var brackets: [String: [LeverageBracket]] = [:]
-    /// The account's quote wallet (cross margin balance before unrealised P&L).
-    package var walletBalance: Double
-    package var thresholds: FuturesThresholds
+extension VenuePosition {
+    /// This position as the margin rule sees it.
+    package var margin: MarginPosition {
+        MarginPosition(symbol: symbol, quantity: Dec.double(quantity), entryPrice: Dec.double(entryPrice), markPrice: Dec.double(markPrice),
+                       unrealizedPnl: Dec.double(unrealizedPnl), isolatedMargin: marginType == .isolated ? Dec.double(isolatedMargin) : nil)
+    }
+}
 
+extension FuturesThresholds {
+    package var limits: MarginLimits { MarginLimits(reduceRatio: reduceMarginRatio, closeRatio: closeMarginRatio) }
+}
+
+/// The between-cycle guard's margin rule on Binance: the venue's positions (from the last reconciliation and the user
+/// stream since), re-marked on every mark price and evaluated by the same `FuturesMargin` as reconciliation.
+extension FuturesMarginBook {
     package init(positions: [VenuePosition], brackets: [String: [LeverageBracket]], walletBalance: Double, thresholds: FuturesThresholds) {
-        self.brackets = brackets
-        self.walletBalance = walletBalance
-        self.thresholds = thresholds
-        for p in positions { hold(p) }
+        self.init(MarginAccount(positions: positions.map(\.margin), brackets: brackets, walletBalance: walletBalance, limits: thresholds.limits))
     }
 
     /// One position as the venue now reports it (`ACCOUNT_UPDATE`); a zero quantity removes it.
     package mutating func hold(_ p: VenuePosition) {
-        positions[p.symbol] = p.quantity == 0 ? nil : p
-    }
-
-    package mutating func mark(_ symbol: String, at mark: Double) -> MarginVerdict? {
-        guard let held = positions[symbol] else { return nil }
-        positions[symbol] = FuturesGuard.remarked(held, at: mark)
-        let all = positions.values.sorted { $0.symbol < $1.symbol }
-        let risks = FuturesGuard.evaluateAccount(all, brackets: brackets, walletBalance: walletBalance, thresholds: thresholds)
-        guard let risk = risks.first(where: { $0.symbol == symbol }) else { return nil }
-        switch risk.action {
-        case .none: return MarginVerdict(action: .none, ratio: risk.marginRatio, limit: thresholds.reduceMarginRatio, quantity: risk.quantity)
-        case .reduce: return MarginVerdict(action: .reduce, ratio: risk.marginRatio, limit: thresholds.reduceMarginRatio, quantity: risk.quantity)
-        case .close: return MarginVerdict(action: .close, ratio: risk.marginRatio, limit: thresholds.closeMarginRatio, quantity: risk.quantity)
-        }
-    }
-
-    /// Half closed: the size, isolated margin and unrealised P&L halve (the ratio of an isolated position stays).
-    package mutating func halve(_ symbol: String) {
-        guard var p = positions[symbol] else { return }
-        p.quantity /= 2
-        p.isolatedMargin /= 2
-        p.unrealizedPnl /= 2
-        positions[symbol] = p
-    }
-
-    package mutating func close(_ symbol: String) {
-        positions[symbol] = nil
+        account.hold(p.margin)
     }
 }
 

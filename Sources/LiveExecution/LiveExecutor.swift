@@ -1,4 +1,5 @@
 import Config
+import Engine
 import Execution
 import Foundation
 import Market
@@ -27,7 +28,7 @@ public struct LiveSettings: Sendable, Equatable {
 
     /// From the policy: leverage capped by `risk.max_leverage`.
     public init(_ policy: PolicyConfig) {
-        self.init(leverage: max(1, min(125, Int(policy.risk.maxLeverage.rounded(.down)))),
+        self.init(leverage: PaperMarginRule.venueLeverage(policy),
                   marginType: MarginType(venue: policy.execution.marginType) ?? .isolated,
                   stopLimitOffsetPct: policy.execution.stopLimitOffsetPct,
                   futures: FuturesThresholds(policy.futures))

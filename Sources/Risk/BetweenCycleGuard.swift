@@ -21,8 +21,9 @@ package struct MarginVerdict: Sendable, Equatable {
     }
 }
 
-/// The account the margin rule watches: LIVE keeps it from the venue (LiveExecution's `FuturesMarginBook`, over the
-/// same `FuturesGuard` the cycle's reconciliation runs). The guard itself stays free of venue code.
+/// The account the margin rule watches: Engine's `FuturesMarginBook`, over Market's `FuturesMargin` (the same rule
+/// reconciliation's futures guard runs). LIVE fills it from the venue, PAPER and backtests from the paper book. The
+/// guard itself stays free of venue code.
 package protocol MarginBook: Sendable {
     /// Re-marks `symbol` at `mark` and evaluates it; nil when no such position is held.
     mutating func mark(_ symbol: String, at mark: Double) -> MarginVerdict?
@@ -76,7 +77,8 @@ package struct BetweenCycleGuard: Sendable {
     package var streamLostSeconds: Double
     package var onStreamLost: StreamLostAction
 
-    /// The futures book the margin rule watches (LIVE on Binance); nil = no margin rule.
+    /// The futures book the margin rule watches (LIVE and PAPER on Binance, backtests with leverage); nil = no margin
+    /// rule (spot).
     package var margin: (any MarginBook)?
 
     /// Prices within the flash window, per symbol, oldest first.
@@ -107,15 +109,16 @@ package struct BetweenCycleGuard: Sendable {
         return actions
     }
 
-    /// A bar (backtests, and closed klines): its open, extremes and close in time order within the bar, and its own
-    /// range when the bar is no longer than the flash window.
+    /// A bar (backtests): its open, extremes and close in time order within the bar, and its own range when the bar
+    /// is no longer than the flash window. Each point is also a mark for the margin rule, so a position is judged at
+    /// the bar's adverse extreme.
     package mutating func observe(symbol: String, bar: Candle, interval: BarInterval) -> [GuardAction] {
         let startMs = bar.time * 1_000, lengthMs = interval.seconds * 1_000
         let upFirst = bar.close < bar.open  // a falling bar most likely made its high first
         let path: [(Int64, Double)] = [(startMs, bar.open), (startMs + lengthMs / 3, upFirst ? bar.high : bar.low),
                                        (startMs + 2 * lengthMs / 3, upFirst ? bar.low : bar.high), (startMs + lengthMs - 1, bar.close)]
         var actions: [GuardAction] = []
-        for (t, p) in path { actions += observe(symbol: symbol, price: p, timeMs: t, isMark: false) }
+        for (t, p) in path { actions += observe(symbol: symbol, price: p, timeMs: t, isMark: true) }
         return actions
     }
 
@@ -138,9 +141,10 @@ package struct BetweenCycleGuard: Sendable {
         let direction = up >= downMove ? "up" : "down"
         let detail = "\(symbol) moved \(direction) \(Format.number(move))% within \(Format.number(flash.seconds)) s (limit \(Format.number(flash.pct))%)"
         let kind: GuardActionKind = flash.action == .flatten ? .flatten : .haltEntries
-        haltReason = "flash move: \(detail)"
-        return GuardAction(rule: .flashMove, action: kind, symbol: symbol, value: move, limit: flash.pct, detail: detail, timeMs: timeMs,
-                           price: price)
+        let action = GuardAction(rule: .flashMove, action: kind, symbol: symbol, value: move, limit: flash.pct, detail: detail, timeMs: timeMs,
+                                 price: price)
+        haltReason = Self.haltReason(of: action)
+        return action
     }
 
     private mutating func margin(symbol: String, mark: Double, timeMs: Int64) -> GuardAction? {
@@ -188,13 +192,29 @@ package struct BetweenCycleGuard: Sendable {
         lostTripped = true
         let names = down.keys.sorted().joined(separator: ", ")
         let detail = "streams down for \(Format.number(seconds)) s (\(names)); limit \(Format.number(streamLostSeconds)) s"
-        haltReason = "stream lost: \(detail)"
-        return [GuardAction(rule: .streamLost, action: onStreamLost == .flatten ? .flatten : .haltEntries, symbol: nil,
-                            value: seconds, limit: streamLostSeconds, detail: detail, timeMs: timeMs, price: nil)]
+        let action = GuardAction(rule: .streamLost, action: onStreamLost == .flatten ? .flatten : .haltEntries, symbol: nil,
+                                 value: seconds, limit: streamLostSeconds, detail: detail, timeMs: timeMs, price: nil)
+        haltReason = Self.haltReason(of: action)
+        return [action]
     }
 
     /// Clears the halt once a cycle has acted on it.
     package mutating func clearHalt() { haltReason = nil }
+
+    /// A halt recorded before a restart that no cycle has acted on yet (`GuardKeeper.restoring`).
+    package mutating func restoreHalt(_ reason: String) {
+        if haltReason == nil { haltReason = reason }
+    }
+
+    /// The halt an action leaves for the next cycle (nil for the margin rule's reduce and close).
+    package static func haltReason(of action: GuardAction) -> String? {
+        guard action.action == .haltEntries || action.action == .flatten else { return nil }
+        return switch action.rule {
+        case .flashMove: "flash move: \(action.detail)"
+        case .streamLost: "stream lost: \(action.detail)"
+        case .margin: nil
+        }
+    }
 }
 
 /// The guard shared by the watch between cycles and the cycle itself, with the actions it took since the last cycle.

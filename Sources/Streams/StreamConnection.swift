@@ -156,7 +156,10 @@ public struct StreamConnection: Sendable {
             group.addTask { [wsLogger] in
                 let client = WebSocketClient(url: url, configuration: configuration, logger: wsLogger, handler: handler)
                 let frame = try await client.run()
-                return seen.closeReason ?? "closed by the venue" + (frame.map { " (\($0.closeCode))" } ?? "")
+                // No close frame: the connection dropped, or a ping of ours went unanswered until the next one
+                // (`autoPing` then closes it).
+                return seen.closeReason ?? frame.map { "closed by the venue (\($0.closeCode))" }
+                    ?? "ended without a close frame (dropped, or no pong to our ping)"
             }
             group.addTask {
                 let tick = min(stall / 4, .milliseconds(250))

@@ -16,6 +16,13 @@ public enum CandleInterval: String, Sendable, CaseIterable, Codable {
         }
     }
 
+    /// The bars a venue cycle reads: every tape a venue's market data builds has this interval, and the kline
+    /// streams between cycles follow it.
+    public static let cycle: CandleInterval = .oneHour
+
+    /// The same length as a `BarInterval`.
+    public var bar: BarInterval { BarInterval(seconds: seconds) ?? .oneHour }
+
     /// Coinbase `granularity`.
     public var coinbaseGranularity: String {
         switch self {
@@ -135,14 +142,14 @@ extension VenueMarketData {
     /// Builds one symbol's tape from the venue's calls; nil when the venue does not list the symbol.
     func symbolSnapshot(_ symbol: String, at time: Int64, historyHours: Int, known: Set<String>) async throws(VenueError) -> SymbolSnapshot? {
         guard known.contains(symbol) else { return nil }
-        let interval = CandleInterval.oneHour
+        let interval = CandleInterval.cycle
         let candles = try await candles(symbol: symbol, interval: interval, end: time, limit: max(1, historyHours))
         let book = try await book(symbol: symbol, levels: 100)
         let ticker = try await ticker(symbol: symbol)
         let funding = try await funding(symbol: symbol)
         let depth = book.depthUSD(withinBps: 20)
         let last = candles.last?.close ?? ticker.last
-        return SymbolSnapshot(symbol: symbol, candles: candles, interval: BarInterval(seconds: interval.seconds) ?? .oneHour,
+        return SymbolSnapshot(symbol: symbol, candles: candles, interval: interval.bar,
                               bid: book.bestBid ?? last, ask: book.bestAsk ?? last,
                               bidDepthUSD: depth.bid, askDepthUSD: depth.ask, volume24hUSD: ticker.quoteVolume24h,
                               fundingRate: funding?.fundingRate)

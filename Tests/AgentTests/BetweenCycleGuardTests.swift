@@ -1,5 +1,6 @@
 import Config
 import Foundation
+import Ledger
 import LiveExecution
 import Market
 import Model
@@ -104,6 +105,34 @@ import Venues
         #expect(g.observe(symbol: "BTC-USD", bar: calm, interval: BarInterval(seconds: 60)!).isEmpty)
         let crash = Candle(time: 60, open: 100.2, high: 100.3, low: 94, close: 94.5, volume: 1)
         #expect(g.observe(symbol: "BTC-USD", bar: crash, interval: BarInterval(seconds: 60)!).map(\.action) == [.haltEntries])
+    }
+
+    /// A flash-move halt is not lost with the process: a new process rebuilds it from the `guard_action` record no
+    /// cycle has acted on, and its first cycle halts; once a cycle has halted on it, the next process trades.
+    @Test func aPendingFlashHaltIsRebuiltFromTheLedgerAfterARestart() async throws {
+        let data = Fixtures.tempDir()
+        var runner = try makeRunner(dataDir: data, mode: .paper)
+        let ledger = try #require(runner.ledger)
+        var g = try guardFor()
+        _ = g.observe(symbol: "BTC-USD", price: 100, timeMs: 0, isMark: false)
+        let acted = g.observe(symbol: "BTC-USD", price: 93, timeMs: 10_000, isMark: false)
+        #expect(acted.map(\.action) == [.haltEntries])
+        _ = try ledger.append(try acted.map { try NewEvent.json("c-before", .guardAction, decisionTime, symbol: $0.symbol, $0) })
+        // A margin action after it is no halt and does not hide it.
+        let (p, b) = isolatedLong()
+        g.margin = FuturesMarginBook(positions: [p], brackets: b, walletBalance: 10_000,
+                                     thresholds: FuturesThresholds(try Fixtures.defaults().policy.futures))
+        let margin = g.observe(symbol: "BTC-USD", price: 45_200, timeMs: 20_000, isMark: true)
+        _ = try ledger.append(try margin.map { try NewEvent.json("c-before", .guardAction, decisionTime, symbol: $0.symbol, $0) })
+
+        // A fresh guard (the old code's restart) would trade; the one rebuilt from the ledger halts.
+        runner.guardKeeper = try GuardKeeper.restoring(try guardFor(), store: ledger)
+        let halted = await runner.run(at: decisionTime)
+        #expect(halted.status == .halted && halted.violatedChecks == ["between_cycle_guard"])
+        #expect(halted.noTradeReason?.contains("flash move: BTC-USD moved down 7%") == true, "\(halted.noTradeReason ?? "")")
+        // That cycle saw it: the next process starts without a halt.
+        runner.guardKeeper = try GuardKeeper.restoring(try guardFor(), store: ledger)
+        #expect(await runner.run(at: decisionTime + 3_600).status != .halted)
     }
 
     /// The cycle after a trip halts new entries, says why, and lists the guard's actions; the one after runs again.

@@ -4,6 +4,7 @@ import Foundation
 import Ledger
 @testable import LiveExecution
 import Model
+import Config
 import Risk
 import TestSupport
 import Testing
@@ -120,6 +121,150 @@ import Testing
         #expect(again.process.isRunning)
     }
 
+    /// LIVE on the fake Binance with its streams at `ws`: the first cycle has entered, and every stream is open.
+    func startLive(_ s: LiveModeTests.Setup, ws: FakeStreamServer, wsURL: String, interval: String = "60",
+                   extra: [String]) async throws -> (AgentProcess, symbol: String, venueSymbol: String) {
+        var args = intervalArguments(s, ws: wsURL, extra: extra)
+        if let i = args.firstIndex(of: "--interval") { args[i + 1] = interval }
+        let agent = try AgentProcess(args, environment: s.environment())
+        let first = try await firstSummary(agent)
+        #expect(first["status"] as? String == "EXECUTED", "\(first)")
+        let symbol = try #require(try LiveBook.rebuild(ledger: s.ledger).positions.values.first { $0.managed }?.symbol)
+        #expect(await ws.waitUntil(seconds: 40) { ws.openCount >= 3 })
+        return (agent, symbol, symbol.replacingOccurrences(of: "-USD", with: "USDT"))
+    }
+
+    /// The LIVE flatten orders in the ledger, each checked against what the fake venue received: reduce-only.
+    func flattenIntentsAreReduceOnly(_ s: LiveModeTests.Setup) throws -> [LiveOrderIntent] {
+        let intents = try s.ledger.events(types: ["live_order_intent"]).map { try $0.value(LiveOrderIntent.self) }.filter { $0.purpose == .flatten }
+        for i in intents {
+            #expect(i.reduceOnly && s.fake.order(i.clientOrderId)?["reduceOnly"] == "true", "\(i.clientOrderId) was not reduce-only")
+        }
+        return intents
+    }
+
+    /// LIVE with the real watch: a 6% fall of the mark within 30 s with `flash_move.action: flatten` cancels the stops
+    /// and closes the position reduce-only on the venue between cycles; the ledger says why, before the orders.
+    @Test func liveFlashMoveFlattensTheVenueBetweenCycles() async throws {
+        let s = try LiveModeTests.Setup()
+        let ws = FakeStreamServer(replies: { _, m in StreamMessages.binanceSubscribed(m) })
+        let wsURL = try await ws.start()
+        defer { ws.stop() }
+        let (agent, symbol, venueSymbol) = try await startLive(s, ws: ws, wsURL: wsURL, extra: [
+            "--set", "policy.circuit_breakers.flash_move.action=flatten", "--set", "policy.circuit_breakers.flash_move.seconds=60"])
+        defer { if agent.process.isRunning { kill(agent.process.processIdentifier, SIGKILL) } }
+        let entry = try #require(try LiveBook.rebuild(ledger: s.ledger).positions[symbol]?.entryPrice)
+        #expect(s.fake.positionAmount(venueSymbol) != 0)
+        let now = UTC.nowMs()
+        ws.push(StreamMessages.binanceMark(venueSymbol, price: entry, timeMs: now), pathPrefix: "/market")
+        ws.push(StreamMessages.binanceMark(venueSymbol, price: entry * 0.94, timeMs: now + 30_000), pathPrefix: "/market")
+        #expect(await Self.waitFor { s.fake.positionAmount(venueSymbol) == 0 }, "the venue was not flattened between cycles")
+        let actions = try s.ledger.events(types: ["guard_action"]).map { try $0.value(GuardAction.self) }
+        #expect(actions.map(\.rule) == [.flashMove] && actions.first?.action == .flatten)
+        #expect(actions.first?.detail.contains("\(symbol) moved down 6%") == true, "\(actions)")
+        let intents = try flattenIntentsAreReduceOnly(s)
+        #expect(!intents.isEmpty && intents.allSatisfy { $0.reason.contains("flash_move") })
+        // Ledger first: the guard's action precedes the first order it sent.
+        let guardSeq = try s.ledger.events(types: ["guard_action"]).first?.seq ?? .max
+        let firstFlatten = try s.ledger.events(types: ["live_order_intent"])
+            .first { (try? $0.value(LiveOrderIntent.self).purpose) == .flatten }?.seq ?? .min
+        #expect(guardSeq < firstFlatten)
+        try s.expectConsistent("after the flash-move flatten")
+        #expect(agent.process.isRunning)  // the next cycle is an hour away
+    }
+
+    /// LIVE with the real watch: every stream down past `stream_lost_seconds` (1 s here). With `flatten` the position is
+    /// closed reduce-only between cycles; with `hold` it keeps its resting stop and only entries stop, and a rung the
+    /// venue fills meanwhile is found by the REST fallback before the next cycle. Either way the next cycle (6 s after
+    /// the first) halts while the streams are still down.
+    @Test(arguments: [StreamLostAction.flatten, .hold])
+    func liveStreamLossBetweenCycles(action: StreamLostAction) async throws {
+        let s = try LiveModeTests.Setup()
+        let ws = FakeStreamServer(replies: { _, m in StreamMessages.binanceSubscribed(m) })
+        let wsURL = try await ws.start()
+        let (agent, symbol, venueSymbol) = try await startLive(s, ws: ws, wsURL: wsURL, interval: "0.1", extra: [
+            "--set", "policy.circuit_breakers.stream_lost_seconds=1", "--set", "policy.circuit_breakers.on_stream_lost=\(action.rawValue)"])
+        defer { if agent.process.isRunning { kill(agent.process.processIdentifier, SIGKILL) } }
+        let held = s.fake.positionAmount(venueSymbol)
+        #expect(held != 0)
+        let book = try LiveBook.rebuild(ledger: s.ledger)
+        let firstCycle = try #require(try s.ledger.events(types: ["cycle_started"]).last?.cycleId)
+        let tp1 = ClientOrderId.derived(from: try #require(book.positions[symbol]?.entryClientOrderId), suffix: "tp1")
+        let rungSize = Dec.double(try #require(book.orders[tp1]?.intent.quantity))
+        ws.stop()  // every stream drops, and reconnecting fails
+        #expect(try await Self.waitFor(20) {
+            try s.ledger.events(types: ["guard_action"]).contains { (try? $0.value(GuardAction.self).rule) == .streamLost }
+        }, "no stream_lost action")
+        if action == .hold {
+            // A take-profit rung fills on the venue while no user stream can say so.
+            s.fake.executeAlgo(tp1, quantity: rungSize, finish: true)
+            #expect(try await Self.waitFor(20) {
+                try s.ledger.events(types: ["live_fill"]).contains { (try? $0.value(LiveFill.self).clientOrderId) == tp1 }
+            }, "the REST fallback did not find the fill between cycles")
+        }
+        let actions = try s.ledger.events(types: ["guard_action"]).map { try $0.value(GuardAction.self) }
+        #expect(actions.map(\.action) == [action == .flatten ? .flatten : .haltEntries], "\(actions)")
+        let second = try jsonObject(try await agent.lines(1, timeout: 60).first ?? "{}")
+        #expect(second["status"] as? String == "HALTED" && (second["no_trade_reason"] as? String)?.contains("stream lost") == true,
+                "\(second)")
+        let entries = try s.ledger.events(types: ["live_order_intent"]).map { try $0.value(LiveOrderIntent.self) }.filter { $0.purpose == .entry }
+        #expect(entries.count == 1, "an entry was placed while the streams were lost")
+        switch action {
+        case .flatten:
+            #expect(s.fake.positionAmount(venueSymbol) == 0, "the position was not flattened")
+            #expect(!(try flattenIntentsAreReduceOnly(s)).isEmpty)
+        case .hold:
+            #expect(try flattenIntentsAreReduceOnly(s).isEmpty)
+            #expect(try LiveBook.rebuild(ledger: s.ledger).stops(on: symbol).contains(where: \.isLive), "the resting stop is gone")
+            // Only the rung the venue filled while the streams were down left the position, and the REST fallback
+            // found that fill between cycles (it is filed under the first cycle), not the second cycle.
+            #expect(abs(s.fake.positionAmount(venueSymbol)) == abs(held) - rungSize, "hold must not touch the position")
+            let found = try s.ledger.events(types: ["live_fill"]).filter { (try? $0.value(LiveFill.self).clientOrderId) == tp1 }
+            #expect(found.count == 1 && found.first?.cycleId == firstCycle, "\(found.map(\.cycleId)) vs \(firstCycle)")
+        }
+        try s.expectConsistent("after the stream loss")
+    }
+
+    /// PAPER on the fake Binance with its streams at `ws`: the first cycle has entered.
+    func startPaper(_ s: LiveModeTests.Setup, ws: String, extra: [String]) async throws -> AgentProcess {
+        let args = intervalArguments(s, ws: ws, extra: extra).map { $0 == "LIVE" ? "PAPER" : $0 }.filter { $0 != "--confirm-live" }
+        let agent = try AgentProcess(args, environment: s.environment(keys: false))
+        let first = try await firstSummary(agent)
+        #expect(first["status"] as? String == "EXECUTED", "\(first)")
+        return agent
+    }
+
+    /// PAPER on Binance futures: the paper book is held at the leverage LIVE would set (`risk.max_leverage`, 25x here)
+    /// and marked on every `markPrice` update between cycles under the same margin rule: past 70% half of it is
+    /// closed, past 85% the rest, ledger first, while the next cycle is an hour away. The stop (6% away) is farther
+    /// than the limits (about 3.4%), so the margin rule acts first.
+    @Test func paperMarginRuleHalvesThenClosesOnMarksBetweenCycles() async throws {
+        let s = try LiveModeTests.Setup()
+        let ws = FakeStreamServer(replies: { _, m in StreamMessages.binanceSubscribed(m) })
+        let wsURL = try await ws.start()
+        defer { ws.stop() }
+        let agent = try await startPaper(s, ws: wsURL, extra: ["--set", "policy.risk.max_leverage=25"])
+        defer { if agent.process.isRunning { kill(agent.process.processIdentifier, SIGKILL) } }
+        func book() throws -> Portfolio { try Portfolio.rebuild(store: s.ledger, mode: .paper, startingEquity: 10_000).0 }
+        let held = try #require(try book().account.positions.first)
+        let venueSymbol = held.symbol.replacingOccurrences(of: "-USD", with: "USDT")
+        #expect(await ws.waitUntil(seconds: 40) { ws.openCount == 2 })
+        // Wallet 4% of the entry notional; ratio = 0.005 m / (m - 0.96 E): 0.74 at 0.9665 E, 2.4 at 0.962 E.
+        ws.push(StreamMessages.binanceMark(venueSymbol, price: held.entryPrice * 0.9665, timeMs: UTC.nowMs()), pathPrefix: "/market")
+        #expect(try await Self.waitFor {
+            try book().account.positions.first.map { abs($0.quantity - held.quantity / 2) < 1e-9 } ?? false
+        }, "the paper position was not halved between cycles")
+        ws.push(StreamMessages.binanceMark(venueSymbol, price: held.entryPrice * 0.962, timeMs: UTC.nowMs() + 1_000), pathPrefix: "/market")
+        #expect(try await Self.waitFor { try book().account.positions.isEmpty }, "the paper position was not closed between cycles")
+        let actions = try s.ledger.events(types: ["guard_action"]).map { try $0.value(GuardAction.self) }
+        #expect(actions.map(\.rule) == [.margin, .margin] && actions.map(\.action) == [.reduce, .close])
+        let fills = try s.ledger.events(types: ["paper_fill"]).map { try $0.value(PaperFill.self) }.filter { $0.reason != "entry" }
+        #expect(fills.map(\.reason) == ["margin_reduce", "margin_close"])
+        let order = try s.ledger.events(types: ["guard_action", "paper_fill"]).map(\.type).suffix(4)
+        #expect(Array(order) == ["guard_action", "paper_fill", "guard_action", "paper_fill"])
+        #expect(agent.process.isRunning)  // still waiting for the next cycle
+    }
+
     /// PAPER on Binance's public streams: a 6% fall within 30 s with `flash_move.action: flatten` closes the paper
     /// book between cycles (the next one is an hour away), and the ledger says why, ledger first.
     @Test func paperFlashMoveFlattensBetweenCycles() async throws {
@@ -127,13 +272,9 @@ import Testing
         let ws = FakeStreamServer(replies: { _, m in StreamMessages.binanceSubscribed(m) })
         let wsURL = try await ws.start()
         defer { ws.stop() }
-        var args = intervalArguments(s, ws: wsURL, extra: ["--set", "policy.circuit_breakers.flash_move.action=flatten",
-                                                             "--set", "policy.circuit_breakers.flash_move.seconds=60"])
-        args = args.map { $0 == "LIVE" ? "PAPER" : $0 }.filter { $0 != "--confirm-live" }
-        let agent = try AgentProcess(args, environment: s.environment(keys: false))
+        let agent = try await startPaper(s, ws: wsURL, extra: ["--set", "policy.circuit_breakers.flash_move.action=flatten",
+                                                                 "--set", "policy.circuit_breakers.flash_move.seconds=60"])
         defer { if agent.process.isRunning { kill(agent.process.processIdentifier, SIGKILL) } }
-        let first = try await firstSummary(agent)
-        #expect(first["status"] as? String == "EXECUTED", "\(first)")
         let paper = try Portfolio.rebuild(store: s.ledger, mode: .paper, startingEquity: 10_000).0
         let held = try #require(paper.account.positions.first)
         let venueSymbol = held.symbol.replacingOccurrences(of: "-USD", with: "USDT")
@@ -154,5 +295,16 @@ import Testing
         let order = try s.ledger.events(types: ["guard_action", "paper_fill"]).map(\.type)
         #expect(order.last == "paper_fill" && order.dropLast(flat.count).last == "guard_action")
         #expect(agent.process.isRunning)  // still waiting for the next cycle
+
+        // `kill -9` before the next cycle: the halt the flash move left is rebuilt from its `guard_action` record, so
+        // the restarted process's first cycle still refuses entries; the one after it trades again.
+        kill(agent.process.processIdentifier, SIGKILL)
+        _ = try? await agent.finish(timeout: 20)
+        let once = s.arguments().map { $0 == "LIVE" ? "PAPER" : $0 }.filter { $0 != "--confirm-live" } + ["--log-level", "error"]
+        let restarted = try jsonObject(try await AgentProcess.run(once, environment: s.environment(keys: false)).lines.last ?? "{}")
+        #expect(restarted["status"] as? String == "HALTED", "\(restarted)")
+        #expect((restarted["no_trade_reason"] as? String)?.contains("flash move") == true, "\(restarted)")
+        let after = try jsonObject(try await AgentProcess.run(once, environment: s.environment(keys: false)).lines.last ?? "{}")
+        #expect(after["status"] as? String != "HALTED", "\(after)")
     }
 }

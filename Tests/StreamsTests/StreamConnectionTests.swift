@@ -67,6 +67,57 @@ struct StreamConnectionTests {
         #expect(await server.waitUntil { got.events.contains(.mark(symbol: "BTC-USD", price: 50_100, timeMs: 2_000)) })
     }
 
+    /// The kline stream is the cycle's bar interval (`<symbol>@kline_<tf>`), not a fixed hour.
+    @Test(arguments: [(900, "15m"), (3_600, "1h"), (14_400, "4h"), (86_400, "1d")])
+    func klinesFollowTheBarInterval(seconds: Int64, name: String) async throws {
+        let interval = try #require(BarInterval(seconds: seconds))
+        let stream = BinanceMarketStream.market(baseURL: "ws://127.0.0.1:1", symbols: ["BTC-USD", "ETH-USD"], interval: interval,
+                                                names: BinanceStreamNames(quote: "USDT"), sink: { _ in })
+        let message = try #require(try await stream.subscribeMessages().first)
+        let params = try #require(try JSONSerialization.jsonObject(with: Data(message.utf8)) as? [String: Any])["params"] as? [String]
+        #expect(params == ["btcusdt@markPrice@1s", "btcusdt@kline_\(name)", "ethusdt@markPrice@1s", "ethusdt@kline_\(name)"])
+    }
+
+    /// The venue's pings are answered: a server pinging every 100 ms gets pongs back (counted on the wire; the
+    /// wait is generous because a loaded machine only delays the answers).
+    @Test func theVenuesPingsAreAnswered() async throws {
+        let server = RawStreamServer(every: .milliseconds(50), pings: .milliseconds(100))
+        let (got, task) = try openMarket(server.start(), settings: fast)
+        defer { server.stop(); task.cancel() }
+        #expect(await Self.until { server.pongs >= 3 }, "pongs: \(server.pongs)")
+        #expect(got.statuses.contains { if case .connected = $0 { true } else { false } })
+    }
+
+    /// A venue that keeps sending data but no longer answers our pings: the missing pong closes the connection (the
+    /// stall watch would not fire, data still flows) and the stream reconnects.
+    @Test func aMissingPongReconnects() async throws {
+        let server = RawStreamServer(every: .milliseconds(50))
+        let settings = StreamSettings(pingInterval: .milliseconds(200), stallTimeout: .seconds(60),
+                                      backoff: Backoff(initial: .milliseconds(10), maximum: .milliseconds(50)), closeTimeout: .milliseconds(200))
+        let (got, task) = try openMarket(server.start(), settings: settings)
+        defer { server.stop(); task.cancel() }
+        #expect(await Self.until { server.connections >= 2 }, "no reconnect after the missing pong")
+        #expect(server.pings >= 1)
+        let reasons = got.statuses.compactMap { if case .disconnected(_, let reason, _) = $0 { reason } else { nil } }
+        #expect(reasons.first?.contains("no pong") == true, "\(reasons)")
+        #expect(!got.statuses.contains { if case .stalled = $0 { true } else { false } })
+    }
+
+    /// A Binance market stream for BTC-USD at `base`, running until the task is cancelled.
+    func openMarket(_ base: String, settings: StreamSettings) -> (Collected, Task<Void, Never>) {
+        let got = Collected()
+        let stream = BinanceMarketStream.market(baseURL: base, symbols: ["BTC-USD"], interval: .oneHour,
+                                                names: BinanceStreamNames(quote: "USDT"), sink: got.sink)
+        return (got, Task { await StreamConnection(subscription: stream, settings: settings, logger: quiet()).run(status: got.status) })
+    }
+
+    /// Waits up to 60 s for `condition`.
+    static func until(_ condition: () -> Bool) async -> Bool {
+        let deadline = Date().addingTimeInterval(60)
+        while !condition(), Date() < deadline { try? await Task.sleep(for: .milliseconds(20)) }
+        return condition()
+    }
+
     @Test func aSilentConnectionIsStalledAndReopened() async throws {
         let server = FakeStreamServer(onOpen: { _ in [StreamMessages.coinbaseHeartbeat(sequence: 1, counter: 1)] })
         let base = try await server.start()
