@@ -222,6 +222,14 @@ struct BenchCommand: AsyncParsableCommand {
         return counts.allSatisfy { $0 > 0 } ? counts : []
     }
 
+    /// CPU time of the calling thread (user and system, page faults included): on a shared machine it leaves out
+    /// the time other processes hold the cores, unlike wall time. The TA-Lib side uses Python's `thread_time`.
+    static func threadCPUSeconds() -> Double {
+        var now = timespec()
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now)
+        return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
+    }
+
     static func seconds(_ d: Duration) -> Double {
         let c = d.components
         return Double(c.seconds) + Double(c.attoseconds) / 1e18
@@ -266,24 +274,25 @@ struct BenchCommand: AsyncParsableCommand {
         let (base, source) = try baseCandles()
         let tiled = MirrorTile(base: base, count: indicatorValues).materialize()
         let closes = tiled.map(\.close), highs = tiled.map(\.high), lows = tiled.map(\.low)
-        let clock = ContinuousClock()
         var details: [String: Double] = [:]
         var total = 0.0
         var checksum = 0.0
         var kernels = 0
-        var ours: [String: [Double?]] = [:]
-        // Best of --repeats after --warmup, like the TA-Lib side.
-        func time(_ name: String, keep: Bool = false, _ body: () -> [Double?]) {
+        var ours: [String: IndicatorLine] = [:]
+        // Best of --repeats after --warmup, like the TA-Lib side. The kernels' line form (NaN warm-up, as
+        // TA-Lib's arrays), each call allocating its output like TA-Lib's binding does.
+        func time(_ name: String, _ body: () -> IndicatorLine) {
             var best = Double.infinity
-            var last: [Double?] = []
+            var last = IndicatorLine(values: [], start: 0)
             for round in 0..<(warmup + repeats) {
-                let start = clock.now
+                last = IndicatorLine(values: [], start: 0)
+                let start = Self.threadCPUSeconds()
                 last = body()
-                let s = Self.seconds(clock.now - start)
+                let s = Self.threadCPUSeconds() - start
                 if round >= warmup { best = min(best, s) }
             }
-            checksum += last.last.flatMap { $0 } ?? 0
-            if keep { ours[name] = last }
+            checksum += last.last ?? 0
+            ours[name] = last
             total += best
             kernels += 1
             details["\(name)_values_per_second"] = Double(indicatorValues) / best
@@ -291,21 +300,23 @@ struct BenchCommand: AsyncParsableCommand {
         func stream(_ name: String, _ body: () -> Double) {
             var best = Double.infinity
             for round in 0..<(warmup + repeats) {
-                let start = clock.now
+                let start = Self.threadCPUSeconds()
                 checksum += body()
-                let s = Self.seconds(clock.now - start)
+                let s = Self.threadCPUSeconds() - start
                 if round >= warmup { best = min(best, s) }
             }
             total += best
             kernels += 1
             details["\(name)_values_per_second"] = Double(indicatorValues) / best
         }
-        time("ema_14", keep: true) { Indicators.ema(closes, period: 14) }
-        time("sma_14", keep: true) { Indicators.sma(closes, period: 14) }
-        time("atr_14", keep: true) { Indicators.atr(tiled, period: 14) }
-        time("rsi_14", keep: true) { Indicators.rsi(closes, period: 14) }
-        time("max_20", keep: true) { Indicators.rollingHigh(highs, period: 20) }
-        time("min_20", keep: true) { Indicators.rollingLow(lows, period: 20) }
+        time("ema_14") { Indicators.emaLine(closes, period: 14) }
+        time("sma_14") { Indicators.smaLine(closes, period: 14) }
+        time("atr_14") { Indicators.atrLine(high: highs, low: lows, close: closes, period: 14) }
+        time("rsi_14") { Indicators.rsiLine(closes, period: 14) }
+        time("max_20") { Indicators.rollingHighLine(highs, period: 20) }
+        time("min_20") { Indicators.rollingLowLine(lows, period: 20) }
+        // The optional-per-value array form the triggers used to call, for comparison.
+        stream("ema_14_optional_array") { Indicators.ema(closes, period: 14).last.flatMap { $0 } ?? 0 }
         stream("ema_14_streaming") {
             var state = EMAState(period: 14)
             for c in closes { state.update(c) }
@@ -322,7 +333,7 @@ struct BenchCommand: AsyncParsableCommand {
             return state.value ?? 0
         }
         details["checksum"] = checksum
-        var note = "\(indicatorValues) values per kernel, mirror-tiled from \(source), best of \(repeats) after \(warmup) warm-up; array kernels return [Double?] like TA-Lib's NaN-padded output"
+        var note = "\(indicatorValues) values per kernel, mirror-tiled from \(source), best of \(repeats) after \(warmup) warm-up in thread CPU time (both sides); array kernels return an IndicatorLine ([Double], NaN warm-up) like TA-Lib's NaN-padded output; ATR from high/low/close columns like TA-Lib"
         if let peer = try talibPeer(closes: closes, highs: highs, lows: lows, ours: ours) {
             details.merge(peer) { a, _ in a }
             for name in ours.keys {

@@ -139,16 +139,19 @@ extension BenchCommand {
         let path = (dir as NSString).appendingPathComponent("BTCUSDT-1m-tiled.csv")
         try Self.writeKlineCSV(base: base, count: loaderRows, to: path)
         let clock = ContinuousClock()
-        func time(_ body: () throws -> Double) throws -> (best: Double, checksum: Double) {
-            var bestSeconds = Double.infinity, sum = 0.0
+        func time(_ body: () throws -> Double) throws -> (best: Double, bestCPU: Double, checksum: Double) {
+            var bestSeconds = Double.infinity, bestCPU = Double.infinity, sum = 0.0
             for round in 0..<(warmup + repeats) {
-                let start = clock.now
+                let start = clock.now, startCPU = Self.threadCPUSeconds()
                 let value = try body()
-                let s = Self.seconds(clock.now - start)
-                if round >= warmup { bestSeconds = min(bestSeconds, s) }
+                let s = Self.seconds(clock.now - start), cpu = Self.threadCPUSeconds() - startCPU
+                if round >= warmup {
+                    bestSeconds = min(bestSeconds, s)
+                    bestCPU = min(bestCPU, cpu)
+                }
                 sum = value
             }
-            return (bestSeconds, sum)
+            return (bestSeconds, bestCPU, sum)
         }
         let load = try time { try CandleFiles.load(path: path, interval: 60).candles.last?.close ?? 0 }
         let stream = try time {
@@ -159,9 +162,11 @@ extension BenchCommand {
                            perSecond: Double(loaderRows) / stream.best,
                            details: ["load_rows_per_second": Double(loaderRows) / load.best,
                                      "replay_rows_per_second": Double(loaderRows) / stream.best,
+                                     "load_rows_per_cpu_second": Double(loaderRows) / load.bestCPU,
+                                     "replay_rows_per_cpu_second": Double(loaderRows) / stream.bestCPU,
                                      "file_mib": Double(bytes) / 1_048_576, "target_rows_per_second": 5_000_000,
                                      "repeats": Double(repeats), "warmup": Double(warmup)],
-                           note: "Binance kline CSV (12 columns) mirror-tiled from \(source); best of \(repeats) after \(warmup) warm-up; replay streams (flat memory), load materialises [Candle]")
+                           note: "Binance kline CSV (12 columns) mirror-tiled from \(source); best of \(repeats) after \(warmup) warm-up, wall and thread CPU time; replay streams (flat memory), load materialises [Candle]")
     }
 
     // MARK: - The command as a whole process
@@ -259,7 +264,7 @@ extension BenchCommand {
 
     /// TA-Lib's C kernels (through the Python binding, timing only the C call) on the same values, and the
     /// largest difference from ours. Nil when no peer Python.
-    func talibPeer(closes: [Double], highs: [Double], lows: [Double], ours: [String: [Double?]]) throws -> [String: Double]? {
+    func talibPeer(closes: [Double], highs: [Double], lows: [Double], ours: [String: IndicatorLine]) throws -> [String: Double]? {
         guard let python = peerPython().path else { return nil }
         let dir = try scratchDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
@@ -283,9 +288,9 @@ extension BenchCommand {
             let file = (dir as NSString).appendingPathComponent("\(name).out.f64")
             if let data = FileManager.default.contents(atPath: file), let mine = ours[name] {
                 let theirs = data.withUnsafeBytes { Array($0.bindMemory(to: Double.self)) }
-                var worst = 0.0
-                for (a, b) in zip(mine, theirs) {
-                    switch (a, b.isNaN) {
+                var worst = mine.count == theirs.count ? 0.0 : .infinity
+                for (i, b) in zip(mine.values.indices, theirs) {
+                    switch (mine[i], b.isNaN) {
                     case (nil, true): continue
                     case (let x?, false): worst = max(worst, abs(x - b) / max(abs(b), 1))
                     default: worst = .infinity
@@ -310,7 +315,7 @@ extension BenchCommand {
         f()
         best = float("inf")
         for _ in range(repeats):
-            t = time.perf_counter(); out = f(); best = min(best, time.perf_counter() - t)
+            t = time.thread_time(); out = f(); best = min(best, time.thread_time() - t)
         out.astype(np.float64).tofile(os.path.join(d, name + ".out.f64"))
         print(name, best)
     """

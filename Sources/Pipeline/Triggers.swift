@@ -87,9 +87,9 @@ public enum TriggerEngine {
         }
 
         if config.reversal.enabled {
-            let rsi = Indicators.rsi(closes, period: config.reversal.rsiPeriod)
-            let recent = rsi.suffix(tape.bars(hours: 6)).compactMap { $0 }
-            if let minRSI = recent.min(), let lastRSI = rsi.last ?? nil {
+            let rsi = Indicators.rsiLine(closes, period: config.reversal.rsiPeriod)
+            let recent = rsi.values[max(rsi.start, rsi.count - tape.bars(hours: 6))...]
+            if let minRSI = recent.min(), let lastRSI = rsi.last {
                 let oversold = config.reversal.oversold / m
                 let low24 = candles.suffix(tape.bars(hours: 24)).map(\.low).min() ?? last.low
                 let bounce = (last.close - low24) / low24 * 100
@@ -137,9 +137,9 @@ public enum TriggerEngine {
     /// EMA(fast)/EMA(slow) trend with ATR: pullback entries near the fast EMA and breakouts in an uptrend.
     static func trendSignals(_ config: TrendConfig, multiplier m: Double, symbol: String, candles: [Candle], closes: [Double],
                              breakoutBars: Int) -> [Trigger] {
-        guard let fast = Indicators.ema(closes, period: config.fastEma).last ?? nil,
-              let slow = Indicators.ema(closes, period: config.slowEma).last ?? nil,
-              let atr = Indicators.atr(candles, period: config.atrPeriod).last ?? nil,
+        guard let fast = Indicators.emaLine(closes, period: config.fastEma).last,
+              let slow = Indicators.emaLine(closes, period: config.slowEma).last,
+              let atr = Indicators.atrLine(candles, period: config.atrPeriod).last,
               atr > 0, let last = candles.last else { return [] }
         guard fast > slow, last.close > slow else { return [] }
         let separation = (fast - slow) / atr

@@ -201,6 +201,75 @@ struct CandleReaderTests {
     }
 }
 
+/// The one-pass kline row reader gives bit for bit the values of the field-by-field path (split, trim, parse).
+@Suite("CandleReader kline fast path")
+struct CandleKlineFastPathTests {
+    private func bits(_ candles: [Candle]) -> [[UInt64]] {
+        candles.map { [UInt64(bitPattern: $0.time), $0.open.bitPattern, $0.high.bitPattern, $0.low.bitPattern,
+                       $0.close.bitPattern, $0.volume.bitPattern] }
+    }
+
+    @Test("row fields read in one pass equal Double(String), and anything unusual is left to the field-by-field path")
+    func fields() {
+        var state: UInt64 = 13
+        func next() -> UInt64 {
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return state >> 11
+        }
+        let parser = CandleBytes.Numbers()
+        for _ in 0..<3_000 {
+            var cells = ["\(1_500_000_000_000 + Int(next() % 1_000_000_000))"]
+            for _ in 0..<5 {
+                let digits = String(next()) + String(next() % 1_000)
+                let cut = Int(next() % UInt64(digits.count + 1))
+                var cell = cut == digits.count ? digits : String(digits.prefix(cut)) + "." + String(digits.dropFirst(cut))
+                if cell.hasPrefix(".") { cell = "0" + cell }
+                cells.append(cell)
+            }
+            var line = cells.joined(separator: ",") + (next() % 2 == 0 ? ",1,2,3" : "")
+            let fast = line.withUTF8 { parser.klineFields($0) }
+            let expected = cells.map { Double($0) }
+            if let fast {
+                let got = [fast.0, fast.1, fast.2, fast.3, fast.4, fast.5]
+                #expect(got.map(\.bitPattern) == expected.map { $0?.bitPattern ?? 0 }, "\(line)")
+            } else {
+                // Only rows the fast path must not take: a mantissa beyond 2^53 (not exact in a Double).
+                #expect(cells.contains { UInt64($0.filter(\.isNumber)).map { $0 > 1 << 53 } ?? true }, "\(line)")
+            }
+        }
+        for unusual in ["1704067200000, 10,11,9,10.5,100", "1704067200000,\"10\",11,9,10.5,100", "1704067200000,1e1,11,9,10.5,100",
+                        "1704067200000,10,11,9,10.5", "1704067200000,10,11,9,10.5,", "1704067200000,+10,11,9,10.5,100",
+                        "1704067200000,.5,11,9,10.5,100", "1704067200000,5.,11,9,10.5,100", "1704067200000,10,11,9,10.5,100 "] {
+            var line = unusual
+            #expect(line.withUTF8 { parser.klineFields($0) } == nil, "\(unusual)")
+        }
+    }
+
+    @Test("the shared BTC file as kline CSV: the one-pass rows equal the spaced rows read field by field",
+          .enabled(if: FileManager.default.fileExists(atPath: sharedPath("coinbase_btcusd_1h.csv"))))
+    func sharedFile() throws {
+        let header = try CandleReader.load(CandleReader.Options(source: sharedPath("coinbase_btcusd_1h.csv")))
+        let lines = try String(contentsOfFile: sharedPath("coinbase_btcusd_1h.csv"), encoding: .utf8)
+            .split(whereSeparator: \.isNewline).dropFirst(2)
+        // date,symbol,open,high,low,close,volume_btc,volume -> open_time(ms),open,high,low,close,volume (the same text)
+        var plain = "", spaced = ""
+        for line in lines.reversed() {
+            let cells = line.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+            var date = cells.first ?? ""
+            guard cells.count >= 7, let t = date.withUTF8({ CandleBytes.time($0) }) else { continue }
+            let row = ["\(t * 1_000)", cells[2], cells[3], cells[4], cells[5], cells[6]]
+            plain += row.joined(separator: ",") + ",0,0\n"
+            spaced += row.joined(separator: ", ") + "\n"
+        }
+        let options = CandleReader.Options(source: "BTCUSD-1h.csv")
+        let fast = try CandleReader.parse(plain, options)
+        let fieldByField = try CandleReader.parse(spaced, options)
+        #expect(fast.candles.count == header.candles.count)
+        #expect(bits(fast.candles) == bits(fieldByField.candles))
+        #expect(bits(fast.candles) == bits(header.candles))
+    }
+}
+
 /// `<repo root>/../shared/data/NAME`.
 func sharedPath(_ name: String) -> String {
     URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()

@@ -90,3 +90,76 @@ import Testing
         #expect(vol.map { abs($0 - expected) < 1e-6 } == true)
     }
 }
+
+/// The line form (NaN warm-up, a start index) and the buffer kernels give exactly the array form's values.
+@Suite struct IndicatorLineTests {
+    func walk(_ count: Int, seed: UInt64) -> [Candle] {
+        var state = seed
+        var price = 100.0
+        return (0..<count).map { i in
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            let next = price * (1 + (Double(state >> 11) / Double(1 << 53) - 0.5) * 0.04)
+            defer { price = next }
+            return Candle(time: Int64(i) * 3_600, open: price, high: max(price, next) * 1.003,
+                          low: min(price, next) * 0.997, close: next, volume: 1)
+        }
+    }
+
+    /// Same values bit for bit, nil exactly where the line is NaN before `start`.
+    func same(_ line: IndicatorLine, _ array: [Double?]) -> Bool {
+        guard line.count == array.count, line.optionals == array else { return false }
+        for i in 0..<line.count where (i < line.start) != line.values[i].isNaN { return false }
+        return line.last == (array.last ?? nil)
+    }
+
+    @Test func linesEqualTheArrayFormsIncludingTheWarmUp() {
+        for count in [0, 1, 2, 13, 14, 15, 21, 300] {
+            let candles = walk(count, seed: UInt64(count) + 3)
+            let closes = candles.map(\.close), highs = candles.map(\.high), lows = candles.map(\.low)
+            for period in [0, 1, 2, 14, 20] {
+                #expect(same(Indicators.smaLine(closes, period: period), Indicators.sma(closes, period: period)))
+                #expect(same(Indicators.emaLine(closes, period: period), Indicators.ema(closes, period: period)))
+                #expect(same(Indicators.rsiLine(closes, period: period), Indicators.rsi(closes, period: period)))
+                #expect(same(Indicators.atrLine(candles, period: period), Indicators.atr(candles, period: period)))
+                #expect(same(Indicators.atrLine(high: highs, low: lows, close: closes, period: period),
+                             Indicators.atr(candles, period: period)))
+                #expect(same(Indicators.rollingHighLine(highs, period: period), Indicators.rollingHigh(highs, period: period)))
+                #expect(same(Indicators.rollingLowLine(lows, period: period), Indicators.rollingLow(lows, period: period)))
+            }
+        }
+    }
+
+    @Test func theWarmUpIsNaNAndStartIsTALibsLookback() {
+        let closes: [Double] = [10, 11, 12, 11, 10, 12, 14]
+        let ema = Indicators.emaLine(closes, period: 3)
+        #expect(ema.start == 2)
+        #expect(ema.values[0].isNaN && ema.values[1].isNaN)
+        #expect(ema[2] == 11 && ema[1] == nil && ema.last == 12.625)
+        #expect(Indicators.rsiLine(closes, period: 3).start == 3)
+        #expect(Indicators.rollingHighLine(closes, period: 3).start == 2)
+        // Too short: no value, start is the count.
+        let short = Indicators.emaLine([1, 2], period: 3)
+        #expect(short.start == 2 && short.last == nil && short.values.allSatisfy(\.isNaN))
+    }
+
+    @Test func bufferKernelsWriteIntoTheCallersMemory() {
+        let closes = walk(500, seed: 9).map(\.close)
+        var out = [Double](repeating: 0, count: closes.count)
+        let start = closes.withUnsafeBufferPointer { v in
+            out.withUnsafeMutableBufferPointer { Indicators.ema(v, period: 14, into: $0) }
+        }
+        let line = Indicators.emaLine(closes, period: 14)
+        #expect(start == line.start)
+        #expect(zip(out, line.values).allSatisfy { $0 == $1 || ($0.isNaN && $1.isNaN) })
+    }
+
+    /// A long input takes the huge-page path (a 2 MiB-aligned interior is advised); the values do not change.
+    @Test func largeOutputsKeepTheirValues() {
+        let closes = walk(600_000, seed: 5).map(\.close)
+        let line = Indicators.rollingHighLine(closes, period: 20)
+        var brute: [Double] = []
+        for i in stride(from: 19, to: closes.count, by: 9_973) { brute.append(closes[(i - 19)...i].max() ?? 0) }
+        let sampled = stride(from: 19, to: closes.count, by: 9_973).map { line.values[$0] }
+        #expect(sampled == brute)
+    }
+}
