@@ -27,6 +27,8 @@ struct ServeCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await AgentMain.guarded {
+            // The dashboard yields to trading: on a small machine, a busy page must not slow the cycles beside it.
+            OperatorService.yieldCPU()
             let server = try OperatorService.server(host: host, port: port, dataDir: common.dataDir, config: try? common.loadConfig())
             try await server.run(handleSignals: true) { url in
                 FileHandle.standardOutput.write(Data((url + "\n").utf8))
@@ -38,6 +40,13 @@ struct ServeCommand: AsyncParsableCommand {
 /// Builds the server over a data folder; shared by `agent serve` and `agent --interval ... --serve PORT`.
 enum OperatorService {
     static let tokenVariable = "AGENT_SERVE_TOKEN"
+
+    /// Lowers this process's CPU priority (nice 10), so that `agent serve` never competes with a cycle for a core.
+    static func yieldCPU() {
+        if setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, 10) != 0 {
+            FileHandle.standardError.write(Data("agent serve: could not lower the CPU priority (errno \(errno)); serving anyway\n".utf8))
+        }
+    }
 
     static func server(host: String, port: Int, dataDir: String, config: LoadedConfig?,
                        environment: [String: String] = ProcessInfo.processInfo.environment) throws -> OperatorServer {

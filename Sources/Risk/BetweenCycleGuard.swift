@@ -124,11 +124,19 @@ package struct BetweenCycleGuard: Sendable {
 
     private mutating func flashMove(symbol: String, price: Double, timeMs: Int64) -> GuardAction? {
         let spanMs = Int64(flash.seconds * 1_000)
-        var w = window[symbol] ?? []
-        w.removeAll { $0.timeMs < timeMs - spanMs || $0.timeMs > timeMs }
-        w.append((timeMs, price))
-        window[symbol] = w
-        guard let low = w.map(\.price).min(), let high = w.map(\.price).max(), low > 0 else { return nil }
+        // In place (one lookup, no copy of the window), and the window's extremes in the same pass.
+        func slide(_ w: inout [(timeMs: Int64, price: Double)]) -> (low: Double, high: Double) {
+            w.removeAll { $0.timeMs < timeMs - spanMs || $0.timeMs > timeMs }
+            w.append((timeMs, price))
+            var low = price, high = price
+            for point in w {
+                low = min(low, point.price)
+                high = max(high, point.price)
+            }
+            return (low, high)
+        }
+        let (low, high) = slide(&window[symbol, default: []])
+        guard low > 0 else { return nil }
         // The move that ends at this price: up from the window's low, or down from its high.
         let up = (price / low - 1) * 100, downMove = (1 - price / high) * 100
         let move = max(up, downMove)
