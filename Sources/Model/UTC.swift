@@ -11,6 +11,31 @@ public enum UTC {
 
     /// `YYYY<d>MM<d>DDThh<t>mm<t>ssZ`, zero-padded by hand (it is built for every cycle; `String(format:)` is slow).
     private static func stamp(_ p: tm, dateSeparator: String, timeSeparator: String) -> String {
+        let year = p.tm_year + 1900
+        if (0...9999).contains(year), dateSeparator.utf8.count <= 1, timeSeparator.utf8.count <= 1 {
+            let d = dateSeparator.utf8.first, t = timeSeparator.utf8.first
+            // The usual case in one buffer: no intermediate strings (a backtest formats one per bar).
+            return String(unsafeUninitializedCapacity: 20) { buffer in
+                var i = 0
+                func put(_ value: Int32, _ width: Int) {
+                    var v = Int(value), k = width
+                    while k > 0 {
+                        k -= 1
+                        buffer[i + k] = UInt8(48 + v % 10)
+                        v /= 10
+                    }
+                    i += width
+                }
+                func mark(_ byte: UInt8?) {
+                    guard let byte else { return }
+                    buffer[i] = byte
+                    i += 1
+                }
+                put(year, 4); mark(d); put(p.tm_mon + 1, 2); mark(d); put(p.tm_mday, 2); mark(84)  // T
+                put(p.tm_hour, 2); mark(t); put(p.tm_min, 2); mark(t); put(p.tm_sec, 2); mark(90)  // Z
+                return i
+            }
+        }
         func pad(_ value: Int32, _ width: Int) -> String {
             let digits = String(value)
             return digits.count >= width ? digits : String(repeating: "0", count: width - digits.count) + digits
