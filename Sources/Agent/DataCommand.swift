@@ -226,18 +226,9 @@ struct CandleDownload: Sendable {
         var cursor = (stored.last { $0.time >= from && $0.time < end }?.time).map { $0 + 1 } ?? from
         var requests = 0, received = 0, added = 0
         while cursor < end {
-            var attempt = 0
-            let page: [(time: Int64, rate: Double)]
-            while true {
-                do {
-                    page = try await venue.fundingSettlements(symbol: symbol, from: cursor, to: end - 1, limit: 1_000)
-                    break
-                } catch let e where e.reason == .rateLimited && attempt < rateLimitRetries {
-                    attempt += 1
-                    try await Task.sleep(nanoseconds: UInt64(min(max(e.retryAfter ?? 1, 0.1), 60) * 1e9))
-                } catch {
-                    throw CLIError.failed("funding download stopped at \(UTC.iso8601(cursor)) (what was fetched is stored; run again to resume): \(error)")
-                }
+            let from = cursor
+            let page = try await patiently(stoppedAt: "funding download stopped at \(UTC.iso8601(cursor))") {
+                try await venue.fundingSettlements(symbol: symbol, from: from, to: end - 1, limit: 1_000)
             }
             requests += 1
             let kept = page.filter { $0.time >= cursor && $0.time < end }
@@ -252,18 +243,25 @@ struct CandleDownload: Sendable {
         return FundingDownload(path: file, requests: requests, received: received, added: added, stored: inSpan)
     }
 
-    /// One page; a rate-limit refusal that outlasted the connector's retries waits its Retry-After and tries again.
+    /// One page of candles.
     private func fetch(end: Int64, limit: Int) async throws -> [Candle] {
+        try await patiently(stoppedAt: "download stopped at \(UTC.iso8601(end - Int64(limit) * interval.seconds))") {
+            try await venue.candles(symbol: symbol, interval: interval, end: end, limit: limit)
+        }
+    }
+
+    /// One venue call; a rate-limit refusal that outlasted the connector's retries waits its Retry-After and tries
+    /// again. Any other failure ends the download with `stoppedAt` (what was fetched is already stored).
+    private func patiently<T>(stoppedAt: String, _ call: () async throws -> T) async throws -> T {
         var attempt = 0
         while true {
             do {
-                return try await venue.candles(symbol: symbol, interval: interval, end: end, limit: limit)
-            } catch let e where e.reason == .rateLimited && attempt < rateLimitRetries {
+                return try await call()
+            } catch let e as VenueError where e.reason == .rateLimited && attempt < rateLimitRetries {
                 attempt += 1
                 try await Task.sleep(nanoseconds: UInt64(min(max(e.retryAfter ?? 1, 0.1), 60) * 1e9))
             } catch {
-                throw CLIError.failed("download stopped at \(UTC.iso8601(end - Int64(limit) * interval.seconds)) "
-                                      + "(what was fetched is stored; run again to resume): \(error)")
+                throw CLIError.failed("\(stoppedAt) (what was fetched is stored; run again to resume): \(error)")
             }
         }
     }
