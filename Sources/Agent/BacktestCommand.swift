@@ -237,13 +237,12 @@ struct BacktestCommand: AsyncParsableCommand {
         try await run(series: series, interval: interval, from: fromTime, to: toTime)
     }
 
-    /// The funding file the candle store holds for `symbol` (from `--exchange`, or the one exchange holding it).
+    /// The funding file the candle store holds for `symbol` (from `--exchange`, or the first exchange holding one).
+    /// A file check only: listing the store would read every stored candle file.
     private func storedFundingPath(symbol: String) -> String? {
         let store = CandleStore(dataDir: common.dataDir)
-        let held = ((try? store.list()) ?? []).filter {
-            $0.symbol == CandleStore.fileSymbol(symbol) && $0.fundingRates != nil && (exchange == nil || $0.exchange == exchange)
-        }
-        return held.first.map { store.fundingPath(exchange: $0.exchange, symbol: symbol) }
+        let exchanges = exchange.map { [$0] } ?? Exchange.allCases.filter(\.trades).map(\.rawValue)
+        return exchanges.map { store.fundingPath(exchange: $0, symbol: symbol) }.first { FileManager.default.fileExists(atPath: $0) }
     }
 
     /// No `--data`: each symbol's candles from the store (`--symbol BTC-USD,ETH-USD` for several), at `--timeframe`

@@ -220,6 +220,7 @@ struct CandleDownload: Sendable {
     /// Funding settlements in `[from, to)` into the symbol's funding file, resuming after the last one stored;
     /// nil on a spot venue (it has none).
     func runFunding(from: Int64, to: Int64) async throws -> FundingDownload? {
+        guard venue.settlesFunding else { return nil }
         let file = store.fundingPath(exchange: exchange, symbol: symbol)
         let stored = (try? FundingFile.read(file)) ?? []
         let end = min(to, now)
@@ -232,13 +233,11 @@ struct CandleDownload: Sendable {
             }
             requests += 1
             let kept = page.filter { $0.time >= cursor && $0.time < end }
-            if requests == 1 && kept.isEmpty && stored.isEmpty && page.isEmpty && exchange != "binance" { return nil }
             guard let last = kept.last else { break }
             received += kept.count
             do { added += try store.addFunding(kept, exchange: exchange, symbol: symbol) } catch { throw CLIError.io("\(error)") }
             cursor = last.time + 1
         }
-        guard exchange == "binance" else { return nil }
         let inSpan = ((try? FundingFile.read(file)) ?? []).filter { $0.time >= from && $0.time < end }.count
         return FundingDownload(path: file, requests: requests, received: received, added: added, stored: inSpan)
     }

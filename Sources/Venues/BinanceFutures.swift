@@ -341,6 +341,8 @@ public actor BinanceFutures: VenueMarketData, FuturesVenue {
         return rows.map { ($0.fundingTime / 1000, $0.fundingRate.double) }.sorted { $0.time < $1.time }
     }
 
+    public nonisolated var settlesFunding: Bool { true }
+
     public func fundingSettlements(symbol: String, from: Int64, to: Int64, limit: Int) async throws(VenueError) -> [(time: Int64, rate: Double)] {
         try await fundingHistory(symbol: symbol, from: from, to: to, limit: limit)
     }

@@ -129,11 +129,16 @@ public protocol VenueMarketData: MarketDataSource {
     func book(symbol: String, levels: Int) async throws(VenueError) -> OrderBook
     /// Mark price and funding; nil on spot venues.
     func funding(symbol: String) async throws(VenueError) -> FundingInfo?
+    /// Whether the venue settles funding (perpetuals).
+    var settlesFunding: Bool { get }
     /// Funding settlements from `from` up to `to` (Unix seconds), oldest first, at most `limit`; empty on spot venues.
     func fundingSettlements(symbol: String, from: Int64, to: Int64, limit: Int) async throws(VenueError) -> [(time: Int64, rate: Double)]
 }
 
 extension VenueMarketData {
+    /// Whether the venue settles funding (perpetuals); spot by default.
+    public var settlesFunding: Bool { false }
+
     /// Spot: no funding.
     public func fundingSettlements(symbol: String, from: Int64, to: Int64, limit: Int) async throws(VenueError) -> [(time: Int64, rate: Double)] { [] }
 }
