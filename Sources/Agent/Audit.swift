@@ -154,6 +154,9 @@ enum Auditor {
         return report
     }
 
+    /// The kinds of event the audit reads.
+    static let eventTypes = ["cycle_finished", "policy_evaluation", "review", "halted", "cycle_abandoned", "shadow", "circuit_breaker"]
+
     /// Most frequent first, then by symbol.
     static func sortedCounts(_ counts: [AuditReport.SymbolCount]) -> [AuditReport.SymbolCount] {
         counts.sorted { $0.count != $1.count ? $0.count > $1.count : $0.symbol < $1.symbol }
@@ -161,7 +164,7 @@ enum Auditor {
 
     /// The audit from every event of the ledger, decoded one by one.
     static func reportFromEvents(ledger: Ledger, since: Int64?, check: String?) throws -> AuditReport {
-        let types = ["cycle_finished", "policy_evaluation", "review", "halted", "cycle_abandoned", "shadow", "circuit_breaker"]
+        let types = eventTypes
 
         var statuses: [String: Int] = [:]
         var cycles = Set<String>()

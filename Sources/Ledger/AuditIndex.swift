@@ -303,3 +303,23 @@ extension Ledger {
         }
     }
 }
+
+extension Ledger {
+    /// Events and payload characters of each of `types`: one plain GROUP BY over the event rows themselves, with no
+    /// index of its own (what `agent bench --only audit` sets the audit beside). Without `readingPayloads` it counts
+    /// from the `(type, time)` index alone and never touches a row (characters are then 0).
+    public func typeTally(types: [String], readingPayloads: Bool = true) throws(LedgerError) -> [String: (events: Int, payloadCharacters: Int)] {
+        if types.isEmpty { return [:] }
+        let placeholders = Array(repeating: "?", count: types.count).joined(separator: ", ")
+        let characters = readingPayloads ? "SUM(LENGTH(payload))" : "0"
+        return try read("tally events by type") { db in
+            var out: [String: (events: Int, payloadCharacters: Int)] = [:]
+            for row in try Row.fetchAll(db, sql: """
+                SELECT type, COUNT(*), \(characters) FROM events WHERE type IN (\(placeholders)) GROUP BY type
+                """, arguments: StatementArguments(types)) {
+                out[row[0]] = (row[1], row[2])
+            }
+            return out
+        }
+    }
+}
