@@ -115,7 +115,7 @@ enum LedgerCheck {
         let projections: [(String, () throws -> Void)] = [
             ("PAPER portfolio", { _ = try Portfolio.replay(store: ledger, mode: .paper, startingEquity: 10_000) }),
             ("LIVE portfolio", { _ = try Portfolio.replay(store: ledger, mode: .live, startingEquity: nil) }),
-            ("LIVE book", { _ = try LiveBook.rebuild(ledger: ledger) }),
+            ("LIVE book", { _ = try LiveBook.replay(ledger: ledger) }),
             ("trade history", {
                 for mode in Mode.allCases {
                     _ = try StateProjection.rebuild(ledger: ledger, mode: mode, now: UTC.now(), startingEquity: 10_000)
