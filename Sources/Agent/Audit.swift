@@ -82,9 +82,89 @@ public struct AuditReport: Codable, Sendable, Equatable {
 }
 
 enum Auditor {
+    /// Where the audit reads its counts from.
+    enum Source: Sendable {
+        /// The audit index: GROUP BY queries over the columns written beside each payload (AuditIndex.swift).
+        case index
+        /// Every event decoded in seq order: the definition the index must equal, and what a ledger written by an
+        /// older version, opened read-only before any writer migrated it, is read with.
+        case events
+    }
+
     /// `since` filters on when cycles were recorded (wall clock); `check` keeps one check's proposals.
+    /// Reads the audit index when the ledger has one, else every event.
     static func report(ledger: Ledger, since: Int64?, check: String?) throws -> AuditReport {
-        let types = ["cycle_finished", "policy_evaluation", "review", "halted", "cycle_abandoned", "shadow", "circuit_breaker"]
+        try report(ledger: ledger, since: since, check: check, from: ledger.hasAuditIndex() ? .index : .events)
+    }
+
+    static func report(ledger: Ledger, since: Int64?, check: String?, from source: Source) throws -> AuditReport {
+        switch source {
+        case .index:
+            guard let tally = try ledger.auditTally(since: since, check: check) else {
+                throw CLIError.failed("the ledger \(ledger.path) has no audit index yet: open it once with a writing command (e.g. `agent ledger check`)")
+            }
+            return report(tally, since: since, check: check)
+        case .events:
+            return try reportFromEvents(ledger: ledger, since: since, check: check)
+        }
+    }
+
+    /// The report from the index's grouped counts, sorted and trimmed exactly as ``reportFromEvents`` does.
+    static func report(_ t: AuditTally, since: Int64?, check: String?) -> AuditReport {
+        func counts(_ groups: [AuditTally.Group], _ name: String) -> [AuditReport.SymbolCount] {
+            sortedCounts(groups.filter { $0.name == name }.map { AuditReport.SymbolCount(symbol: $0.symbol, count: $0.count) })
+        }
+        let checkNames = Set(t.checks.map(\.name))
+        func total(_ symbols: [AuditReport.SymbolCount]) -> Int { symbols.reduce(0) { $0 + $1.count } }
+        let checkCounts = checkNames.map { (name: String) -> AuditReport.CheckCount in
+            let symbols = counts(t.checks, name)
+            let cycles: [String] = t.checkCycles[name] ?? []
+            return AuditReport.CheckCount(check: name, violations: total(symbols), symbols: symbols, recentCycles: cycles)
+        }.sorted { (a: AuditReport.CheckCount, b: AuditReport.CheckCount) in a.violations != b.violations ? a.violations > b.violations : a.check < b.check }
+        let vetoCounts = Set(t.vetoes.map(\.name)).compactMap { name -> AuditReport.VetoCount? in
+            guard let tier = ReviewerTier(rawValue: name) else { return nil }
+            let symbols = counts(t.vetoes, name)
+            return AuditReport.VetoCount(reviewer: tier, vetoes: total(symbols), symbols: symbols,
+                                         recentCycles: t.vetoCycles[name] ?? [], recentReasons: t.vetoReasons[name] ?? [])
+        }.sorted { $0.reviewer.rawValue < $1.reviewer.rawValue }
+        var shadow = AuditReport.ShadowAudit()
+        shadow.proposals = t.shadow.reduce(0) { $0 + $1.count }
+        shadow.blocked = t.shadow.filter { $0.name == "blocked" }.reduce(0) { $0 + $1.count }
+        shadow.enabled = t.shadow.filter { $0.name == "enabled" }.reduce(0) { $0 + $1.count }
+        shadow.resized = t.shadow.filter { $0.name == "resized" }.reduce(0) { $0 + $1.count }
+        shadow.changed = shadow.blocked + shadow.enabled + shadow.resized
+        shadow.blockedSymbols = counts(t.shadow, "blocked")
+        shadow.enabledSymbols = counts(t.shadow, "enabled")
+        var report = AuditReport(since: since.map(UTC.iso8601), cycles: t.cycles, statuses: t.statuses,
+                                 proposalsEvaluated: t.evaluated, proposalsApproved: t.approved,
+                                 proposalsRejected: t.evaluated - t.approved, violatedChecks: checkCounts,
+                                 reviewerVetoes: check == nil ? vetoCounts : [], reviewerViolations: t.reviewerViolations,
+                                 aiCalls: t.calls, aiCacheHits: t.cacheHits, aiCostUsd: Format.round(t.costUsd, 6), halts: t.halts,
+                                 abandonedCycles: t.abandoned, unreadableEvents: t.unreadable)
+        report.circuitBreakers = t.breakers.map { (name: String, trips: Int) -> AuditReport.BreakerCount in
+            let latest: String = t.breakerLatest[name] ?? ""
+            let cycles: [String] = t.breakerCycles[name] ?? []
+            return AuditReport.BreakerCount(breaker: name, trips: trips, latest: latest, recentCycles: cycles)
+        }.sorted { (a: AuditReport.BreakerCount, b: AuditReport.BreakerCount) in a.trips != b.trips ? a.trips > b.trips : a.breaker < b.breaker }
+        report.aiInputTokens = t.inputTokens
+        report.aiOutputTokens = t.outputTokens
+        report.budgetFallbacks = t.fallbacks
+        report.reviewFailures = t.reviewFailures
+        report.shadow = shadow
+        return report
+    }
+
+    /// The kinds of event the audit reads.
+    static let eventTypes = ["cycle_finished", "policy_evaluation", "review", "halted", "cycle_abandoned", "shadow", "circuit_breaker"]
+
+    /// Most frequent first, then by symbol.
+    static func sortedCounts(_ counts: [AuditReport.SymbolCount]) -> [AuditReport.SymbolCount] {
+        counts.sorted { $0.count != $1.count ? $0.count > $1.count : $0.symbol < $1.symbol }
+    }
+
+    /// The audit from every event of the ledger, decoded one by one.
+    static func reportFromEvents(ledger: Ledger, since: Int64?, check: String?) throws -> AuditReport {
+        let types = eventTypes
 
         var statuses: [String: Int] = [:]
         var cycles = Set<String>()
@@ -159,9 +239,8 @@ enum Auditor {
         }
 
         func symbolCounts(_ symbols: [String]) -> [AuditReport.SymbolCount] {
-            Dictionary(symbols.map { ($0, 1) }, uniquingKeysWith: +)
-                .map { AuditReport.SymbolCount(symbol: $0.key, count: $0.value) }
-                .sorted { $0.count != $1.count ? $0.count > $1.count : $0.symbol < $1.symbol }
+            sortedCounts(Dictionary(symbols.map { ($0, 1) }, uniquingKeysWith: +)
+                .map { AuditReport.SymbolCount(symbol: $0.key, count: $0.value) })
         }
         func recent(_ hits: [(cycle: String, seq: Int64)]) -> [String] {
             var out: [String] = []

@@ -62,6 +62,8 @@ struct BenchCommand: AsyncParsableCommand {
           review            the AI review stage against a fake LLM server on 127.0.0.1
           review_history    2,000 cycles of reviews into one ledger: per-cycle review time stays flat
           ledger            append and state rebuild (--ledger-events)
+          audit             `agent audit` from its index beside a plain SQLite GROUP BY over the same events (--audit-cycles)
+          state_rebuild     the portfolio a process start rebuilds (snapshot + tail) beside a full replay, at --rebuild-cycles
           serve             dashboard, API and /metrics latency while DRY_RUN cycles write the same ledger
 
         Peers (backtesting.py 0.6.6, TA-Lib) run when a Python with `backtesting`, `talib` and `pandas` is found \
@@ -70,9 +72,9 @@ struct BenchCommand: AsyncParsableCommand {
         """)
 
     static let names = ["ema_cross", "backtest_command", "loader", "pipeline", "indicators", "cycle", "review", "review_history",
-                        "ledger", "serve"]
+                        "ledger", "audit", "state_rebuild", "serve"]
 
-    @Option(help: "Run only this benchmark (ema_cross, backtest_command, loader, pipeline, indicators, cycle, review, review_history, ledger, serve).")
+    @Option(help: "Run only this benchmark (ema_cross, backtest_command, loader, pipeline, indicators, cycle, review, review_history, ledger, audit, state_rebuild, serve).")
     var only: String?
 
     @Option(help: "Candle file to tile (default: the shared coinbase_btcusd_1h.csv, found from any directory, else a synthetic walk).")
@@ -114,6 +116,14 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "ledger: events to append, then rebuild state from.")
     var ledgerEvents: Int = 1_000_000
 
+    @Option(help: "audit: DRY_RUN cycles in the audited ledger.")
+    var auditCycles: Int = 3_000
+
+    @Option(help: "state_rebuild: ledger sizes in cycles at which the rebuild is timed, comma-separated.")
+    var rebuildCycles: String = "100,1000,10000"
+
+    var rebuildCycleCounts: [Int] { rebuildCycles.split(separator: ",").compactMap { Int($0) }.filter { $0 > 0 } }
+
     @Flag(help: "Run in this process instead of one child per benchmark.")
     var inProcess = false
 
@@ -128,6 +138,8 @@ struct BenchCommand: AsyncParsableCommand {
             || loaderRows < 1 || repeats < 1 || warmup < 0 || peerRepeats < 1 {
             throw ValidationError("sizes must be positive")
         }
+        if auditCycles < 3 { throw ValidationError("--audit-cycles: at least 3") }
+        if rebuildCycleCounts.isEmpty { throw ValidationError("--rebuild-cycles: positive counts, e.g. 100,1000,10000") }
         if commandCandleCounts.isEmpty { throw ValidationError("--command-candles: positive counts, e.g. 1000000,10000000") }
     }
 
@@ -158,7 +170,7 @@ struct BenchCommand: AsyncParsableCommand {
         var args = ["bench", "--only", name, "--candles", "\(candles)", "--pipeline-candles", "\(pipelineCandles)",
                     "--indicator-values", "\(indicatorValues)", "--symbols", "\(symbols)", "--cycles", "\(cycles)",
                     "--ledger-events", "\(ledgerEvents)", "--repeats", "\(repeats)", "--warmup", "\(warmup)",
-                    "--peer-repeats", "\(peerRepeats)", "--command-candles", commandCandles, "--loader-rows", "\(loaderRows)"]
+                    "--peer-repeats", "\(peerRepeats)", "--audit-cycles", "\(auditCycles)", "--rebuild-cycles", rebuildCycles, "--command-candles", commandCandles, "--loader-rows", "\(loaderRows)"]
         if let data { args += ["--data", data] }
         if let python { args += ["--python", python] }
         process.arguments = args
@@ -188,6 +200,8 @@ struct BenchCommand: AsyncParsableCommand {
         case "serve": return try await serveLoad()
         case "backtest_command": return try backtestCommand()
         case "loader": return try loader()
+        case "audit": return try await auditBench()
+        case "state_rebuild": return try rebuildBench()
         default: return try ledger()
         }
     }
@@ -352,17 +366,7 @@ struct BenchCommand: AsyncParsableCommand {
     private func cycle() async throws -> BenchResult {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("agent-bench-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        var config = try ConfigLoader().load()
-        let catalog = SimMarket.catalog(count: symbols)
-        config.universe.tiers.tier1Core.symbols = catalog.filter { $0.tier == .core }.map(\.symbol)
-        config.universe.tiers.tier2Rotational.symbols = catalog.filter { $0.tier == .rotational }.map(\.symbol)
-        config.universe.tiers.tier3EventDriven.symbols = catalog.filter { $0.tier == .eventDriven }.map(\.symbol)
-        let ledger = try Ledger(path: (dir as NSString).appendingPathComponent("agent.sqlite"))
-        let logger = Logger(label: "bench") { _ in SwiftLogNoOpLogHandler() }
-        let runner = CycleRunner(config: config, mode: .dryRun, exchange: .sim,
-                                 market: SimMarket(seed: 42, catalog: catalog), ledger: ledger,
-                                 board: .offline(policy: config.policy), executor: DryRunExecutor(),
-                                 killSwitch: KillSwitch(dataDir: dir), logger: logger)
+        let runner = try simDryRunRunner(dir: dir, ledger: try Ledger(path: (dir as NSString).appendingPathComponent("agent.sqlite")))
         let clock = ContinuousClock()
         var times: [Double] = []
         let t0: Int64 = 1_790_000_000
@@ -382,6 +386,20 @@ struct BenchCommand: AsyncParsableCommand {
     /// The AI review stage against a fake OpenAI-compatible server on 127.0.0.1 answering after a fixed 100 ms:
     /// 10 proposals, three tiers (M1 and M2 together, then M3), one batched call each, through the real providers
     /// and libcurl. Ideal is 2 x 100 ms; the ratio says how close the stage comes.
+    /// DRY_RUN on the sim venue with `--symbols` symbols and offline reviewers, writing `ledger`.
+    func simDryRunRunner(dir: String, ledger: Ledger) throws -> CycleRunner {
+        var config = try ConfigLoader().load()
+        let catalog = SimMarket.catalog(count: symbols)
+        config.universe.tiers.tier1Core.symbols = catalog.filter { $0.tier == .core }.map(\.symbol)
+        config.universe.tiers.tier2Rotational.symbols = catalog.filter { $0.tier == .rotational }.map(\.symbol)
+        config.universe.tiers.tier3EventDriven.symbols = catalog.filter { $0.tier == .eventDriven }.map(\.symbol)
+        let logger = Logger(label: "bench") { _ in SwiftLogNoOpLogHandler() }
+        return CycleRunner(config: config, mode: .dryRun, exchange: .sim,
+                           market: SimMarket(seed: 42, catalog: catalog), ledger: ledger,
+                           board: .offline(policy: config.policy), executor: DryRunExecutor(),
+                           killSwitch: KillSwitch(dataDir: dir), logger: logger)
+    }
+
     private func review() async throws -> BenchResult {
         let latencyMs = 100.0, proposalCount = 10, rounds = 5
         let latency = latencyMs / 1_000

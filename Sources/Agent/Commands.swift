@@ -47,6 +47,9 @@ struct Audit: AsyncParsableCommand {
                 throw CLIError.badInput("--check '\(check)' is not a policy check; the checks are: \(PolicyEngine.checkNames.joined(separator: ", "))")
             }
             let ledger = try LedgerAccess.reading(dataDir: dataDir, checked: true)
+            if try !ledger.hasAuditIndex() {
+                FileHandle.standardError.write(Data("note: this ledger predates the audit index, so every event is decoded (slower). `agent ledger migrate --data-dir \(dataDir)` (or the next writing command, e.g. `agent --once`) adds it.\n".utf8))
+            }
             let report = try Auditor.report(ledger: ledger, since: cutoff, check: check)
             write(json ? try JSONCoding.string(report, pretty: true) : Auditor.text(report, check: check))
         }

@@ -12,8 +12,24 @@ import Risk
 struct LedgerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ledger",
-        abstract: "Ledger integrity: `check` (SQLite integrity and a dry run of every projection), `quarantine SEQ --reason` (skip one event from now on, recorded).",
-        subcommands: [Check.self, Quarantine.self])
+        abstract: "Ledger integrity: `check` (SQLite integrity and a dry run of every projection), `quarantine SEQ --reason` (skip one event from now on, recorded), `migrate` (bring an older ledger's schema and indexes up to date).",
+        subcommands: [Check.self, Quarantine.self, Migrate.self])
+
+    struct Migrate: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Open the ledger for writing once: applies the schema migrations an older version's ledger lacks (the audit index, filled from the events already stored). Appends no event.")
+
+        @Option(help: "Folder holding agent.sqlite.")
+        var dataDir: String = "data"
+
+        func run() async throws {
+            try await AgentMain.guarded {
+                let ledger = try LedgerAccess.writing(dataDir: dataDir, mustExist: true, checked: true)
+                let indexed = try ledger.hasAuditIndex()
+                FileHandle.standardOutput.write(Data("ledger \(ledger.path): \(try ledger.count()) events, audit index \(indexed ? "ready" : "missing")\n".utf8))
+            }
+        }
+    }
 
     struct Check: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -97,9 +113,9 @@ enum LedgerCheck {
             lines.append("quarantined: event #\(q.seq): \(q.reason)")
         }
         let projections: [(String, () throws -> Void)] = [
-            ("PAPER portfolio", { _ = try Portfolio.rebuild(store: ledger, mode: .paper, startingEquity: 10_000) }),
-            ("LIVE portfolio", { _ = try Portfolio.rebuild(store: ledger, mode: .live, startingEquity: nil) }),
-            ("LIVE book", { _ = try LiveBook.rebuild(ledger: ledger) }),
+            ("PAPER portfolio", { _ = try Portfolio.replay(store: ledger, mode: .paper, startingEquity: 10_000) }),
+            ("LIVE portfolio", { _ = try Portfolio.replay(store: ledger, mode: .live, startingEquity: nil) }),
+            ("LIVE book", { _ = try LiveBook.replay(ledger: ledger) }),
             ("trade history", {
                 for mode in Mode.allCases {
                     _ = try StateProjection.rebuild(ledger: ledger, mode: mode, now: UTC.now(), startingEquity: 10_000)

@@ -181,6 +181,11 @@ public struct CycleRunner: Sendable {
             }
         }
         keeper.put(journal.portfolio, seq: journal.seq)
+        do {
+            try keeper.snapshotIfDue(store: store)
+        } catch {
+            log.warning("cannot save the portfolio snapshot (the next start replays more of the ledger)", metadata: ["error": "\(error)"])
+        }
         log.info("cycle finished", metadata: ["status": "\(report.summary.status.rawValue)",
                                               "proposals": "\(report.summary.proposalsGenerated)",
                                               "approved": "\(report.summary.proposalsApproved)"])

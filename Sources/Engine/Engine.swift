@@ -165,4 +165,20 @@ package final class PortfolioKeeper: @unchecked Sendable {
     }
 
     package var current: Portfolio? { lock.withLock { held?.0 } }
+
+    /// The seq of the ledger's portfolio snapshot, once looked up or saved.
+    private var snapshotSeq: Int64?
+
+    /// Saves the held portfolio as the ledger's snapshot when ``PortfolioSnapshots/interval`` events passed since
+    /// the last one (nothing for a memory store or a read-only ledger). Returns whether it saved.
+    @discardableResult
+    package func snapshotIfDue(store: any EventStore) throws -> Bool {
+        guard let ledger = store as? Ledger, !ledger.isReadOnly, let (portfolio, seq) = lock.withLock({ held }) else { return false }
+        let last = try lock.withLock { snapshotSeq } ?? ledger.snapshot(named: PortfolioSnapshots.name(portfolio.mode))?.seq ?? 0
+        lock.withLock { snapshotSeq = last }
+        guard seq - last >= PortfolioSnapshots.interval || (last == 0 && seq > 0) else { return false }
+        try PortfolioSnapshots.save(portfolio, seq: seq, ledger: ledger)
+        lock.withLock { snapshotSeq = seq }
+        return true
+    }
 }

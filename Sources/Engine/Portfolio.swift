@@ -63,12 +63,6 @@ package struct Portfolio: Sendable {
         account = PaperAccount(cashUsd: startingEquity ?? 0)
     }
 
-    package static func rebuild(store: any EventStore, mode: Mode, startingEquity: Double?) throws -> (Portfolio, Int64) {
-        var p = Portfolio(mode: mode, startingEquity: startingEquity)
-        let seq = try p.catchUp(store: store, after: 0)
-        return (p, seq)
-    }
-
     /// Applies every portfolio event of `store` after `seq`; returns the store's last seq.
     package mutating func catchUp(store: any EventStore, after seq: Int64) throws -> Int64 {
         let end = try store.lastSeq()
@@ -292,5 +286,73 @@ package enum PortfolioEvent: Sendable, Equatable {
         case .equity(let p, _): return try e.encode(p)
         case .order(let o, _): return try e.encode(o)
         }
+    }
+}
+
+/// Everything a `Portfolio` holds, as of a seq: what `PortfolioSnapshots` saves so that a process start replays
+/// only the events after it. Restoring it and applying the later events gives exactly the full replay.
+package struct PortfolioSnapshot: Codable, Sendable, Equatable {
+    /// Bumped whenever the portfolio's fields or their meaning change: a snapshot of another version is ignored.
+    package static let currentVersion = 1
+
+    package struct TimedEquity: Codable, Sendable, Equatable {
+        package var time: Int64
+        package var equityUsd: Double
+    }
+
+    package struct EntryIntent: Codable, Sendable, Equatable {
+        package var tier: Tier?
+        package var stopLossPct: Double?
+    }
+
+    package var version: Int
+    /// The last event seq the state reflects.
+    package var seq: Int64
+    /// The seqs quarantined when it was taken (a later quarantine of an earlier event makes it stale).
+    package var quarantined: [Int64]
+    package var mode: Mode
+    package var startingEquity: Double?
+    package var account: PaperAccount
+    package var marks: [String: Double]
+    package var trades: [TradeRecord]
+    package var peakEquity: Double?
+    package var lastPoint: TimedEquity?
+    package var dayStart: TimedEquity?
+    package var weekStart: TimedEquity?
+    package var venue: LiveEquity?
+    package var entryIntents: [String: EntryIntent]
+    package var countedEntries: [String]
+    package var countedRungs: [String]
+    package var unmanaged: [String]
+}
+
+extension Portfolio {
+    /// The portfolio's state as of `seq`.
+    package func snapshot(seq: Int64, quarantined: Set<Int64>) -> PortfolioSnapshot {
+        PortfolioSnapshot(
+            version: PortfolioSnapshot.currentVersion, seq: seq, quarantined: quarantined.sorted(), mode: mode,
+            startingEquity: startingEquity, account: account, marks: marks, trades: trades, peakEquity: peakEquity,
+            lastPoint: lastPoint.map { .init(time: $0.time, equityUsd: $0.equityUsd) },
+            dayStart: dayStart.map { .init(time: $0.day, equityUsd: $0.equityUsd) },
+            weekStart: weekStart.map { .init(time: $0.week, equityUsd: $0.equityUsd) }, venue: venue,
+            entryIntents: entryIntents.mapValues { .init(tier: $0.tier, stopLossPct: $0.stopLossPct) },
+            countedEntries: countedEntries.sorted(), countedRungs: countedRungs.sorted(), unmanaged: unmanaged.sorted())
+    }
+
+    /// The portfolio a snapshot describes.
+    package init(restoring s: PortfolioSnapshot) {
+        self.init(mode: s.mode, startingEquity: s.startingEquity)
+        account = s.account
+        marks = s.marks
+        trades = s.trades
+        peakEquity = s.peakEquity
+        lastPoint = s.lastPoint.map { ($0.time, $0.equityUsd) }
+        dayStart = s.dayStart.map { ($0.time, $0.equityUsd) }
+        weekStart = s.weekStart.map { ($0.time, $0.equityUsd) }
+        venue = s.venue
+        entryIntents = s.entryIntents.mapValues { ($0.tier, $0.stopLossPct) }
+        countedEntries = Set(s.countedEntries)
+        countedRungs = Set(s.countedRungs)
+        unmanaged = Set(s.unmanaged)
     }
 }

@@ -151,7 +151,7 @@ public struct NewEvent: Sendable {
 public final class Ledger: Sendable {
     /// The database file.
     public let path: String
-    private let pool: DatabasePool
+    let pool: DatabasePool
 
     /// The message the append-only triggers raise.
     public static let appendOnlyMessage = "ledger events are append-only"
@@ -311,6 +311,14 @@ public final class Ledger: Sendable {
                     value TEXT NOT NULL
                 );
                 """)
+        }
+        // The audit index (AuditIndex.swift): side tables filled by triggers, and the events already stored indexed.
+        migrator.registerMigration(auditIndexMigration) { db in
+            try createAuditIndex(db)
+        }
+        // Saved projections (Snapshots.swift), so a process start replays only the events after them.
+        migrator.registerMigration(snapshotsMigration) { db in
+            try createSnapshots(db)
         }
         return migrator
     }

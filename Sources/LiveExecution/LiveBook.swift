@@ -83,7 +83,14 @@ package struct LiveBook: Sendable {
 
     package var requiresManualReview: Bool { !reviewReasons.isEmpty }
 
+    /// The book as of the ledger's last event: the book this process last folded from this ledger object, plus
+    /// the events appended since (a LIVE cycle asks several times; none of them replays from seq 0 again).
     package static func rebuild(ledger: Ledger) throws -> LiveBook {
+        try LiveBookStore.shared.book(ledger: ledger)
+    }
+
+    /// Every LIVE event of the ledger from seq 0: the definition the kept book must equal.
+    package static func replay(ledger: Ledger) throws -> LiveBook {
         var book = LiveBook()
         try ledger.forEach(kinds: eventKinds) { try book.apply($0) }
         return book
@@ -187,5 +194,40 @@ package struct LiveBook: Sendable {
         self.fundingIds = fundingIds
         self.lastFundingTime = lastFundingTime
         self.equity = equity
+    }
+}
+
+/// The LIVE book per open ledger, carried between calls: each call folds only the events after the last one seen.
+/// A ledger object it has not seen, or a quarantine of an event already folded in, starts from a full replay.
+package final class LiveBookStore: @unchecked Sendable {
+    package static let shared = LiveBookStore()
+    private let lock = NSLock()
+    private struct Kept {
+        weak var ledger: Ledger?
+        var book: LiveBook
+        var seq: Int64
+        var quarantined: Set<Int64>
+    }
+    private var kept: [ObjectIdentifier: Kept] = [:]
+
+    package func book(ledger: Ledger) throws -> LiveBook {
+        let key = ObjectIdentifier(ledger)
+        let quarantined = try ledger.quarantinedSeqs()
+        var entry = lock.withLock { kept[key] }
+        if let e = entry, e.ledger !== ledger || !quarantined.filter({ $0 <= e.seq }).isSubset(of: e.quarantined) { entry = nil }
+        var book = entry?.book ?? LiveBook()
+        let from = entry?.seq ?? 0
+        let end = try ledger.lastSeq()
+        if end > from {
+            try ledger.forEach(afterSeq: from, kinds: LiveBook.eventKinds) { e in
+                if e.seq <= end { try book.apply(e) }
+            }
+        }
+        let folded = Kept(ledger: ledger, book: book, seq: max(end, from), quarantined: quarantined)
+        lock.withLock {
+            kept = kept.filter { $0.value.ledger != nil }
+            kept[key] = folded
+        }
+        return book
     }
 }

@@ -506,7 +506,7 @@ func rawConnection(_ path: String) throws -> DatabaseQueue {
         let migrations = try rawConnection(path).read { db in
             try String.fetchAll(db, sql: "SELECT identifier FROM grdb_migrations")
         }
-        #expect(migrations == ["v1"])
+        #expect(migrations == ["v1", "v2-audit-index", "v3-snapshots"])
         let indexes = try rawConnection(path).read { db in
             try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'events' AND sql IS NOT NULL ORDER BY name")
         }

@@ -1,0 +1,133 @@
+@testable import Agent
+@testable import Engine
+import Execution
+import Foundation
+import Ledger
+import Model
+import TestSupport
+import Testing
+
+/// A process start rebuilds the portfolio from the ledger's snapshot and the events after it, never from seq 0;
+/// that is always exactly what a full replay gives, and a snapshot that cannot be trusted is ignored.
+@Suite struct PortfolioSnapshotTests {
+    static func replayed(_ ledger: Ledger, _ mode: Mode = .paper) throws -> PortfolioSnapshot {
+        let (p, seq) = try Portfolio.replay(store: ledger, mode: mode, startingEquity: 10_000)
+        return p.snapshot(seq: seq, quarantined: try ledger.quarantinedSeqs())
+    }
+
+    static func rebuilt(_ ledger: Ledger, _ mode: Mode = .paper) throws -> PortfolioSnapshot {
+        let (p, seq) = try Portfolio.rebuild(store: ledger, mode: mode, startingEquity: 10_000)
+        return p.snapshot(seq: seq, quarantined: try ledger.quarantinedSeqs())
+    }
+
+    /// PAPER through the real cycle with snapshots taken as it goes; the process is killed in the middle of a
+    /// cycle after a snapshot (a fill and a mark recorded, no summary), and a new process carries on from it.
+    @Test func snapshotPlusTailIsTheFullReplayAcrossAKill() async throws {
+        let data = Fixtures.tempDir()
+        let path = data + "/agent.sqlite"
+        let first = try makeRunner(dataDir: data, mode: .paper)
+        for t in PaperCycleTests.times.prefix(12) { _ = await first.run(at: t) }
+        let ledger = try Ledger(path: path)
+        let saved = try #require(try ledger.snapshot(named: PortfolioSnapshots.name(.paper)))
+        #expect(saved.seq > 0)
+        let held = try #require(first.portfolio)
+        #expect(try Self.rebuilt(ledger) == Self.replayed(ledger))
+        #expect(try Self.replayed(ledger) == held.snapshot(seq: try ledger.lastSeq(), quarantined: []))
+
+        // The kill: a cycle that started, filled an entry and marked the book, then died (no new snapshot).
+        let t = PaperCycleTests.times[12]
+        let fill = PaperFill(clientOrderId: "ag-killed-1", symbol: "BTC-USD", tier: .core, side: .buy, quantity: 0.01, price: 60_000,
+                             feeUsd: 0.36, liquidity: "taker", time: t, reason: "entry", stopLossPct: 5)
+        try ledger.append([
+            NewEvent(cycleId: "c-killed", kind: .paperFill, time: t, symbol: "BTC-USD", payload: try PortfolioEvent.fill(fill).payload()),
+            NewEvent(cycleId: "c-killed", kind: .equity, time: t, payload: try PortfolioEvent.equity(
+                EquityPoint(equityUsd: 9_990, cashUsd: 9_000, openPositions: 1, marks: [SymbolPrice(symbol: "BTC-USD", price: 60_100)], mode: .paper),
+                time: t).payload()),
+        ])
+        #expect(try ledger.snapshot(named: PortfolioSnapshots.name(.paper))?.seq == saved.seq)
+        if case .success? = try PortfolioSnapshots.load(ledger: ledger, mode: .paper, startingEquity: 10_000) {} else {
+            Issue.record("the snapshot before the kill should be used")
+        }
+        #expect(try Self.rebuilt(ledger) == Self.replayed(ledger))
+
+        let second = try makeRunner(dataDir: data, mode: .paper)
+        for t in PaperCycleTests.times.dropFirst(13) { _ = await second.run(at: t) }
+        let after = try #require(second.portfolio)
+        #expect(try Self.replayed(ledger) == after.snapshot(seq: try ledger.lastSeq(), quarantined: []))
+        #expect(try Self.rebuilt(ledger) == Self.replayed(ledger))
+        // Snapshots follow every `interval` events, so a start never replays more than that (plus a cycle).
+        let latest = try #require(try ledger.snapshot(named: PortfolioSnapshots.name(.paper)))
+        let last = try ledger.lastSeq()
+        #expect(last - latest.seq < PortfolioSnapshots.interval + 200, "last \(last), snapshot \(latest.seq), first \(saved.seq)")
+        #expect(latest.seq > saved.seq)
+        #expect(!after.account.closedTrades.isEmpty)
+        // The snapshot is of its own mode's book: DRY_RUN and LIVE start from a replay of their own.
+        let live = try PortfolioSnapshots.load(ledger: ledger, mode: .live, startingEquity: nil)
+        #expect(live == nil)
+    }
+
+    /// A corrupt, old-format, foreign or stale snapshot is never trusted: the rebuild replays the whole ledger.
+    @Test func anUntrustworthySnapshotIsIgnored() async throws {
+        let data = Fixtures.tempDir()
+        let path = data + "/agent.sqlite"
+        let runner = try makeRunner(dataDir: data, mode: .paper)
+        for t in PaperCycleTests.times.prefix(8) { _ = await runner.run(at: t) }
+        let ledger = try Ledger(path: path)
+        let truth = try Self.replayed(ledger)
+        let name = PortfolioSnapshots.name(.paper)
+        let good = try #require(try ledger.snapshot(named: name))
+
+        func expectIgnored(_ stored: StoredSnapshot, _ why: PortfolioSnapshots.Rejection, line: Int = #line) throws {
+            try AuditIndexTests.raw(path, "DELETE FROM snapshots")
+            try AuditIndexTests.raw(path, """
+                INSERT INTO snapshots (name, seq, body, checksum, saved_at)
+                VALUES ('\(name)', \(stored.seq), '\(String(decoding: stored.body, as: UTF8.self).replacingOccurrences(of: "'", with: "''"))', '\(stored.checksum)', 0)
+                """)
+            let loaded = try PortfolioSnapshots.load(ledger: ledger, mode: .paper, startingEquity: 10_000)
+            guard case .failure(let rejection)? = loaded else {
+                Issue.record("line \(line): a snapshot that should be ignored was used"); return
+            }
+            #expect(rejection == why, "line \(line)")
+            #expect(try Self.rebuilt(ledger) == truth, "line \(line)")
+        }
+        var snapshot = try JSONCoding.decoder().decode(PortfolioSnapshot.self, from: good.body)
+        // A flipped digit: the checksum no longer matches.
+        let body = String(decoding: good.body, as: UTF8.self)
+        let flipped = body.replacingOccurrences(of: "\"cash_usd\":", with: "\"cash_usd\":1")
+        #expect(flipped != body)
+        var corrupt = StoredSnapshot(name: name, seq: good.seq, body: Data(flipped.utf8))
+        corrupt.checksum = good.checksum
+        try expectIgnored(corrupt, .checksum)
+        try expectIgnored(StoredSnapshot(name: name, seq: good.seq, body: Data("{\"version\":1}".utf8)), .undecodable)
+        snapshot.version = 0
+        try expectIgnored(StoredSnapshot(name: name, seq: good.seq, body: try JSONCoding.encoder().encode(snapshot)), .version(0))
+        snapshot.version = PortfolioSnapshot.currentVersion
+        snapshot.startingEquity = 20_000
+        try expectIgnored(StoredSnapshot(name: name, seq: good.seq, body: try JSONCoding.encoder().encode(snapshot)), .otherBook)
+        snapshot.startingEquity = 10_000
+        snapshot.seq = try ledger.lastSeq() + 10
+        try expectIgnored(StoredSnapshot(name: name, seq: snapshot.seq, body: try JSONCoding.encoder().encode(snapshot)), .beyondLedger)
+        #expect(throws: LedgerError.self) { try ledger.save(StoredSnapshot(name: name, seq: snapshot.seq, body: Data("{}".utf8))) }
+
+        // A quarantine of an event the snapshot covers makes it stale.
+        try AuditIndexTests.raw(path, "DELETE FROM snapshots")
+        try ledger.save(good)
+        let fill = try #require(try ledger.events(kinds: [.paperFill]).first { $0.seq <= good.seq })
+        try ledger.quarantine(seq: fill.seq, reason: "test", cycleId: "c-q", time: PaperCycleTests.times[8])
+        if case .failure(let why)? = try PortfolioSnapshots.load(ledger: ledger, mode: .paper, startingEquity: 10_000) {
+            #expect(why == .quarantinedSince)
+        } else {
+            Issue.record("a snapshot older than a quarantine should be ignored")
+        }
+        #expect(try Self.rebuilt(ledger) == Self.replayed(ledger))
+        #expect(try Self.replayed(ledger) != truth)
+
+        // A read-only opener never writes one, and a ledger from before snapshots reads as having none.
+        let reader = try Ledger(readingAt: path)
+        #expect(throws: LedgerError.self) { try reader.save(good) }
+        try AuditIndexTests.makeOld(path)
+        let old = try Ledger(readingAt: path)
+        #expect(try old.snapshot(named: name) == nil)
+        #expect(try Self.rebuilt(old) == Self.replayed(old))
+    }
+}
