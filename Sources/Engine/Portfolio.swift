@@ -354,5 +354,7 @@ extension Portfolio {
         countedEntries = Set(s.countedEntries)
         countedRungs = Set(s.countedRungs)
         unmanaged = Set(s.unmanaged)
+        // Derived, not saved: the loss exit times the breakers read, from the closed trades themselves.
+        for trade in account.closedTrades where trade.pnlUsd < 0 { addLoss(at: trade.exitTime) }
     }
 }

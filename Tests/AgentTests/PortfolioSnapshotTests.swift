@@ -20,6 +20,26 @@ import Testing
         return p.snapshot(seq: seq, quarantined: try ledger.quarantinedSeqs())
     }
 
+    /// What the breakers read (loss streak, losses in the window) is the same after a restore: the loss times
+    /// are derived state, rebuilt from the closed trades rather than saved.
+    @Test func aRestoredPortfolioGivesTheBreakersTheSameState() {
+        var p = Portfolio(mode: .paper, startingEquity: 10_000)
+        let t: Int64 = 1_795_212_000
+        func fill(_ id: String, _ side: Side, _ price: Double, _ time: Int64, _ reason: String) -> PortfolioEvent {
+            .fill(PaperFill(clientOrderId: id, symbol: "BTC-USD", tier: .core, side: side, quantity: 0.01, price: price, feeUsd: 0.1,
+                            liquidity: "taker", time: time, reason: reason, stopLossPct: reason == "entry" ? 5 : nil))
+        }
+        for k in 0..<3 {
+            let at = t + Int64(k) * 7_200
+            p.apply(fill("e\(k)", .buy, 90_000, at, "entry"))
+            p.apply(fill("x\(k)", .sell, 89_000, at + 3_600, "stop_loss"))
+        }
+        let now = t + 8 * 3_600
+        let restored = Portfolio(restoring: p.snapshot(seq: 6, quarantined: []))
+        #expect(p.state(now: now, marks: [:]).lossTimes.count == 3)
+        #expect(restored.state(now: now, marks: [:]) == p.state(now: now, marks: [:]))
+    }
+
     /// PAPER through the real cycle with snapshots taken as it goes; the process is killed in the middle of a
     /// cycle after a snapshot (a fill and a mark recorded, no summary), and a new process carries on from it.
     @Test func snapshotPlusTailIsTheFullReplayAcrossAKill() async throws {
