@@ -156,6 +156,7 @@ final class BetweenCycleWatch: @unchecked Sendable {
                 try note(.streamStalled, StreamNote(stream: stream, detail: "no message for \(silent): reconnecting"), cycleId, now)
             }
         case .event(let e):
+            keeper.countMessage(e.kind)
             try await handle(e, cycleId: cycleId, now: now)
         }
     }

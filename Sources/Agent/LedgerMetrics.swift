@@ -51,6 +51,7 @@ final class LedgerMetricsFeed: @unchecked Sendable {
                     "risk": t.risk, "execution": t.execution, "total": t.total,
                 ])
                 if s.status == .error { metrics.error(kind: "cycle") }
+                for m in s.streamMessages { metrics.streamMessages(kind: m.kind.rawValue, count: m.count) }
                 lastSummary = s
             case .cycleFailed: break  // counted through its cycle_finished (status ERROR)
             case .cycleAbandoned: metrics.error(kind: "cycle_abandoned")

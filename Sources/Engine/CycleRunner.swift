@@ -250,8 +250,9 @@ public struct CycleRunner: Sendable {
 
         do {
             if let guardKeeper {
-                let (actions, reason) = guardKeeper.takeForCycle()
+                let (actions, messages, reason) = guardKeeper.takeForCycle()
                 summary.guardActions = actions
+                summary.streamMessages = messages
                 if let reason {
                     throw Halt(reason: "between-cycle guard: \(reason)", checks: ["between_cycle_guard"], flatten: guardFlatten)
                 }

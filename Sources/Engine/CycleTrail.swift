@@ -155,6 +155,9 @@ package enum CycleTrail {
                 if let reason = s.noTradeReason { line("  \(reason)") }
                 if !s.violatedChecks.isEmpty { line("  violated checks: \(s.violatedChecks.joined(separator: ", "))") }
                 for a in s.guardActions { line("  guard since the last cycle: \(a.rule.rawValue) -> \(a.action.rawValue): \(a.detail)") }
+                if !s.streamMessages.isEmpty {
+                    line("  stream messages since the last cycle: \(s.streamMessages.map { "\($0.kind.rawValue) \($0.count)" }.joined(separator: ", "))")
+                }
                 line("  review: \(s.review.calls) calls, \(s.review.cacheHits) cache hits, $\(fmt(s.review.costUsd)) of $\(fmt(s.review.budgetUsd)) budget")
                 line("  timings ms: universe \(fmt(s.timingsMs.universe)), triggers \(fmt(s.timingsMs.triggers)), rules \(fmt(s.timingsMs.rules)), review \(fmt(s.timingsMs.review)), risk \(fmt(s.timingsMs.risk)), execution \(fmt(s.timingsMs.execution)), total \(fmt(s.timingsMs.total))")
             case .guardAction:

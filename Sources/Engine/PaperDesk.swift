@@ -132,7 +132,7 @@ package enum PaperDesk {
                 events.append(.fill(fill))
                 continue
             }
-            let atr = Indicators.atrLine(tape.candles, period: atrPeriod).last
+            let atr = tape.newestATR(period: atrPeriod)
             let outcome = ExitManager.manage(position, bars: bars, interval: tape.interval, atr: atr, plan: plan, settings: settings, now: now)
             events += outcome.fills.map(PortfolioEvent.fill)
             if let update = outcome.update { events.append(.protection(update)) }

@@ -42,6 +42,9 @@ package struct Portfolio: Sendable {
     /// Trades within the window, oldest first.
     package private(set) var trades: [TradeRecord] = []
     package private(set) var peakEquity: Double?
+    /// The exit times of the losing closed trades (partial exits included), ascending: the breakers' "losses in the
+    /// window" is a binary search here instead of a scan of every trade ever closed, so it stays flat in history.
+    private var lossExitTimes: [Int64] = []
     private var lastPoint: (time: Int64, equityUsd: Double)?
     /// The equity of the last mark before the current UTC day (and ISO week) began, with the day (week) it belongs to.
     private var dayStart: (day: Int64, equityUsd: Double)?
@@ -109,7 +112,9 @@ package struct Portfolio: Sendable {
     package mutating func apply(_ event: PortfolioEvent) {
         switch event {
         case .fill(let f):
+            let closedBefore = account.closedTrades.count
             account.apply(f)
+            for trade in account.closedTrades[closedBefore...] where trade.pnlUsd < 0 { addLoss(at: trade.exitTime) }
             marks[f.symbol] = f.price
             if f.reason != "entry", account.position(f.symbol) == nil { unmanaged.remove(f.symbol) }
         case .funding(let f): account.applyFunding(symbol: f.symbol, paymentUsd: f.paymentUsd)
@@ -143,6 +148,27 @@ package struct Portfolio: Sendable {
         }
     }
 
+    private mutating func addLoss(at time: Int64) {
+        var i = lossExitTimes.endIndex
+        while i > lossExitTimes.startIndex, lossExitTimes[i - 1] > time { i -= 1 }
+        lossExitTimes.insert(time, at: i)
+    }
+
+    /// The loss exit times in `(after, through]`, ascending.
+    private func lossExits(after: Int64, through: Int64) -> [Int64] {
+        /// The first index whose time is above `t`.
+        func upper(_ t: Int64) -> Int {
+            var lo = 0, hi = lossExitTimes.count
+            while lo < hi {
+                let mid = (lo + hi) / 2
+                if lossExitTimes[mid] <= t { lo = mid + 1 } else { hi = mid }
+            }
+            return lo
+        }
+        let from = upper(after), to = upper(through)
+        return from < to ? Array(lossExitTimes[from..<to]) : []
+    }
+
     private mutating func addTrade(_ trade: TradeRecord) {
         trades.append(trade)
         if let first = trades.first, first.time <= trade.time - Self.tradeWindow {
@@ -168,7 +194,15 @@ package struct Portfolio: Sendable {
     /// Equity at `marks` (fresher prices win over recorded ones). LIVE: the venue's equity, with spot holdings
     /// marked to the cycle's prices rather than their entry prices.
     package func equityUsd(marks fresh: [String: Double] = [:]) -> Double {
-        let all = marks.merging(fresh) { _, new in new }
+        equityUsd(allMarks: merged(fresh))
+    }
+
+    /// The recorded marks with this cycle's on top (no copy when there are no fresh ones).
+    private func merged(_ fresh: [String: Double]) -> [String: Double] {
+        fresh.isEmpty ? marks : marks.merging(fresh) { _, new in new }
+    }
+
+    private func equityUsd(allMarks all: [String: Double]) -> Double {
         if mode == .live, let venue {
             if venue.positionsMarked { return venue.equityUsd }
             return account.positions.reduce(venue.cashUsd ?? venue.equityUsd) { $0 + $1.quantity * (all[$1.symbol] ?? $1.entryPrice) }
@@ -178,8 +212,8 @@ package struct Portfolio: Sendable {
 
     /// The mark recorded at the end of a cycle.
     package func point(marks fresh: [String: Double]) -> EquityPoint {
-        let all = marks.merging(fresh) { _, new in new }
-        return EquityPoint(equityUsd: equityUsd(marks: fresh), cashUsd: mode == .live ? venue?.cashUsd ?? account.cashUsd : account.cashUsd,
+        let all = merged(fresh)
+        return EquityPoint(equityUsd: equityUsd(allMarks: all), cashUsd: mode == .live ? venue?.cashUsd ?? account.cashUsd : account.cashUsd,
                            openPositions: account.positions.count,
                            marks: account.positions.map { SymbolPrice(symbol: $0.symbol, price: all[$0.symbol] ?? $0.entryPrice) },
                            mode: mode)
@@ -198,8 +232,8 @@ package struct Portfolio: Sendable {
 
     /// The policy's and the breakers' view at `now`.
     package func state(now: Int64, marks fresh: [String: Double]) -> PortfolioState {
-        let current = equityUsd(marks: fresh)
-        let all = marks.merging(fresh) { _, new in new }
+        let all = merged(fresh)
+        let current = equityUsd(allMarks: all)
         let start = startingEquity ?? lastPoint?.equityUsd ?? current
         /// The last mark before the period `key` began, else the start.
         func opening(_ key: Int64, of period: (Int64) -> Int64, recorded: (key: Int64, equityUsd: Double)?) -> Double {
@@ -227,8 +261,7 @@ package struct Portfolio: Sendable {
                                    dayStartEquityUsd: dayOpen, weekStartEquityUsd: weekOpen, openPositions: positions,
                                    recentTrades: trades.filter { $0.time > now - Self.tradeWindow && $0.time <= now },
                                    consecutiveLosses: losses, lastLossTime: lastLoss)
-        state.lossTimes = account.closedTrades.filter { $0.pnlUsd < 0 && $0.exitTime > now - Self.tradeWindow && $0.exitTime <= now }
-            .map(\.exitTime)
+        state.lossTimes = lossExits(after: now - Self.tradeWindow, through: now)
         return state
     }
 }

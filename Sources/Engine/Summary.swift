@@ -34,6 +34,9 @@ public struct CycleSummary: Codable, Sendable, Equatable {
     @AddedList package var circuitBreakers: [BreakerTrip] = []
     /// What the between-cycle guard did since the last cycle (streams open with `--interval`; bars in a backtest).
     @AddedList package var guardActions: [GuardAction] = []
+    /// Venue stream messages received since the last cycle, per kind (empty without streams). `/metrics` sums them
+    /// into `agent_stream_messages_total{kind}`.
+    @AddedList public var streamMessages: [StreamMessageCount] = []
     public var portfolio: PortfolioSummary
     public var timingsMs: Timings
     public var configHash: String

@@ -48,7 +48,7 @@ extension LiveDesk {
             var p = position
             let checkedFrom = p.managedThrough.map { $0 + tape.interval.seconds } ?? p.entryTime
             let bars = tape.candles.filter { $0.time >= checkedFrom && $0.time >= p.entryTime }
-            let atr = Indicators.atrLine(tape.candles, period: atrPeriod).last
+            let atr = tape.newestATR(period: atrPeriod)
             for bar in bars { ExitManager.trail(&p, bar: bar, atr: atr, plan: plan) }
             if let last = bars.last {
                 updates.append(ProtectionUpdate(symbol: p.symbol, stopPrice: p.stopPrice, highWater: p.highWater, rungsTaken: p.rungsTaken,

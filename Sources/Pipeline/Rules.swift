@@ -67,8 +67,7 @@ public enum RulesEngine {
                                                 stopLossPct: tierConfig.stopLossPct, account: strategy.account)
                 sizePct = sized.sizePct
                 if !sized.note.isEmpty { notes.append(sized.note) }
-                let volatility = Indicators.annualizedVolatilityPct(tape.candles.map(\.close), bars: tape.bars(hours: 168),
-                                                                    interval: tape.interval)
+                let volatility = tape.annualizedVolatilityPct(bars: tape.bars(hours: 168))
                 leverage = LeverageRule.leverage(strategy.strategy.leverage, ceiling: config.leverage, volatilityPct: volatility,
                                                  account: strategy.account)
                 if leverage != config.leverage { notes.append("leverage \(fmt(leverage))x of at most \(fmt(config.leverage))x") }

@@ -83,16 +83,14 @@ public struct HigherTimeframeTrend: Sendable, Equatable {
 public enum CompositeScore {
     public static func components(_ weights: CompositeWeights, trend: TrendConfig, funding: FundingFilterConfig,
                                   side: Side, strongest: Double, tape: SymbolSnapshot) -> [ConvictionComponent] {
-        let closes = tape.candles.map(\.close)
         var trendScore = 0.0
-        if let fast = Indicators.emaLine(closes, period: trend.fastEma).last,
-           let slow = Indicators.emaLine(closes, period: trend.slowEma).last,
-           let atr = Indicators.atrLine(tape.candles, period: trend.atrPeriod).last, atr > 0 {
+        if let fast = tape.newestEMA(period: trend.fastEma), let slow = tape.newestEMA(period: trend.slowEma),
+           let atr = tape.newestATR(period: trend.atrPeriod), atr > 0 {
             let separation = (fast - slow) / atr * (side == .buy ? 1 : -1)
             trendScore = min(max(separation / 2, 0), 1)
         }
-        let volatility = Indicators.annualizedVolatilityPct(closes, bars: tape.bars(hours: 168), interval: tape.interval)
-            ?? Indicators.annualizedVolatilityPct(closes, bars: closes.count - 1, interval: tape.interval)
+        let volatility = tape.annualizedVolatilityPct(bars: tape.bars(hours: 168))
+            ?? tape.annualizedVolatilityPct(bars: tape.candles.count - 1)
         let volatilityScore = volatility.map { $0 <= weights.targetVolatilityPct ? 1 : weights.targetVolatilityPct / $0 } ?? 0.5
         // Funding the trade's side pays is bad: 0.5 at zero, 0 at the crowded limit, 1 at its mirror.
         var fundingScore = 0.5

@@ -51,14 +51,11 @@ public enum TriggerEngine {
     public static func detect(_ config: TriggersConfig, multiplier m: Double, tape: SymbolSnapshot, downtrend: Bool = false) -> [Trigger] {
         let candles = tape.candles
         guard candles.count >= 30, let last = candles.last else { return [] }
-        let closes = candles.map(\.close)
         let symbol = tape.symbol
         var out: [Trigger] = []
 
         let volumeBars = tape.bars(hours: config.volumeSpike.lookbackHours)
-        if config.volumeSpike.enabled, candles.count > volumeBars {
-            let prior = candles.dropLast().suffix(volumeBars)
-            let average = prior.reduce(0) { $0 + $1.volume } / Double(prior.count)
+        if config.volumeSpike.enabled, candles.count > volumeBars, let average = tape.priorMeanVolume(bars: volumeBars) {
             let threshold = config.volumeSpike.ratio * m
             if average > 0 {
                 let ratio = last.volume / average
@@ -72,10 +69,8 @@ public enum TriggerEngine {
         }
 
         let breakoutBars = tape.bars(hours: config.breakout.lookbackHours)
-        if config.breakout.enabled, candles.count > breakoutBars {
-            let prior = candles.dropLast().suffix(breakoutBars)
-            let high = prior.map(\.high).max() ?? .infinity
-            let low = prior.map(\.low).min() ?? 0
+        if config.breakout.enabled, candles.count > breakoutBars, let prior = tape.priorRange(bars: breakoutBars) {
+            let high = prior.high, low = prior.low
             let clearance = config.breakout.minClearancePct * m
             let above = (last.close - high) / high * 100
             let below = (low - last.close) / low * 100
@@ -92,20 +87,17 @@ public enum TriggerEngine {
             }
         }
 
-        if config.reversal.enabled {
-            let rsi = Indicators.rsiLine(closes, period: config.reversal.rsiPeriod)
-            let recent = rsi.values[max(rsi.start, rsi.count - tape.bars(hours: 6))...]
-            if let minRSI = recent.min(), let lastRSI = rsi.last {
-                let oversold = config.reversal.oversold / m
-                let low24 = candles.suffix(tape.bars(hours: 24)).map(\.low).min() ?? last.low
-                let bounce = (last.close - low24) / low24 * 100
-                let previous = candles[candles.count - 2]
-                if minRSI <= oversold, bounce >= config.reversal.minBouncePct * m, last.close > previous.close {
-                    out.append(Trigger(symbol: symbol, kind: .reversal, direction: .up,
-                                       strength: strength(bounce, threshold: config.reversal.minBouncePct * m),
-                                       detail: .later("RSI \(fmt(minRSI)) recovered to \(fmt(lastRSI)), +\(fmt(bounce))% off the 24h low"),
-                                       metrics: ["rsi_min": minRSI, "rsi": lastRSI, "bounce_pct": bounce]))
-                }
+        if config.reversal.enabled, let rsi = tape.newestRSI(period: config.reversal.rsiPeriod, recentBars: tape.bars(hours: 6)) {
+            let minRSI = rsi.lowest, lastRSI = rsi.newest
+            let oversold = config.reversal.oversold / m
+            let low24 = tape.lowestLow(bars: tape.bars(hours: 24)) ?? last.low
+            let bounce = (last.close - low24) / low24 * 100
+            let previous = candles[candles.count - 2]
+            if minRSI <= oversold, bounce >= config.reversal.minBouncePct * m, last.close > previous.close {
+                out.append(Trigger(symbol: symbol, kind: .reversal, direction: .up,
+                                   strength: strength(bounce, threshold: config.reversal.minBouncePct * m),
+                                   detail: .later("RSI \(fmt(minRSI)) recovered to \(fmt(lastRSI)), +\(fmt(bounce))% off the 24h low"),
+                                   metrics: ["rsi_min": minRSI, "rsi": lastRSI, "bounce_pct": bounce]))
             }
         }
 
@@ -134,24 +126,22 @@ public enum TriggerEngine {
         }
 
         if config.trend.enabled {
-            out.append(contentsOf: trendSignals(config.trend, multiplier: m, symbol: symbol, candles: candles, closes: closes,
-                                                breakoutBars: tape.bars(hours: config.trend.breakoutLookbackHours), downtrend: downtrend))
+            out.append(contentsOf: trendSignals(config.trend, multiplier: m, tape: tape, downtrend: downtrend))
         }
         return out
     }
 
     /// EMA(fast)/EMA(slow) trend with ATR: pullback entries near the fast EMA and breakouts in an uptrend.
-    static func trendSignals(_ config: TrendConfig, multiplier m: Double, symbol: String, candles: [Candle], closes: [Double],
-                             breakoutBars: Int, downtrend: Bool = false) -> [Trigger] {
-        guard let fast = Indicators.emaLine(closes, period: config.fastEma).last,
-              let slow = Indicators.emaLine(closes, period: config.slowEma).last,
-              let atr = Indicators.atrLine(candles, period: config.atrPeriod).last,
-              atr > 0, let last = candles.last else { return [] }
+    static func trendSignals(_ config: TrendConfig, multiplier m: Double, tape: SymbolSnapshot, downtrend: Bool = false) -> [Trigger] {
+        guard let fast = tape.newestEMA(period: config.fastEma),
+              let slow = tape.newestEMA(period: config.slowEma),
+              let atr = tape.newestATR(period: config.atrPeriod),
+              atr > 0, let last = tape.candles.last else { return [] }
         if downtrend, fast < slow, last.close < slow {
-            return downtrendSignals(config, multiplier: m, symbol: symbol, candles: candles, breakoutBars: breakoutBars,
-                                    fast: fast, slow: slow, atr: atr)
+            return downtrendSignals(config, multiplier: m, tape: tape, fast: fast, slow: slow, atr: atr)
         }
         guard fast > slow, last.close > slow else { return [] }
+        let symbol = tape.symbol
         let separation = (fast - slow) / atr
         var out: [Trigger] = []
         let metrics = ["ema_fast": fast, "ema_slow": slow, "atr": atr, "separation_atr": separation]
@@ -162,8 +152,8 @@ public enum TriggerEngine {
                                detail: .later("uptrend (EMA\(config.fastEma) > EMA\(config.slowEma) by \(fmt(separation)) ATR), pullback to EMA\(config.fastEma) held"),
                                metrics: metrics))
         }
-        if candles.count > breakoutBars {
-            let high = candles.dropLast().suffix(breakoutBars).map(\.high).max() ?? .infinity
+        let breakoutBars = tape.bars(hours: config.breakoutLookbackHours)
+        if tape.candles.count > breakoutBars, let high = tape.priorRange(bars: breakoutBars)?.high {
             if last.close > high {
                 out.append(Trigger(symbol: symbol, kind: .trendBreakout, direction: .up,
                                    strength: min(max((last.close - high) / atr + separation / 4, 0), 1),
@@ -178,9 +168,10 @@ public enum TriggerEngine {
 extension TriggerEngine {
     /// The mirror of the uptrend setups: a rally to the fast EMA that failed (pullback), and a close below the
     /// low of `breakout_lookback_hours` (breakdown), both while EMA(fast) < EMA(slow) and the close is below EMA(slow).
-    static func downtrendSignals(_ config: TrendConfig, multiplier m: Double, symbol: String, candles: [Candle], breakoutBars: Int,
+    static func downtrendSignals(_ config: TrendConfig, multiplier m: Double, tape: SymbolSnapshot,
                                  fast: Double, slow: Double, atr: Double) -> [Trigger] {
-        guard let last = candles.last else { return [] }
+        guard let last = tape.candles.last else { return [] }
+        let symbol = tape.symbol
         let separation = (slow - fast) / atr
         var out: [Trigger] = []
         let metrics = ["ema_fast": fast, "ema_slow": slow, "atr": atr, "separation_atr": separation]
@@ -191,8 +182,8 @@ extension TriggerEngine {
                                detail: .later("downtrend (EMA\(config.fastEma) < EMA\(config.slowEma) by \(fmt(separation)) ATR), rally to EMA\(config.fastEma) failed"),
                                metrics: metrics))
         }
-        if candles.count > breakoutBars {
-            let low = candles.dropLast().suffix(breakoutBars).map(\.low).min() ?? 0
+        let breakoutBars = tape.bars(hours: config.breakoutLookbackHours)
+        if tape.candles.count > breakoutBars, let low = tape.priorRange(bars: breakoutBars)?.low {
             if last.close < low {
                 out.append(Trigger(symbol: symbol, kind: .trendBreakout, direction: .down,
                                    strength: min(max((low - last.close) / atr + separation / 4, 0), 1),

@@ -23,9 +23,7 @@ public enum RegimeDetector {
                                  reason: "not enough \(config.benchmark) history for a \(config.trendLookbackHours)h trend: chop assumed")
         }
         let change24h = tape.changePct(hours: 24)
-        let closes = tape.candles.map(\.close)
-        let volatility = Indicators.annualizedVolatilityPct(closes, bars: min(tape.bars(hours: config.trendLookbackHours), closes.count - 1),
-                                                           interval: tape.interval)
+        let volatility = tape.annualizedVolatilityPct(bars: min(tape.bars(hours: config.trendLookbackHours), tape.candles.count - 1))
         func reading(_ regime: Regime, _ reason: String) -> RegimeReading {
             RegimeReading(regime: regime, benchmark: config.benchmark, trendPct: trend, change24hPct: change24h,
                           volatilityPct: volatility, reason: reason)

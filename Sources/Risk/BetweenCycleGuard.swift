@@ -102,10 +102,8 @@ package struct BetweenCycleGuard: Sendable {
 
     /// A price of `symbol` at `timeMs`; `isMark` when it is the venue's mark (the margin rule's input).
     package mutating func observe(symbol: String, price: Double, timeMs: Int64, isMark: Bool) -> [GuardAction] {
-        guard price > 0, price.isFinite else { return [] }
         var actions: [GuardAction] = []
-        if let a = flashMove(symbol: symbol, price: price, timeMs: timeMs) { actions.append(a) }
-        if isMark, let a = margin(symbol: symbol, mark: price, timeMs: timeMs) { actions.append(a) }
+        observe(symbol: symbol, price: price, timeMs: timeMs, isMark: isMark, into: &actions)
         return actions
     }
 
@@ -115,11 +113,18 @@ package struct BetweenCycleGuard: Sendable {
     package mutating func observe(symbol: String, bar: Candle, interval: BarInterval) -> [GuardAction] {
         let startMs = bar.time * 1_000, lengthMs = interval.seconds * 1_000
         let upFirst = bar.close < bar.open  // a falling bar most likely made its high first
-        let path: [(Int64, Double)] = [(startMs, bar.open), (startMs + lengthMs / 3, upFirst ? bar.high : bar.low),
-                                       (startMs + 2 * lengthMs / 3, upFirst ? bar.low : bar.high), (startMs + lengthMs - 1, bar.close)]
         var actions: [GuardAction] = []
-        for (t, p) in path { actions += observe(symbol: symbol, price: p, timeMs: t, isMark: true) }
+        observe(symbol: symbol, price: bar.open, timeMs: startMs, isMark: true, into: &actions)
+        observe(symbol: symbol, price: upFirst ? bar.high : bar.low, timeMs: startMs + lengthMs / 3, isMark: true, into: &actions)
+        observe(symbol: symbol, price: upFirst ? bar.low : bar.high, timeMs: startMs + 2 * lengthMs / 3, isMark: true, into: &actions)
+        observe(symbol: symbol, price: bar.close, timeMs: startMs + lengthMs - 1, isMark: true, into: &actions)
         return actions
+    }
+
+    private mutating func observe(symbol: String, price: Double, timeMs: Int64, isMark: Bool, into actions: inout [GuardAction]) {
+        guard price > 0, price.isFinite else { return }
+        if let a = flashMove(symbol: symbol, price: price, timeMs: timeMs) { actions.append(a) }
+        if isMark, let a = margin(symbol: symbol, mark: price, timeMs: timeMs) { actions.append(a) }
     }
 
     private mutating func flashMove(symbol: String, price: Double, timeMs: Int64) -> GuardAction? {
@@ -156,8 +161,11 @@ package struct BetweenCycleGuard: Sendable {
     }
 
     private mutating func margin(symbol: String, mark: Double, timeMs: Int64) -> GuardAction? {
-        guard var book = margin, let v = book.mark(symbol, at: mark) else { return nil }
+        guard var book = margin else { return nil }
+        // Moved out while it is marked, so that marking mutates the one copy instead of copying the book.
+        margin = nil
         defer { margin = book }
+        guard let v = book.mark(symbol, at: mark) else { return nil }
         guard v.action != .none else {
             reduced.remove(symbol)
             return nil
@@ -230,6 +238,7 @@ package final class GuardKeeper: @unchecked Sendable {
     private let lock = NSLock()
     private var guardState: BetweenCycleGuard
     private var sinceCycle: [GuardAction] = []
+    private var messagesSinceCycle: [StreamMessageKind: Int] = [:]
 
     package init(_ guardState: BetweenCycleGuard) {
         self.guardState = guardState
@@ -249,16 +258,23 @@ package final class GuardKeeper: @unchecked Sendable {
         lock.withLock { body(&guardState) }
     }
 
-    /// For a starting cycle: the actions since the last one, and why new entries must stop (a trip since the last
-    /// cycle, or streams still lost). Clears both.
-    package func takeForCycle() -> (actions: [GuardAction], haltReason: String?) {
+    /// One stream message arrived (counted for the next cycle's summary, whatever the guard made of it).
+    package func countMessage(_ kind: StreamMessageKind) {
+        lock.withLock { messagesSinceCycle[kind, default: 0] += 1 }
+    }
+
+    /// For a starting cycle: the actions and the stream messages since the last one, and why new entries must stop (a
+    /// trip since the last cycle, or streams still lost). Clears all three.
+    package func takeForCycle() -> (actions: [GuardAction], messages: [StreamMessageCount], haltReason: String?) {
         lock.withLock {
             let actions = sinceCycle
             sinceCycle = []
+            let messages = StreamMessageCount.list(messagesSinceCycle)
+            messagesSinceCycle = [:]
             var reason = guardState.haltReason
             if reason == nil, guardState.streamsLost { reason = "stream lost: the venue streams are still down" }
             guardState.clearHalt()
-            return (actions, reason)
+            return (actions, messages, reason)
         }
     }
 }

@@ -50,6 +50,11 @@ public final class OperatorMetrics: Sendable {
             gauge("agent_stream_up", [("stream", stream)]).record(event == "connected" ? 1 : 0)
         }
     }
+    /// `count` venue stream messages of `kind` (mark, quote, trade, bar, order, ...) arrived between two cycles.
+    public func streamMessages(kind: String, count: Int) {
+        CoreMetrics.Counter(label: "agent_stream_messages_total", dimensions: [("kind", kind)], factory: factory)
+            .increment(by: Int64(count))
+    }
     /// An action of the between-cycle guard (`rule`: margin, flash_move, stream_lost).
     public func guardAction(rule: String, action: String) {
         CoreMetrics.Counter(label: "agent_guard_actions_total", dimensions: [("rule", rule), ("action", action)], factory: factory)

@@ -27,6 +27,22 @@ public enum StreamEvent: Sendable, Equatable {
     /// Binance `listenKeyExpired`: the user stream is reopened with a new key.
     case listenKeyExpired(timeMs: Int64)
 
+    /// What the message was about, for the message-rate metric.
+    public var kind: StreamMessageKind {
+        switch self {
+        case .mark: .mark
+        case .quote: .quote
+        case .trade: .trade
+        case .bar: .bar
+        case .order: .order
+        case .positions: .positions
+        case .marginCall: .marginCall
+        case .heartbeat: .heartbeat
+        case .resync: .resync
+        case .listenKeyExpired: .listenKeyExpired
+        }
+    }
+
     /// The price this event moves the market to, if any (the guard's flash-move and margin input).
     public var price: (symbol: String, price: Double, timeMs: Int64)? {
         switch self {

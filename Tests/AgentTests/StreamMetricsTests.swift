@@ -54,3 +54,52 @@ import Testing
         #expect(text.contains("GUARD flash_move -> flatten BTC-USD: 6.1% in 30 s"))
     }
 }
+
+/// Message rates: the watch counts every stream message per kind, the next cycle's summary carries the counts, and
+/// `/metrics` sums them from the ledger's summaries (so they survive restarts), and `agent show` prints them.
+@Suite struct StreamMessageRateTests {
+    @Test func theKeeperHandsTheCountsToOneCycleOnly() throws {
+        let keeper = GuardKeeper(BetweenCycleGuard(policy: try Fixtures.defaults([]).policy))
+        for _ in 0..<3 { keeper.countMessage(.mark) }
+        keeper.countMessage(.quote)
+        keeper.countMessage(.order)
+        let first = keeper.takeForCycle().messages
+        #expect(first == [StreamMessageCount(kind: .mark, count: 3), StreamMessageCount(kind: .order, count: 1),
+                          StreamMessageCount(kind: .quote, count: 1)])
+        #expect(keeper.takeForCycle().messages.isEmpty)
+    }
+
+    /// The cycle takes the counts the watch made since the last cycle into its summary, and the ledger's copy.
+    @Test func theNextCycleSummaryCarriesTheCounts() async throws {
+        let dir = Fixtures.tempDir("stream-rates-cycle")
+        var runner = try makeRunner(dataDir: dir)
+        let keeper = GuardKeeper(BetweenCycleGuard(policy: runner.config.policy))
+        runner.guardKeeper = keeper
+        for _ in 0..<2 { keeper.countMessage(.mark) }
+        keeper.countMessage(.heartbeat)
+        let summary = await runner.run(at: decisionTime)
+        #expect(summary.streamMessages == [StreamMessageCount(kind: .heartbeat, count: 1), StreamMessageCount(kind: .mark, count: 2)])
+        let recorded = try #require(try runner.ledger?.events(types: ["cycle_finished"]).last).value(.cycleFinished)
+        #expect(recorded.streamMessages == summary.streamMessages)
+        #expect(await runner.run(at: decisionTime + 3_600).streamMessages.isEmpty)
+    }
+
+    @Test func summariesAddUpToTheMessageCounter() async throws {
+        let dir = Fixtures.tempDir("stream-rates")
+        let template = await (try makeRunner(dataDir: dir + "/template")).run(at: decisionTime)
+        let ledger = try Ledger(path: dir + "/agent.sqlite")
+        let t: Int64 = 1_795_212_000
+        var first = template
+        first.cycleId = "c-1"
+        first.streamMessages = [StreamMessageCount(kind: .mark, count: 60), StreamMessageCount(kind: .quote, count: 200)]
+        var second = template
+        second.cycleId = "c-2"
+        second.streamMessages = [StreamMessageCount(kind: .mark, count: 59)]
+        try ledger.append([try NewEvent.json("c-1", .cycleFinished, t, first), try NewEvent.json("c-2", .cycleFinished, t + 60, second)])
+        let text = LedgerMetricsFeed(ledger: ledger, dataDir: dir).render()
+        #expect(text.contains(#"agent_stream_messages_total{kind="mark"} 119"#), "\(text)")
+        #expect(text.contains(#"agent_stream_messages_total{kind="quote"} 200"#))
+        let shown = try CycleTrail.text(cycleId: "c-1", events: ledger.events(cycleId: "c-1"))
+        #expect(shown.contains("stream messages since the last cycle: mark 60, quote 200"), "\(shown)")
+    }
+}

@@ -64,13 +64,14 @@ import Testing
         let data = Fixtures.tempDir("old-summary")
         let summary = await (try makeRunner(dataDir: data)).run(at: decisionTime)
         var object = try #require(try JSONSerialization.jsonObject(with: JSONCoding.encoder().encode(summary)) as? [String: Any])
-        for newer in ["exits", "circuit_breakers", "guard_actions", "venue_weight_used"] {
+        for newer in ["exits", "circuit_breakers", "guard_actions", "venue_weight_used", "stream_messages"] {
             #expect(object.removeValue(forKey: newer) != nil || newer == "venue_weight_used", "\(newer) is not in the summary")
         }
         let old = try JSONSerialization.data(withJSONObject: object)
         let read = try JSONCoding.decoder().decode(CycleSummary.self, from: old)
         #expect(read.cycleId == summary.cycleId)
-        #expect(read.exits.isEmpty && read.circuitBreakers.isEmpty && read.guardActions.isEmpty && read.venueWeightUsed == nil)
+        #expect(read.exits.isEmpty && read.circuitBreakers.isEmpty && read.guardActions.isEmpty && read.venueWeightUsed == nil
+                && read.streamMessages.isEmpty)
     }
 
     static func stored(_ event: NewEvent) throws -> LedgerEvent {
