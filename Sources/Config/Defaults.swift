@@ -182,7 +182,7 @@ regime:
 triggers:
   volume_spike: {enabled: true, ratio: 2.5, lookback_hours: 24}
   breakout: {enabled: true, lookback_hours: 24, min_clearance_pct: 0.3}
-  reversal: {enabled: true, rsi_period: 14, oversold: 30.0, min_bounce_pct: 1.5}
+  reversal: {enabled: false, rsi_period: 14, oversold: 30.0, min_bounce_pct: 1.5}   # counter-trend: off (docs/STRATEGY.md)
   momentum: {enabled: true, change_24h_pct: 5.0, change_4h_pct: 0.5}
   price_move: {enabled: true, change_1h_pct: 2.5}
   trend: {enabled: true, fast_ema: 8, slow_ema: 21, atr_period: 14, pullback_atr: 0.5, breakout_lookback_hours: 48}
@@ -214,7 +214,7 @@ strategy:
   # The trend of a longer timeframe, resampled inside from the cycle's own bars (only complete UTC buckets): longs
   # only while its EMA(fast) > EMA(slow) and its close is above EMA(slow), shorts only in the mirror case.
   # Needs loop.history_hours of at least (slow_ema + 2) x timeframe.
-  higher_timeframe: {enabled: false, timeframe: 1d, fast_ema: 3, slow_ema: 8}
+  higher_timeframe: {enabled: true, timeframe: 1d, fast_ema: 3, slow_ema: 5}   # fits the default history_hours: 192
   scorer: triggers               # triggers (base + strength + confluence) | composite (the weights below)
   # Composite conviction: trend (EMA separation in ATRs), volatility (1 up to the target, then target/vol), entry
   # quality (strongest trigger) and funding (cheap for the trade's side); plus rules.regime_adjustment.

@@ -41,7 +41,7 @@ import Testing
 
     @Test func theDailyTrendGateRunsInTheCycle() async throws {
         // A falling month with a one-bar spike: the hourly triggers say up, the daily trend says down.
-        let ungated = try await cycle(pctPerHour: -0.05, [])
+        let ungated = try await cycle(pctPerHour: -0.05, ["signals.strategy.higher_timeframe.enabled=false"])
         #expect(ungated.proposals.map(\.side) == [.buy], "the spike must propose a long, or the gate proves nothing")
         let gated = try await cycle(pctPerHour: -0.05, ["signals.strategy.higher_timeframe.enabled=true"])
         #expect(gated.proposals.isEmpty)
