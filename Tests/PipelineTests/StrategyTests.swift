@@ -54,14 +54,15 @@ import Testing
         let rising = Self.trending(days: 12, pctPerHour: 0.1, tail: [0.5, 1])
         let falling = Self.trending(days: 12, pctPerHour: -0.1, tail: [-0.5, -1])
         let upTrend = HigherTimeframeTrend.measure(config.signals.strategy.higherTimeframe, tape: snapshot("BTC-USD", rising))
-        #expect(upTrend.direction == .up && upTrend.bars == 12)
+        #expect(upTrend.direction == .up && upTrend.bars == 12)   // the forming 13th day does not count
         #expect(propose(config, rising, triggers: [Self.up]).map(\.side) == [.buy])
         #expect(propose(config, rising, triggers: [Self.down]).isEmpty)
         #expect(propose(config, falling, triggers: [Self.up]).isEmpty)
         #expect(propose(config, falling, triggers: [Self.down]).map(\.side) == [.sell])
         #expect(propose(config, falling, triggers: [Self.down]).first?.reason.contains("higher timeframe down") == true)
-        // Too few complete daily bars for EMA(8): no verdict, no entry.
-        #expect(propose(config, Self.trending(days: 6, pctPerHour: 0.1), triggers: [Self.up]).isEmpty)
+        // Too few complete daily bars for EMA(slow_ema): no verdict, no entry.
+        let slow = config.signals.strategy.higherTimeframe.slowEma
+        #expect(propose(config, Self.trending(days: slow - 1, pctPerHour: 0.1), triggers: [Self.up]).isEmpty)
         // Off: the same falling tape takes the long.
         config.signals.strategy.higherTimeframe.enabled = false
         #expect(propose(config, falling, triggers: [Self.up]).map(\.side) == [.buy])
