@@ -9,6 +9,7 @@ import Engine
 import Execution
 import Foundation
 import Ledger
+import LiveExecution
 import Logging
 import Model
 import Review
@@ -125,15 +126,6 @@ final class AlertFeed: Sendable {
         }
     }
 
-    private struct ReconciliationNotes: Decodable {
-        struct Note: Decodable {
-            var kind: String
-            var symbol: String?
-            var detail: String
-        }
-        var discrepancies: [Note]
-    }
-
     /// The alerts one ledger event gives (most give none).
     func messages(for e: LedgerEvent) throws -> [AlertMessage] {
         let day = UTC.iso8601(e.time).prefix(10)
@@ -173,8 +165,8 @@ final class AlertFeed: Sendable {
                             r.reasons.prefix(3).joined(separator: "; ") + ". Check, then `agent reconcile --ack`.",
                             key: "manual_review:\(r.reasons.joined(separator: "|"))")]
         case .reconciliation?:
-            guard let r = try? JSONCoding.decoder().decode(ReconciliationNotes.self, from: e.payload) else { return [] }
-            return r.discrepancies.filter { $0.kind == ReconcileFinding.positionWithoutStop.rawValue }.map {
+            guard let r = try? e.value(.reconciliation) else { return [] }
+            return r.discrepancies.filter { $0.kind == .positionWithoutStop }.map {
                 message(.protectionAlarm, "position without a stop", $0.detail, key: "protection:\(day):\($0.symbol ?? "")")
             }
         case .protectionAlarm?:

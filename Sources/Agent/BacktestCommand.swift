@@ -18,8 +18,9 @@ struct BacktestCommand: AsyncParsableCommand {
         next bar's open with the PAPER fill model (fees, slippage, depth); exits use the PAPER exit manager.
 
         Data: CryptoDataDownload-style CSV (banner line, newest first, `2019-10-17 09-AM` dates), Binance kline \
-        CSV (with or without header) or JSON. Gaps and duplicate bars are reported, never filled. The venue \
-        connectors keep no candle store yet, so there is no stored-candle source.
+        CSV (with or without header) or JSON, generic timestamp,open,high,low,close,volume, CryptoCompare and \
+        freqtrade/ccxt JSON. Gaps and duplicate bars are reported, never filled. Without --data, --symbol reads the \
+        candle store that `agent data download` fills (see `agent data list`).
 
         Examples:
           agent backtest --data ../shared/data/coinbase_btcusd_1h.csv --from 2019-01-01 --to 2019-06-01
@@ -257,24 +258,11 @@ struct BacktestCommand: AsyncParsableCommand {
 
     /// One symbol's stored candles at `interval`.
     private func storedSeries(symbol: String, interval: Int64) throws -> CandleSeries {
-        let store = CandleStore(dataDir: common.dataDir)
-        let entries: [CandleStore.Entry]
-        do { entries = try store.list() } catch { throw CLIError.badInput("\(error)") }
-        let held = entries.filter { $0.symbol == CandleStore.fileSymbol(symbol) && (exchange == nil || $0.exchange == exchange) }
-        let usable = held.filter { e in BarInterval(e.timeframe).map { interval % $0.seconds == 0 } ?? false }
-        guard let pick = usable.max(by: { (BarInterval($0.timeframe)?.seconds ?? 0) < (BarInterval($1.timeframe)?.seconds ?? 0) }) else {
-            throw CLIError.badInput("no stored \(symbol) candles at \(timeframe) or a bar length dividing it under \(store.root)"
-                                    + (held.isEmpty ? "" : " (stored: " + held.map { "\($0.exchange) \($0.timeframe)" }.joined(separator: ", ") + ")")
-                                    + "; run agent data download --exchange E --symbol \(symbol) --timeframe \(timeframe) --from ...")
+        do {
+            return try CandleStore(dataDir: common.dataDir).series(symbol: symbol, exchange: exchange, interval: interval)
+        } catch {
+            throw CLIError.badInput(error.description + (error.isSeveralExchanges ? " (--exchange)" : ""))
         }
-        if Set(usable.map(\.exchange)).count > 1 && exchange == nil {
-            throw CLIError.badInput("\(symbol) is stored from several exchanges (\(Set(usable.map(\.exchange)).sorted().joined(separator: ", "))): pass --exchange")
-        }
-        let seconds = BarInterval(pick.timeframe)?.seconds ?? interval
-        let base: CandleSeries
-        do { base = try store.load(exchange: pick.exchange, symbol: symbol, interval: seconds) } catch { throw CLIError.badInput("\(error)") }
-        guard let series = base.resampled(to: interval) else { throw CLIError.badInput("cannot resample \(pick.timeframe) bars to \(timeframe)") }
-        return series
     }
 
     private func run(series loadedSeries: [CandleSeries], interval: Int64, from fromTime: Int64?, to toTime: Int64?) async throws {

@@ -55,7 +55,7 @@ struct BenchCommand: AsyncParsableCommand {
           ema_cross         the ema_cross engine alone, streaming mirror-tiled candles (--candles)
           backtest_command  `agent backtest --strategy ema_cross` as a whole process (wall, CPU, peak RSS) on \
         kline files of --command-candles rows, beside backtesting.py's EMA cross on the same files
-          loader            the candle reader on a --loader-rows kline CSV (load and streamed replay)
+          loader            the candle reader on a --loader-rows kline CSV (load and streamed replay), and the candle store holding the same rows
           pipeline          the full pipeline backtest (--pipeline-candles)
           indicators        EMA, SMA, ATR, RSI, rolling max/min kernels (--indicator-values), beside TA-Lib's C
           cycle             one --once cycle on the sim venue (--symbols, --cycles)

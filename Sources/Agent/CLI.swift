@@ -387,7 +387,7 @@ struct RunSetup {
             }
             market = data
         } else {
-            market = try MarketSource.make(exchange: exchange, config: config.app, ledger: ledger, logger: logger)
+            market = try MarketSource.make(exchange: exchange, config: config.app, dataDir: common.dataDir, ledger: ledger, logger: logger)
         }
         let killSwitch = KillSwitch(dataDir: common.dataDir)
         let executor: any Executor = switch mode {

@@ -180,7 +180,7 @@ extension Kill {
                 return
             }
             let logger = AgentLogging.logger(level: common.logLevel ?? config.app.logging.level)
-            let market = try MarketSource.make(exchange: common.exchange ?? config.app.exchange, config: config.app, logger: logger)
+            let market = try MarketSource.make(exchange: common.exchange ?? config.app.exchange, config: config.app, dataDir: common.dataDir, logger: logger)
             let snapshot = try await market.snapshot(symbols: book.account.positions.map(\.symbol), at: now,
                                                      historyHours: 48)
             let events = PaperDesk.flatten(book, snapshot: snapshot, settings: config.app.paper, time: now, reason: "flatten")

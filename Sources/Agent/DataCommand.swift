@@ -168,8 +168,8 @@ struct CandleDownload: Sendable {
     /// How often a page refused for rate limits (after the connector's own retries) is tried again.
     var rateLimitRetries = 5
 
-    /// Bars per request: one Binance klines page (weight 5 at 1000), one Coinbase candles page (at most 350).
-    var pageBars: Int { exchange == "coinbase" ? 300 : 1_000 }
+    /// Bars per request: one page of the venue's candles endpoint.
+    var pageBars: Int { venue.candlesPerRequest }
 
     func run(from: Int64, to: Int64, progress: (Int, Int) -> Void = { _, _ in }) async throws -> DownloadSummary {
         let step = interval.seconds

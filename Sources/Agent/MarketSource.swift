@@ -8,12 +8,25 @@ import Venues
 
 /// The market a run reads: the `sim` market (or CSV replay when `sim.csv` lists files), or a venue's public data.
 package enum MarketSource {
-    package static func make(exchange: Exchange, config: AppConfig, ledger: Ledger? = nil, logger: Logger) throws -> any MarketDataSource {
+    package static func make(exchange: Exchange, config: AppConfig, dataDir: String, ledger: Ledger? = nil, logger: Logger) throws -> any MarketDataSource {
         if exchange.trades {
             return try VenueFactory.market(exchange: exchange, config: config, backoff: VenueBackoffLedger.keeper(venue: exchange, ledger: ledger))
         }
-        if config.sim.csv.isEmpty { return SimMarket(seed: config.sim.seed) }
+        if config.sim.csv.isEmpty && config.sim.stored.isEmpty { return SimMarket(seed: config.sim.seed) }
         var series: [CandleSeries] = []
+        let store = CandleStore(dataDir: dataDir)
+        for (i, source) in config.sim.stored.enumerated() {
+            let interval = source.timeframe.flatMap(BarInterval.init) ?? .oneHour
+            do {
+                let loaded = try store.series(symbol: source.symbol, exchange: source.exchange, interval: interval.seconds)
+                if !loaded.gaps.isEmpty {
+                    logger.warning("stored candles have gaps", metadata: ["symbol": "\(source.symbol)", "gaps": "\(loaded.gaps.count)"])
+                }
+                series.append(loaded)
+            } catch {
+                throw CLIError.badInput("sim.stored.\(i): \(error)" + (error.isSeveralExchanges ? " (set exchange on this entry)" : ""))
+            }
+        }
         for source in config.sim.csv {
             do {
                 let loaded = try replaySeries(source)

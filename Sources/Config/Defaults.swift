@@ -23,6 +23,7 @@ portfolio:
 sim:
   seed: 42                   # same seed + same --now = the same market, bit for bit
   csv: []                    # replay OHLCV files instead, e.g. [{path: ../shared/data/coinbase_btcusd_1h.csv, symbol: BTC-USD, timeframe: 1h}] (timeframe: inferred when absent)
+  stored: []                 # or replay the candle store (agent data download), e.g. [{symbol: BTC-USD, exchange: coinbase, timeframe: 4h}] (timeframe: 1h when absent; finer stored bars are resampled)
 
 logging:
   level: info                # trace, debug, info, notice, warning, error, critical (logs go to stderr)

@@ -115,6 +115,23 @@ public struct SimConfig: Codable, Sendable, Equatable {
     public var seed: UInt64
     /// OHLCV CSV files to replay instead of the synthetic market (e.g. ../shared/data/coinbase_btcusd_1h.csv).
     public var csv: [CSVSource]
+    /// Symbols to replay from the candle store (`agent data download` fills it) instead of the synthetic market.
+    public var stored: [StoredSource]
+}
+
+/// One symbol of the candle store to replay.
+public struct StoredSource: Codable, Sendable, Equatable {
+    public var symbol: String
+    /// The exchange whose stored bars to read; absent = the one holding the symbol (an error when several do).
+    public var exchange: String?
+    /// The bar length (`1m` ... `1d`); a finer stored bar length is resampled to it. Absent = 1h.
+    public var timeframe: String?
+
+    public init(symbol: String, exchange: String? = nil, timeframe: String? = nil) {
+        self.symbol = symbol
+        self.exchange = exchange
+        self.timeframe = timeframe
+    }
 }
 
 public struct CSVSource: Codable, Sendable, Equatable {
@@ -123,6 +140,12 @@ public struct CSVSource: Codable, Sendable, Equatable {
     public var symbol: String
     /// The bar length (`1m` ... `1d`, e.g. `4h`); absent = inferred from the file's spacing.
     public var timeframe: String?
+
+    public init(path: String, symbol: String = "", timeframe: String? = nil) {
+        self.path = path
+        self.symbol = symbol
+        self.timeframe = timeframe
+    }
 }
 
 public struct LoggingConfig: Codable, Sendable, Equatable {

@@ -24,6 +24,16 @@ enum Validation {
                 v.check(BarInterval(tf) != nil, at: "sim.csv.\(i).timeframe", "'\(tf)' is not a bar length from 1m to 1d (e.g. 15m, 1h, 4h, 1d)")
             }
         }
+        for (i, source) in c.sim.stored.enumerated() {
+            v.check(!source.symbol.isEmpty, at: "sim.stored.\(i).symbol", "a stored source needs a symbol")
+            if let tf = source.timeframe {
+                v.check(BarInterval(tf) != nil, at: "sim.stored.\(i).timeframe", "'\(tf)' is not a bar length from 1m to 1d (e.g. 15m, 1h, 4h, 1d)")
+            }
+            if let e = source.exchange {
+                let venues = Exchange.allCases.filter(\.trades).map(\.rawValue)
+                v.check(venues.contains(e), at: "sim.stored.\(i).exchange", "'\(e)' is not a venue with a candle store: one of \(venues.joined(separator: ", "))")
+            }
+        }
         for tier in ReviewerTier.allCases {
             let key = "reviewers.\(tier.rawValue.lowercased())"
             let r = c.reviewers.config(for: tier)

@@ -44,6 +44,18 @@ public final class CurlHTTPClient: HTTPTransport {
     }
 }
 
+extension CurlHTTPClient {
+    /// The transfer on the calling thread, for a caller that owns its threads (the `serve` benchmark's clients run
+    /// at a lower priority, as clients on other machines would not compete with the bot for its cores).
+    package func sendBlocking(_ request: HTTPRequest) throws(HTTPError) -> HTTPResponse {
+        let prepared = try PreparedRequest(request)
+        guard curlGlobalInitCode == CURLE_OK else {
+            throw .transport(url: prepared.loggedURL, code: Int(curlGlobalInitCode.rawValue), message: "curl_global_init failed")
+        }
+        return try CurlTransfer.run(prepared, control: TransferControl()).get()
+    }
+}
+
 /// A validated request, ready for libcurl.
 struct PreparedRequest: Sendable {
     var method: String

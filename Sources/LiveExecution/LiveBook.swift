@@ -95,13 +95,9 @@ package struct LiveBook: Sendable {
     }
 
     package mutating func apply(_ kind: EventKind, time: Int64, payload: Data, seq: Int64 = 0) throws {
-        func value<T: Decodable>(_ t: EventType<T>) throws -> T {
-            do {
-                return try JSONCoding.decoder().decode(T.self, from: payload)
-            } catch {
-                throw PayloadError(seq: seq, type: kind.rawValue, message: "\(error)")
-            }
-        }
+        // The one typed read (`LedgerEvent.value`), so a payload read under another kind is refused here too.
+        let event = LedgerEvent(seq: seq, cycleId: "", type: kind.rawValue, time: time, recordedAt: 0, symbol: nil, payload: payload)
+        func value<T: Decodable>(_ t: EventType<T>) throws -> T { try event.value(t) }
         switch kind {
         case .liveOrderIntent:
             let intent = try value(.liveOrderIntent)

@@ -276,6 +276,9 @@ public actor BinanceFutures: VenueMarketData, FuturesVenue {
         return rules
     }
 
+    /// One klines page at its cheapest weight per bar: up to 1,000 bars weigh 5, 1,001-1,500 weigh 10.
+    public nonisolated var candlesPerRequest: Int { 1_000 }
+
     public func candles(symbol: String, interval: CandleInterval, end: Int64, limit: Int) async throws(VenueError) -> [Candle] {
         let count = min(max(1, limit), 1500)
         // The last bar must have closed by `end`: its open time is at most end - interval.

@@ -175,6 +175,9 @@ public actor Coinbase: VenueMarketData, TradingVenue {
         return rules(from: try VenueJSON.decode(ProductJSON.self, from: data, venue: name, operation: "GET /market/products/{id}"))
     }
 
+    /// One candles page: Coinbase serves at most 350; 300 keeps a page inside that for every granularity.
+    public nonisolated var candlesPerRequest: Int { 300 }
+
     /// Coinbase serves at most 350 candles per request; longer histories are fetched in pages.
     public func candles(symbol: String, interval: CandleInterval, end: Int64, limit: Int) async throws(VenueError) -> [Candle] {
         struct C: Decodable {
@@ -187,7 +190,7 @@ public actor Coinbase: VenueMarketData, TradingVenue {
         var pageEnd = lastOpen + interval.seconds
         var remaining = wanted
         while remaining > 0 {
-            let count = min(remaining, 300)
+            let count = min(remaining, candlesPerRequest)
             let start = pageEnd - Int64(count) * interval.seconds
             let data = try await call("GET", "/market/products/\(FormEncoding.escape(symbol))/candles", query: [
                 ("start", String(start)), ("end", String(pageEnd)), ("granularity", interval.coinbaseGranularity),

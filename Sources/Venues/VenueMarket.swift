@@ -131,6 +131,8 @@ public protocol VenueMarketData: MarketDataSource {
     func funding(symbol: String) async throws(VenueError) -> FundingInfo?
     /// Whether the venue settles funding (perpetuals).
     var settlesFunding: Bool { get }
+    /// The most candles one `candles` request returns (a larger `limit` costs several requests).
+    var candlesPerRequest: Int { get }
     /// Funding settlements from `from` up to `to` (Unix seconds), oldest first, at most `limit`; empty on spot venues.
     func fundingSettlements(symbol: String, from: Int64, to: Int64, limit: Int) async throws(VenueError) -> [(time: Int64, rate: Double)]
 }

@@ -5,6 +5,7 @@ import Config
 import Execution
 import Foundation
 import Ledger
+@testable import LiveExecution
 import Logging
 import Model
 @testable import Risk
@@ -45,7 +46,9 @@ import Testing
             try NewEvent.json("c-2", .paperFill, t, symbol: "BTC-USD", fill("stop_loss")),
             try NewEvent.json("c-3", .circuitBreaker, t, BreakerTrip(breaker: "max_daily_loss", value: 6, limit: 5, detail: "down 6% today", action: "halt")),
             try NewEvent.json("c-4", .reviewRequired, t, ReviewRequired(reasons: ["unknown_position ETH-USD: the venue holds 1"])),
-            NewEvent(cycleId: "c-5", type: "reconciliation", time: t, payload: Data(#"{"discrepancies":[{"kind":"position_without_stop","symbol":"BTC-USD","detail":"0.1 BTC-USD has no working stop","critical":true}]}"#.utf8)),
+            try NewEvent.json("c-5", .reconciliation, t, ReconcileReport(
+                venue: "binance", timestamp: UTC.iso8601(t), acted: true,
+                discrepancies: [.init(kind: .positionWithoutStop, symbol: "BTC-USD", detail: "0.1 BTC-USD has no working stop", critical: true)])),
             try NewEvent.json("c-6", .halted, t, CycleNote(reason: "kill switch is on: <maintenance>")),
             NewEvent(cycleId: "c-7", type: "cycle_finished", time: t, payload: try await summaryJSON(status: "ERROR", error: "venue timeout", fallback: "skip")),
             try NewEvent.json("c-7", .guardAction, t, symbol: "BTC-USD", GuardAction(
