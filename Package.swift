@@ -113,7 +113,7 @@ let package = Package(
         .testTarget(name: "MarketTests", dependencies: ["Market", "Venues", "Model", "TestSupport", .product(name: "Crypto", package: "swift-crypto")]),
         .testTarget(name: "NewsTests", dependencies: ["News", "TestSupport"]),
         .testTarget(name: "LedgerTests", dependencies: ["Ledger", "TestSupport"]),
-        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Market", "TestSupport"]),
+        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Market", "Policy", "TestSupport"]),
         .testTarget(name: "BacktestTests", dependencies: ["Backtest", "Engine", "Config", "TestSupport"]),
         .testTarget(name: "ExecutionTests", dependencies: ["Execution", "LiveExecution", "Venues", "Market", "Config", "TestSupport"]),
         .testTarget(name: "PolicyTests", dependencies: ["Policy", "Review", "Risk", "TestSupport"]),

@@ -183,7 +183,7 @@ regime:
 triggers:
   volume_spike: {enabled: true, ratio: 2.5, lookback_hours: 24}
   breakout: {enabled: true, lookback_hours: 24, min_clearance_pct: 0.3}
-  reversal: {enabled: true, rsi_period: 14, oversold: 30.0, min_bounce_pct: 1.5}
+  reversal: {enabled: false, rsi_period: 14, oversold: 30.0, min_bounce_pct: 1.5}   # counter-trend: off (docs/STRATEGY.md)
   momentum: {enabled: true, change_24h_pct: 5.0, change_4h_pct: 0.5}
   price_move: {enabled: true, change_1h_pct: 2.5}
   trend: {enabled: true, fast_ema: 8, slow_ema: 21, atr_period: 14, pullback_atr: 0.5, breakout_lookback_hours: 48}
@@ -198,8 +198,8 @@ rules:
   strength_weight: 0.3           # + strength of the strongest trigger x this
   confluence_bonus: 0.08         # + this per additional distinct trigger on the symbol
   regime_adjustment: {bull: 0.05, chop: 0.0, bear: -0.05, crash: -0.1}
-  allow_shorts: false            # spot: long entries only
-  leverage: 1.0
+  allow_shorts: false            # spot: long entries only; true on perpetuals for DOWNTREND setups
+  leverage: 1.0                  # the most leverage a proposal asks for (strategy.leverage lowers it)
 
 # Protective exits, managed every cycle in PAPER: the stop from the universe tier, then a take-profit ladder
 # (25% at 1R, 2R and 3R, where R is the distance from entry to the stop), the stop moved to breakeven after the
@@ -208,6 +208,28 @@ exits:
   ladder: [{r: 1, fraction: 0.25}, {r: 2, fraction: 0.25}, {r: 3, fraction: 0.25}]
   trailing_atr: 2.0
   time_stop_hours: 72
+
+# Strategy features. Deterministic, identical in backtests, PAPER and LIVE; policy.yaml still decides last
+# (max_position_pct and the other caps cut any size, max_leverage and min_liquidation_distance bound leverage).
+strategy:
+  # The trend of a longer timeframe, resampled inside from the cycle's own bars (only complete UTC buckets): longs
+  # only while its EMA(fast) > EMA(slow) and its close is above EMA(slow), shorts only in the mirror case.
+  # Needs loop.history_hours of at least (slow_ema + 2) x timeframe.
+  higher_timeframe: {enabled: true, timeframe: 1d, fast_ema: 3, slow_ema: 5}   # fits the default history_hours: 192
+  scorer: triggers               # triggers (base + strength + confluence) | composite (the weights below)
+  # Composite conviction: trend (EMA separation in ATRs), volatility (1 up to the target, then target/vol), entry
+  # quality (strongest trigger) and funding (cheap for the trade's side); plus rules.regime_adjustment.
+  composite: {trend: 0.35, volatility: 0.15, entry_quality: 0.25, funding: 0.10, target_volatility_pct: 80.0}
+  sizing:
+    mode: tier                   # tier: base_size_pct x regime multiplier | risk: stop distance x size = risk_per_trade_pct
+    risk_per_trade_pct: 0.25     # % of equity lost if the stop is hit (mode: risk)
+    kelly_fraction: 0.0          # cap at this fraction of the Kelly size of the last trades; 0 = no cap
+    kelly_lookback_trades: 50
+    kelly_min_trades: 20
+    kelly_floor_pct: 0.5         # size when the measured Kelly is <= 0 (keeps measuring)
+  # Leverage: rules.leverage at most; target/volatility when target_volatility_pct > 0; at most
+  # drawdown_max_leverage past drawdown_pct; after_loss_step less after a losing trade; never below 1.
+  leverage: {target_volatility_pct: 0.0, drawdown_pct: 5.0, drawdown_max_leverage: 2.0, after_loss_step: 1.0}
 """#
 
     /// `policy/policy.yaml`

@@ -324,6 +324,76 @@ public struct SignalsConfig: Codable, Sendable, Equatable {
     public var rules: RulesConfig
     /// How open positions are protected and taken off (PAPER, and LIVE's managed exits).
     public var exits: ExitsConfig
+    /// The strategy features on top of the triggers: multi-timeframe trend gate, composite scorer, risk-based and
+    /// Kelly-capped sizing, drawdown-aware leverage. All bounded by policy.yaml, which decides last.
+    public var strategy: StrategyConfig
+}
+
+public struct StrategyConfig: Codable, Sendable, Equatable {
+    public var higherTimeframe: HigherTimeframeConfig
+    /// How a proposal's conviction is scored.
+    public var scorer: ScorerKind
+    public var composite: CompositeWeights
+    public var sizing: SizingConfig
+    public var leverage: LeverageRuleConfig
+}
+
+/// The trend of a longer timeframe, resampled inside from the cycle's own bars, gating entries: longs only while it
+/// is up, shorts only while it is down.
+public struct HigherTimeframeConfig: Codable, Sendable, Equatable {
+    public var enabled: Bool
+    /// `1d`, `12h`, `4h`...: a whole multiple of the cycle's bars.
+    public var timeframe: String
+    public var fastEma: Int
+    public var slowEma: Int
+}
+
+public enum ScorerKind: String, Codable, Sendable, CaseIterable {
+    /// base + strength of the strongest trigger + confluence + regime adjustment.
+    case triggers
+    /// The weighted composite of trend, volatility, entry quality and funding (+ regime adjustment).
+    case composite
+}
+
+/// Weights of the composite score; each component is 0...1.
+public struct CompositeWeights: Codable, Sendable, Equatable {
+    public var trend: Double
+    public var volatility: Double
+    public var entryQuality: Double
+    public var funding: Double
+    /// Annualised volatility at or below which the volatility component is 1 (above: target / volatility).
+    public var targetVolatilityPct: Double
+}
+
+public enum SizingMode: String, Codable, Sendable, CaseIterable {
+    /// The tier's base_size_pct times the regime's size multiplier.
+    case tier
+    /// Size such that the distance to the stop times the size is `risk_per_trade_pct` of equity.
+    case risk
+}
+
+public struct SizingConfig: Codable, Sendable, Equatable {
+    public var mode: SizingMode
+    public var riskPerTradePct: Double
+    /// Cap the size at this fraction of the Kelly size measured on the last closed trades; 0 = no cap.
+    public var kellyFraction: Double
+    public var kellyLookbackTrades: Int
+    /// Below this many closed trades the cap does not apply yet.
+    public var kellyMinTrades: Int
+    /// The size when the measured Kelly is zero or negative, so the strategy keeps measuring (% of equity).
+    public var kellyFloorPct: Double
+}
+
+/// Leverage of a proposal: `rules.leverage` at most, lowered by volatility, by drawdown and after a loss; never
+/// below 1. The policy's `max_leverage` and `min_liquidation_distance` checks still decide.
+public struct LeverageRuleConfig: Codable, Sendable, Equatable {
+    /// Leverage = target / annualised volatility (rounded down), when above 0.
+    public var targetVolatilityPct: Double
+    /// Above this drawdown from peak equity, at most `drawdown_max_leverage`.
+    public var drawdownPct: Double
+    public var drawdownMaxLeverage: Double
+    /// After a losing trade, this much less.
+    public var afterLossStep: Double
 }
 
 public struct RegimeDetectionConfig: Codable, Sendable, Equatable {

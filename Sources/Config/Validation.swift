@@ -229,6 +229,37 @@ enum Validation {
         v.range(c.rules.strengthWeight, 0...1, at: "rules.strength_weight")
         v.range(c.rules.confluenceBonus, 0...1, at: "rules.confluence_bonus")
         v.range(c.rules.leverage, 1...125, at: "rules.leverage")
+        let st = c.strategy
+        if let tf = BarInterval(st.higherTimeframe.timeframe) {
+            v.check(tf.seconds >= 3_600, at: "strategy.higher_timeframe.timeframe",
+                    "'\(st.higherTimeframe.timeframe)' is shorter than the cycle's 1h bars")
+        } else {
+            v.check(false, at: "strategy.higher_timeframe.timeframe",
+                    "'\(st.higherTimeframe.timeframe)' is not a bar length from 1m to 1d (e.g. 4h, 12h, 1d)")
+        }
+        v.range(st.higherTimeframe.fastEma, 1...200, at: "strategy.higher_timeframe.fast_ema")
+        v.range(st.higherTimeframe.slowEma, 2...400, at: "strategy.higher_timeframe.slow_ema")
+        v.check(st.higherTimeframe.fastEma < st.higherTimeframe.slowEma, at: "strategy.higher_timeframe.fast_ema",
+                "fast_ema (\(st.higherTimeframe.fastEma)) must be shorter than slow_ema (\(st.higherTimeframe.slowEma))")
+        for (name, w) in [("trend", st.composite.trend), ("volatility", st.composite.volatility),
+                          ("entry_quality", st.composite.entryQuality), ("funding", st.composite.funding)] {
+            v.range(w, 0...1, at: "strategy.composite.\(name)")
+        }
+        let weights = st.composite.trend + st.composite.volatility + st.composite.entryQuality + st.composite.funding
+        v.check(weights <= 1 + 1e-9, at: "strategy.composite.trend",
+                "the composite weights add up to \(Format.number(weights)): at most 1")
+        v.range(st.composite.targetVolatilityPct, 1...1_000, at: "strategy.composite.target_volatility_pct")
+        v.range(st.sizing.riskPerTradePct, 0.01...10, at: "strategy.sizing.risk_per_trade_pct")
+        v.range(st.sizing.kellyFraction, 0...1, at: "strategy.sizing.kelly_fraction")
+        v.range(st.sizing.kellyLookbackTrades, 5...1_000, at: "strategy.sizing.kelly_lookback_trades")
+        v.range(st.sizing.kellyMinTrades, 1...1_000, at: "strategy.sizing.kelly_min_trades")
+        v.check(st.sizing.kellyMinTrades <= st.sizing.kellyLookbackTrades, at: "strategy.sizing.kelly_min_trades",
+                "kelly_min_trades (\(st.sizing.kellyMinTrades)) must not exceed kelly_lookback_trades (\(st.sizing.kellyLookbackTrades))")
+        v.range(st.sizing.kellyFloorPct, 0...100, at: "strategy.sizing.kelly_floor_pct")
+        v.range(st.leverage.targetVolatilityPct, 0...10_000, at: "strategy.leverage.target_volatility_pct")
+        v.range(st.leverage.drawdownPct, 0...100, at: "strategy.leverage.drawdown_pct")
+        v.range(st.leverage.drawdownMaxLeverage, 1...125, at: "strategy.leverage.drawdown_max_leverage")
+        v.range(st.leverage.afterLossStep, 0...124, at: "strategy.leverage.after_loss_step")
     }
 
     static func policy(_ c: PolicyConfig, _ v: inout ConfigValidator) {

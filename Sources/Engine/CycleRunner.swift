@@ -341,7 +341,8 @@ public struct CycleRunner: Sendable {
         var mark = ContinuousClock().now
         let eligible = Set(universe.eligible.map(\.symbol))
         let scan = TriggerEngine.scan(config.signals.triggers, regime: regime.regime,
-                                      symbols: snapshot.symbols.filter { eligible.contains($0.symbol) })
+                                      symbols: snapshot.symbols.filter { eligible.contains($0.symbol) },
+                                      downtrend: config.signals.rules.allowShorts)
         try j.record(.triggers, scan)
         summary.triggersDetected = scan.triggers.count
         summary.topTriggers = scan.triggers.prefix(5).map {
@@ -352,7 +353,8 @@ public struct CycleRunner: Sendable {
         // Rules: the only stage that creates proposals.
         mark = ContinuousClock().now
         let proposals = RulesEngine.propose(config.signals.rules, tiers: config.universe.tiers, regime: regime.regime,
-                                            universe: universe, triggers: scan.triggers, snapshot: snapshot)
+                                            universe: universe, triggers: scan.triggers, snapshot: snapshot,
+                                            strategy: StrategyContext(config.signals, account: j.portfolio.accountFacts(state)))
         try j.record(.proposal, each: proposals, symbol: { $0.symbol })
         report.proposals = proposals
         summary.proposalsGenerated = proposals.count

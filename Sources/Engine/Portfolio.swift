@@ -3,6 +3,7 @@ import Execution
 import Foundation
 import Ledger
 import Model
+import Pipeline
 
 /// The one portfolio state of every mode: cash, positions with their protection, realised P&L, fees, funding,
 /// equity marks (peak, day and week starts), loss streaks and loss times, and the trades the frequency checks
@@ -210,6 +211,17 @@ package struct Portfolio: Sendable {
                            openPositions: account.positions.count,
                            marks: account.positions.map { SymbolPrice(symbol: $0.symbol, price: all[$0.symbol] ?? $0.entryPrice) },
                            mode: mode)
+    }
+
+    /// What the strategy's sizing and leverage rules read: drawdown, the last trade's outcome and the returns of the
+    /// last closed trades on their entry notional (the Kelly cap looks at no more than 1,000).
+    package func accountFacts(_ state: PortfolioState) -> AccountFacts {
+        let trades = account.closedTrades.suffix(1_000)
+        return AccountFacts(drawdownPct: state.drawdownPct, lastTradeLost: (trades.last?.pnlUsd ?? 0) < 0,
+                            tradeReturns: trades.map { t in
+                                let notional = t.entryPrice * t.quantity
+                                return notional > 0 ? t.pnlUsd / notional : 0
+                            })
     }
 
     /// The policy's and the breakers' view at `now`.

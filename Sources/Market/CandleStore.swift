@@ -240,30 +240,12 @@ public enum FundingFile {
 }
 
 extension CandleSeries {
-    /// Bars of `interval` (a whole multiple of this series' bar length) built from this series: open of the first
-    /// bar, highest high, lowest low, close of the last, summed volume, on UTC-aligned buckets. Only buckets with
-    /// every bar present are kept; incomplete ones become gaps (never filled).
+    /// Bars of `interval` (a whole multiple of this series' bar length) built from this series by
+    /// `BarInterval.resample`; incomplete buckets become gaps (never filled).
     public func resampled(to interval: Int64) -> CandleSeries? {
         guard interval >= self.interval, interval % self.interval == 0 else { return nil }
         if interval == self.interval { return self }
-        let per = Int(interval / self.interval)
-        var out: [Candle] = []
-        var i = 0
-        while i < candles.count {
-            let bucket = candles[i].time / interval * interval
-            var j = i
-            var high = -Double.infinity, low = Double.infinity, volume = 0.0
-            while j < candles.count, candles[j].time / interval * interval == bucket {
-                high = max(high, candles[j].high)
-                low = min(low, candles[j].low)
-                volume += candles[j].volume
-                j += 1
-            }
-            if j - i == per, candles[i].time == bucket {
-                out.append(Candle(time: bucket, open: candles[i].open, high: high, low: low, close: candles[j - 1].close, volume: volume))
-            }
-            i = j
-        }
+        guard let out = BarInterval.resample(candles, base: self.interval, to: interval) else { return nil }
         var gaps: [CandleGap] = []
         for (a, b) in zip(out, out.dropFirst()) where b.time - a.time > interval {
             gaps.append(CandleGap(after: a.time, before: b.time, missingBars: Int((b.time - a.time) / interval) - 1))

@@ -90,3 +90,36 @@ public struct BarInterval: Codable, Sendable, Hashable, Comparable, CustomString
         try c.encode(description)
     }
 }
+
+extension BarInterval {
+    /// Bars of `interval` (a whole multiple of `base`) built from `candles` of `base` (oldest first): open of the
+    /// first bar, highest high, lowest low, close of the last, summed volume, on UTC-aligned buckets. Only buckets
+    /// with every bar present are kept, so a bucket still forming (or cut by the window) never counts. Nil when
+    /// `interval` is not a whole multiple of `base`. The one resampler: candle files and the cycle's own
+    /// multi-timeframe trend both use it.
+    public static func resample<C: RandomAccessCollection>(_ candles: C, base: Int64, to interval: Int64) -> [Candle]?
+    where C.Element == Candle, C.Index == Int {
+        guard base > 0, interval >= base, interval % base == 0 else { return nil }
+        if interval == base { return Array(candles) }
+        let per = interval / base
+        var out: [Candle] = []
+        out.reserveCapacity(candles.count / Int(per) + 1)
+        var i = candles.startIndex
+        while i < candles.endIndex {
+            let bucket = candles[i].time / interval * interval
+            var j = i
+            var high = -Double.infinity, low = Double.infinity, volume = 0.0
+            while j < candles.endIndex, candles[j].time / interval * interval == bucket {
+                high = max(high, candles[j].high)
+                low = min(low, candles[j].low)
+                volume += candles[j].volume
+                j += 1
+            }
+            if Int64(j - i) == per, candles[i].time == bucket {
+                out.append(Candle(time: bucket, open: candles[i].open, high: high, low: low, close: candles[j - 1].close, volume: volume))
+            }
+            i = j
+        }
+        return out
+    }
+}

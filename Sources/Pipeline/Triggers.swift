@@ -16,16 +16,22 @@ public struct TriggerScan: Codable, Sendable, Equatable {
 
 /// Deterministic signals on candles of any bar length (windows are in hours, converted to bars). Thresholds come from signals.yaml, scaled per regime.
 public enum TriggerEngine {
-    public static func scan(_ config: TriggersConfig, regime: Regime, symbols: [SymbolSnapshot]) -> TriggerScan {
+    /// `downtrend`: also the mirrored DOWNTREND setups (pullback and breakdown in a downtrend), and shorts filtered
+    /// on crowded negative funding; the cycle turns it on with `rules.allow_shorts`.
+    public static func scan(_ config: TriggersConfig, regime: Regime, symbols: [SymbolSnapshot], downtrend: Bool = false) -> TriggerScan {
         let m = config.regimeThresholdMultiplier.value(for: regime)
         var fired: [Trigger] = []
         var suppressed: [SuppressedTrigger] = []
         for tape in symbols {
-            for trigger in detect(config, multiplier: m, tape: tape) {
+            for trigger in detect(config, multiplier: m, tape: tape, downtrend: downtrend) {
                 if trigger.direction == .up, let funding = tape.fundingRate, funding > config.funding.maxLongFundingRate {
                     suppressed.append(SuppressedTrigger(
                         trigger: trigger,
                         reason: "funding \(fmt(funding * 100))% per 8h > \(fmt(config.funding.maxLongFundingRate * 100))%: crowded longs"))
+                } else if downtrend, trigger.direction == .down, let funding = tape.fundingRate, funding < -config.funding.maxLongFundingRate {
+                    suppressed.append(SuppressedTrigger(
+                        trigger: trigger,
+                        reason: "funding \(fmt(funding * 100))% per 8h < -\(fmt(config.funding.maxLongFundingRate * 100))%: crowded shorts"))
                 } else {
                     fired.append(trigger)
                 }
@@ -42,7 +48,7 @@ public enum TriggerEngine {
     }
 
     /// All signals on one symbol.
-    public static func detect(_ config: TriggersConfig, multiplier m: Double, tape: SymbolSnapshot) -> [Trigger] {
+    public static func detect(_ config: TriggersConfig, multiplier m: Double, tape: SymbolSnapshot, downtrend: Bool = false) -> [Trigger] {
         let candles = tape.candles
         guard candles.count >= 30, let last = candles.last else { return [] }
         let symbol = tape.symbol
@@ -120,17 +126,20 @@ public enum TriggerEngine {
         }
 
         if config.trend.enabled {
-            out.append(contentsOf: trendSignals(config.trend, multiplier: m, tape: tape))
+            out.append(contentsOf: trendSignals(config.trend, multiplier: m, tape: tape, downtrend: downtrend))
         }
         return out
     }
 
     /// EMA(fast)/EMA(slow) trend with ATR: pullback entries near the fast EMA and breakouts in an uptrend.
-    static func trendSignals(_ config: TrendConfig, multiplier m: Double, tape: SymbolSnapshot) -> [Trigger] {
+    static func trendSignals(_ config: TrendConfig, multiplier m: Double, tape: SymbolSnapshot, downtrend: Bool = false) -> [Trigger] {
         guard let fast = tape.newestEMA(period: config.fastEma),
               let slow = tape.newestEMA(period: config.slowEma),
               let atr = tape.newestATR(period: config.atrPeriod),
               atr > 0, let last = tape.candles.last else { return [] }
+        if downtrend, fast < slow, last.close < slow {
+            return downtrendSignals(config, multiplier: m, tape: tape, fast: fast, slow: slow, atr: atr)
+        }
         guard fast > slow, last.close > slow else { return [] }
         let symbol = tape.symbol
         let separation = (fast - slow) / atr
@@ -150,6 +159,36 @@ public enum TriggerEngine {
                                    strength: min(max((last.close - high) / atr + separation / 4, 0), 1),
                                    detail: .later("uptrend breakout above the \(config.breakoutLookbackHours)h high"),
                                    metrics: metrics.merging(["prior_high": high]) { a, _ in a }))
+            }
+        }
+        return out
+    }
+}
+
+extension TriggerEngine {
+    /// The mirror of the uptrend setups: a rally to the fast EMA that failed (pullback), and a close below the
+    /// low of `breakout_lookback_hours` (breakdown), both while EMA(fast) < EMA(slow) and the close is below EMA(slow).
+    static func downtrendSignals(_ config: TrendConfig, multiplier m: Double, tape: SymbolSnapshot,
+                                 fast: Double, slow: Double, atr: Double) -> [Trigger] {
+        guard let last = tape.candles.last else { return [] }
+        let symbol = tape.symbol
+        let separation = (slow - fast) / atr
+        var out: [Trigger] = []
+        let metrics = ["ema_fast": fast, "ema_slow": slow, "atr": atr, "separation_atr": separation]
+        let pullbackBand = config.pullbackAtr * atr / m
+        if last.high >= fast - pullbackBand, last.close < fast {
+            out.append(Trigger(symbol: symbol, kind: .trendPullback, direction: .down,
+                               strength: min(max(separation / 2, 0), 1),
+                               detail: .later("downtrend (EMA\(config.fastEma) < EMA\(config.slowEma) by \(fmt(separation)) ATR), rally to EMA\(config.fastEma) failed"),
+                               metrics: metrics))
+        }
+        let breakoutBars = tape.bars(hours: config.breakoutLookbackHours)
+        if tape.candles.count > breakoutBars, let low = tape.priorRange(bars: breakoutBars)?.low {
+            if last.close < low {
+                out.append(Trigger(symbol: symbol, kind: .trendBreakout, direction: .down,
+                                   strength: min(max((low - last.close) / atr + separation / 4, 0), 1),
+                                   detail: .later("downtrend breakdown below the \(config.breakoutLookbackHours)h low"),
+                                   metrics: metrics.merging(["prior_low": low]) { a, _ in a }))
             }
         }
         return out

@@ -24,6 +24,9 @@ import Testing
         try Fixtures.defaults([
             "universe.tiers.tier_1_core.min_24h_volume_usd=1000000", "universe.tiers.tier_1_core.min_depth_usd=10000",
             "policy.risk.min_24h_volume_usd=1000000",
+            // The first 600 bars (July 2017) fall on the daily trend, so the shipped gate would leave no proposal to
+            // compare; the gate's own point-in-time rule (complete days only) is StrategyTests' resampling test.
+            "signals.strategy.higher_timeframe.enabled=false",
         ]).forBacktest(symbols: ["BTC-USD"], tier: nil)
     }
 

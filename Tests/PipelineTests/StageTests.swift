@@ -124,10 +124,13 @@ func flat(_ n: Int, _ price: Double = 100, then tail: [Double] = []) -> [Double]
         #expect(!kinds(tape, multiplier: 1.6).contains(.priceMove))
     }
 
-    @Test func reversalAfterOversold() {
+    @Test func reversalAfterOversold() throws {
+        var config = try Fixtures.defaults().signals.triggers
+        config.reversal.enabled = true   // off in the shipped defaults (docs/STRATEGY.md); the trigger itself still works
         let selloff = (1...15).map { 100 - Double($0) * 1.5 }        // RSI deep oversold
         let bounce: [Double] = [78.5, 80, 81]                         // +3% off the low, closing up
-        #expect(kinds(snapshot("X", candles(flat(40, then: selloff + bounce)))).contains(.reversal))
+        let tape = snapshot("X", candles(flat(40, then: selloff + bounce)))
+        #expect(TriggerEngine.detect(config, multiplier: 1, tape: tape).map(\.kind).contains(.reversal))
     }
 
     @Test func trendPullbackInAnUptrend() {
