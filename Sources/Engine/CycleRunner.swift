@@ -354,7 +354,8 @@ public struct CycleRunner: Sendable {
         mark = ContinuousClock().now
         let proposals = RulesEngine.propose(config.signals.rules, tiers: config.universe.tiers, regime: regime.regime,
                                             universe: universe, triggers: scan.triggers, snapshot: snapshot,
-                                            strategy: StrategyContext(config.signals, account: j.portfolio.accountFacts(state)))
+                                            strategy: StrategyContext(config.signals, account: j.portfolio.accountFacts(
+                                                state, returnsOf: config.signals.strategy.sizing.kellyFraction > 0 ? config.signals.strategy.sizing.kellyLookbackTrades : 0)))
         try j.record(.proposal, each: proposals, symbol: { $0.symbol })
         report.proposals = proposals
         summary.proposalsGenerated = proposals.count

@@ -215,9 +215,11 @@ package struct Portfolio: Sendable {
 
     /// What the strategy's sizing and leverage rules read: drawdown, the last trade's outcome and the returns of the
     /// last closed trades on their entry notional (the Kelly cap looks at no more than 1,000).
-    package func accountFacts(_ state: PortfolioState) -> AccountFacts {
-        let trades = account.closedTrades.suffix(1_000)
-        return AccountFacts(drawdownPct: state.drawdownPct, lastTradeLost: (trades.last?.pnlUsd ?? 0) < 0,
+    /// `returnsOf`: how many of the latest closed trades' returns the rules read (the Kelly cap's lookback; 0 when
+    /// it is off, so a cycle does not map trades nobody reads).
+    package func accountFacts(_ state: PortfolioState, returnsOf count: Int) -> AccountFacts {
+        let trades = account.closedTrades.suffix(max(count, 0))
+        return AccountFacts(drawdownPct: state.drawdownPct, lastTradeLost: (account.closedTrades.last?.pnlUsd ?? 0) < 0,
                             tradeReturns: trades.map { t in
                                 let notional = t.entryPrice * t.quantity
                                 return notional > 0 ? t.pnlUsd / notional : 0
