@@ -177,9 +177,21 @@ public final class LoopbackHTTPServer: Sendable {
 
     /// A port on 127.0.0.1 with nothing listening (bound once, then released), for "connection refused".
     public static func unusedPort() throws -> Int {
+        let (port, fd) = try boundPort()
+        close(fd)
+        return port
+    }
+
+    /// A port on which every connection is refused, and which stays so until `release` (a socket bound there but not
+    /// listening): unlike `unusedPort`, no concurrent test's server can take it in between.
+    public static func refusingPort() throws -> (port: Int, release: @Sendable () -> Void) {
+        let (port, fd) = try boundPort()
+        return (port, { close(fd) })
+    }
+
+    private static func boundPort() throws -> (port: Int, fd: Int32) {
         let fd = socket(AF_INET, Socket.streamType, 0)
         guard fd >= 0 else { throw LoopbackServerError(description: "socket: \(Socket.errorText())") }
-        defer { close(fd) }
         var address = Socket.loopback(port: 0)
         let bound = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
@@ -187,9 +199,11 @@ public final class LoopbackHTTPServer: Sendable {
             }
         }
         guard bound == 0, let port = Socket.localPort(fd) else {
-            throw LoopbackServerError(description: "bind: \(Socket.errorText())")
+            let text = Socket.errorText()
+            close(fd)
+            throw LoopbackServerError(description: "bind: \(text)")
         }
-        return port
+        return (port, fd)
     }
 }
 

@@ -82,7 +82,9 @@ struct RetryingOverLoopbackTests {
 
     @Test("connection failures are retried, even with retryOnTimeout off")
     func connectionFailureRetried() async throws {
-        let port = try LoopbackHTTPServer.unusedPort()
+        // Held refusing for the whole test: a probed "unused" port could be taken by another test's server.
+        let (port, release) = try LoopbackHTTPServer.refusingPort()
+        defer { release() }
         let sleeper = SleepRecorder()
         let client = RetryingHTTPClient(CurlHTTPClient(), policy: RetryPolicy(maxAttempts: 2, retryOnTimeout: false),
                                         sleep: sleeper.sleep)
