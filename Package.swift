@@ -15,6 +15,7 @@ let package = Package(
         // The operator web server (`agent serve`) and its Prometheus metrics. Only the Serve target links them.
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1", traits: ["FullFoundation"]),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         // WebSocket client for the venue streams (Streams target), and a WebSocket server for the loopback fakes.
         .package(url: "https://github.com/hummingbird-project/swift-websocket", from: "1.6.2"),
@@ -83,6 +84,8 @@ let package = Package(
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Metrics", package: "swift-metrics"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "Prometheus", package: "swift-prometheus"),
         ]),
         // Venue WebSocket streams: one reconnecting connection type (backoff, ping, resubscribe, stall detection)

@@ -26,29 +26,22 @@ struct DashboardSite: OperatorSite {
 
     func metricsText() async -> String {
         let metrics = self.metrics
-        return await Self.offload { metrics.render() }
+        return await ServeExecutor.shared.run { metrics.render() }
     }
 
-    /// Ledger reads block, so they run on a low-priority GCD queue, never on the cooperative pool the cycle runs
-    /// on (`--serve`). Answers are cached until the ledger, the kill switch or the minute changes.
+    /// Ledger reads block, so they run on the server's own thread (``ServeExecutor``, lower CPU priority), never on
+    /// the cooperative pool the cycle runs on (`--serve`). Requests are answered one at a time there, and an answer
+    /// is cached until the ledger, the kill switch or the minute changes: clients that poll the same page cost one
+    /// rendering per change, however many they are.
     func respond(to r: SiteRequest) async -> SiteResponse {
-        if r.method == .post { return await Self.offload { self.answer(r) } }
+        if r.method == .post { return await ServeExecutor.shared.run { self.answer(r) } }
         let key = r.path + "?" + r.query.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: "&")
-        let data = self.data
-        let stamp = await Self.offload {
-            "\((try? data.ledger.lastSeq()) ?? -1)/\(KillSwitch(dataDir: data.dataDir).status().isOn)/\(UTC.now() / 60)"
-        }
-        if let hit = await cache.get(key, stamp: stamp) { return hit }
-        let response = await Self.offload { self.answer(r) }
-        if response.status == 200 { await cache.put(key, stamp: stamp, response) }
-        return response
-    }
-
-    static let queue = DispatchQueue(label: "agent.serve.ledger", qos: .utility, attributes: .concurrent)
-
-    static func offload<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
-        await withCheckedContinuation { continuation in
-            queue.async { continuation.resume(returning: body()) }
+        return await ServeExecutor.shared.run {
+            let stamp = "\((try? data.ledger.lastSeq()) ?? -1)/\(KillSwitch(dataDir: data.dataDir).status().isOn)/\(UTC.now() / 60)"
+            if let hit = cache.get(key, stamp: stamp) { return hit }
+            let response = answer(r)
+            if response.status == 200 { cache.put(key, stamp: stamp, response) }
+            return response
         }
     }
 
@@ -274,17 +267,22 @@ struct DashboardSite: OperatorSite {
 }
 
 /// Recent answers by request, valid while their stamp (ledger seq, kill switch, minute) is current.
-actor ResponseCache {
+final class ResponseCache: @unchecked Sendable {
+    private let lock = NSLock()
     private var entries: [String: (stamp: String, response: SiteResponse)] = [:]
 
     func get(_ key: String, stamp: String) -> SiteResponse? {
-        guard let entry = entries[key], entry.stamp == stamp else { return nil }
-        return entry.response
+        lock.withLock {
+            guard let entry = entries[key], entry.stamp == stamp else { return nil }
+            return entry.response
+        }
     }
 
     func put(_ key: String, stamp: String, _ response: SiteResponse) {
-        if entries.count >= 256 { entries = entries.filter { $0.value.stamp == stamp } }
-        if entries.count >= 256 { entries.removeAll() }
-        entries[key] = (stamp, response)
+        lock.withLock {
+            if entries.count >= 256 { entries = entries.filter { $0.value.stamp == stamp } }
+            if entries.count >= 256 { entries.removeAll() }
+            entries[key] = (stamp, response)
+        }
     }
 }
