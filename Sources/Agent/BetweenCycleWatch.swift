@@ -250,7 +250,8 @@ final class BetweenCycleWatch: @unchecked Sendable {
     /// PAPER: the events `body` makes of the paper book, recorded as the cycle would.
     private func recordPaper(cycleId: String, time: Int64, _ body: (Portfolio) -> [PortfolioEvent]) throws {
         let start = config.app.portfolio.startingEquityUsd
-        let (portfolio, seq) = try runner.keeper.take(store: ledger, mode: runner.mode, startingEquity: start)
+        let (portfolio, seq) = try runner.keeper.take(store: ledger, mode: runner.mode, startingEquity: start,
+                                                      history: runner.bookHistory)
         var journal = CycleJournal(store: ledger, cycleId: cycleId, time: time, portfolio: portfolio, seq: seq)
         try journal.catchUp()
         try journal.record(body(journal.portfolio))

@@ -177,7 +177,8 @@ extension Kill {
                 write("close \(r.symbol) (\(r.clientOrderId)): \(r.status)")
             }
         case .paper:
-            let (book, seq) = try Portfolio.rebuild(store: ledger, mode: .paper, startingEquity: config.app.portfolio.startingEquityUsd)
+            let (book, seq) = try Portfolio.rebuild(store: ledger, mode: .paper, startingEquity: config.app.portfolio.startingEquityUsd,
+                                                    history: .running(config.signals))
             guard !book.account.positions.isEmpty else {
                 write("no open PAPER positions: nothing to flatten")
                 return

@@ -170,7 +170,7 @@ struct DashboardData: Sendable {
         let ladder = config?.signals.exits.ladder ?? ExitsConfig().ladder
         let mode = try latestSummary()?.1.mode ?? config?.app.mode ?? .paper
         let starting = mode == .live ? nil : (config?.app.portfolio.startingEquityUsd ?? 10_000)
-        let (book, _) = try Portfolio.rebuild(store: ledger, mode: mode, startingEquity: starting)
+        let (book, _) = try Portfolio.rebuild(store: ledger, mode: mode, startingEquity: starting, history: .any)
         return book.account.positions.map { p in
             let direction = p.side == .buy ? 1.0 : -1.0
             let targets = ladder.dropFirst(p.rungsTaken).map { p.entryPrice + direction * $0.r * p.initialRisk }

@@ -1,3 +1,4 @@
+import Config
 import Engine
 import Execution
 import Foundation
@@ -78,7 +79,9 @@ extension BenchCommand {
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let checkpoints = Set(rebuildCycleCounts)
         let last = rebuildCycleCounts.max() ?? 0
-        var book = Portfolio(mode: .paper, startingEquity: 10_000)
+        // The history a running book keeps under the shipped signals.yaml (the Kelly cap's lookback).
+        let history = TradeHistory.running(try ConfigLoader().load().signals)
+        var book = Portfolio(mode: .paper, startingEquity: 10_000, history: history)
         var snapshotSeq: Int64 = 0
         var details: [String: Double] = [:]
         let t0: Int64 = 1_790_000_000
@@ -136,17 +139,18 @@ extension BenchCommand {
                 }
             }
             guard checkpoints.contains(cycle) else { continue }
-            let full = try best { _ = try Portfolio.replay(store: ledger, mode: .paper, startingEquity: 10_000) }
-            let fromSnapshot = try best { _ = try Portfolio.rebuild(store: ledger, mode: .paper, startingEquity: 10_000) }
-            let (a, seqA) = try Portfolio.rebuild(store: ledger, mode: .paper, startingEquity: 10_000)
-            let (b, seqB) = try Portfolio.replay(store: ledger, mode: .paper, startingEquity: 10_000)
+            let full = try best { _ = try Portfolio.replay(store: ledger, mode: .paper, startingEquity: 10_000, history: history) }
+            let fromSnapshot = try best { _ = try Portfolio.rebuild(store: ledger, mode: .paper, startingEquity: 10_000, history: history) }
+            let (a, seqA) = try Portfolio.rebuild(store: ledger, mode: .paper, startingEquity: 10_000, history: history)
+            let (b, seqB) = try Portfolio.replay(store: ledger, mode: .paper, startingEquity: 10_000, history: history)
             guard a.snapshot(seq: seqA, quarantined: []) == b.snapshot(seq: seqB, quarantined: []) else {
                 throw CLIError.failed("rebuild bench: snapshot plus tail differs from the full replay at \(cycle) cycles")
             }
-            let load = try best { _ = try PortfolioSnapshots.load(ledger: ledger, mode: .paper, startingEquity: 10_000) }
+            let load = try best { _ = try PortfolioSnapshots.load(ledger: ledger, mode: .paper, startingEquity: 10_000, history: history) }
             details["snapshot_load_ms_at_\(cycle)_cycles"] = load * 1_000
             details["snapshot_kib_at_\(cycle)_cycles"] = Double(try ledger.snapshot(named: PortfolioSnapshots.name(.paper))?.body.count ?? 0) / 1_024
-            details["closed_trades_at_\(cycle)_cycles"] = Double(a.account.closedTrades.count)
+            details["closed_trades_at_\(cycle)_cycles"] = Double(a.account.closedTradeTotal)
+            details["closed_trades_kept_at_\(cycle)_cycles"] = Double(a.account.closedTrades.count)
             details["rebuild_ms_at_\(cycle)_cycles"] = fromSnapshot * 1_000
             details["full_replay_ms_at_\(cycle)_cycles"] = full * 1_000
             details["ledger_events_at_\(cycle)_cycles"] = Double(try ledger.count())
@@ -159,6 +163,6 @@ extension BenchCommand {
         let seconds = (details["rebuild_ms_at_\(last)_cycles"] ?? 0) / 1_000
         return BenchResult(name: "state_rebuild", items: last, unit: "cycles", seconds: seconds, perSecond: seconds > 0 ? 1 / seconds : 0,
                            details: details,
-                           note: "PAPER portfolio rebuilt at process start: last snapshot (every \(PortfolioSnapshots.interval) events) plus its tail, beside a replay from seq 0, at \(rebuildCycleCounts.map(String.init).joined(separator: ", ")) cycles in one ledger (an entry every 6 cycles, so closed trades grow with the ledger); snapshot_load is reading and decoding the snapshot alone, the rest of the rebuild is the tail; best of \(repeats); per second = starts per second at the largest ledger")
+                           note: "PAPER portfolio rebuilt at process start: last snapshot (every \(PortfolioSnapshots.interval) events) plus its tail, beside a replay from seq 0, at \(rebuildCycleCounts.map(String.init).joined(separator: ", ")) cycles in one ledger (an entry every 6 cycles, so closed trades grow with the ledger; the book keeps the latest \(history.limit ?? 0) closed trades, what the shipped rules read); snapshot_load is reading and decoding the snapshot alone, the rest of the rebuild is the tail; best of \(repeats); per second = starts per second at the largest ledger")
     }
 }

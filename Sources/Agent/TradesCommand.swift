@@ -56,7 +56,9 @@ struct TradesCommand: AsyncParsableCommand {
 
     static func trades(ledger: any EventStore, mode: Mode?, startingEquity: Double) throws -> [BacktestTrade] {
         let chosen = try mode ?? (ledger.events(types: [EventKind.liveFill.rawValue], limit: 1).isEmpty ? .paper : .live)
-        let (portfolio, _) = try Portfolio.rebuild(store: ledger, mode: chosen, startingEquity: chosen == .live ? nil : startingEquity)
+        // Every trade: a running book keeps only the latest it reads, so this rebuilds from the events in full.
+        let (portfolio, _) = try Portfolio.rebuild(store: ledger, mode: chosen, startingEquity: chosen == .live ? nil : startingEquity,
+                                                   history: .all)
         return portfolio.account.tradeLegs.map(BacktestTrade.init)
     }
 

@@ -129,6 +129,7 @@ public struct PipelineBacktest: Sendable {
                                  executor: PaperExecutor(settings: c.app.paper), killSwitch: SimulatedKillSwitch(), desk: desk,
                                  logger: Logger(label: "backtest", factory: { _ in SwiftLogNoOpLogHandler() }))
         runner.deterministicIds = true
+        runner.tradeHistory = .all
         runner.decidesShadow = false
         // The between-cycle guard on each bar: flash moves (and margin) act in backtests as between live cycles.
         runner.guardKeeper = GuardKeeper(BetweenCycleGuard(policy: c.policy))

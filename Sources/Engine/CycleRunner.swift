@@ -77,6 +77,10 @@ public struct CycleRunner: Sendable {
     package let keeper = PortfolioKeeper()
     /// Ids of backtest cycles are derived from the time (no random suffix), so runs are reproducible.
     package var deterministicIds = false
+    /// How many closed trades the book keeps: by default what the rules read (``TradeHistory/running(_:)``); a
+    /// backtest keeps them all for its report. Decisions are the same either way.
+    package var tradeHistory: TradeHistory?
+    package var bookHistory: TradeHistory { tradeHistory ?? .running(config.signals) }
     /// Whether each cycle also decides rules-only (the `shadow` event and the summary's counts). A backtest runs its
     /// own rules-only run beside it, so it turns this off; decisions are the same either way.
     package var decidesShadow = true
@@ -145,7 +149,8 @@ public struct CycleRunner: Sendable {
         log[metadataKey: "cycle_id"] = "\(cycleId)"
         var journal: CycleJournal
         do {
-            let (portfolio, seq) = try keeper.take(store: store, mode: mode, startingEquity: mode == .live ? nil : start)
+            let (portfolio, seq) = try keeper.take(store: store, mode: mode, startingEquity: mode == .live ? nil : start,
+                                                   history: bookHistory)
             journal = CycleJournal(store: store, cycleId: cycleId, time: time, portfolio: portfolio, seq: seq)
         } catch {
             report.summary.status = .error

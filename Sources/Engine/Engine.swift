@@ -155,9 +155,9 @@ package final class PortfolioKeeper: @unchecked Sendable {
 
     package init() {}
 
-    package func take(store: any EventStore, mode: Mode, startingEquity: Double?) throws -> (Portfolio, Int64) {
+    package func take(store: any EventStore, mode: Mode, startingEquity: Double?, history: TradeHistory) throws -> (Portfolio, Int64) {
         if let held = lock.withLock({ held }) { return held }
-        return try Portfolio.rebuild(store: store, mode: mode, startingEquity: startingEquity)
+        return try Portfolio.rebuild(store: store, mode: mode, startingEquity: startingEquity, history: history)
     }
 
     package func put(_ portfolio: Portfolio, seq: Int64) {

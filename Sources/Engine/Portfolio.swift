@@ -16,7 +16,8 @@ import Pipeline
 /// - DRY_RUN: only `order_result` (would-be orders count as trades; nothing fills).
 ///
 /// Memory stays flat however long the ledger is: equity marks are folded into the peak and the day and week
-/// starts, and trades older than the frequency window are dropped.
+/// starts, trades and loss times older than the frequency window are dropped, and a running book keeps only the
+/// closed trades its rules read (``TradeHistory``); a backtest keeps them all for its report.
 package struct Portfolio: Sendable {
     package static let eventKinds: [EventKind] = [.paperFill, .paperFunding, .protectionUpdate, .equity, .orderResult,
                                           .liveOrderIntent, .liveFill, .livePositionCorrection, .reviewAck, .liveFunding, .liveEquity]
@@ -42,8 +43,8 @@ package struct Portfolio: Sendable {
     /// Trades within the window, oldest first.
     package private(set) var trades: [TradeRecord] = []
     package private(set) var peakEquity: Double?
-    /// The exit times of the losing closed trades (partial exits included), ascending: the breakers' "losses in the
-    /// window" is a binary search here instead of a scan of every trade ever closed, so it stays flat in history.
+    /// The exit times of the losing closed trades (partial exits included) within the frequency window of the
+    /// latest, ascending: the breakers' "losses in the window" is a binary search here, flat in history.
     private var lossExitTimes: [Int64] = []
     private var lastPoint: (time: Int64, equityUsd: Double)?
     /// The equity of the last mark before the current UTC day (and ISO week) began, with the day (week) it belongs to.
@@ -58,10 +59,11 @@ package struct Portfolio: Sendable {
     /// Positions adopted at `reconcile --ack`: tracked, never traded by the agent.
     package private(set) var unmanaged: Set<String> = []
 
-    package init(mode: Mode, startingEquity: Double?) {
+    package init(mode: Mode, startingEquity: Double?, history: TradeHistory = .all) {
         self.mode = mode
         self.startingEquity = startingEquity
         account = PaperAccount(cashUsd: startingEquity ?? 0)
+        account.tradeHistoryLimit = history.limit
     }
 
     /// Applies every portfolio event of `store` after `seq`; returns the store's last seq.
@@ -106,9 +108,11 @@ package struct Portfolio: Sendable {
     package mutating func apply(_ event: PortfolioEvent) {
         switch event {
         case .fill(let f):
-            let closedBefore = account.closedTrades.count
+            let closedBefore = account.closedTradeTotal
             account.apply(f)
-            for trade in account.closedTrades[closedBefore...] where trade.pnlUsd < 0 { addLoss(at: trade.exitTime) }
+            for trade in account.closedTrades.suffix(account.closedTradeTotal - closedBefore) where trade.pnlUsd < 0 {
+                addLoss(at: trade.exitTime)
+            }
             marks[f.symbol] = f.price
             if f.reason != "entry", account.position(f.symbol) == nil { unmanaged.remove(f.symbol) }
         case .funding(let f): account.applyFunding(symbol: f.symbol, paymentUsd: f.paymentUsd)
@@ -146,6 +150,10 @@ package struct Portfolio: Sendable {
         var i = lossExitTimes.endIndex
         while i > lossExitTimes.startIndex, lossExitTimes[i - 1] > time { i -= 1 }
         lossExitTimes.insert(time, at: i)
+        // Losses older than the window of the latest are never read again (as with `trades`).
+        if let newest = lossExitTimes.last, let first = lossExitTimes.first, first <= newest - Self.tradeWindow {
+            lossExitTimes.removeAll { $0 <= newest - Self.tradeWindow }
+        }
     }
 
     /// The loss exit times in `(after, through]`, ascending.
@@ -241,13 +249,6 @@ package struct Portfolio: Sendable {
         }
         let dayOpen = opening(Self.day(now), of: Self.day, recorded: dayStart.map { ($0.day, $0.equityUsd) })
         let weekOpen = opening(Self.week(now), of: Self.week, recorded: weekStart.map { ($0.week, $0.equityUsd) })
-        var losses = 0
-        var lastLoss: Int64?
-        for trade in account.closedTrades.reversed() {
-            guard trade.pnlUsd < 0 else { break }
-            losses += 1
-            lastLoss = max(lastLoss ?? trade.exitTime, trade.exitTime)
-        }
         let positions = account.positions.map { p in
             OpenPosition(symbol: p.symbol, tier: p.tier, side: p.side,
                          sizePct: current > 0 ? p.quantity * (all[p.symbol] ?? p.entryPrice) / current * 100 : 0,
@@ -256,7 +257,7 @@ package struct Portfolio: Sendable {
         var state = PortfolioState(equityUsd: current, peakEquityUsd: max(peakEquity ?? start, start, current),
                                    dayStartEquityUsd: dayOpen, weekStartEquityUsd: weekOpen, openPositions: positions,
                                    recentTrades: trades.filter { $0.time > now - Self.tradeWindow && $0.time <= now },
-                                   consecutiveLosses: losses, lastLossTime: lastLoss)
+                                   consecutiveLosses: account.lossStreak, lastLossTime: account.lossStreakLastExit)
         state.lossTimes = lossExits(after: now - Self.tradeWindow, through: now)
         return state
     }
@@ -307,7 +308,7 @@ package enum PortfolioEvent: Sendable, Equatable {
 /// only the events after it. Restoring it and applying the later events gives exactly the full replay.
 package struct PortfolioSnapshot: Codable, Sendable, Equatable {
     /// Bumped whenever the portfolio's fields or their meaning change: a snapshot of another version is ignored.
-    package static let currentVersion = 1
+    package static let currentVersion = 2
 
     package struct TimedEquity: Codable, Sendable, Equatable {
         package var time: Int64
@@ -329,6 +330,7 @@ package struct PortfolioSnapshot: Codable, Sendable, Equatable {
     package var account: PaperAccount
     package var marks: [String: Double]
     package var trades: [TradeRecord]
+    package var lossExitTimes: [Int64]
     package var peakEquity: Double?
     package var lastPoint: TimedEquity?
     package var dayStart: TimedEquity?
@@ -345,7 +347,8 @@ extension Portfolio {
     package func snapshot(seq: Int64, quarantined: Set<Int64>) -> PortfolioSnapshot {
         PortfolioSnapshot(
             version: PortfolioSnapshot.currentVersion, seq: seq, quarantined: quarantined.sorted(), mode: mode,
-            startingEquity: startingEquity, account: account, marks: marks, trades: trades, peakEquity: peakEquity,
+            startingEquity: startingEquity, account: account, marks: marks, trades: trades, lossExitTimes: lossExitTimes,
+            peakEquity: peakEquity,
             lastPoint: lastPoint.map { .init(time: $0.time, equityUsd: $0.equityUsd) },
             dayStart: dayStart.map { .init(time: $0.day, equityUsd: $0.equityUsd) },
             weekStart: weekStart.map { .init(time: $0.week, equityUsd: $0.equityUsd) }, venue: venue,
@@ -359,6 +362,7 @@ extension Portfolio {
         account = s.account
         marks = s.marks
         trades = s.trades
+        lossExitTimes = s.lossExitTimes
         peakEquity = s.peakEquity
         lastPoint = s.lastPoint.map { ($0.time, $0.equityUsd) }
         dayStart = s.dayStart.map { ($0.time, $0.equityUsd) }
@@ -368,7 +372,5 @@ extension Portfolio {
         countedEntries = Set(s.countedEntries)
         countedRungs = Set(s.countedRungs)
         unmanaged = Set(s.unmanaged)
-        // Derived, not saved: the loss exit times the breakers read, from the closed trades themselves.
-        for trade in account.closedTrades where trade.pnlUsd < 0 { addLoss(at: trade.exitTime) }
     }
 }

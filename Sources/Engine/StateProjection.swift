@@ -1,3 +1,4 @@
+import Config
 import Foundation
 import Ledger
 import Model
@@ -12,7 +13,8 @@ public enum StateProjection {
     public static let tradeWindow = Portfolio.tradeWindow
 
     package static func rebuild(ledger: any EventStore, mode: Mode, now: Int64, startingEquity: Double) throws -> PortfolioState {
-        let (portfolio, _) = try Portfolio.rebuild(store: ledger, mode: mode, startingEquity: mode == .live ? nil : startingEquity)
+        let (portfolio, _) = try Portfolio.rebuild(store: ledger, mode: mode, startingEquity: mode == .live ? nil : startingEquity,
+                                                   history: .any)
         return portfolio.state(now: now, marks: [:])
     }
 }
@@ -30,11 +32,13 @@ package enum PortfolioSnapshots {
 
     /// Why a stored snapshot was not used (nil: none stored).
     package enum Rejection: Error, Equatable, Sendable {
-        case checksum, undecodable, version(Int), otherBook, beyondLedger, quarantinedSince
+        /// `shorterHistory`: it kept fewer closed trades than the reader needs.
+        case checksum, undecodable, version(Int), otherBook, beyondLedger, quarantinedSince, shorterHistory
     }
 
     /// The portfolio of the latest valid snapshot and its seq, or why there is none.
-    package static func load(ledger: Ledger, mode: Mode, startingEquity: Double?) throws -> Result<(Portfolio, Int64), Rejection>? {
+    package static func load(ledger: Ledger, mode: Mode, startingEquity: Double?,
+                             history: TradeHistory = .any) throws -> Result<(Portfolio, Int64), Rejection>? {
         guard let stored = try ledger.snapshot(named: name(mode)) else { return nil }
         guard stored.isIntact else { return .failure(.checksum) }
         guard let s = try? JSONCoding.decoder().decode(PortfolioSnapshot.self, from: stored.body) else { return .failure(.undecodable) }
@@ -44,7 +48,17 @@ package enum PortfolioSnapshots {
         guard try ledger.quarantinedSeqs().filter({ $0 <= s.seq }).sorted() == s.quarantined.filter({ $0 <= s.seq }) else {
             return .failure(.quarantinedSince)
         }
-        return .success((Portfolio(restoring: s), s.seq))
+        var portfolio = Portfolio(restoring: s)
+        switch history {
+        case .any: break
+        case .all:
+            guard s.account.tradeHistoryLimit == nil else { return .failure(.shorterHistory) }
+        case .latest(let n):
+            if let kept = s.account.tradeHistoryLimit, kept < n { return .failure(.shorterHistory) }
+            portfolio.account.tradeHistoryLimit = n
+            portfolio.account.keepLatestTrades(n)
+        }
+        return .success((portfolio, s.seq))
     }
 
     /// Saves `portfolio` as of `seq` (which must be the last seq it reflects).
@@ -57,18 +71,45 @@ package enum PortfolioSnapshots {
 extension Portfolio {
     /// The portfolio from the store: from the ledger's valid snapshot and the events after it, else (a memory
     /// store, no snapshot, or one not to be trusted) by replaying every event. Returns the last seq it reflects.
-    package static func rebuild(store: any EventStore, mode: Mode, startingEquity: Double?) throws -> (Portfolio, Int64) {
-        if let ledger = store as? Ledger, case .success(var (portfolio, seq))? = try PortfolioSnapshots.load(ledger: ledger, mode: mode, startingEquity: startingEquity) {
+    package static func rebuild(store: any EventStore, mode: Mode, startingEquity: Double?,
+                                history: TradeHistory = .any) throws -> (Portfolio, Int64) {
+        if let ledger = store as? Ledger, case .success(var (portfolio, seq))? = try PortfolioSnapshots.load(
+            ledger: ledger, mode: mode, startingEquity: startingEquity, history: history) {
             seq = try portfolio.catchUp(store: store, after: seq)
             return (portfolio, seq)
         }
-        return try replay(store: store, mode: mode, startingEquity: startingEquity)
+        return try replay(store: store, mode: mode, startingEquity: startingEquity, history: history)
     }
 
     /// Every portfolio event of the store from seq 0: the definition a snapshot plus its tail must equal.
-    package static func replay(store: any EventStore, mode: Mode, startingEquity: Double?) throws -> (Portfolio, Int64) {
-        var p = Portfolio(mode: mode, startingEquity: startingEquity)
+    package static func replay(store: any EventStore, mode: Mode, startingEquity: Double?,
+                               history: TradeHistory = .all) throws -> (Portfolio, Int64) {
+        var p = Portfolio(mode: mode, startingEquity: startingEquity, history: history)
         let seq = try p.catchUp(store: store, after: 0)
         return (p, seq)
+    }
+}
+
+/// How many closed trades a rebuilt portfolio keeps. Positions, cash, equity marks, the loss streak and the loss
+/// times never depend on it; only the list of closed trades does.
+package enum TradeHistory: Sendable, Equatable {
+    /// Every closed trade: a backtest's report, `agent trades`.
+    case all
+    /// The latest `n`: a running book keeps what its rules read, so that its memory and its snapshots stay flat
+    /// however long the ledger grows.
+    case latest(Int)
+    /// Whatever the saved snapshot kept (all, on a full replay): readers of positions, cash and equity.
+    case any
+
+    /// The account's limit for a fresh book.
+    package var limit: Int? {
+        if case .latest(let n) = self { return max(n, 1) }
+        return nil
+    }
+
+    /// A running book's history under `signals`: the Kelly cap's lookback, the most closed trades any rule reads
+    /// (the others read the last trade, the loss streak and the loss times, which are kept apart).
+    package static func running(_ signals: SignalsConfig) -> TradeHistory {
+        .latest(max(signals.strategy.sizing.kellyLookbackTrades, 1))
     }
 }

@@ -156,11 +156,22 @@ public struct PaperAccount: Codable, Sendable, Equatable {
     public var realizedPnlUsd: Double = 0
     public var feesUsd: Double = 0
     public var fundingUsd: Double = 0
-    /// One per exit, at the position's average entry: what metrics and loss streaks count.
+    /// One per exit, at the position's average entry: what metrics count. With a ``tradeHistoryLimit``, only the
+    /// latest that many.
     public var closedTrades: [ClosedTrade] = []
     /// The same exits split over the entries that built each position (pro rata), each with its own entry time and
-    /// price: the trade list as it happened. Quantities, fees and P&L add up to `closedTrades` exactly.
+    /// price: the trade list as it happened. Quantities, fees and P&L add up to `closedTrades` exactly. With a
+    /// ``tradeHistoryLimit``, only the latest that many legs.
     public var tradeLegs: [ClosedTrade] = []
+    /// How many closed trades (and legs) the account keeps; nil keeps all of them (a backtest, whose report lists
+    /// every trade). A long-running book keeps what its rules read, so its memory and snapshot stay flat in history.
+    public var tradeHistoryLimit: Int?
+    /// Closed trades ever recorded, kept or not.
+    public private(set) var closedTradeTotal = 0
+    /// The trailing run of losing closed trades and the latest exit among them (the loss-streak breaker's input),
+    /// counted as trades close, so that it does not depend on how many are kept.
+    public private(set) var lossStreak = 0
+    public private(set) var lossStreakLastExit: Int64?
     /// Fees of the open part of each position, charged to the trade when it closes.
     private var openFees: [String: Double] = [:]
 
@@ -219,8 +230,7 @@ public struct PaperAccount: Codable, Sendable, Equatable {
         let trade = ClosedTrade(symbol: p.symbol, side: p.side, entryTime: p.entryTime, exitTime: fill.time,
                                 entryPrice: p.entryPrice, exitPrice: fill.price, quantity: qty,
                                 feesUsd: entryFees + fill.feeUsd, pnlUsd: pnl - entryFees - fill.feeUsd, exitReason: fill.reason)
-        closedTrades.append(trade)
-        tradeLegs += Self.split(trade, of: &p, exitPrice: fill.price)
+        record(trade, legs: Self.split(trade, of: &p, exitPrice: fill.price))
         p.quantity -= qty
         if p.quantity <= p.initialQuantity * 1e-9 {
             positions.remove(at: i)
@@ -245,6 +255,26 @@ public struct PaperAccount: Codable, Sendable, Equatable {
         for l in positions[i].legs.indices { positions[i].legs[l].quantity *= keep }
         positions[i].quantity = quantity
         positions[i].initialQuantity = max(positions[i].initialQuantity, quantity)
+    }
+
+    private mutating func record(_ trade: ClosedTrade, legs: [ClosedTrade]) {
+        closedTrades.append(trade)
+        tradeLegs += legs
+        closedTradeTotal += 1
+        if trade.pnlUsd < 0 {
+            lossStreak += 1
+            lossStreakLastExit = max(lossStreakLastExit ?? trade.exitTime, trade.exitTime)
+        } else {
+            lossStreak = 0
+            lossStreakLastExit = nil
+        }
+        if let limit = tradeHistoryLimit { keepLatestTrades(limit) }
+    }
+
+    /// Drops all but the latest `limit` closed trades and legs.
+    public mutating func keepLatestTrades(_ limit: Int) {
+        if closedTrades.count > limit { closedTrades.removeFirst(closedTrades.count - max(limit, 0)) }
+        if tradeLegs.count > limit { tradeLegs.removeFirst(tradeLegs.count - max(limit, 0)) }
     }
 
     /// Takes over a position the venue holds that the agent did not open (LIVE `reconcile --ack`).

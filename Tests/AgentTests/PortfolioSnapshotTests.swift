@@ -10,34 +10,109 @@ import Testing
 /// A process start rebuilds the portfolio from the ledger's snapshot and the events after it, never from seq 0;
 /// that is always exactly what a full replay gives, and a snapshot that cannot be trusted is ignored.
 @Suite struct PortfolioSnapshotTests {
+    /// The closed trades a running book keeps under the test config (what the cycle runner asks for).
+    static func running() throws -> TradeHistory { .running(try Fixtures.defaults([]).signals) }
+
     static func replayed(_ ledger: Ledger, _ mode: Mode = .paper) throws -> PortfolioSnapshot {
-        let (p, seq) = try Portfolio.replay(store: ledger, mode: mode, startingEquity: 10_000)
+        let (p, seq) = try Portfolio.replay(store: ledger, mode: mode, startingEquity: 10_000, history: try running())
         return p.snapshot(seq: seq, quarantined: try ledger.quarantinedSeqs())
     }
 
     static func rebuilt(_ ledger: Ledger, _ mode: Mode = .paper) throws -> PortfolioSnapshot {
-        let (p, seq) = try Portfolio.rebuild(store: ledger, mode: mode, startingEquity: 10_000)
+        let (p, seq) = try Portfolio.rebuild(store: ledger, mode: mode, startingEquity: 10_000, history: try running())
         return p.snapshot(seq: seq, quarantined: try ledger.quarantinedSeqs())
     }
 
+    static func fill(_ id: String, _ side: Side, _ price: Double, _ time: Int64, _ reason: String,
+                     symbol: String = "BTC-USD") -> PortfolioEvent {
+        .fill(PaperFill(clientOrderId: id, symbol: symbol, tier: .core, side: side, quantity: 0.01, price: price, feeUsd: 0.1,
+                        liquidity: "taker", time: time, reason: reason, stopLossPct: reason == "entry" ? 5 : nil))
+    }
+
+    /// `count` round trips an hour apart; `lost(k)` says whether the k-th loses.
+    static func roundTrips(_ p: inout Portfolio, _ count: Int, from t: Int64, lost: (Int) -> Bool) {
+        for k in 0..<count {
+            let at = t + Int64(k) * 7_200
+            p.apply(fill("e\(k)", .buy, 90_000, at, "entry"))
+            p.apply(fill("x\(k)", .sell, lost(k) ? 89_000 : 91_000, at + 3_600, lost(k) ? "stop_loss" : "take_profit"))
+        }
+    }
+
     /// What the breakers read (loss streak, losses in the window) is the same after a restore: the loss times
-    /// are derived state, rebuilt from the closed trades rather than saved.
+    /// are saved with the snapshot.
     @Test func aRestoredPortfolioGivesTheBreakersTheSameState() {
         var p = Portfolio(mode: .paper, startingEquity: 10_000)
         let t: Int64 = 1_795_212_000
-        func fill(_ id: String, _ side: Side, _ price: Double, _ time: Int64, _ reason: String) -> PortfolioEvent {
-            .fill(PaperFill(clientOrderId: id, symbol: "BTC-USD", tier: .core, side: side, quantity: 0.01, price: price, feeUsd: 0.1,
-                            liquidity: "taker", time: time, reason: reason, stopLossPct: reason == "entry" ? 5 : nil))
-        }
-        for k in 0..<3 {
-            let at = t + Int64(k) * 7_200
-            p.apply(fill("e\(k)", .buy, 90_000, at, "entry"))
-            p.apply(fill("x\(k)", .sell, 89_000, at + 3_600, "stop_loss"))
-        }
+        Self.roundTrips(&p, 3, from: t) { _ in true }
         let now = t + 8 * 3_600
         let restored = Portfolio(restoring: p.snapshot(seq: 6, quarantined: []))
         #expect(p.state(now: now, marks: [:]).lossTimes.count == 3)
         #expect(restored.state(now: now, marks: [:]) == p.state(now: now, marks: [:]))
+    }
+
+    /// A running book keeps only the latest closed trades its rules read, and decides exactly as a book that keeps
+    /// them all (a backtest's): the loss streak, the last loss, the losses in the window and the Kelly returns agree,
+    /// even for a losing streak longer than the trades kept.
+    @Test func aRunningBookKeepsTheTradesItsRulesReadAndDecidesAsAFullOne() {
+        var kept = Portfolio(mode: .paper, startingEquity: 10_000, history: .latest(5))
+        var all = Portfolio(mode: .paper, startingEquity: 10_000)
+        let t: Int64 = 1_795_212_000
+        // 30 trades: wins and losses mixed, then a losing streak of 9 (longer than the 5 kept).
+        let lost: (Int) -> Bool = { k in k >= 21 || k % 3 == 0 }
+        Self.roundTrips(&kept, 30, from: t, lost: lost)
+        Self.roundTrips(&all, 30, from: t, lost: lost)
+        #expect(kept.account.closedTrades.count == 5)
+        #expect(kept.account.tradeLegs.count == 5)
+        #expect(kept.account.closedTradeTotal == 30)
+        #expect(all.account.closedTrades.count == 30)
+        for hours in [0, 5, 24, 24 * 8] {
+            let now = t + 30 * 7_200 + Int64(hours) * 3_600
+            let a = kept.state(now: now, marks: [:]), b = all.state(now: now, marks: [:])
+            #expect(a == b, "at +\(hours) h")
+            #expect(a.consecutiveLosses == 9)
+            #expect(kept.accountFacts(a, returnsOf: 5) == all.accountFacts(b, returnsOf: 5))
+        }
+        #expect(kept.account.equity(marks: [:]) == all.account.equity(marks: [:]))
+    }
+
+    /// The snapshot of a running book stops growing with its history: 300 closed trades save no more than 30 do.
+    @Test func aRunningBooksSnapshotStaysFlatInHistory() throws {
+        func body(after trades: Int) throws -> Int {
+            var p = Portfolio(mode: .paper, startingEquity: 10_000, history: .latest(10))
+            Self.roundTrips(&p, trades, from: 1_795_212_000) { $0 % 4 == 0 }
+            return try JSONCoding.encoder().encode(p.snapshot(seq: 1, quarantined: [])).count
+        }
+        let small = try body(after: 30), large = try body(after: 300)
+        #expect(Double(large) <= Double(small) * 1.05, "30 trades: \(small) bytes, 300 trades: \(large) bytes")
+    }
+
+    /// A snapshot that kept fewer trades than a reader needs is not used for it: `agent trades` (every trade)
+    /// replays the ledger in full, and a book that reads more than was kept does too.
+    @Test func aSnapshotWithAShorterHistoryIsNotUsedForALongerOne() async throws {
+        let data = Fixtures.tempDir()
+        let runner = try makeRunner(dataDir: data, mode: .paper)
+        for t in PaperCycleTests.times.prefix(8) { _ = await runner.run(at: t) }
+        let ledger = try Ledger(path: data + "/agent.sqlite")
+        let kept = try #require(try Self.running().limit)
+        if case .failure(let why)? = try PortfolioSnapshots.load(ledger: ledger, mode: .paper, startingEquity: 10_000, history: .all) {
+            #expect(why == .shorterHistory)
+        } else {
+            Issue.record("a running book's snapshot must not stand for the whole history")
+        }
+        if case .failure(let why)? = try PortfolioSnapshots.load(ledger: ledger, mode: .paper, startingEquity: 10_000,
+                                                                 history: .latest(kept + 1)) {
+            #expect(why == .shorterHistory)
+        } else {
+            Issue.record("a snapshot that kept \(kept) trades cannot serve a reader of \(kept + 1)")
+        }
+        guard case .success((let shorter, _))? = try PortfolioSnapshots.load(ledger: ledger, mode: .paper, startingEquity: 10_000,
+                                                                             history: .latest(1)) else {
+            Issue.record("a snapshot serves a reader of fewer trades"); return
+        }
+        #expect(shorter.account.tradeHistoryLimit == 1)
+        let (full, _) = try Portfolio.rebuild(store: ledger, mode: .paper, startingEquity: 10_000, history: .all)
+        #expect(full.account.tradeHistoryLimit == nil)
+        #expect(full.account.closedTrades.count == full.account.closedTradeTotal)
     }
 
     /// PAPER through the real cycle with snapshots taken as it goes; the process is killed in the middle of a
