@@ -307,7 +307,7 @@ package enum PortfolioEvent: Sendable, Equatable {
 /// only the events after it. Restoring it and applying the later events gives exactly the full replay.
 package struct PortfolioSnapshot: Codable, Sendable, Equatable {
     /// Bumped whenever the portfolio's fields or their meaning change: a snapshot of another version is ignored.
-    package static let currentVersion = 1
+    package static let currentVersion = 2  // 2: positions keep their own leverage
 
     package struct TimedEquity: Codable, Sendable, Equatable {
         package var time: Int64
