@@ -115,6 +115,24 @@ import Testing
         #expect(book.positions["BTC-USD"]?.isolatedMargin == 10 && book.positions["ETH-USD"]?.isolatedMargin == 20)
     }
 
+    /// Coinbase is spot: its paper executor holds every position at 1x whatever the proposal asked for (as LIVE there
+    /// does), and its paper book has no margin rule; Binance's always has one, `sim`'s when the rules ask for leverage.
+    @Test func aSpotPaperBookHoldsEveryPositionAtOneX() throws {
+        let proposal = Proposal(id: "p1", symbol: "BTC-USD", tier: .core, side: .buy, sizePct: 2, leverage: 3, conviction: 0.7,
+                                components: [], stopLossPct: 5, takeProfitPct: 10, reason: "test", triggers: [], referencePrice: 100)
+        let decision = Decision(proposalId: "p1", symbol: "BTC-USD", side: .buy, baseConviction: 0.7, reviews: [], finalConviction: 0.7,
+                                approved: true, vetoedBy: [], violatedChecks: [], checks: [], sizePct: 2, proposedSizePct: 2)
+        let request = ExecutionRequest(cycleId: "c-1", time: 0, proposal: proposal, decision: decision, equityUsd: 10_000, price: 100)
+        #expect(PaperExecutor(settings: PaperConfig()).intent(for: request).leverage == 3)
+        #expect(PaperExecutor(settings: PaperConfig(), spotOnly: Exchange.coinbase.spotOnly).intent(for: request).leverage == 1)
+        #expect(!Exchange.binance.spotOnly && !Exchange.sim.spotOnly)
+        let unlevered = try Fixtures.defaults()
+        let levered = try Fixtures.defaults(["signals.rules.leverage=3"])
+        #expect(PaperMarginRule.paperBook(levered, exchange: .coinbase) == nil)
+        #expect(PaperMarginRule.paperBook(unlevered, exchange: .binance) != nil)
+        #expect(PaperMarginRule.paperBook(unlevered, exchange: .sim) == nil && PaperMarginRule.paperBook(levered, exchange: .sim) != nil)
+    }
+
     /// An add-on posts its own margin at its own leverage: 1 unit at 10x (wallet 10) and 1 at 5x (wallet 20) are a
     /// position of notional 200 on a wallet of 30.
     @Test func anAddOnPostsItsOwnMargin() {
