@@ -89,8 +89,8 @@ struct BacktestCommand: AsyncParsableCommand {
     @Option(parsing: .unconditional, help: "Perpetuals: a constant funding rate per 8h settlement instead of a file (e.g. 0.0001).")
     var fundingRate: Double?
 
-    @Option(parsing: .unconditional, help: "Perpetuals: leverage for liquidation checks (needs --leverage-tiers).")
-    var leverage: Double = 1
+    @Option(parsing: .unconditional, help: "Perpetuals: the most leverage the run trades at (sets rules.leverage and risk.max_leverage; each position is held at its proposal's leverage under it, and liquidates at it).")
+    var leverage: Double?
 
     @Option(help: "Perpetuals: Binance leverage tiers JSON (maintenance brackets), e.g. ../shared/data/binance_usdm_leverage_tiers.json.")
     var leverageTiers: String?
@@ -166,7 +166,6 @@ struct BacktestCommand: AsyncParsableCommand {
         if walkForward != nil && grid == nil { throw ValidationError("--walk-forward needs --grid FILE") }
         if maxCombinations < 1 { throw ValidationError("--max-combinations must be at least 1") }
         if funding != nil && fundingRate != nil { throw ValidationError("use either --funding FILE or --funding-rate, not both") }
-        if leverage < 1 { throw ValidationError("--leverage must be at least 1") }
         if let tile, tile < 1 || tile > 1_000_000_000 { throw ValidationError("--tile must be between 1 and 1000000000 candles") }
         if permutations < 0 || permutations > 100_000 { throw ValidationError("--permutations must be between 0 and 100000") }
         if !WalkForward.objectives.contains(permutationMetric) {
@@ -462,8 +461,6 @@ struct BacktestCommand: AsyncParsableCommand {
         var brackets: [String: [LeverageBracket]] = [:]
         if let leverageTiers {
             for s in series { brackets[s.symbol] = try LeverageTiersFile.brackets(path: leverageTiers, symbol: s.symbol) }
-        } else if leverage > 1 {
-            throw CLIError.badInput("--leverage above 1 needs --leverage-tiers FILE for maintenance margins")
         }
         return PipelineBacktestSettings(
             paper: paper, exitPlan: config.signals.exits, spreadBps: spreadBps,
@@ -518,7 +515,11 @@ struct BacktestCommand: AsyncParsableCommand {
         } else if funding != nil || fundingRate != nil {
             costs["funding"] = funding.map { "file \($0)" } ?? "constant \(fundingRate ?? 0) per 8h"
         }
-        if leverage > 1 { costs["leverage"] = "\(leverage)x isolated, liquidation from \(leverageTiers ?? "")" }
+        let ceiling = settings.leverage ?? config.signals.rules.leverage
+        if ceiling > 1 {
+            costs["leverage"] = "at most \(ceiling)x, each position isolated at its proposal's leverage; maintenance from "
+                + (leverageTiers ?? "futures.maintenance_margin_rate")
+        }
         var report = BacktestReport(
             strategy: "pipeline", symbols: series.map(\.symbol), timeframe: timeframe, from: span.0, to: span.1, data: notes,
             costs: costs, run: main.run, rulesOnly: rulesOnly,

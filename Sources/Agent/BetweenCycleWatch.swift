@@ -279,7 +279,7 @@ final class BetweenCycleWatch: @unchecked Sendable {
     }
 
     /// After a cycle: the margin rule watches the venue's positions with their brackets (LIVE on Binance), or the
-    /// paper book at its leverage (PAPER on Binance).
+    /// paper book, each position at its own leverage (PAPER on Binance).
     func refreshMarginBook() async {
         if liveDesk == nil, let rule = runner.paperMargin, let portfolio = runner.portfolio {
             let book = rule.book(portfolio, marks: [:])

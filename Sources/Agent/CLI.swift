@@ -391,7 +391,7 @@ struct RunSetup {
         }
         let killSwitch = KillSwitch(dataDir: common.dataDir)
         let executor: any Executor = switch mode {
-        case .paper: PaperExecutor(settings: config.app.paper)
+        case .paper: PaperExecutor(settings: config.app.paper, spotOnly: exchange.spotOnly)
         case .live: liveDesk.map { desk in desk.executor(haltReason: { killSwitch.status().reason }) } ?? DryRunExecutor()
         case .dryRun: DryRunExecutor()
         }
@@ -400,10 +400,6 @@ struct RunSetup {
                              killSwitch: killSwitch, logger: logger)
         self.liveDesk = liveDesk
         if mode != .dryRun { runner.guardKeeper = try GuardKeeper.restoring(BetweenCycleGuard(policy: config.policy), store: ledger) }
-        if mode == .paper, exchange == .binance {
-            // The paper book on USD-M futures: at the leverage LIVE would set, under the same margin rule.
-            runner.paperMargin = PaperMarginRule(policy: config.policy, leverage: Double(PaperMarginRule.venueLeverage(config.policy)))
-        }
         if let liveDesk { runner.desk = LivePositions(desk: liveDesk, exits: config.signals.exits, atrPeriod: config.signals.triggers.trend.atrPeriod) }
         if mode == .live {
             logger.warning("LIVE mode: real orders on \(exchange.rawValue)", metadata: ["exchange": "\(exchange.rawValue)"])

@@ -24,9 +24,11 @@ public struct PipelineBacktestSettings: Sendable {
     public var depthFraction: Double
     /// Funding per symbol (perpetuals only).
     public var funding: [String: FundingSchedule]
-    /// Leverage for liquidation checks (1 = none: a fully collateralised position cannot be liquidated).
-    public var leverage: Double
-    /// Maintenance-margin brackets per symbol, for liquidation prices when `leverage > 1`.
+    /// The most leverage the run trades at (`--leverage`): it sets `rules.leverage` and `risk.max_leverage`, and each
+    /// position is held at its own proposal's leverage under it, as in PAPER and LIVE. nil: the configuration's.
+    public var leverage: Double?
+    /// Maintenance-margin brackets per symbol, for liquidation prices of positions above 1x (a symbol without them:
+    /// one bracket at `futures.maintenance_margin_rate`).
     public var brackets: [String: [LeverageBracket]]
     /// First decision time (bar close) that may trade; earlier bars are only history.
     public var from: Int64?
@@ -36,7 +38,7 @@ public struct PipelineBacktestSettings: Sendable {
     public var curvePoints = 1_000
 
     public init(paper: PaperConfig = PaperConfig(), exitPlan: ExitsConfig = ExitsConfig(), spreadBps: Double = 2,
-                depthFraction: Double = 0.02, funding: [String: FundingSchedule] = [:], leverage: Double = 1,
+                depthFraction: Double = 0.02, funding: [String: FundingSchedule] = [:], leverage: Double? = nil,
                 brackets: [String: [LeverageBracket]] = [:], from: Int64? = nil, to: Int64? = nil) {
         self.paper = paper
         self.exitPlan = exitPlan
@@ -107,11 +109,16 @@ public struct PipelineBacktest: Sendable {
         }
     }
 
-    /// The configuration the cycle runs with: the backtest's costs and exits replace PAPER's.
+    /// The configuration the cycle runs with: the backtest's costs and exits replace PAPER's, and `--leverage` the
+    /// rules' and the policy's leverage.
     package var cycleConfig: LoadedConfig {
         var c = config
         c.app.paper = settings.paper
         c.signals.exits = settings.exitPlan
+        if let leverage = settings.leverage {
+            c.signals.rules.leverage = leverage
+            c.policy.risk.maxLeverage = leverage
+        }
         return c
     }
 
@@ -123,8 +130,11 @@ public struct PipelineBacktest: Sendable {
         case .none: board = ReviewBoard(reviewers: [], policy: c.policy)
         case .board(let b, _, _): board = b
         }
+        // The paper book's margin rule, as PAPER on `sim` has it: liquidation and the guard's margin at each position's
+        // own leverage (brackets from `--leverage-tiers`, else `futures.maintenance_margin_rate`).
+        let margin = PaperMarginRule.paperBook(c, exchange: .sim, brackets: settings.brackets)
         let desk = PaperPositions(exits: c.signals.exits, costs: c.app.paper, atrPeriod: c.signals.triggers.trend.atrPeriod,
-                                  liquidation: settings.leverage > 1 ? .init(leverage: settings.leverage, brackets: settings.brackets) : nil)
+                                  liquidation: margin)
         var runner = CycleRunner(config: c, mode: .paper, exchange: .sim, market: market, store: store, board: board,
                                  executor: PaperExecutor(settings: c.app.paper), killSwitch: SimulatedKillSwitch(), desk: desk,
                                  logger: Logger(label: "backtest", factory: { _ in SwiftLogNoOpLogHandler() }))
@@ -134,11 +144,8 @@ public struct PipelineBacktest: Sendable {
         // The between-cycle guard on each bar: flash moves (and margin) act in backtests as between live cycles.
         runner.guardKeeper = GuardKeeper(BetweenCycleGuard(policy: c.policy))
         runner.guardsBars = true
-        if settings.leverage > 1 {
-            // Margin on each bar at its adverse extreme, as between LIVE cycles on each mark (brackets from
-            // `--leverage-tiers`, else `futures.maintenance_margin_rate`).
-            runner.paperMargin = PaperMarginRule(policy: c.policy, leverage: settings.leverage, brackets: settings.brackets)
-        }
+        // Margin on each bar at its adverse extreme, as between LIVE cycles on each mark.
+        runner.paperMargin = margin
         return runner
     }
 

@@ -88,14 +88,19 @@ public struct CycleRunner: Sendable {
     package var guardKeeper: GuardKeeper?
     /// Backtests: the guard also runs on each cycle's newest bars (flash moves and margin are backtestable).
     package var guardsBars = false
-    /// The guard's margin rule on the paper book (backtests with leverage; PAPER on Binance futures between cycles).
+    /// The guard's margin rule on the paper book, each position at its own leverage (`PaperMarginRule.paperBook`:
+    /// backtests with leverage; PAPER on Binance futures between cycles).
     package var paperMargin: PaperMarginRule?
 
-    /// A runner over the SQLite ledger, with the mode's default desk (PAPER exits from the config; DRY_RUN none).
+    /// A runner over the SQLite ledger, with the mode's default desk (PAPER exits from the config, and the paper
+    /// book's margin rule on `exchange`; DRY_RUN none).
     public init(config: LoadedConfig, mode: Mode, exchange: Exchange, market: any MarketDataSource, ledger: Ledger,
                 board: ReviewBoard, executor: any Executor, killSwitch: KillSwitch, logger: Logger) {
+        let margin = mode == .paper ? PaperMarginRule.paperBook(config, exchange: exchange) : nil
         self.init(config: config, mode: mode, exchange: exchange, market: market, store: ledger, board: board,
-                  executor: executor, killSwitch: killSwitch, desk: Self.defaultDesk(mode: mode, config: config), logger: logger)
+                  executor: executor, killSwitch: killSwitch, desk: Self.defaultDesk(mode: mode, config: config, margin: margin),
+                  logger: logger)
+        paperMargin = margin
     }
 
     package init(config: LoadedConfig, mode: Mode, exchange: Exchange, market: any MarketDataSource, store: any EventStore,
@@ -112,9 +117,9 @@ public struct CycleRunner: Sendable {
         self.logger = logger
     }
 
-    package static func defaultDesk(mode: Mode, config: LoadedConfig) -> any PositionDesk {
+    package static func defaultDesk(mode: Mode, config: LoadedConfig, margin: PaperMarginRule? = nil) -> any PositionDesk {
         mode == .dryRun ? NoPositions() : PaperPositions(exits: config.signals.exits, costs: config.app.paper,
-                                                          atrPeriod: config.signals.triggers.trend.atrPeriod)
+                                                          atrPeriod: config.signals.triggers.trend.atrPeriod, liquidation: margin)
     }
 
     /// The ledger, when the store is one (PAPER, LIVE, DRY_RUN runs).

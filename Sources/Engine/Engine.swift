@@ -35,7 +35,8 @@ package struct PaperPositions: PositionDesk {
     package var exits: ExitsConfig
     package var costs: PaperConfig
     package var atrPeriod: Int
-    package var liquidation: PaperDesk.Liquidation?
+    /// The book's margin rule, which prices liquidations (nil: a book without margin, nothing is liquidated).
+    package var liquidation: PaperMarginRule?
 
     package func synchronize(cycleId: String, time: Int64) async throws -> String? { nil }
 
@@ -52,7 +53,7 @@ package struct PaperPositions: PositionDesk {
         return events.compactMap { if case .fill(let f) = $0 { f } else { nil } }
     }
 
-    package init(exits: ExitsConfig, costs: PaperConfig, atrPeriod: Int, liquidation: PaperDesk.Liquidation? = nil) {
+    package init(exits: ExitsConfig, costs: PaperConfig, atrPeriod: Int, liquidation: PaperMarginRule? = nil) {
         self.exits = exits
         self.costs = costs
         self.atrPeriod = atrPeriod

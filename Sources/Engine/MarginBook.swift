@@ -44,39 +44,57 @@ package struct FuturesMarginBook: MarginBook {
     package mutating func close(_ symbol: String) { account.close(symbol) }
 }
 
-/// The margin rule on a paper book: PAPER on Binance futures, and backtests with `--leverage`. Each position is an
-/// isolated one at `leverage` (a wallet of `|quantity| * entry / leverage`), maintenance from the symbol's brackets
-/// or, without them, one bracket at `futures.maintenance_margin_rate`. Spot books (Coinbase, sim) have no margin.
+/// The margin rule on a paper book: PAPER on Binance futures, and backtests (and PAPER on `sim`) whose rules may ask
+/// for leverage. Each position is an isolated one at its own leverage (`PaperPosition.leverage`, from the intent that
+/// opened it: a wallet of `|quantity| * entry / leverage`), maintenance from the symbol's brackets or, without them,
+/// one bracket at `futures.maintenance_margin_rate`. Spot books (Coinbase) have no margin. The same rule prices the
+/// paper book's liquidations (`PaperDesk.liquidated`).
 package struct PaperMarginRule: Sendable, Equatable {
-    package var leverage: Double
     package var brackets: [String: [LeverageBracket]]
     package var maintenanceRate: Double
     package var limits: MarginLimits
 
-    package init(policy: PolicyConfig, leverage: Double, brackets: [String: [LeverageBracket]] = [:]) {
-        self.leverage = leverage
+    package init(policy: PolicyConfig, brackets: [String: [LeverageBracket]] = [:]) {
         self.brackets = brackets
         maintenanceRate = policy.futures.maintenanceMarginRate
         limits = MarginLimits(reduceRatio: policy.futures.reduceMarginRatio, closeRatio: policy.futures.closeMarginRatio)
     }
 
-    /// The leverage LIVE sets before each Binance entry: `risk.max_leverage` rounded down, 1 to 125. PAPER on Binance
-    /// holds its book at the same leverage.
+    /// The rule of a PAPER book on `exchange`, or nil where a paper book has no margin: always on Binance futures;
+    /// on `sim` (so in every backtest) when `rules.leverage` is above 1 (at 1x nothing can be liquidated); never on
+    /// Coinbase spot.
+    package static func paperBook(_ config: LoadedConfig, exchange: Exchange,
+                                  brackets: [String: [LeverageBracket]] = [:]) -> PaperMarginRule? {
+        switch exchange {
+        case .binance: PaperMarginRule(policy: config.policy, brackets: brackets)
+        case .sim: config.signals.rules.leverage > 1 ? PaperMarginRule(policy: config.policy, brackets: brackets) : nil
+        case .coinbase: nil
+        }
+    }
+
+    /// The most leverage LIVE sets before a Binance entry: `risk.max_leverage` rounded down, 1 to 125. Each entry
+    /// sets its own intent's leverage under it (`LiveSettings.venueLeverage(for:)`).
     package static func venueLeverage(_ policy: PolicyConfig) -> Int {
         max(1, min(125, Int(policy.risk.maxLeverage.rounded(.down))))
     }
 
-    /// The paper book's positions for which `includes` holds, marked at `marks` (else their entry).
+    /// The maintenance brackets of `symbol`: its own, else one flat bracket at the policy's rate.
+    package func brackets(for symbol: String) -> [LeverageBracket] {
+        brackets[symbol] ?? FuturesMargin.flatBrackets(maintenanceRate: maintenanceRate)
+    }
+
+    /// The paper book's positions for which `includes` holds, marked at `marks` (else their entry), each at its own
+    /// leverage.
     package func book(_ portfolio: Portfolio, marks: [String: Double], includes: (PaperPosition) -> Bool = { _ in true }) -> FuturesMarginBook {
         var positions: [MarginPosition] = []
         var stops: [String: Double] = [:]
         var used: [String: [LeverageBracket]] = [:]
         for p in portfolio.account.positions where includes(p) && !portfolio.unmanaged.contains(p.symbol) {
             let signed = p.side == .buy ? p.quantity : -p.quantity
-            positions.append(.isolated(symbol: p.symbol, quantity: signed, entryPrice: p.entryPrice, leverage: leverage,
+            positions.append(.isolated(symbol: p.symbol, quantity: signed, entryPrice: p.entryPrice, leverage: p.leverage,
                                        mark: marks[p.symbol] ?? portfolio.marks[p.symbol] ?? p.entryPrice))
             stops[p.symbol] = p.stopPrice
-            used[p.symbol] = brackets[p.symbol] ?? FuturesMargin.flatBrackets(maintenanceRate: maintenanceRate)
+            used[p.symbol] = brackets(for: p.symbol)
         }
         let account = MarginAccount(positions: positions, brackets: used, walletBalance: portfolio.account.cashUsd, limits: limits)
         return FuturesMarginBook(account, stops: stops)

@@ -93,22 +93,11 @@ package enum PaperDesk {
                                liquidity: "taker", time: time, reason: reason))
     }
 
-    /// Liquidation of leveraged paper positions (backtests with `--leverage`; PAPER runs at 1x, which cannot
-    /// be liquidated).
-    package struct Liquidation: Sendable {
-        package var leverage: Double
-        package var brackets: [String: [LeverageBracket]]
-
-        package init(leverage: Double, brackets: [String: [LeverageBracket]]) {
-            self.leverage = leverage
-            self.brackets = brackets
-        }
-    }
-
-    /// Exits over the bars since each position was last checked: liquidation (when leveraged), the stop, the
-    /// take-profit ladder, breakeven and ATR trailing, the time stop; and funding at every 8h settlement crossed.
+    /// Exits over the bars since each position was last checked: liquidation (a position above 1x, on a book with a
+    /// margin rule), the stop, the take-profit ladder, breakeven and ATR trailing, the time stop; and funding at every
+    /// 8h settlement crossed.
     package static func manage(_ book: Portfolio, snapshot: MarketSnapshot, now: Int64, plan: ExitsConfig, settings: PaperConfig,
-                       atrPeriod: Int, liquidation: Liquidation? = nil) -> [PortfolioEvent] {
+                       atrPeriod: Int, liquidation: PaperMarginRule? = nil) -> [PortfolioEvent] {
         var events: [PortfolioEvent] = []
         for position in book.account.positions where !book.unmanaged.contains(position.symbol) {
             guard let tape = snapshot.symbol(position.symbol) else { continue }
@@ -140,20 +129,26 @@ package enum PaperDesk {
         return events
     }
 
-    /// The liquidation fill when one of `bars` reached the position's isolated liquidation price.
-    package static func liquidated(_ position: PaperPosition, bars: [Candle], interval: Int64, liquidation: Liquidation,
+    /// The liquidation fill when one of `bars` reached the position's isolated liquidation price at its own leverage.
+    package static func liquidated(_ position: PaperPosition, bars: [Candle], interval: Int64, liquidation: PaperMarginRule,
                            settings: PaperConfig) -> PaperFill? {
-        guard liquidation.leverage > 1, let brackets = liquidation.brackets[position.symbol],
-              let lp = BinanceLiquidation.isolatedPrice(
-                  quantity: position.side == .buy ? position.quantity : -position.quantity, entryPrice: position.entryPrice,
-                  // The margin of what is still held (a rung taken releases its share), as the margin book counts it.
-                  walletBalance: position.quantity * position.entryPrice / liquidation.leverage, brackets: brackets),
+        guard position.leverage > 1,
+              let lp = liquidationPrice(position, liquidation: liquidation),
               let bar = bars.first(where: { position.side == .buy ? $0.low <= lp : $0.high >= lp }) else { return nil }
         let price = position.side == .buy ? min(lp, bar.open) : max(lp, bar.open)
         return PaperFill(clientOrderId: "paper-\(position.symbol)-\(bar.time)-liquidation", symbol: position.symbol,
                          tier: position.tier, side: position.side == .buy ? .sell : .buy, quantity: position.quantity, price: price,
                          feeUsd: position.quantity * price * settings.takerFeeBps / 10_000, liquidity: "taker",
                          time: bar.time + interval, reason: "liquidation")
+    }
+
+    /// Where the position is liquidated: isolated at its own leverage, with the margin of what is still held (a rung
+    /// taken releases its share), as the margin book counts it.
+    package static func liquidationPrice(_ position: PaperPosition, liquidation: PaperMarginRule) -> Double? {
+        BinanceLiquidation.isolatedPrice(quantity: position.side == .buy ? position.quantity : -position.quantity,
+                                         entryPrice: position.entryPrice,
+                                         walletBalance: position.quantity * position.entryPrice / position.leverage,
+                                         brackets: liquidation.brackets(for: position.symbol))
     }
 }
 

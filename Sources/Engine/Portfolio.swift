@@ -308,7 +308,7 @@ package enum PortfolioEvent: Sendable, Equatable {
 /// only the events after it. Restoring it and applying the later events gives exactly the full replay.
 package struct PortfolioSnapshot: Codable, Sendable, Equatable {
     /// Bumped whenever the portfolio's fields or their meaning change: a snapshot of another version is ignored.
-    package static let currentVersion = 2
+    package static let currentVersion = 2  // 2: positions keep their own leverage; loss times saved, trade history bounded
 
     package struct TimedEquity: Codable, Sendable, Equatable {
         package var time: Int64

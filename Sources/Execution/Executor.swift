@@ -105,15 +105,20 @@ public struct DryRunExecutor: Executor {
 /// PAPER: fills market orders with the fill model (touch + size-dependent slippage, taker fee, partial fills).
 public struct PaperExecutor: Executor {
     public var settings: PaperConfig
+    /// A spot venue's paper book (Coinbase): every position at 1x, as LIVE holds it there.
+    public var spotOnly: Bool
 
-    public init(settings: PaperConfig) {
+    public init(settings: PaperConfig, spotOnly: Bool = false) {
         self.settings = settings
+        self.spotOnly = spotOnly
     }
 
     public var mode: Mode { .paper }
 
     public func intent(for request: ExecutionRequest) -> OrderIntent {
-        OrderIntent.market(request, mode: .paper)
+        var order = OrderIntent.market(request, mode: .paper)
+        if spotOnly { order.leverage = 1 }
+        return order
     }
 
     public func execute(_ intent: OrderIntent, tier: Tier, quote: MarketQuote, time: Int64) async throws(ExecutionError) -> ExecutionOutcome {
@@ -129,12 +134,13 @@ public struct PaperExecutor: Executor {
         return ExecutionOutcome(order: order, fills: [PaperFill(
             clientOrderId: intent.clientOrderId, symbol: intent.symbol, tier: tier, side: intent.side, quantity: fill.quantity,
             price: fill.price, feeUsd: fill.feeUsd, liquidity: "taker", time: time, reason: "entry", partial: fill.partial,
-            stopLossPct: intent.stopLossPct, takeProfitPct: intent.takeProfitPct)])
+            stopLossPct: intent.stopLossPct, takeProfitPct: intent.takeProfitPct, leverage: intent.leverage)])
     }
 }
 
 extension OrderIntent {
-    /// A market order for the decision's size of `equityUsd`, at the proposal's reference price.
+    /// A market order for the decision's size of `equityUsd`, at the proposal's reference price and leverage (the
+    /// policy approves a leverage or rejects the proposal; it never changes it).
     package static func market(_ request: ExecutionRequest, mode: Mode) -> OrderIntent {
         let notional = request.equityUsd * request.decision.sizePct / 100
         return OrderIntent(
@@ -143,6 +149,6 @@ extension OrderIntent {
             side: request.proposal.side, sizePct: request.decision.sizePct, notionalUsd: notional,
             quantity: request.price > 0 ? notional / request.price : 0, price: request.price,
             stopLossPct: request.proposal.stopLossPct, takeProfitPct: request.proposal.takeProfitPct,
-            mode: mode, status: .intended)
+            mode: mode, status: .intended, leverage: request.proposal.leverage.isFinite ? max(request.proposal.leverage, 1) : 1)
     }
 }

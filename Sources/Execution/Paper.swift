@@ -26,10 +26,13 @@ public struct PaperFill: Codable, Sendable, Equatable {
     /// For entries: the protective distances, so the position can be rebuilt from the fill alone.
     public var stopLossPct: Double?
     public var takeProfitPct: Double?
+    /// For entries: the leverage the position is held at (the intent's). nil (fills recorded before it was carried,
+    /// LIVE fills, adoptions): 1.
+    public var leverage: Double?
 
     public init(clientOrderId: String, symbol: String, tier: Tier, side: Side, quantity: Double, price: Double,
                 feeUsd: Double, liquidity: String, time: Int64, reason: String, partial: Bool = false,
-                stopLossPct: Double? = nil, takeProfitPct: Double? = nil) {
+                stopLossPct: Double? = nil, takeProfitPct: Double? = nil, leverage: Double? = nil) {
         self.clientOrderId = clientOrderId
         self.symbol = symbol
         self.tier = tier
@@ -43,6 +46,7 @@ public struct PaperFill: Codable, Sendable, Equatable {
         self.partial = partial
         self.stopLossPct = stopLossPct
         self.takeProfitPct = takeProfitPct
+        self.leverage = leverage
     }
 
     public var notionalUsd: Double { quantity * price }
@@ -106,9 +110,34 @@ public struct PaperPosition: Codable, Sendable, Equatable {
     public var managedThrough: Int64?
     /// The entries that built the position, with what is left of each (an add-on is a leg of its own).
     public var legs: [EntryLeg] = []
+    /// Isolated at this leverage: the margin book holds a wallet of `quantity * entryPrice / leverage` for it. An
+    /// add-on posts its own margin at its own leverage, so this is the position's notional over the margin posted.
+    public var leverage: Double = 1
 
     /// Signed P&L per unit at `price`.
     func pnlPerUnit(at price: Double) -> Double { side == .buy ? price - entryPrice : entryPrice - price }
+}
+
+extension PaperPosition {
+    enum CodingKeys: String, CodingKey {
+        case symbol, tier, side, quantity, initialQuantity, entryPrice, entryTime, stopPrice, initialRisk, rungsTaken, highWater,
+             entryNotionalUsd, managedThrough, legs, leverage
+    }
+
+    /// Positions saved before the leverage was kept (older snapshots) read as 1x.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(symbol: try c.decode(String.self, forKey: .symbol), tier: try c.decode(Tier.self, forKey: .tier),
+                  side: try c.decode(Side.self, forKey: .side), quantity: try c.decode(Double.self, forKey: .quantity),
+                  initialQuantity: try c.decode(Double.self, forKey: .initialQuantity),
+                  entryPrice: try c.decode(Double.self, forKey: .entryPrice), entryTime: try c.decode(Int64.self, forKey: .entryTime),
+                  stopPrice: try c.decode(Double.self, forKey: .stopPrice), initialRisk: try c.decode(Double.self, forKey: .initialRisk),
+                  rungsTaken: try c.decode(Int.self, forKey: .rungsTaken), highWater: try c.decode(Double.self, forKey: .highWater),
+                  entryNotionalUsd: try c.decode(Double.self, forKey: .entryNotionalUsd),
+                  managedThrough: try c.decodeIfPresent(Int64.self, forKey: .managedThrough),
+                  legs: try c.decodeIfPresent([EntryLeg].self, forKey: .legs) ?? [],
+                  leverage: try c.decodeIfPresent(Double.self, forKey: .leverage) ?? 1)
+    }
 }
 
 /// One entry fill of a position: its own time and price, and how much of it is still open.
@@ -196,8 +225,12 @@ public struct PaperAccount: Codable, Sendable, Equatable {
         if fill.reason == "entry" {
             let cost = fill.quantity * fill.price
             cashUsd -= cost  // shorts post the notional as collateral in this simple model
+            let leverage = Self.leverage(of: fill)
             if let i = positions.firstIndex(where: { $0.symbol == fill.symbol }) {
                 var p = positions[i]
+                // Each entry posts its own margin (notional / its leverage), as an add-on to an isolated position does.
+                let margin = p.quantity * p.entryPrice / p.leverage + cost / leverage
+                if margin > 0 { p.leverage = (p.quantity * p.entryPrice + cost) / margin }
                 let total = p.quantity + fill.quantity
                 p.entryPrice = (p.entryPrice * p.quantity + fill.price * fill.quantity) / total
                 p.quantity = total
@@ -212,7 +245,8 @@ public struct PaperAccount: Codable, Sendable, Equatable {
                                                initialQuantity: fill.quantity, entryPrice: fill.price, entryTime: fill.time,
                                                stopPrice: stop, initialRisk: abs(fill.price - stop), rungsTaken: 0,
                                                highWater: fill.price, entryNotionalUsd: cost, managedThrough: nil,
-                                               legs: [EntryLeg(time: fill.time, price: fill.price, quantity: fill.quantity)]))
+                                               legs: [EntryLeg(time: fill.time, price: fill.price, quantity: fill.quantity)],
+                                               leverage: leverage))
             }
             openFees[fill.symbol, default: 0] += fill.feeUsd
             return
@@ -238,6 +272,12 @@ public struct PaperAccount: Codable, Sendable, Equatable {
         } else {
             positions[i] = p
         }
+    }
+
+    /// An entry's leverage: its own, at least 1 (1 when it carries none).
+    static func leverage(of fill: PaperFill) -> Double {
+        guard let l = fill.leverage, l.isFinite else { return 1 }
+        return max(l, 1)
     }
 
     /// Sets a position's size to what the venue holds (LIVE reconciliation); 0 removes it. The part removed leaves

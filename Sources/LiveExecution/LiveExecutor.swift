@@ -12,7 +12,8 @@ import Venues
 
 /// How LIVE trades, from `policy.yaml` (`execution`, `risk.max_leverage`, `futures`).
 public struct LiveSettings: Sendable, Equatable {
-    /// Leverage set before each Binance entry: `risk.max_leverage` rounded down, at least 1.
+    /// The most leverage set before a Binance entry: `risk.max_leverage` rounded down, at least 1. Each entry sets
+    /// its own intent's leverage under it (`venueLeverage(for:)`).
     public var leverage: Int
     public var marginType: MarginType
     /// Coinbase stop-limit: the limit sits this far beyond the stop (so it still fills in a fast market).
@@ -32,6 +33,13 @@ public struct LiveSettings: Sendable, Equatable {
                   marginType: MarginType(venue: policy.execution.marginType) ?? .isolated,
                   stopLimitOffsetPct: policy.execution.stopLimitOffsetPct,
                   futures: FuturesThresholds(policy.futures))
+    }
+
+    /// The leverage set on the venue for an entry whose intent asks for `asked`: rounded down (the venue takes whole
+    /// numbers), at least 1, never above `leverage` (`risk.max_leverage`).
+    public func venueLeverage(for asked: Double) -> Int {
+        guard asked.isFinite, asked >= 1 else { return 1 }
+        return min(leverage, Int(min(asked, 125).rounded(.down)))
     }
 }
 
@@ -232,7 +240,8 @@ public enum LiveProtection {
 
 /// LIVE: approved entries become real market orders, each followed by its mandatory protective stop.
 ///
-/// Before a Binance entry, margin type and leverage (capped by `risk.max_leverage`) are set and the estimated
+/// Before a Binance entry, margin type and the intent's leverage (the proposal's, rounded down, capped by
+/// `risk.max_leverage`) are set and the estimated
 /// liquidation distance is checked with the symbol's real maintenance brackets. A filled entry without a working
 /// stop is an alarm: it is closed reduce-only at once.
 public struct LiveExecutor: Executor {
@@ -253,7 +262,10 @@ public struct LiveExecutor: Executor {
     public var mode: Mode { .live }
 
     public func intent(for request: ExecutionRequest) -> OrderIntent {
-        OrderIntent.market(request, mode: .live)
+        var order = OrderIntent.market(request, mode: .live)
+        // Spot (Coinbase) has no leverage: the position is held at 1x whatever the proposal asked for.
+        if venue.futures == nil { order.leverage = 1 }
+        return order
     }
 
     public func execute(_ intent: OrderIntent, tier: Tier, quote: MarketQuote, time: Int64) async throws(ExecutionError) -> ExecutionOutcome {
@@ -347,12 +359,12 @@ public struct LiveExecutor: Executor {
         return false
     }
 
-    /// Binance: margin type and leverage before the entry (recorded first), then the liquidation-distance check
-    /// with the real brackets. Returns a refusal status, or nil to go on.
+    /// Binance: margin type and the intent's leverage before the entry (recorded first), then the liquidation-distance
+    /// check at that leverage with the real brackets. Returns a refusal status, or nil to go on.
     private func prepareFutures(_ futures: any FuturesVenue, intent: OrderIntent, quantity: Double, price: Double,
                                 time: Int64) async throws -> OrderIntentStatus? {
         let brackets = try await futures.leverageBrackets(symbol: intent.symbol)
-        let leverage = settings.leverage
+        let leverage = settings.venueLeverage(for: intent.leverage)
         if let distance = FuturesGuard.entryLiquidationDistancePct(quantity: quantity, price: price, leverage: leverage, brackets: brackets),
            distance < settings.futures.minLiquidationDistancePct {
             try recorder.record(cycleId: intent.cycleId, time: time, type: .futuresEntryRefused, symbol: intent.symbol,

@@ -417,10 +417,19 @@ public struct OrderIntent: Codable, Sendable, Equatable {
     public var mode: Mode
     /// `simulated` in DRY_RUN.
     public var status: OrderIntentStatus
+    /// The leverage the position is held at: the proposal's, as the policy approved it (1 = unlevered; spot venues
+    /// hold every position at 1). LIVE on Binance sets it before the entry; PAPER and backtests margin the position
+    /// at it. Intents recorded before it was carried read as 1.
+    public var leverage: Double
+
+    enum CodingKeys: String, CodingKey {
+        case clientOrderId, cycleId, proposalId, symbol, side, sizePct, notionalUsd, quantity, price, stopLossPct,
+             takeProfitPct, mode, status, leverage
+    }
 
     public init(clientOrderId: String, cycleId: String, proposalId: String, symbol: String, side: Side,
                 sizePct: Double, notionalUsd: Double, quantity: Double, price: Double, stopLossPct: Double,
-                takeProfitPct: Double, mode: Mode, status: OrderIntentStatus) {
+                takeProfitPct: Double, mode: Mode, status: OrderIntentStatus, leverage: Double = 1) {
         self.clientOrderId = clientOrderId
         self.cycleId = cycleId
         self.proposalId = proposalId
@@ -434,5 +443,24 @@ public struct OrderIntent: Codable, Sendable, Equatable {
         self.takeProfitPct = takeProfitPct
         self.mode = mode
         self.status = status
+        self.leverage = leverage
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        clientOrderId = try c.decode(String.self, forKey: .clientOrderId)
+        cycleId = try c.decode(String.self, forKey: .cycleId)
+        proposalId = try c.decode(String.self, forKey: .proposalId)
+        symbol = try c.decode(String.self, forKey: .symbol)
+        side = try c.decode(Side.self, forKey: .side)
+        sizePct = try c.decode(Double.self, forKey: .sizePct)
+        notionalUsd = try c.decode(Double.self, forKey: .notionalUsd)
+        quantity = try c.decode(Double.self, forKey: .quantity)
+        price = try c.decode(Double.self, forKey: .price)
+        stopLossPct = try c.decode(Double.self, forKey: .stopLossPct)
+        takeProfitPct = try c.decode(Double.self, forKey: .takeProfitPct)
+        mode = try c.decode(Mode.self, forKey: .mode)
+        status = try c.decode(OrderIntentStatus.self, forKey: .status)
+        leverage = try c.decodeIfPresent(Double.self, forKey: .leverage) ?? 1
     }
 }

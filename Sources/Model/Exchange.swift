@@ -10,4 +10,6 @@ public enum Exchange: String, Codable, Sendable, CaseIterable {
 
     /// Whether it is a real venue with trading endpoints (LIVE and `reconcile` need one).
     public var trades: Bool { self != .sim }
+    /// Spot only: every position is held at 1x, whatever leverage a proposal asked for (Coinbase).
+    public var spotOnly: Bool { self == .coinbase }
 }

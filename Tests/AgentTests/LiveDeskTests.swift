@@ -36,10 +36,11 @@ struct LiveRig {
         desk = LiveDesk(venue: venue, ledger: ledger, settings: settings)
     }
 
-    static func intent(symbol: String = "ETH-USD", notional: Double = 100, proposal: String = "p1", stopLossPct: Double = 5) -> OrderIntent {
+    static func intent(symbol: String = "ETH-USD", notional: Double = 100, proposal: String = "p1", stopLossPct: Double = 5,
+                       leverage: Double = 1) -> OrderIntent {
         OrderIntent(clientOrderId: ClientOrderId.make(cycleId: cycle, proposalId: proposal), cycleId: cycle, proposalId: proposal,
                     symbol: symbol, side: .buy, sizePct: 1, notionalUsd: notional, quantity: 0, price: 3000,
-                    stopLossPct: stopLossPct, takeProfitPct: 10, mode: .live, status: .intended)
+                    stopLossPct: stopLossPct, takeProfitPct: 10, mode: .live, status: .intended, leverage: leverage)
     }
 
     /// A filled 0.03 ETH long with its stop.
@@ -117,12 +118,33 @@ struct LiveRig {
         var settings = LiveRig.defaultSettings
         settings.leverage = 5
         let refused = try LiveRig(settings: settings)
-        #expect(try await refused.enter().order.status == .refusedLiquidationDistance)
+        #expect(try await refused.enter(LiveRig.intent(leverage: 5)).order.status == .refusedLiquidationDistance)
         #expect(refused.fake.requests("/fapi/v1/order").isEmpty && refused.fake.requests("/fapi/v1/leverage").isEmpty)
         settings.futures.minLiquidationDistancePct = 19
         let allowed = try LiveRig(settings: settings)
-        #expect(try await allowed.enter().order.status == .filled)
+        #expect(try await allowed.enter(LiveRig.intent(leverage: 5)).order.status == .filled)
         #expect(allowed.fake.requests("/fapi/v1/leverage").first?.text.contains("leverage=5") == true)
+    }
+
+    /// The entry sets its own intent's leverage, not the policy's maximum: rounded down to a whole number, never above
+    /// `risk.max_leverage`; the liquidation check and the recorded setting use the same number. At the policy's 5x
+    /// the same entry would be refused (liquidation ~19.7% away, below the minimum of 20%).
+    @Test func anEntrySetsItsIntentsLeverageRoundedDownAndCappedByThePolicy() async throws {
+        var settings = LiveRig.defaultSettings
+        settings.leverage = 5
+        let rig = try LiveRig(settings: settings)
+        #expect(try await rig.enter(LiveRig.intent(leverage: 2.9)).order.status == .filled)
+        let posted = rig.fake.requests("/fapi/v1/leverage").map(\.text)
+        #expect(posted.count == 1 && posted.allSatisfy { $0.contains("leverage=2&") || $0.hasSuffix("leverage=2") }, "\(posted)")
+        let recorded = try rig.ledger.events(types: ["live_setting"]).map { try $0.value(LiveSetting.self) }
+        #expect(recorded.map(\.leverage) == [2])
+        #expect(settings.venueLeverage(for: 9) == 5 && settings.venueLeverage(for: 0.5) == 1 && settings.venueLeverage(for: .nan) == 1)
+        // Above the cap the venue gets the cap (the policy already refuses such a proposal by max_leverage): at 9x the
+        // entry would be refused (liquidation ~10.7% away), at the 5x cap it passes a minimum of 19%.
+        settings.futures.minLiquidationDistancePct = 19
+        let capped = try LiveRig(settings: settings)
+        #expect(try await capped.enter(LiveRig.intent(leverage: 9)).order.status == .filled)
+        #expect(capped.fake.requests("/fapi/v1/leverage").map(\.text).allSatisfy { $0.contains("leverage=5") })
     }
 
     // MARK: Reconciliation

@@ -225,4 +225,54 @@ import Testing
         #expect(try old.snapshot(named: name) == nil)
         #expect(try Self.rebuilt(old) == Self.replayed(old))
     }
+
+    /// A snapshot keeps each position's leverage; a position, an entry fill and an order intent recorded before the
+    /// leverage was carried still read (as 1x); a snapshot of the version before it is ignored, so a start replays the
+    /// ledger instead of restoring positions without their leverage.
+    @Test func aSnapshotKeepsThePositionsLeverageAndOldRecordsStillRead() throws {
+        var p = Portfolio(mode: .paper, startingEquity: 10_000)
+        let t: Int64 = 1_795_212_000
+        p.apply(.fill(PaperFill(clientOrderId: "e1", symbol: "BTC-USD", tier: .core, side: .buy, quantity: 0.01, price: 90_000,
+                                feeUsd: 0.1, liquidity: "taker", time: t, reason: "entry", stopLossPct: 5, leverage: 3)))
+        #expect(p.account.position("BTC-USD")?.leverage == 3)
+        let saved = p.snapshot(seq: 1, quarantined: [])
+        let decoded = try JSONCoding.decoder().decode(PortfolioSnapshot.self, from: try JSONCoding.encoder().encode(saved))
+        #expect(decoded == saved)
+        #expect(Portfolio(restoring: decoded).account.position("BTC-USD")?.leverage == 3)
+
+        func withoutLeverage<T: Codable>(_ value: T) throws -> Data {
+            var object = try #require(try JSONSerialization.jsonObject(with: JSONCoding.encoder().encode(value)) as? [String: Any])
+            #expect(object.removeValue(forKey: "leverage") != nil)
+            return try JSONSerialization.data(withJSONObject: object)
+        }
+        let position = try #require(p.account.position("BTC-USD"))
+        #expect(try JSONCoding.decoder().decode(PaperPosition.self, from: withoutLeverage(position)).leverage == 1)
+        let fill = PaperFill(clientOrderId: "e2", symbol: "ETH-USD", tier: .core, side: .buy, quantity: 1, price: 3_000, feeUsd: 0,
+                             liquidity: "taker", time: t, reason: "entry", stopLossPct: 5, leverage: 2)
+        let oldFill = try JSONCoding.decoder().decode(PaperFill.self, from: withoutLeverage(fill))
+        #expect(oldFill.leverage == nil)
+        var account = PaperAccount(cashUsd: 10_000)
+        account.apply(oldFill)
+        #expect(account.position("ETH-USD")?.leverage == 1)
+        let intent = OrderIntent(clientOrderId: "ag-1", cycleId: "c-1", proposalId: "p1", symbol: "BTC-USD", side: .buy, sizePct: 1,
+                                 notionalUsd: 100, quantity: 0.001, price: 100_000, stopLossPct: 5, takeProfitPct: 10, mode: .paper,
+                                 status: .filled, leverage: 4)
+        #expect(try JSONCoding.decoder().decode(OrderIntent.self, from: try JSONCoding.encoder().encode(intent)).leverage == 4)
+        #expect(try JSONCoding.decoder().decode(OrderIntent.self, from: withoutLeverage(intent)).leverage == 1)
+
+        // A version-1 snapshot (positions without their leverage) is not restored.
+        let data = Fixtures.tempDir()
+        let ledger = try Ledger(path: data + "/agent.sqlite")
+        _ = try ledger.append([try NewEvent.json("c-1", .paperFill, t, symbol: "BTC-USD", PaperFill(
+            clientOrderId: "e1", symbol: "BTC-USD", tier: .core, side: .buy, quantity: 0.01, price: 90_000, feeUsd: 0.1,
+            liquidity: "taker", time: t, reason: "entry", stopLossPct: 5, leverage: 3))])
+        var old = p.snapshot(seq: 1, quarantined: [])
+        old.version = 1
+        try ledger.save(StoredSnapshot(name: PortfolioSnapshots.name(.paper), seq: 1, body: try JSONCoding.encoder().encode(old)))
+        guard case .failure(.version(1))? = try PortfolioSnapshots.load(ledger: ledger, mode: .paper, startingEquity: 10_000) else {
+            Issue.record("a version-1 snapshot should be ignored"); return
+        }
+        #expect(try Portfolio.rebuild(store: ledger, mode: .paper, startingEquity: 10_000).0.account.position("BTC-USD")?.leverage == 3)
+    }
+
 }

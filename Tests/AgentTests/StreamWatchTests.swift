@@ -234,7 +234,8 @@ import Testing
         return agent
     }
 
-    /// PAPER on Binance futures: the paper book is held at the leverage LIVE would set (`risk.max_leverage`, 25x here)
+    /// PAPER on Binance futures: the paper position is held at its proposal's leverage, the one LIVE would set (25x
+    /// here: `rules.leverage` under the same `risk.max_leverage`, and a liquidation minimum the 3.5% at 25x passes),
     /// and marked on every `markPrice` update between cycles under the same margin rule: past 70% half of it is
     /// closed, past 85% the rest, ledger first, while the next cycle is an hour away. The stop (6% away) is farther
     /// than the limits (about 3.4%), so the margin rule acts first.
@@ -243,10 +244,12 @@ import Testing
         let ws = FakeStreamServer(replies: { _, m in StreamMessages.binanceSubscribed(m) })
         let wsURL = try await ws.start()
         defer { ws.stop() }
-        let agent = try await startPaper(s, ws: wsURL, extra: ["--set", "policy.risk.max_leverage=25"])
+        let agent = try await startPaper(s, ws: wsURL, extra: ["--set", "policy.risk.max_leverage=25", "--set", "signals.rules.leverage=25",
+                                                                 "--set", "policy.futures.min_liquidation_distance_pct=3"])
         defer { if agent.process.isRunning { kill(agent.process.processIdentifier, SIGKILL) } }
         func book() throws -> Portfolio { try Portfolio.rebuild(store: s.ledger, mode: .paper, startingEquity: 10_000).0 }
         let held = try #require(try book().account.positions.first)
+        #expect(held.leverage == 25)
         let venueSymbol = held.symbol.replacingOccurrences(of: "-USD", with: "USDT")
         #expect(await ws.waitUntil(seconds: 40) { ws.openCount == 2 })
         // Wallet 4% of the entry notional; ratio = 0.005 m / (m - 0.96 E): 0.74 at 0.9665 E, 2.4 at 0.962 E.

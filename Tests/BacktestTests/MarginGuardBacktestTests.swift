@@ -18,7 +18,8 @@ import Testing
 
     /// Flat hourly bars at 100, then one bar whose low is `low`; a 1 BTC long entered at 100 at the open of that bar
     /// with its stop `stopPct` away. Returns the store after the cycle at the bar's close.
-    func run(low: Double, leverage: Double, stopPct: Double = 15) async throws -> MemoryEventStore {
+    /// `leverage` is the run's `--leverage`; the entry is held at `entryLeverage` (its intent's), by default the same.
+    func run(low: Double, leverage: Double, entryLeverage: Double? = nil, stopPct: Double = 15) async throws -> MemoryEventStore {
         var candles = (0..<Self.bars).map { i in
             Candle(time: Self.start + Int64(i) * 3_600, open: 100, high: 100.2, low: 99.8, close: 100, volume: 50_000)
         }
@@ -30,7 +31,8 @@ import Testing
                                         settings: PipelineBacktestSettings(leverage: leverage), reviewers: .none)
         let store = MemoryEventStore(keeping: [.paperFill, .guardAction])
         let entry = PaperFill(clientOrderId: "entry-1", symbol: "BTC-USD", tier: .core, side: .buy, quantity: 1, price: 100,
-                              feeUsd: 0, liquidity: "taker", time: entryTime, reason: "entry", stopLossPct: stopPct)
+                              feeUsd: 0, liquidity: "taker", time: entryTime, reason: "entry", stopLossPct: stopPct,
+                              leverage: entryLeverage ?? leverage)
         _ = try store.append([try NewEvent.json("c-entry", .paperFill, entryTime, symbol: "BTC-USD", entry)])
         let runner = backtest.runner(market: ReplayMarket(series: [series]), store: store)
         _ = await runner.cycle(at: entryTime + 3_600)
@@ -73,6 +75,13 @@ import Testing
         #expect(try actions(try await run(low: 90.5, leverage: 5)).isEmpty)
     }
 
+    /// Each position is judged at its own leverage, not the run's maximum: under `--leverage 10` a position entered at
+    /// 5x is far from the limits on the bar that closes one entered at 10x.
+    @Test func aPositionIsJudgedAtItsOwnLeverageNotTheRunsMaximum() async throws {
+        #expect(try actions(try await run(low: 90.5, leverage: 10, entryLeverage: 5)).isEmpty)
+        #expect(try actions(try await run(low: 90.5, leverage: 10, entryLeverage: 10)).map(\.action) == [.close])
+    }
+
     /// A stop crossed before the margin limit is reached fills first: at 10x a bar to 90 is past 85% at its low, but
     /// with the stop 5% away (95, ratio 0.095 there) the price passed the stop on the way, so the stop closes it.
     @Test func aStopNearerThanTheLimitFillsFirst() async throws {
@@ -87,8 +96,9 @@ import Testing
     @Test func liquidationFollowsTheSizeStillHeld() throws {
         let brackets = ["BTC-USD": [LeverageBracket(bracket: 1, initialLeverage: 50, notionalFloor: 0, notionalCap: 1_000_000,
                                                     maintMarginRatio: 0.004, cum: 0)]]
-        let liquidation = PaperDesk.Liquidation(leverage: 10, brackets: brackets)
-        let settings = try Fixtures.defaults().app.paper
+        let config = try Fixtures.defaults()
+        let liquidation = PaperMarginRule(policy: config.policy, brackets: brackets)
+        let settings = config.app.paper
         func position(after fills: [PaperFill]) throws -> PaperPosition {
             var account = PaperAccount(cashUsd: 10_000)
             for f in fills { account.apply(f) }
@@ -96,7 +106,7 @@ import Testing
         }
         func fill(_ side: Side, _ quantity: Double, reason: String) -> PaperFill {
             PaperFill(clientOrderId: "f-\(reason)", symbol: "BTC-USD", tier: .core, side: side, quantity: quantity, price: 100,
-                      feeUsd: 0, liquidity: "taker", time: Self.start, reason: reason, stopLossPct: 20)
+                      feeUsd: 0, liquidity: "taker", time: Self.start, reason: reason, stopLossPct: 20, leverage: 10)
         }
         let halved = try position(after: [fill(.buy, 2, reason: "entry"), fill(.sell, 1, reason: "take_profit")])
         let fresh = try position(after: [fill(.buy, 1, reason: "entry")])

@@ -17,8 +17,8 @@ import Testing
                           "universe.tiers.tier_1_core.min_depth_usd=1000", "app.loop.history_hours=480"]
 
     /// 20 UTC days of hourly bars drifting `pctPerHour`, then one bar up 5% on five times the volume (breakout,
-    /// volume spike and 1h move, all up). Returns the proposals and order intents of the cycle at its close.
-    func cycle(pctPerHour: Double, _ overrides: [String]) async throws -> (proposals: [Proposal], intents: [OrderIntent]) {
+    /// volume spike and 1h move, all up).
+    static func series(pctPerHour: Double) -> CandleSeries {
         var price = 100.0
         var bars: [Candle] = []
         for i in 0..<(20 * 24) {
@@ -29,7 +29,13 @@ import Testing
         }
         let jump = price * 1.05
         bars.append(Candle(time: Int64(bars.count) * 3_600, open: price, high: jump * 1.001, low: price * 0.999, close: jump, volume: 50_000))
-        let series = CandleSeries(symbol: "BTC-USD", candles: bars, source: "test")
+        return CandleSeries(symbol: "BTC-USD", candles: bars, source: "test")
+    }
+
+    /// The proposals and order intents of the cycle at the close of `series(pctPerHour:)`.
+    func cycle(pctPerHour: Double, _ overrides: [String]) async throws -> (proposals: [Proposal], intents: [OrderIntent]) {
+        let series = Self.series(pctPerHour: pctPerHour)
+        let bars = series.candles
         let config = try Fixtures.defaults(Self.relaxed + overrides)
         let backtest = PipelineBacktest(config: config, series: [series], settings: PipelineBacktestSettings(), reviewers: .none)
         let store = MemoryEventStore(keeping: [.proposal, .orderIntent])
