@@ -63,14 +63,17 @@ extension BenchCommand {
 
         for (name, base) in [("separate_process", processURL), ("in_process", inProcessURL)] {
             var s = Scenario(name: name)
-            for _ in 0..<rounds {
+            for round in 0..<rounds {
+                // The ledger grows as the bench goes, so the order alternates: loaded first, then idle first.
+                var idle: [Double] = []
+                if round % 2 == 1 { idle = await timedCycles(perRound, seconds: loadedSeconds) }
                 let load = ClientLoad(base: base, paths: paths, workers: workers)
                 let start = clock.now
-                let busy = await timedCycles(perRound, seconds: loadedSeconds)
+                let busy = await timedCycles(max(idle.count, perRound), seconds: idle.isEmpty ? loadedSeconds : 0)
                 s.latencies += await load.stop()
                 s.seconds += benchSeconds(clock.now - start)
                 s.busy += busy
-                let idle = await timedCycles(busy.count)
+                if idle.isEmpty { idle = await timedCycles(busy.count) }
                 s.idle += idle
                 s.roundRatios.append((busy.reduce(0, +) / Double(busy.count)) / max(idle.reduce(0, +) / Double(idle.count), 1e-9))
             }
@@ -101,7 +104,7 @@ extension BenchCommand {
         }
         return BenchResult(name: "serve", items: total, unit: "requests", seconds: seconds,
                            perSecond: Double(total) / max(seconds, 1e-9), details: details,
-                           note: "\(workers) concurrent clients with no think time (threads at nice 19, standing for browsers and scrapers on other machines) over \(paths.joined(separator: " ")); \(rounds) rounds per deployment of DRY_RUN sim cycles under load (at least \(perRound) cycles and \(Int(loadedSeconds)) s) then as many idle: `agent serve` as its own process (separate_process) and the server inside the cycling process as `--serve` runs it (in_process); the server works on one thread at nice \(ServePriority.nice)")
+                           note: "\(workers) concurrent clients with no think time (threads at nice 19, standing for browsers and scrapers on other machines) over \(paths.joined(separator: " ")); \(rounds) rounds per deployment of DRY_RUN sim cycles under load (at least \(perRound) cycles and \(Int(loadedSeconds)) s) and as many idle, in alternating order: `agent serve` as its own process (separate_process) and the server inside the cycling process as `--serve` runs it (in_process); the server works on one thread at nice \(ServePriority.nice)")
     }
 
     /// Starts `agent serve --port 0` on `dataDir` and reads the URL it prints first.
