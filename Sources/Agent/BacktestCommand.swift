@@ -443,9 +443,7 @@ struct BacktestCommand: AsyncParsableCommand {
     /// The same fill costs and exits as PAPER (app.yaml `paper`, signals.yaml `exits`), with the flags as overrides.
     private func pipelineSettings(series: [CandleSeries], from: Int64?, to: Int64?) throws -> PipelineBacktestSettings {
         let config = try common.loadConfig()
-        var paper = config.app.paper
-        if let feeBps { paper.takerFeeBps = feeBps }
-        if let slippageBps { paper.baseSlippageBps = slippageBps }
+        let paper = fillCosts(config)
         var fundingBySymbol: [String: FundingSchedule] = [:]
         if let funding {
             let schedule = try FundingSchedule.load(path: funding)
@@ -465,6 +463,14 @@ struct BacktestCommand: AsyncParsableCommand {
         return PipelineBacktestSettings(
             paper: paper, exitPlan: config.signals.exits, spreadBps: spreadBps,
             funding: fundingBySymbol, leverage: leverage, brackets: brackets, from: from, to: to)
+    }
+
+    /// app.yaml `paper` costs with `--fee-bps` and `--slippage-bps` over them.
+    private func fillCosts(_ config: LoadedConfig) -> PaperConfig {
+        var paper = config.app.paper
+        if let feeBps { paper.takerFeeBps = feeBps }
+        if let slippageBps { paper.baseSlippageBps = slippageBps }
+        return paper
     }
 
     private func loadConfig(symbols: [String]) throws -> LoadedConfig {
@@ -582,6 +588,9 @@ struct BacktestCommand: AsyncParsableCommand {
                 var config = try options.loadConfig().forBacktest(symbols: series.map(\.symbol), tier: tier.flatMap(Tier.init(rawValue:)))
                 if let equity { config.app.portfolio.startingEquityUsd = equity }
                 var settings = baseSettings
+                // The combination's own exits and fill costs: grid keys may be `signals.exits.*` or `app.paper.*`.
+                settings.exitPlan = config.signals.exits
+                settings.paper = fillCosts(config)
                 settings.from = from
                 settings.to = to
                 return await PipelineBacktest(config: config, series: series, settings: settings,

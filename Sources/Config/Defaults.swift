@@ -181,11 +181,13 @@ regime:
   crash_volatility_pct: 120.0    # or annualised volatility above this with a falling trend
 
 triggers:
-  volume_spike: {enabled: true, ratio: 2.5, lookback_hours: 24}
+  # Entries are the trend setups (trend pullback/breakout) and the range breakout; the walk-forward of docs/STRATEGY.md
+  # turned volume_spike, momentum and price_move off (its latest window's choice).
+  volume_spike: {enabled: false, ratio: 2.5, lookback_hours: 24}
   breakout: {enabled: true, lookback_hours: 24, min_clearance_pct: 0.3}
   reversal: {enabled: false, rsi_period: 14, oversold: 30.0, min_bounce_pct: 1.5}   # counter-trend: off (docs/STRATEGY.md)
-  momentum: {enabled: true, change_24h_pct: 5.0, change_4h_pct: 0.5}
-  price_move: {enabled: true, change_1h_pct: 2.5}
+  momentum: {enabled: false, change_24h_pct: 5.0, change_4h_pct: 0.5}
+  price_move: {enabled: false, change_1h_pct: 2.5}
   trend: {enabled: true, fast_ema: 8, slow_ema: 21, atr_period: 14, pullback_atr: 0.5, breakout_lookback_hours: 48}
   funding: {max_long_funding_rate: 0.0005}   # skip longs on perps when funding per 8h is above 0.05%
   # Thresholds are multiplied by this per regime: harder to trigger in bad markets.

@@ -98,6 +98,31 @@ import Testing
         #expect(html.contains("<h2>Benchmarks</h2>") && html.contains("<h2>Permutation test</h2>") && html.contains("<h2>Look-ahead check</h2>"))
     }
 
+
+    /// A pipeline walk-forward runs each combination with its own exits: a grid over `signals.exits.time_stop_hours`
+    /// is not the base config's 72 h time stop in disguise.
+    @Test func aPipelineWalkForwardAppliesTheGridsExitKeys() async throws {
+        guard FileManager.default.fileExists(atPath: Self.btc) else {
+            print("skipped: shared data not found at \(Self.btc)")
+            return
+        }
+        let dir = Fixtures.tempDir("bt-wf-exits")
+        let grid = dir + "/grid.yaml"
+        try "strategy: pipeline\ngrid:\n  signals.exits.time_stop_hours: [2]\n".write(toFile: grid, atomically: true, encoding: .utf8)
+        let out = try await AgentProcess.run(["backtest", "--data", Self.btc, "--to", "2017-11-01", "--reviewers", "none",
+                                              "--set", "universe.tiers.tier_1_core.min_24h_volume_usd=1000000",
+                                              "--set", "universe.tiers.tier_1_core.min_depth_usd=10000",
+                                              "--set", "policy.risk.min_24h_volume_usd=1000000",
+                                              "--walk-forward", "train=2M,test=1M", "--grid", grid, "--json", "--quiet"])
+        #expect(out.status == 0, "\(out.stderr)")
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(out.stdout.utf8)) as? [String: Any])
+        let stitched = try #require(json["stitched"] as? [String: Any])
+        let metrics = try #require(stitched["metrics"] as? [String: Any])
+        #expect((metrics["trades"] as? Int ?? 0) > 0)
+        // Entry at a bar's open, the time stop at the close of the first bar 2 h on: at most 3 h held.
+        let holding = try #require(metrics["average_holding_hours"] as? Double)
+        #expect(holding <= 3, "average holding \(holding) h under a 2 h time stop")
+    }
     @Test func badDataIsBadInputNamingTheLine() async throws {
         let dir = Fixtures.tempDir("bt-cli-bad")
         try "1700000000000,100,101,99,100.5,10\n1700003600000,1,x,1,1,1\n".write(toFile: dir + "/k.csv", atomically: true, encoding: .utf8)

@@ -84,7 +84,15 @@ func flat(_ n: Int, _ price: Double = 100, then tail: [Double] = []) -> [Double]
 @Suite struct TriggerTests {
     let config: TriggersConfig
 
-    init() throws { config = try Fixtures.defaults().signals.triggers }
+    /// Every trigger on: these tests check each trigger itself, whichever the shipped defaults turn off (docs/STRATEGY.md).
+    init() throws {
+        var config = try Fixtures.defaults().signals.triggers
+        config.volumeSpike.enabled = true
+        config.momentum.enabled = true
+        config.priceMove.enabled = true
+        config.breakout.enabled = true
+        self.config = config
+    }
 
     func kinds(_ tape: SymbolSnapshot, multiplier: Double = 1) -> Set<TriggerKind> {
         Set(TriggerEngine.detect(config, multiplier: multiplier, tape: tape).map(\.kind))
