@@ -98,6 +98,8 @@ struct DashboardData: Sendable {
     let ledger: Ledger
     let dataDir: String
     let config: LoadedConfig?
+    /// The equity curve and the AI spend per day, folded as events are appended (see ``DashboardFolds``).
+    let folds = DashboardFolds()
 
     func latestSummary() throws -> (LedgerEvent, CycleSummary)? {
         for event in try ledger.events(kinds: [.cycleFinished], beforeSeq: nil, limit: 5) {
@@ -118,12 +120,7 @@ struct DashboardData: Sendable {
             }
         }
         let day = UTC.now() - UTC.now().mod(86_400)
-        var todayUsd = 0.0, callsToday = 0
-        for event in try ledger.events(kinds: [.cycleFinished], since: day) {
-            guard let s = try? event.value(.cycleFinished) else { continue }
-            todayUsd += s.review.costUsd
-            callsToday += s.review.calls
-        }
+        let (todayUsd, callsToday) = try folds.spend(ledger, since: day)
         let budget = config?.policy.aiBudget
         let last = latest.map { event, s in
             OperatorStatus.LastCycle(cycleId: event.cycleId, timestamp: s.timestamp, status: s.status, reason: reason)
@@ -197,7 +194,8 @@ struct DashboardData: Sendable {
     }
 
     /// PAPER/LIVE equity points; in DRY_RUN (no book) the summaries' portfolio equity. Oldest first.
-    func equity(limit: Int = 2_000) throws -> [EquityView] {
+    func equity(limit: Int = DashboardFolds.kept) throws -> [EquityView] {
+        if limit <= DashboardFolds.kept { return try folds.equity(ledger, limit: limit) }
         let points = try ledger.events(kinds: [.equity], beforeSeq: nil, limit: limit).reversed().compactMap { e -> EquityView? in
             guard let p = try? e.value(.equity) else { return nil }
             return EquityView(time: UTC.iso8601(e.time), unixTime: e.time, equityUsd: p.equityUsd, cashUsd: p.cashUsd,
@@ -242,5 +240,67 @@ struct DashboardData: Sendable {
         try KillSwitch(dataDir: dataDir).turnOn(reason: note, at: now)
         let writer = try Ledger(path: ledger.path)
         try writer.append(NewEvent.json("manual-\(UTC.compact(now))", .killSwitch, now, CycleNote(reason: "on (web) \(note)")))
+    }
+}
+
+/// What the overview reads on every render, folded from the events as they are appended: the equity curve (the
+/// last ``kept`` equity marks, or cycle summaries where there are none, as in DRY_RUN) and the AI spend per UTC
+/// day. A render then decodes only the events since the last one, instead of the last 2,000 summaries. A
+/// quarantine changes what the ledger shows, so a new one starts the fold again.
+final class DashboardFolds: @unchecked Sendable {
+    static let kept = 2_000
+    private let lock = NSLock()
+    private var cursor: Int64 = 0
+    private var quarantined: Set<Int64> = []
+    private var marks: [EquityView] = []
+    private var summaries: [EquityView] = []
+    private var spendByDay: [Int64: (usd: Double, calls: Int)] = [:]
+
+    /// The last `limit` points, oldest first: equity marks, or cycle summaries when the ledger has no marks.
+    func equity(_ ledger: Ledger, limit: Int) throws -> [EquityView] {
+        try lock.withLock {
+            try catchUp(ledger)
+            return Array((marks.isEmpty ? summaries : marks).suffix(max(limit, 0)))
+        }
+    }
+
+    /// AI cost and calls of the cycles recorded at or after `day` (a UTC day's start).
+    func spend(_ ledger: Ledger, since day: Int64) throws -> (usd: Double, calls: Int) {
+        try lock.withLock {
+            try catchUp(ledger)
+            return spendByDay.filter { $0.key >= day }.values.reduce((0.0, 0)) { ($0.0 + $1.usd, $0.1 + $1.calls) }
+        }
+    }
+
+    private func catchUp(_ ledger: Ledger) throws {
+        let now = try ledger.quarantinedSeqs()
+        if now != quarantined {
+            quarantined = now
+            cursor = 0
+            marks = []
+            summaries = []
+            spendByDay = [:]
+        }
+        let end = try ledger.lastSeq()
+        guard end > cursor else { return }
+        try ledger.forEach(afterSeq: cursor, kinds: [.equity, .cycleFinished]) { e in
+            cursor = max(cursor, e.seq)
+            if e.kind == .equity, let p = try? e.value(.equity) {
+                Self.append(EquityView(time: UTC.iso8601(e.time), unixTime: e.time, equityUsd: p.equityUsd, cashUsd: p.cashUsd,
+                                       openPositions: p.openPositions), to: &marks)
+            } else if e.kind == .cycleFinished, let s = try? e.value(.cycleFinished) {
+                Self.append(EquityView(time: s.timestamp, unixTime: e.time, equityUsd: s.portfolio.equityUsd,
+                                       cashUsd: s.portfolio.cashUsd, openPositions: s.portfolio.openPositions), to: &summaries)
+                let day = e.time - e.time.mod(86_400)
+                let before = spendByDay[day] ?? (0, 0)
+                spendByDay[day] = (before.usd + s.review.costUsd, before.calls + s.review.calls)
+            }
+        }
+        cursor = max(cursor, end)
+    }
+
+    private static func append(_ point: EquityView, to points: inout [EquityView]) {
+        points.append(point)
+        if points.count > kept + kept / 4 { points.removeFirst(points.count - kept) }
     }
 }

@@ -223,11 +223,18 @@ struct RunningServer {
     @Test func intervalWithServeRunsTheLoopAndTheServerInOneProcess() async throws {
         let data = Fixtures.tempDir("agent-interval-serve")
         let port = try LoopbackHTTPServer.unusedPort()
-        let p = try AgentProcess(["--interval", "0.02", "--cycles", "3", "--serve", "\(port)", "--now", pinnedNow] + AgentProcess.common(dataDir: data))
+        let p = try AgentProcess(["--interval", "0.02", "--cycles", "4", "--serve", "\(port)", "--now", pinnedNow] + AgentProcess.common(dataDir: data))
         let first = try await p.lines(1, timeout: 60)
         #expect(first.count == 1)
-        let status = try await CurlHTTPClient().send(HTTPRequest(url: "http://127.0.0.1:\(port)/api/status", timeout: 10))
-        #expect(status.status == 200)
+        // The loop does not wait for the server, which binds on its own lower-priority threads: on a busy machine
+        // the first cycle can finish first, so the client retries for a while.
+        var status: HTTPResponse?
+        let deadline = ContinuousClock.now + .seconds(30)
+        while status == nil, ContinuousClock.now < deadline {
+            status = try? await CurlHTTPClient().send(HTTPRequest(url: "http://127.0.0.1:\(port)/api/status", timeout: 10))
+            if status == nil { try await Task.sleep(for: .milliseconds(100)) }
+        }
+        #expect(status?.status == 200)
         let out = try await p.finish(timeout: 60)
         #expect(out.status == 0, "\(out.stderr)")
         #expect(out.stderr.contains("serving the dashboard at http://127.0.0.1:\(port)"))
