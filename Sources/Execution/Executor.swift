@@ -116,9 +116,7 @@ public struct PaperExecutor: Executor {
     public var mode: Mode { .paper }
 
     public func intent(for request: ExecutionRequest) -> OrderIntent {
-        var order = OrderIntent.market(request, mode: .paper)
-        if spotOnly { order.leverage = 1 }
-        return order
+        OrderIntent.market(request, mode: .paper, leveraged: !spotOnly)
     }
 
     public func execute(_ intent: OrderIntent, tier: Tier, quote: MarketQuote, time: Int64) async throws(ExecutionError) -> ExecutionOutcome {
@@ -140,8 +138,9 @@ public struct PaperExecutor: Executor {
 
 extension OrderIntent {
     /// A market order for the decision's size of `equityUsd`, at the proposal's reference price and leverage (the
-    /// policy approves a leverage or rejects the proposal; it never changes it).
-    package static func market(_ request: ExecutionRequest, mode: Mode) -> OrderIntent {
+    /// policy approves a leverage or rejects the proposal; it never changes it). `leveraged` is false on a spot
+    /// venue, where every position is held at 1x whatever the proposal asked for.
+    package static func market(_ request: ExecutionRequest, mode: Mode, leveraged: Bool = true) -> OrderIntent {
         let notional = request.equityUsd * request.decision.sizePct / 100
         return OrderIntent(
             clientOrderId: ClientOrderId.make(cycleId: request.cycleId, proposalId: request.proposal.id),
@@ -149,6 +148,14 @@ extension OrderIntent {
             side: request.proposal.side, sizePct: request.decision.sizePct, notionalUsd: notional,
             quantity: request.price > 0 ? notional / request.price : 0, price: request.price,
             stopLossPct: request.proposal.stopLossPct, takeProfitPct: request.proposal.takeProfitPct,
-            mode: mode, status: .intended, leverage: request.proposal.leverage.isFinite ? max(request.proposal.leverage, 1) : 1)
+            mode: mode, status: .intended, leverage: leveraged ? heldLeverage(request.proposal.leverage) : 1)
+    }
+
+    /// The leverage a position is held at for a proposal asking `asked`: a whole number (Binance takes only whole
+    /// numbers, and PAPER and backtests hold what LIVE would set), rounded down, 1 to 125. LIVE caps it further at
+    /// `risk.max_leverage` (`LiveSettings.venueLeverage(for:)`), which the policy has already checked.
+    package static func heldLeverage(_ asked: Double) -> Double {
+        guard asked.isFinite, asked >= 1 else { return 1 }
+        return min(asked, 125).rounded(.down)
     }
 }

@@ -38,8 +38,7 @@ public struct LiveSettings: Sendable, Equatable {
     /// The leverage set on the venue for an entry whose intent asks for `asked`: rounded down (the venue takes whole
     /// numbers), at least 1, never above `leverage` (`risk.max_leverage`).
     public func venueLeverage(for asked: Double) -> Int {
-        guard asked.isFinite, asked >= 1 else { return 1 }
-        return min(leverage, Int(min(asked, 125).rounded(.down)))
+        min(leverage, Int(OrderIntent.heldLeverage(asked)))
     }
 }
 
@@ -262,10 +261,8 @@ public struct LiveExecutor: Executor {
     public var mode: Mode { .live }
 
     public func intent(for request: ExecutionRequest) -> OrderIntent {
-        var order = OrderIntent.market(request, mode: .live)
         // Spot (Coinbase) has no leverage: the position is held at 1x whatever the proposal asked for.
-        if venue.futures == nil { order.leverage = 1 }
-        return order
+        OrderIntent.market(request, mode: .live, leveraged: venue.futures != nil)
     }
 
     public func execute(_ intent: OrderIntent, tier: Tier, quote: MarketQuote, time: Int64) async throws(ExecutionError) -> ExecutionOutcome {

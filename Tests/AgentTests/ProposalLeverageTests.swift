@@ -1,4 +1,5 @@
 @testable import Agent
+import Config
 @testable import Engine
 import Execution
 import Foundation
@@ -11,6 +12,21 @@ import Testing
 /// The proposal's own leverage reaches the venue (issue 14 item 5): the strategy's leverage rule lowers what
 /// `rules.leverage` asks for, the policy approves it, and LIVE on Binance sets exactly that, not `risk.max_leverage`.
 @Suite(.serialized) struct ProposalLeverageTests {
+    /// A proposal asking for a fractional leverage is held at the whole number LIVE sets on Binance, in PAPER and in
+    /// backtests too: 2.9 is 2x on the venue and 2x in the paper book, never 2.9x in one and 2x in the other.
+    @Test func aFractionalLeverageIsHeldAtTheWholeNumberLiveSetsInEveryMode() throws {
+        let proposal = Proposal(id: "p1", symbol: "BTC-USD", tier: .core, side: .buy, sizePct: 2, leverage: 2.9, conviction: 0.7,
+                                components: [], stopLossPct: 5, takeProfitPct: 10, reason: "test", triggers: [], referencePrice: 100)
+        let decision = Decision(proposalId: "p1", symbol: "BTC-USD", side: .buy, baseConviction: 0.7, reviews: [], finalConviction: 0.7,
+                                approved: true, vetoedBy: [], violatedChecks: [], checks: [], sizePct: 2, proposedSizePct: 2)
+        let request = ExecutionRequest(cycleId: "c-1", time: 0, proposal: proposal, decision: decision, equityUsd: 10_000, price: 100)
+        let paper = PaperExecutor(settings: PaperConfig()).intent(for: request)
+        #expect(paper.leverage == 2)
+        #expect(DryRunExecutor().intent(for: request).leverage == 2)
+        let live = LiveSettings(try Fixtures.defaults(["policy.risk.max_leverage=5"]).policy)
+        #expect(live.venueLeverage(for: paper.leverage) == 2 && live.venueLeverage(for: proposal.leverage) == 2)
+    }
+
     /// `rules.leverage` 3 under a policy maximum of 5, 9% below the peak equity (past `strategy.leverage.drawdown_pct`,
     /// 5%): the leverage rule gives 2x, and the `POST /fapi/v1/leverage` on the wire says 2.
     @Test func liveOnBinanceSetsTheProposalsLeverageNotThePolicyMaximum() async throws {
