@@ -41,9 +41,10 @@ struct ServeCommand: AsyncParsableCommand {
 enum OperatorService {
     static let tokenVariable = "AGENT_SERVE_TOKEN"
 
-    /// Lowers this process's CPU priority (nice 10), so that `agent serve` never competes with a cycle for a core.
+    /// Lowers the main thread's CPU priority to the serve niceness; every thread started after it inherits it, so
+    /// that `agent serve` never competes with a cycle for a core.
     static func yieldCPU() {
-        if setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, 10) != 0 {
+        if !ServePriority.lowerThisThread() {
             FileHandle.standardError.write(Data("agent serve: could not lower the CPU priority (errno \(errno)); serving anyway\n".utf8))
         }
     }
