@@ -1,3 +1,5 @@
+import Pipeline
+
 /// Streaming kernels with the same conventions as `Indicators` (TA-Lib): feed one bar at a time; `value` is
 /// nil until the warm-up is complete, then equals the array version at the same index.
 
@@ -42,19 +44,18 @@ public struct RSIState: Sendable {
         defer { previous = close }
         guard let p = previous else { return nil }
         let change = close - p
-        let n = Double(period)
+        let nm1 = Double(period - 1), reciprocal = 1 / Double(period)
         changes += 1
         if changes <= period {
-            gain += max(change, 0)
-            loss += max(-change, 0)
+            if change > 0 { gain += change } else { loss -= change }
             guard changes == period else { return nil }
-            gain /= n
-            loss /= n
+            gain *= reciprocal
+            loss *= reciprocal
         } else {
-            gain = (gain * (n - 1) + max(change, 0)) / n
-            loss = (loss * (n - 1) + max(-change, 0)) / n
+            gain = Indicators.Step.rsi(gain, max(change, 0), nMinusOne: nm1, reciprocal: reciprocal)
+            loss = Indicators.Step.rsi(loss, max(-change, 0), nMinusOne: nm1, reciprocal: reciprocal)
         }
-        value = loss == 0 ? (gain == 0 ? 50 : 100) : 100 - 100 / (1 + gain / loss)
+        value = Indicators.rsiValue(gain: gain, loss: loss)
         return value
     }
 }
@@ -76,7 +77,8 @@ public struct ATRState: Sendable {
         let tr = max(high - low, abs(high - pc), abs(low - pc))
         ranges += 1
         if let v = value {
-            value = (v * Double(period - 1) + tr) / Double(period)
+            let (keep, add) = Indicators.Step.atrWeights(period: period)
+            value = Indicators.Step.atr(v, tr, keep: keep, add: add)
         } else {
             sum += tr
             if ranges == period { value = sum / Double(period) }

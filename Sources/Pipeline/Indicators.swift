@@ -9,7 +9,40 @@ import Model
 /// - RSI and ATR: Wilder smoothing (`alpha = 1 / period`) seeded with the simple mean of the first
 ///   `period` changes / true ranges; both need one prior bar, so their first value is at index `period`.
 /// - Rolling high/low include the current bar.
+///
+/// The arithmetic is TA-Lib 0.6's, operation for operation (`Step`), so the values are bit-identical to its C:
+/// the EMA step is one fused multiply-add, the ATR step `fma(atr, (n-1)/n, tr * (1 - (n-1)/n))`, the RSI step
+/// `(avg * (n-1) + move) * (1/n)` and its value `100 * (gain / (gain + loss))`, and the SMA drops the oldest
+/// value before adding the newest. One difference, kept on purpose: a window where nothing moved has RSI 50
+/// (TA-Lib says 0, which would read as deeply oversold).
 public enum Indicators {
+    /// One step of each recurrence, shared by the line kernels, the streaming states and the tape readings, so
+    /// that every form of an indicator gives the same bits.
+    public enum Step {
+        /// `value + alpha * (x - value)`, rounded once.
+        @inline(__always)
+        public static func ema(_ value: Double, _ x: Double, alpha: Double) -> Double { value.addingProduct(x - value, alpha) }
+
+        /// The Wilder ATR step with `keep = (n - 1) / n` and `add = 1 - keep`.
+        @inline(__always)
+        public static func atr(_ value: Double, _ range: Double, keep: Double, add: Double) -> Double {
+            (range * add).addingProduct(value, keep)
+        }
+
+        /// The ATR weights for `period`: `keep = (n - 1) / n`, `add = 1 - keep`.
+        @inline(__always)
+        public static func atrWeights(period: Int) -> (keep: Double, add: Double) {
+            let keep = Double(period - 1) / Double(period)
+            return (keep, 1 - keep)
+        }
+
+        /// The Wilder RSI smoothing step of a mean gain or loss: `(average * (n - 1) + move) * (1 / n)`.
+        @inline(__always)
+        public static func rsi(_ average: Double, _ move: Double, nMinusOne: Double, reciprocal: Double) -> Double {
+            (average * nMinusOne + move) * reciprocal
+        }
+    }
+
     // MARK: - Array forms (nil during the warm-up)
 
     /// Simple moving average.
@@ -122,8 +155,8 @@ public enum Indicators {
         out[period - 1] = sum / n
         var i = period
         while i < count {
-            sum += v[i]
             sum -= v[i - period]
+            sum += v[i]
             out[i] = sum / n
             i += 1
         }
@@ -147,7 +180,7 @@ public enum Indicators {
         out[p - 1] = value
         var i = p
         while i < count {
-            value = value + alpha * (v[i] - value)
+            value = Step.ema(value, v[i], alpha: alpha)
             out[i] = value
             i += 1
         }
@@ -160,7 +193,7 @@ public enum Indicators {
                            into out: UnsafeMutableBufferPointer<Double>) -> Int {
         let count = c.count
         guard period > 0, count > period else { return none(out) }
-        let n = Double(period), nm1 = n - 1
+        let nm1 = Double(period - 1), reciprocal = 1 / Double(period)
         var gain = 0.0, loss = 0.0
         out[0] = .nan
         for i in 1...period {
@@ -168,14 +201,14 @@ public enum Indicators {
             if change > 0 { gain += change } else { loss -= change }
             if i < period { out[i] = .nan }
         }
-        gain /= n
-        loss /= n
+        gain *= reciprocal
+        loss *= reciprocal
         out[period] = rsiValue(gain: gain, loss: loss)
         var i = period + 1
         while i < count {
             let change = c[i] - c[i - 1]
-            gain = (gain * nm1 + max(change, 0)) / n
-            loss = (loss * nm1 + max(-change, 0)) / n
+            gain = Step.rsi(gain, max(change, 0), nMinusOne: nm1, reciprocal: reciprocal)
+            loss = Step.rsi(loss, max(-change, 0), nMinusOne: nm1, reciprocal: reciprocal)
             out[i] = rsiValue(gain: gain, loss: loss)
             i += 1
         }
@@ -183,9 +216,9 @@ public enum Indicators {
     }
 
     @inline(__always)
-    static func rsiValue(gain: Double, loss: Double) -> Double {
-        if loss == 0 { return gain == 0 ? 50 : 100 }
-        return 100 - 100 / (1 + gain / loss)
+    public static func rsiValue(gain: Double, loss: Double) -> Double {
+        let total = gain + loss
+        return total > 0 ? 100 * (gain / total) : 50
     }
 
     /// ATR from high, low and close columns: Wilder smoothing seeded with the mean true range of bars
@@ -204,18 +237,18 @@ public enum Indicators {
     private static func wilderATR(count: Int, period: Int, into out: UnsafeMutableBufferPointer<Double>,
                                   range: (Int) -> Double) -> Int {
         guard period > 0, count > period else { return none(out) }
-        let n = Double(period), nm1 = Double(period - 1)
+        let (keep, add) = Step.atrWeights(period: period)
         var sum = 0.0
         out[0] = .nan
         for i in 1...period {
             sum += range(i)
             if i < period { out[i] = .nan }
         }
-        var value = sum / n
+        var value = sum / Double(period)
         out[period] = value
         var i = period + 1
         while i < count {
-            value = (value * nm1 + range(i)) / n
+            value = Step.atr(value, range(i), keep: keep, add: add)
             out[i] = value
             i += 1
         }
@@ -322,7 +355,7 @@ public struct EMAState: Sendable {
     @discardableResult
     public mutating func update(_ x: Double) -> Double? {
         if let v = value {
-            let next = v + alpha * (x - v)
+            let next = Indicators.Step.ema(v, x, alpha: alpha)
             value = next
             return next
         }

@@ -19,7 +19,7 @@ extension SymbolSnapshot {
             var value = sum / Double(p)
             var i = p
             while i < count {
-                value = value + alpha * (c[i].close - value)
+                value = Indicators.Step.ema(value, c[i].close, alpha: alpha)
                 i += 1
             }
             return value
@@ -35,13 +35,13 @@ extension SymbolSnapshot {
                 let bar = c[i], prevClose = c[i - 1].close
                 return max(max(bar.high - bar.low, abs(bar.high - prevClose)), abs(bar.low - prevClose))
             }
-            let n = Double(period), nm1 = Double(period - 1)
+            let (keep, add) = Indicators.Step.atrWeights(period: period)
             var sum = 0.0
             for i in 1...period { sum += range(i) }
-            var value = sum / n
+            var value = sum / Double(period)
             var i = period + 1
             while i < count {
-                value = (value * nm1 + range(i)) / n
+                value = Indicators.Step.atr(value, range(i), keep: keep, add: add)
                 i += 1
             }
             return value
@@ -54,14 +54,14 @@ extension SymbolSnapshot {
         let count = candles.count
         guard period > 0, count > period else { return nil }
         return candles.withUnsafeBufferPointer { c in
-            let n = Double(period), nm1 = n - 1
+            let nm1 = Double(period - 1), reciprocal = 1 / Double(period)
             var gain = 0.0, loss = 0.0
             for i in 1...period {
                 let change = c[i].close - c[i - 1].close
                 if change > 0 { gain += change } else { loss -= change }
             }
-            gain /= n
-            loss /= n
+            gain *= reciprocal
+            loss *= reciprocal
             let from = max(period, count - recentBars)
             var value = Indicators.rsiValue(gain: gain, loss: loss)
             var lowest = Double.infinity
@@ -69,8 +69,8 @@ extension SymbolSnapshot {
             var i = period + 1
             while i < count {
                 let change = c[i].close - c[i - 1].close
-                gain = (gain * nm1 + max(change, 0)) / n
-                loss = (loss * nm1 + max(-change, 0)) / n
+                gain = Indicators.Step.rsi(gain, max(change, 0), nMinusOne: nm1, reciprocal: reciprocal)
+                loss = Indicators.Step.rsi(loss, max(-change, 0), nMinusOne: nm1, reciprocal: reciprocal)
                 value = Indicators.rsiValue(gain: gain, loss: loss)
                 if i >= from, value < lowest { lowest = value }
                 i += 1
